@@ -1,0 +1,31 @@
+"""glassnet: a glass-box neural-network lab on a vectorized NumPy engine.
+
+>>> import glassnet as gn
+>>> model = gn.Sequential([gn.Dense(3, activation="sigmoid"), gn.Dense(8, activation="sigmoid")],
+...                       input_shape=(8,), init=gn.init.Normal(std=0.1), seed=0)
+"""
+
+from . import activations, backend, callbacks, losses, optimizers, regularizers
+from . import initializers
+from . import initializers as init
+from .backend import set_backend, set_default_dtype
+from .callbacks import (Callback, ConstantLR, CosineDecay, EarlyStopping, ExponentialDecay, LogEvery,
+                        StepDecay)
+from .diagnostics import gradcheck
+from .errors import GlassnetError
+from .history import History
+from .layers import Activation, BatchNorm, Dense, Dropout, Flatten, PReLU
+from .model import Sequential
+from .optimizers import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
+from .regularizers import L1, L1L2, L2
+
+load_model = Sequential.load
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation", "AdaGrad", "Adam", "AdamW", "BatchNorm", "Callback", "ConstantLR", "CosineDecay",
+    "Dense", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "GlassnetError", "History",
+    "L1", "L1L2", "L2", "LogEvery", "Momentum", "Nesterov", "PReLU", "RMSProp", "SGD", "Sequential",
+    "StepDecay", "activations", "backend", "callbacks", "gradcheck", "init", "initializers",
+    "load_model", "losses", "optimizers", "regularizers", "set_backend", "set_default_dtype",
+]

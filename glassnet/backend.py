@@ -1,0 +1,134 @@
+"""Array namespace, dtype and random streams: the three settings every other module reads.
+
+* The array namespace ``xp`` is NumPy by default; :func:`set_backend` can switch to CuPy, which
+  mirrors NumPy's API, so the engine code is the same on a GPU.
+* The default dtype is float32; float64 is supported everywhere (gradient checks use it).
+* Randomness is explicit: a model-axis run of ``M`` networks owns one independent
+  :class:`numpy.random.Generator` stream per model, derived from that model's seed only, so model
+  ``m`` of an ensemble draws exactly the numbers a single run with the same seed draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .errors import GlassnetError
+
+xp = np  # the array namespace; rebound by set_backend
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+_default_dtype = np.float32
+
+
+def set_backend(name: str) -> None:
+    """Use ``"numpy"`` (default) or ``"cupy"`` as the array namespace for new models."""
+    global xp
+    if name == "numpy":
+        xp = np
+    elif name == "cupy":
+        try:
+            import cupy  # noqa: PLC0415 - optional, heavy
+        except ImportError as exc:  # pragma: no cover - no GPU in CI
+            raise GlassnetError("backend 'cupy' needs CuPy installed (pip install cupy-cuda12x)") from exc
+        xp = cupy
+    else:
+        raise GlassnetError(f"backend must be 'numpy' or 'cupy', got {name!r}")
+
+
+def resolve_dtype(dtype=None) -> np.dtype:
+    """``None`` -> the default dtype; ``"float32"``/``"float64"`` or a NumPy float type -> itself."""
+    if dtype is None:
+        return np.dtype(_default_dtype)
+    key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if key not in _DTYPES:
+        raise GlassnetError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    return np.dtype(_DTYPES[key])
+
+
+def set_default_dtype(dtype) -> None:
+    """Set the dtype new models use when none is given (float32 unless changed)."""
+    global _default_dtype
+    _default_dtype = resolve_dtype(dtype).type
+
+
+def get_default_dtype() -> np.dtype:
+    return np.dtype(_default_dtype)
+
+
+@dataclass
+class ModelStreams:
+    """The random streams of one model: initial weights, data order and noise (dropout).
+
+    Three streams from one seed (via ``SeedSequence.spawn``) so that, for example, adding dropout
+    changes neither the initial weights nor the order the data is seen in.
+    """
+
+    seed: int
+    init: np.random.Generator
+    data: np.random.Generator
+    noise: np.random.Generator
+
+    @classmethod
+    def from_seed(cls, seed: int) -> "ModelStreams":
+        init, data, noise = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+        return cls(seed, init, data, noise)
+
+
+def model_seeds(seed, models: int | None) -> list[int]:
+    """Per-model seeds: a list is used as given; an int ``s`` with ``models=M`` gives s..s+M-1.
+
+    So model ``m`` of ``Sequential(..., seed=s, models=M)`` is the same network as a single run
+    with ``seed=s+m``.
+    """
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        seeds = [int(s) for s in seed]
+        if not seeds:
+            raise GlassnetError("seed list must not be empty")
+        if models is not None and models != len(seeds):
+            raise GlassnetError(f"models={models} but seed has {len(seeds)} values; give one seed per model")
+        return seeds
+    if seed is None:
+        seed = 0
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise GlassnetError(f"seed must be an int or a list of ints, got {seed!r}")
+    if models is None:
+        return [int(seed)]
+    if not isinstance(models, (int, np.integer)) or models < 1:
+        raise GlassnetError(f"models must be a positive int, got {models!r}")
+    return [int(seed) + m for m in range(int(models))]
+
+
+def per_model(value, M: int, name: str, dtype=np.float64, low=None, high=None,
+              low_inclusive: bool = True) -> np.ndarray:
+    """A hyperparameter as an array of shape ``(M,)``: a scalar is repeated, a list must have M values.
+
+    ``low``/``high`` bound the allowed range; the error names ``name`` and the range.
+    """
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(M, float(arr))
+    elif arr.ndim != 1 or arr.shape[0] != M:
+        raise GlassnetError(
+            f"{name} must be a number or a list of {M} numbers (one per model), got {value!r}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise GlassnetError(f"{name} must be finite, got {value!r}")
+    if low is not None:
+        bad = arr < low if low_inclusive else arr <= low
+        if np.any(bad):
+            op = ">=" if low_inclusive else ">"
+            raise GlassnetError(f"{name} must be {op} {low}, got {value!r}")
+    if high is not None and np.any(arr > high):
+        raise GlassnetError(f"{name} must be <= {high}, got {value!r}")
+    return arr.astype(dtype)
+
+
+def broadcast_to_param(values: np.ndarray, ndim: int) -> np.ndarray:
+    """View an ``(M,)`` array as ``(M, 1, ..., 1)`` so it broadcasts against an ``ndim`` parameter."""
+    return values.reshape(values.shape[:1] + (1,) * (ndim - 1))
+
+
+def as_seed_list(seeds: Sequence[int]) -> list[ModelStreams]:
+    return [ModelStreams.from_seed(s) for s in seeds]

@@ -1,0 +1,52 @@
+"""Mini-batches for M models: shared data stays shared, shuffles are per model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Batcher:
+    """Yields ``(x_batch, y_batch)`` forever, epoch after epoch.
+
+    * Full batch (``batch_size >= N``): the data as given, every step (no copy, no reordering).
+    * No shuffle: consecutive slices; shared data stays ``(b, ...)`` and broadcasts over models.
+    * Shuffle: at each epoch every model draws its own permutation from its data stream, so
+      model ``m`` of an ensemble sees the same batches as a single run with its seed; batches are
+      gathered to ``(M, b, ...)``.
+    """
+
+    def __init__(self, x, y, batch_size: int, shuffle: bool, streams, per_model_data: bool):
+        self.x, self.y = x, y
+        self.per_model = per_model_data
+        self.n = x.shape[1] if per_model_data else x.shape[0]
+        self.b = batch_size
+        self.full = batch_size >= self.n
+        self.shuffle = shuffle and not self.full
+        self.streams = streams
+        self.M = len(streams)
+        self._y_per_model = per_model_data and y.ndim >= 2 and y.shape[0] == self.M and y.shape[1] == self.n
+        self._pos = self.n  # start a new epoch on the first call
+        self._perm = None
+
+    def next(self):
+        if self.full:
+            return self.x, self.y
+        if self._pos >= self.n:
+            self._pos = 0
+            if self.shuffle:
+                self._perm = np.stack([s.data.permutation(self.n) for s in self.streams])
+        lo, hi = self._pos, min(self._pos + self.b, self.n)
+        self._pos = hi
+        if not self.shuffle:
+            if self.per_model:
+                yb = self.y[:, lo:hi] if self._y_per_model else self.y[lo:hi]
+                return self.x[:, lo:hi], yb
+            return self.x[lo:hi], self.y[lo:hi]
+        idx = self._perm[:, lo:hi]  # (M, b)
+        return self._take(self.x, idx, self.per_model), self._take(self.y, idx, self._y_per_model)
+
+    @staticmethod
+    def _take(a, idx, per_model: bool):
+        if not per_model:
+            return a[idx]  # (b...) indexed by (M, b) -> (M, b, ...)
+        return a[np.arange(a.shape[0])[:, None], idx]

@@ -1,0 +1,26 @@
+"""Layers. Each is a small class with ``forward(x, train)`` and ``backward(dy)``; see ``base``."""
+
+from .activation import Activation, PReLU
+from .base import BuildContext, Layer, Param, layer_types
+from .batchnorm import BatchNorm
+from .dense import Dense
+from .dropout import Dropout
+from .flatten import Flatten
+
+
+def from_config(config: dict) -> Layer:
+    """Rebuild a layer (unbuilt, without weights) from its ``config()``."""
+    from ..errors import GlassnetError
+
+    if not isinstance(config, dict) or "type" not in config:
+        raise GlassnetError(f"a layer config must be a dict with a 'type' field, got {config!r}")
+    config = dict(config)
+    cls = layer_types.get(config.pop("type"))
+    try:
+        return cls(**config)
+    except TypeError as exc:
+        raise GlassnetError(f"layer {cls.kind!r}: bad fields in {sorted(config)}: {exc}") from exc
+
+
+__all__ = ["Activation", "BatchNorm", "BuildContext", "Dense", "Dropout", "Flatten", "Layer",
+           "PReLU", "Param", "from_config", "layer_types"]

@@ -1,0 +1,250 @@
+"""Losses: a value per model and the gradient with respect to the network output.
+
+Every loss takes predictions ``pred`` of shape ``(M, B, ...)`` and targets ``y`` of shape
+``(B, ...)`` (shared by all models) or ``(M, B, ...)``, and returns the **mean over the batch**
+per model, shape ``(M,)``. ``grad`` returns dL/dpred of that mean, shape of ``pred``.
+The convention of each loss (what is summed, what is averaged) is in its docstring.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import softmax
+from .errors import GlassnetError
+from .registry import Registry
+
+losses: Registry[type["Loss"]] = Registry("loss")
+
+
+class Loss:
+    name = "loss"
+    #: "regression", "binary" or "multiclass": how accuracy reads predictions
+    task = "regression"
+    #: True when the loss expects raw scores (logits) rather than probabilities
+    from_logits = False
+
+    def value(self, pred, y) -> np.ndarray:
+        raise NotImplementedError
+
+    def grad(self, pred, y):
+        raise NotImplementedError
+
+    def value_and_grad(self, pred, y):
+        return self.value(pred, y), self.grad(pred, y)
+
+    def prepare_targets(self, y, output_shape) -> np.ndarray:
+        """Validate targets against the model's per-sample output shape; ``(B,)`` is read as
+        ``(B, 1)`` for a single output."""
+        y = np.asarray(y)
+        output_shape = tuple(output_shape)
+        if y.ndim == 1 and output_shape == (1,):
+            y = y[:, None]
+        if not np.issubdtype(y.dtype, np.number) or y.shape[-len(output_shape):] != output_shape:
+            raise GlassnetError(
+                f"y has shape {y.shape} and dtype {y.dtype}, but loss {self.name!r} needs numbers "
+                f"of shape (batch, {', '.join(map(str, output_shape))}) for this model"
+            )
+        return y
+
+    def config(self) -> dict:
+        return {"name": self.name}
+
+    def __repr__(self):
+        return self.name
+
+
+def _sum_per_model(x) -> np.ndarray:
+    """Sum over every axis but the model axis."""
+    return x.reshape(x.shape[0], -1).sum(axis=1)
+
+
+@losses.register("half_sse", "half_sum_squared_error")
+class HalfSSE(Loss):
+    """L = 1/B sum_i 1/2 ||yhat_i - y_i||^2: half the sum of squared errors of each sample,
+    averaged over the batch (seed 003's J without the penalty; seed 001's 1/2 (y - yhat)^2).
+    dL/dyhat = (yhat - y)/B."""
+
+    name = "half_sse"
+
+    def value(self, pred, y):
+        d = pred - y
+        return 0.5 * _sum_per_model(d * d) / pred.shape[1]
+
+    def grad(self, pred, y):
+        return (pred - y) * (1.0 / pred.shape[1])
+
+    def value_and_grad(self, pred, y):
+        d = pred - y
+        B = pred.shape[1]
+        return 0.5 * _sum_per_model(d * d) / B, d * (1.0 / B)
+
+
+@losses.register("mse", "mean_squared_error")
+class MSE(Loss):
+    """L = 1/(B*K) sum_i sum_k (yhat_ik - y_ik)^2: the mean over every element, as PyTorch's
+    ``MSELoss`` and Keras' ``mse``. dL/dyhat = 2 (yhat - y)/(B*K)."""
+
+    name = "mse"
+
+    def value(self, pred, y):
+        d = pred - y
+        return _sum_per_model(d * d) / (d[0].size)
+
+    def grad(self, pred, y):
+        return (pred - y) * (2.0 / pred[0].size)
+
+    def value_and_grad(self, pred, y):
+        d = pred - y
+        n = d[0].size
+        return _sum_per_model(d * d) / n, d * (2.0 / n)
+
+
+@losses.register("binary_cross_entropy", "bce")
+class BinaryCrossEntropy(Loss):
+    """On probabilities p in (0, 1): L = -1/B sum_i sum_k [y log p + (1 - y) log(1 - p)].
+    dL/dp = (p - y)/(p(1 - p))/B. Probabilities are clipped to [eps, 1 - eps] (eps 1e-12),
+    as PyTorch clamps the log at -100; prefer ``binary_cross_entropy_logits`` for stability."""
+
+    name = "binary_cross_entropy"
+    task = "binary"
+    eps = 1e-12
+
+    def value(self, pred, y):
+        p = np.clip(pred, self.eps, 1 - self.eps)
+        return -_sum_per_model(y * np.log(p) + (1 - y) * np.log1p(-p)) / pred.shape[1]
+
+    def grad(self, pred, y):
+        p = np.clip(pred, self.eps, 1 - self.eps)
+        return (p - y) / (p * (1 - p)) / pred.shape[1]
+
+
+@losses.register("binary_cross_entropy_logits", "bce_logits", "sigmoid_cross_entropy")
+class BinaryCrossEntropyLogits(Loss):
+    """Sigmoid and binary cross-entropy fused, on logits z:
+    L = 1/B sum_i sum_k [max(z, 0) - z*y + log(1 + exp(-|z|))]; dL/dz = (sigmoid(z) - y)/B."""
+
+    name = "binary_cross_entropy_logits"
+    task = "binary"
+    from_logits = True
+
+    def value(self, pred, y):
+        z = pred
+        return _sum_per_model(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))) / pred.shape[1]
+
+    def grad(self, pred, y):
+        return ((0.5 * np.tanh(0.5 * pred) + 0.5) - y) / pred.shape[1]
+
+
+class _CategoricalTargets:
+    """Shared target handling: integer labels (B,) or one-hot/probability rows (B, K)."""
+
+    def prepare_targets(self, y, output_shape):
+        y = np.asarray(y)
+        K = output_shape[-1]
+        if y.ndim >= 1 and y.shape[-1:] == (K,) and np.issubdtype(y.dtype, np.floating) and y.ndim >= 2:
+            return y
+        if not np.issubdtype(y.dtype, np.integer):
+            if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
+                y = y.astype(np.int64)
+            else:
+                raise GlassnetError(
+                    f"loss {self.name!r} needs integer class labels in [0, {K}) or one-hot rows of "
+                    f"{K} columns; got an array of shape {y.shape} and dtype {y.dtype}"
+                )
+        if y.size and (y.min() < 0 or y.max() >= K):
+            raise GlassnetError(
+                f"labels must be in [0, {K}) for a model with {K} outputs; got values from "
+                f"{y.min()} to {y.max()}"
+            )
+        return y
+
+    @staticmethod
+    def one_hot_like(pred, y):
+        if np.issubdtype(y.dtype, np.integer):
+            out = np.zeros(np.broadcast_shapes(pred.shape[:-1], y.shape) + pred.shape[-1:], pred.dtype)
+            np.put_along_axis(out, np.broadcast_to(y, out.shape[:-1])[..., None], 1, axis=-1)
+            return out
+        return y
+
+
+@losses.register("softmax_cross_entropy", "cross_entropy_logits", "sparse_categorical_crossentropy_logits")
+class SoftmaxCrossEntropy(_CategoricalTargets, Loss):
+    """Softmax and cross-entropy fused, on logits z (``(M, B, K)``):
+    L = -1/B sum_i log softmax(z_i)[y_i]; dL/dz = (softmax(z) - onehot(y))/B.
+    Labels are integers ``(B,)`` or one-hot/probability rows ``(B, K)``. This is PyTorch's
+    ``F.cross_entropy`` and Keras' crossentropy with ``from_logits=True``."""
+
+    name = "softmax_cross_entropy"
+    task = "multiclass"
+    from_logits = True
+
+    def value(self, pred, y):
+        return self.value_and_grad(pred, y)[0]
+
+    def grad(self, pred, y):
+        return self.value_and_grad(pred, y)[1]
+
+    def value_and_grad(self, pred, y):
+        shifted = pred - pred.max(axis=-1, keepdims=True)
+        e = np.exp(shifted)
+        s = e.sum(axis=-1, keepdims=True)
+        logp = shifted - np.log(s)
+        p = e / s
+        B = pred.shape[1]
+        if np.issubdtype(y.dtype, np.integer):
+            idx = np.broadcast_to(y, pred.shape[:-1])[..., None]
+            picked = np.take_along_axis(logp, idx, axis=-1)
+            value = -_sum_per_model(picked) / B
+            grad = p
+            np.put_along_axis(grad, idx, np.take_along_axis(p, idx, axis=-1) - 1, axis=-1)
+            grad *= 1.0 / B
+        else:
+            value = -_sum_per_model(y * logp) / B
+            grad = (p - y) * (1.0 / B)
+        return value, grad
+
+
+@losses.register("cross_entropy", "categorical_crossentropy")
+class CrossEntropy(_CategoricalTargets, Loss):
+    """Cross-entropy on probabilities p (after a softmax layer): L = -1/B sum_i sum_k y_ik log p_ik,
+    dL/dp = -y/p/B. Probabilities are clipped at 1e-12 (seed 004: -log 0.989 = 0.011)."""
+
+    name = "cross_entropy"
+    task = "multiclass"
+    eps = 1e-12
+
+    def value(self, pred, y):
+        y1 = self.one_hot_like(pred, y)
+        return -_sum_per_model(y1 * np.log(np.clip(pred, self.eps, None))) / pred.shape[1]
+
+    def grad(self, pred, y):
+        y1 = self.one_hot_like(pred, y)
+        return -y1 / np.clip(pred, self.eps, None) / pred.shape[1]
+
+
+def get(spec) -> Loss:
+    """A loss from a name, a ``{"name": ...}`` dict, or a :class:`Loss` instance."""
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        return losses.get(spec.pop("name", None))(**spec)
+    return losses.get(spec)()
+
+
+def accuracy(pred, y, loss: Loss) -> np.ndarray:
+    """Share of correct predictions per model, shape ``(M,)``.
+
+    Multi-column outputs: argmax of the prediction against the integer label or the argmax of a
+    one-hot target (the 8-3-8 autoencoder is correct when all 8 argmaxes are). A single output:
+    thresholded at 0 for logits, 0.5 otherwise, against labels rounded at 0.5.
+    """
+    if pred.shape[-1] > 1:
+        guess = pred.argmax(axis=-1)
+        truth = y if np.issubdtype(np.asarray(y).dtype, np.integer) else np.asarray(y).argmax(axis=-1)
+    else:
+        guess = pred[..., 0] > (0.0 if loss.from_logits else 0.5)
+        truth = np.asarray(y)[..., 0] > 0.5 if np.asarray(y).ndim >= 2 else np.asarray(y) > 0.5
+    correct = guess == truth
+    return correct.reshape(correct.shape[0], -1).mean(axis=1)

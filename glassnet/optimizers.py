@@ -1,0 +1,322 @@
+"""Optimizers with per-model hyperparameters.
+
+Each hyperparameter is a number (shared) or a list with one value per model; inside it is an
+``(M,)`` array viewed as ``(M, 1, ..., 1)`` against each parameter. State (momentum buffers,
+moment estimates) lives in the optimizer, one array per parameter.
+
+"Compute the step" and "apply it" are separate (:meth:`Optimizer.compute_updates` returns the
+deltas, :meth:`Optimizer.apply_updates` adds them) so the glass box can show a step before taking
+it; :meth:`Optimizer.step` does both.
+
+Freezing: a model whose training stops (diverged, early-stopped) gets learning rate 0, which
+stops every update below, AdamW's decoupled decay included (it is scaled by the learning rate).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backend import broadcast_to_param, per_model
+from .errors import GlassnetError
+from .registry import Registry
+
+optimizers: Registry[type["Optimizer"]] = Registry("optimizer")
+
+
+def _check_scalar_or_list(value, name: str, low=None, high=None, low_inclusive=True, high_inclusive=True):
+    """Validate early (at construction, before the number of models is known)."""
+    values = value if isinstance(value, (list, tuple, np.ndarray)) else [value]
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
+            raise GlassnetError(f"{name} must be a finite number or a list of them, got {value!r}")
+        if low is not None and (v < low or (v == low and not low_inclusive)):
+            raise GlassnetError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value!r}")
+        if high is not None and (v > high or (v == high and not high_inclusive)):
+            raise GlassnetError(f"{name} must be {'<=' if high_inclusive else '<'} {high}, got {value!r}")
+    return value
+
+
+class Optimizer:
+    """Base class: subclasses define ``hyper`` (names of per-model hyperparameters),
+    ``init_state`` and ``update``."""
+
+    name = "optimizer"
+    hyper: tuple[str, ...] = ("lr",)
+
+    def __init__(self, lr=0.01):
+        self.lr_init = _check_scalar_or_list(lr, "lr", low=0)
+        self.params: list = []
+        self.t = 0
+
+    # -- binding ------------------------------------------------------------------------------
+    def bind(self, params, M: int, dtype) -> "Optimizer":
+        """Attach to a model's parameter list; hyperparameters become ``(M,)`` arrays."""
+        self.params = list(params)
+        self.M, self.dtype = M, dtype
+        self.lr = per_model(self.lr_init, M, "lr", dtype=dtype, low=0)
+        self.base_lr = self.lr.copy()
+        self.active = np.ones(M, dtype=dtype)
+        for h in self.hyper:
+            if h != "lr":
+                setattr(self, h, per_model(getattr(self, f"{h}_init"), M, h, dtype=dtype))
+        self.state = [self.init_state(p.value) for p in self.params]
+        self.t = 0
+        return self
+
+    def set_lr(self, values) -> None:
+        """Set the per-model learning rate (schedules call this); frozen models stay at 0."""
+        self.lr[...] = np.asarray(values, dtype=self.lr.dtype) * self.active
+
+    def freeze(self, mask) -> None:
+        """Stop updating the models where ``mask`` is True."""
+        self.active[np.asarray(mask, bool)] = 0
+        self.lr *= self.active
+
+    def view(self, values: np.ndarray, p) -> np.ndarray:
+        return broadcast_to_param(values, p.value.ndim)
+
+    def init_state(self, value) -> dict:
+        return {}
+
+    # -- stepping -----------------------------------------------------------------------------
+    def compute_updates(self) -> list[np.ndarray]:
+        """The deltas each parameter would receive (state is advanced: call once per step)."""
+        self.t += 1
+        return [self.update(p, s) for p, s in zip(self.params, self.state)]
+
+    def apply_updates(self, deltas) -> None:
+        for p, d in zip(self.params, deltas):
+            p.value += d
+
+    def step(self) -> None:
+        self.apply_updates(self.compute_updates())
+
+    def update(self, p, state) -> np.ndarray:
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        out = {"name": self.name, "lr": _jsonable(self.lr_init)}
+        for h in self.hyper:
+            if h != "lr":
+                out[h] = _jsonable(getattr(self, f"{h}_init"))
+        return out
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config().items() if k != 'name')})"
+
+
+def _jsonable(v):
+    return v.tolist() if isinstance(v, np.ndarray) else v
+
+
+@optimizers.register("sgd", "momentum", "nesterov")
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    Plain:            p <- p - lr * g
+    form="pytorch":   v <- mu * v + g;           p <- p - lr * v
+                      (Nesterov: p <- p - lr * (g + mu * v))
+    form="keras":     v <- mu * v - lr * g;      p <- p + v
+                      (TF's MomentumOptimizer/Keras SGD; Nesterov: p <- p + mu * v - lr * g)
+
+    With a constant learning rate the two forms give the same trajectory (v_keras = -lr * v_torch);
+    they differ when the learning rate changes during training. PyTorch's form is the default.
+    """
+
+    name = "sgd"
+    hyper = ("lr", "momentum")
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov: bool = False, form: str = "pytorch"):
+        super().__init__(lr)
+        self.momentum_init = _check_scalar_or_list(momentum, "momentum", low=0, high=1, high_inclusive=False)
+        if form not in ("pytorch", "keras"):
+            raise GlassnetError(f"SGD form must be 'pytorch' or 'keras', got {form!r}")
+        self.nesterov, self.form = bool(nesterov), form
+        self._use_momentum = bool(np.any(np.asarray(momentum) != 0)) or self.nesterov
+
+    def init_state(self, value):
+        return {"v": np.zeros_like(value)} if self._use_momentum else {}
+
+    def bind(self, params, M, dtype):
+        super().bind(params, M, dtype)
+        # views computed once: the (M,) arrays are updated in place by schedules
+        self._views = [(self.view(self.lr, p), self.view(self.momentum, p)) for p in self.params]
+        return self
+
+    def compute_updates(self):
+        self.t += 1
+        return [self._delta(p, s, v) for p, s, v in zip(self.params, self.state, self._views)]
+
+    def _delta(self, p, state, views):
+        lr, mu = views
+        g = p.grad
+        if not self._use_momentum:
+            return -lr * g
+        v = state["v"]
+        if self.form == "pytorch":
+            v *= mu
+            v += g
+            return -lr * (g + mu * v) if self.nesterov else -lr * v
+        v *= mu
+        v -= lr * g
+        return mu * v - lr * g if self.nesterov else v.copy()
+
+    def step(self):
+        # the hot path: same maths as compute/apply, without the temporary list
+        self.t += 1
+        if not self._use_momentum:
+            for p, (lr, _) in zip(self.params, self._views):
+                p.value -= lr * p.grad
+            return
+        for p, s, views in zip(self.params, self.state, self._views):
+            p.value += self._delta(p, s, views)
+
+    def config(self):
+        return {**super().config(), "nesterov": self.nesterov, "form": self.form}
+
+
+def Momentum(lr=0.01, momentum=0.9, nesterov=False, form="pytorch") -> SGD:
+    """SGD with momentum (see :class:`SGD` for the two forms)."""
+    return SGD(lr, momentum=momentum, nesterov=nesterov, form=form)
+
+
+def Nesterov(lr=0.01, momentum=0.9, form="pytorch") -> SGD:
+    """SGD with Nesterov momentum (see :class:`SGD`)."""
+    return SGD(lr, momentum=momentum, nesterov=True, form=form)
+
+
+@optimizers.register("adagrad")
+class AdaGrad(Optimizer):
+    """s <- s + g^2;  p <- p - lr * g / (sqrt(s) + eps)   (PyTorch: s0 = 0, eps 1e-10;
+    Duchi et al. 2011, https://jmlr.org/papers/v12/duchi11a.html)."""
+
+    name = "adagrad"
+    hyper = ("lr",)
+
+    def __init__(self, lr=0.01, eps=1e-10, initial_accumulator=0.0):
+        super().__init__(lr)
+        self.eps = float(_check_scalar_or_list(eps, "eps", low=0))
+        self.initial_accumulator = float(_check_scalar_or_list(initial_accumulator, "initial_accumulator", low=0))
+
+    def init_state(self, value):
+        return {"s": np.full_like(value, self.initial_accumulator)}
+
+    def update(self, p, state):
+        g, s = p.grad, state["s"]
+        s += g * g
+        return -self.view(self.lr, p) * g / (np.sqrt(s) + self.eps)
+
+    def config(self):
+        return {**super().config(), "eps": self.eps, "initial_accumulator": self.initial_accumulator}
+
+
+@optimizers.register("rmsprop")
+class RMSProp(Optimizer):
+    """s <- rho * s + (1 - rho) * g^2;  p <- p - lr * g / (sqrt(s) + eps)
+    (PyTorch's form: eps outside the root; PyTorch calls rho ``alpha``, default 0.99;
+    Hinton's lecture 6e)."""
+
+    name = "rmsprop"
+    hyper = ("lr", "rho")
+
+    def __init__(self, lr=0.01, rho=0.99, eps=1e-8):
+        super().__init__(lr)
+        self.rho_init = _check_scalar_or_list(rho, "rho", low=0, high=1, high_inclusive=False)
+        self.eps = float(_check_scalar_or_list(eps, "eps", low=0))
+
+    def init_state(self, value):
+        return {"s": np.zeros_like(value)}
+
+    def update(self, p, state):
+        g, s = p.grad, state["s"]
+        rho = self.view(self.rho, p)
+        s *= rho
+        s += (1 - rho) * g * g
+        return -self.view(self.lr, p) * g / (np.sqrt(s) + self.eps)
+
+    def config(self):
+        return {**super().config(), "eps": self.eps}
+
+
+@optimizers.register("adam")
+class Adam(Optimizer):
+    """m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
+    p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+    (Kingma & Ba 2015, https://arxiv.org/abs/1412.6980; PyTorch's placement of eps).
+    Weight penalties from ``fit`` enter the gradient (coupled L2, like ``torch.optim.Adam``'s
+    ``weight_decay``); for decoupled decay use :class:`AdamW`."""
+
+    name = "adam"
+    hyper = ("lr", "beta1", "beta2")
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(lr)
+        self.beta1_init = _check_scalar_or_list(beta1, "beta1", low=0, high=1, high_inclusive=False)
+        self.beta2_init = _check_scalar_or_list(beta2, "beta2", low=0, high=1, high_inclusive=False)
+        self.eps = float(_check_scalar_or_list(eps, "eps", low=0))
+
+    def init_state(self, value):
+        return {"m": np.zeros_like(value), "v": np.zeros_like(value)}
+
+    def update(self, p, state):
+        g, m, v = p.grad, state["m"], state["v"]
+        b1, b2 = self.view(self.beta1, p), self.view(self.beta2, p)
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        c1 = 1 - b1 ** self.t
+        c2 = 1 - b2 ** self.t
+        return -self.view(self.lr, p) * (m / c1) / (np.sqrt(v / c2) + self.eps)
+
+    def config(self):
+        return {**super().config(), "eps": self.eps}
+
+
+@optimizers.register("adamw")
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019, https://arxiv.org/abs/1711.05101):
+    p <- p - lr * wd * p, then the Adam step. As ``torch.optim.AdamW`` (default wd 0.01), except
+    that the decay applies to weights only (biases and norm scales excluded) unless
+    ``decay_all=True``."""
+
+    name = "adamw"
+    hyper = ("lr", "beta1", "beta2", "weight_decay")
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, decay_all: bool = False):
+        super().__init__(lr, beta1, beta2, eps)
+        self.weight_decay_init = _check_scalar_or_list(weight_decay, "weight_decay", low=0)
+        self.decay_all = bool(decay_all)
+
+    def update(self, p, state):
+        delta = super().update(p, state)
+        if p.regularize or self.decay_all:
+            delta -= self.view(self.lr * self.weight_decay, p) * p.value
+        return delta
+
+    def config(self):
+        return {**super().config(), "decay_all": self.decay_all}
+
+
+def get(spec) -> Optimizer:
+    """An optimizer from a name (defaults), a ``{"name": ..., **options}`` dict, or an instance."""
+    if isinstance(spec, Optimizer):
+        return spec
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        name = spec.pop("name", None)
+        cls = optimizers.get(name)
+        if isinstance(name, str) and name.lower() == "nesterov":
+            spec.setdefault("nesterov", True)
+            spec.setdefault("momentum", 0.9)
+        elif isinstance(name, str) and name.lower() == "momentum":
+            spec.setdefault("momentum", 0.9)
+        try:
+            return cls(**spec)
+        except TypeError as exc:
+            raise GlassnetError(f"optimizer {name!r} got unexpected options {sorted(spec)}") from exc
+    if isinstance(spec, str):
+        return get({"name": spec})
+    raise GlassnetError(f"optimizer must be a name ({', '.join(optimizers.names())}) or an Optimizer, got {spec!r}")
