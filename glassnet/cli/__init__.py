@@ -1,0 +1,66 @@
+"""The ``glassnet`` command. Each subcommand lives in its own module and is imported only when
+used, so ``glassnet --help`` stays fast and optional extras load lazily.
+
+To add a subcommand: write ``glassnet/cli/<name>.py`` defining a click command, and add it to
+``COMMANDS`` below as ``"name": ("glassnet.cli.<module>", "<attribute>", "one-line help")``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from ..errors import GlassnetError
+
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "demo": ("glassnet.cli.demo", "demo", "Train the seed-003 8-3-8 autoencoder and print what it learned."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="glassnet")
+def cli():
+    """glassnet: a glass-box neural-network lab."""
+
+
+def main(argv=None) -> int:
+    """Entry point: user errors print one line (no traceback) and exit with status 2."""
+    try:
+        cli.main(args=argv, prog_name="glassnet", standalone_mode=False)
+    except GlassnetError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
