@@ -18,6 +18,7 @@ class History:
         self.M, self.single = M, single
         self._steps: list[int] = []
         self._rows: dict[str, list[np.ndarray]] = {}
+        self._extra: dict[str, dict[int, np.ndarray]] = {}
         self.status = ["completed"] * M
         self.stopped_at = np.full(M, -1)
         self.steps = np.zeros(0, dtype=np.int64)
@@ -33,9 +34,18 @@ class History:
             v = np.where(active | (self.stopped_at == step), v, np.nan)
             self._rows.setdefault(k, []).append(v)
 
+    def record_extra(self, step: int, name: str, values) -> None:
+        """Add a point ``(M,)`` to an extra curve (a diagnostic) at a recorded step; callbacks call
+        this from ``on_log``. After ``finish`` the curve lines up with ``steps``, NaN where unmeasured."""
+        self._extra.setdefault(name, {})[int(step)] = np.asarray(values, dtype=np.float64)
+
     def finish(self, steps_done: int, seconds: float) -> None:
         self.steps = np.asarray(self._steps, dtype=np.int64)
         self.curves = {k: np.stack(v, axis=1) for k, v in self._rows.items()}
+        blank = np.full(self.M, np.nan)
+        for k, points in self._extra.items():
+            cols = [points.get(s, blank) for s in self._steps]
+            self.curves[k] = np.stack(cols, axis=1) if cols else np.zeros((self.M, 0))
         self.steps_done, self.seconds = steps_done, seconds
 
     @property

@@ -59,7 +59,7 @@ def _sum_per_model(x) -> np.ndarray:
     return x.reshape(x.shape[0], -1).sum(axis=1)
 
 
-@losses.register("half_sse", "half_sum_squared_error")
+@losses.register("half_sse", "half_sum_squared_error", "half_se", "half_squared_error")
 class HalfSSE(Loss):
     """L = 1/B sum_i 1/2 ||yhat_i - y_i||^2: half the sum of squared errors of each sample,
     averaged over the batch (seed 003's J without the penalty; seed 001's 1/2 (y - yhat)^2).
@@ -149,12 +149,12 @@ class _CategoricalTargets:
                 y = y.astype(np.int64)
             else:
                 raise GlassnetError(
-                    f"loss {self.name!r} needs integer class labels in [0, {K}) or one-hot rows of "
-                    f"{K} columns; got an array of shape {y.shape} and dtype {y.dtype}"
+                    f"y must be integer class labels in [0, {K}) or one-hot rows of {K} columns for "
+                    f"loss {self.name!r}; got an array of shape {y.shape} and dtype {y.dtype}"
                 )
         if y.size and (y.min() < 0 or y.max() >= K):
             raise GlassnetError(
-                f"labels must be in [0, {K}) for a model with {K} outputs; got values from "
+                f"y labels must be in [0, {K}) for a model with {K} outputs; got values from "
                 f"{y.min()} to {y.max()}"
             )
         return y

@@ -241,8 +241,8 @@ class Sequential:
                 raise GlassnetError(f"{str(path)!r} has no '__model__' header; not a glassnet model file")
             try:
                 header = json.loads(str(data["__model__"]))
-            except json.JSONDecodeError as exc:
-                raise GlassnetError(f"{str(path)!r}: the '__model__' header is not valid JSON ({exc})") from None
+            except ValueError as exc:  # bad JSON, or an object array that would need pickle
+                raise GlassnetError(f"{str(path)!r}: the '__model__' header is not valid JSON text ({exc})") from None
             _check_header(header, path)
             layers = [from_config(c) for c in header["layers"]]
             model = cls(layers, header["input_shape"], seed=header["seeds"],
@@ -277,7 +277,10 @@ def _check_header(header, path) -> None:
 def _stored(data, key, shape, path):
     if key not in data.files:
         raise GlassnetError(f"{str(path)!r}: array {key!r} is missing")
-    arr = data[key]
+    try:
+        arr = data[key]
+    except ValueError as exc:  # an object array: loading it would need pickle
+        raise GlassnetError(f"{str(path)!r}: array {key!r} cannot be read without pickle ({exc})") from None
     if arr.shape != shape:
         raise GlassnetError(f"{str(path)!r}: array {key!r} has shape {arr.shape}, the architecture needs {shape}")
     return arr

@@ -27,7 +27,8 @@ optimizers: Registry[type["Optimizer"]] = Registry("optimizer")
 
 def _check_scalar_or_list(value, name: str, low=None, high=None, low_inclusive=True, high_inclusive=True):
     """Validate early (at construction, before the number of models is known)."""
-    values = value if isinstance(value, (list, tuple, np.ndarray)) else [value]
+    values = value if isinstance(value, (list, tuple)) else np.ravel(value).tolist() if isinstance(
+        value, np.ndarray) else [value]
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
             raise GlassnetError(f"{name} must be a finite number or a list of them, got {value!r}")

@@ -138,6 +138,8 @@ def fit(model, x, y, *, loss="mse", optimizer=None, epochs=None, steps=None, bat
             raise GlassnetError("validation_data must be a tuple (x_val, y_val)")
         xv = model.prepare_inputs(validation_data[0], "validation x")
         yv = loss.prepare_targets(validation_data[1], model.output_shape)
+        if np.issubdtype(yv.dtype, np.floating) and not np.all(np.isfinite(yv)):
+            raise GlassnetError("validation y contains NaN or infinite values")
         val = (xv, yv.astype(model.dtype, copy=False) if np.issubdtype(yv.dtype, np.floating) else yv)
 
     optimizer.bind(model.param_list, model.M, model.dtype)

@@ -16,6 +16,12 @@ from ..errors import GlassnetError
 
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("glassnet.cli.demo", "demo", "Train the seed-003 8-3-8 autoencoder and print what it learned."),
+    "train": ("glassnet.cli.train", "train", "Train a TOML config (default: the seed-003 autoencoder) into the run store."),
+    "sweep": ("glassnet.cli.sweep", "sweep", "Run a config's sweep (grid/zip/random x seeds) locally, on Dask or on Ray."),
+    "runs": ("glassnet.cli.runs", "runs", "List, show, compare and export stored sweeps and runs."),
+    "plot": ("glassnet.cli.plot", "plot", "Figures of a stored sweep or run: curves by swept value, weight heatmaps."),
+    "explain": ("glassnet.cli.explain", "explain", "Worked examples: backprop step by step, softmax, params, activations."),
+    "study": ("glassnet.cli.study", "study", "Run a study that reproduces a seed experiment (--list to see them)."),
 }
 
 

@@ -1,5 +1,21 @@
-"""Glass-box tools: gradient checks (and, as they land, traces and unit-health diagnostics)."""
+"""Glass-box tools: gradient check, backprop trace, unit health, gradient norms, plateaus,
+linear collapse, sparsity, and a training callback that records them."""
 
+from .callback import DiagnosticsCallback
+from .collapse import check_collapse, collapse_linear
 from .gradcheck import GradCheckReport, gradcheck
+from .gradients import compute_gradients, gradient_norms, layer_gradient_norms
+from .health import (activation_sites, count_dead_units, dead_units, duplicate_units, saturated_units,
+                     saturation, unit_health)
+from .plateau import Plateau, detect_plateau
+from .trace import Trace, trace_backprop, trace_model
+from .trace_spec import NetSpec, parse_spec, spec_from_dict
+from .weights import layer_sparsity, near_zero_share, sparsity
 
-__all__ = ["GradCheckReport", "gradcheck"]
+__all__ = [
+    "DiagnosticsCallback", "GradCheckReport", "NetSpec", "Plateau", "Trace", "activation_sites",
+    "check_collapse", "collapse_linear", "compute_gradients", "count_dead_units", "dead_units",
+    "detect_plateau", "duplicate_units", "gradcheck", "gradient_norms", "layer_gradient_norms",
+    "layer_sparsity", "near_zero_share", "parse_spec", "saturated_units", "saturation",
+    "sparsity", "spec_from_dict", "trace_backprop", "trace_model", "unit_health",
+]

@@ -16,7 +16,8 @@ class BatchNorm(Layer):
     for dense inputs ``(M, B, F)``; batch, height and width for channels-last images
     ``(M, B, H, W, C)``), and running averages updated PyTorch's way:
     ``running = (1 - momentum) * running + momentum * batch`` with the unbiased variance stored.
-    Inference: the running averages. (Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167)
+    Inference: the running averages, an affine map (dL/dx = dy*gamma/sqrt(running_var + eps)).
+    (Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167)
 
     Backward with xhat = (x - mu)/sigma, g = dL/dxhat = dy*gamma, N values per feature:
     dL/dx = (g - mean(g) - xhat*mean(g*xhat)) / sigma; dL/dgamma = sum(dy*xhat); dL/dbeta = sum(dy).
@@ -49,9 +50,10 @@ class BatchNorm(Layer):
         gamma = model_view(self.gamma.value, x.ndim)
         beta = model_view(self.beta.value, x.ndim)
         if not train:
-            mean = model_view(self.buffers["running_mean"], x.ndim)
-            var = model_view(self.buffers["running_var"], x.ndim)
-            return (x - mean) / np.sqrt(var + self.eps) * gamma + beta
+            inv_std = 1.0 / np.sqrt(model_view(self.buffers["running_var"], x.ndim) + self.eps)
+            xhat = (x - model_view(self.buffers["running_mean"], x.ndim)) * inv_std
+            self._cache = (xhat, inv_std, axes, False)
+            return xhat * gamma + beta
         n = int(np.prod([x.shape[a] for a in axes]))
         if n < 2:
             raise GlassnetError("BatchNorm needs at least 2 values per feature in a training batch")
@@ -60,7 +62,7 @@ class BatchNorm(Layer):
         var = (centered * centered).mean(axis=axes, keepdims=True)
         inv_std = 1.0 / np.sqrt(var + self.eps)
         xhat = centered * inv_std
-        self._cache = (xhat, inv_std, axes)
+        self._cache = (xhat, inv_std, axes, True)
         m = self.momentum
         rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
         rm *= 1 - m
@@ -70,11 +72,13 @@ class BatchNorm(Layer):
         return xhat * gamma + beta
 
     def backward(self, dy):
-        xhat, inv_std, axes = self._cache
+        xhat, inv_std, axes, train = self._cache
         M, C = self.gamma.value.shape
         self.gamma.grad = (dy * xhat).sum(axis=axes).reshape(M, C)
         self.beta.grad = dy.sum(axis=axes).reshape(M, C)
         g = dy * model_view(self.gamma.value, dy.ndim)
+        if not train:  # running statistics are constants: the layer is affine in x
+            return g * inv_std
         return (g - g.mean(axis=axes, keepdims=True)
                 - xhat * (g * xhat).mean(axis=axes, keepdims=True)) * inv_std
 

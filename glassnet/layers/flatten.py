@@ -24,4 +24,5 @@ class Flatten(Layer):
         return x.reshape(x.shape[:lead] + (-1,))
 
     def backward(self, dy):
-        return dy.reshape(self._in_shape)
+        # dy may carry a model axis the input did not have (shared data into an ensemble)
+        return dy.reshape(dy.shape[:-1] + tuple(self.input_shape))
