@@ -182,8 +182,9 @@ class Sequential:
             out = np.concatenate(chunks, axis=1)
         return self._public(out)
 
-    def evaluate(self, x, y, loss, metrics=("accuracy",)) -> dict:
-        """Loss (data term, without penalties) and metrics in inference mode; per model for an ensemble."""
+    def evaluate(self, x, y, loss, metrics=None) -> dict:
+        """Loss (data term, without penalties) and metrics in inference mode; per model for an ensemble.
+        ``metrics`` defaults as in ``fit``: accuracy for classification losses."""
         from .training import evaluate  # noqa: PLC0415 - avoid a cycle
 
         return evaluate(self, x, y, loss, metrics)

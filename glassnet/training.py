@@ -254,7 +254,7 @@ def _progress_bar(progress, total_steps, M):
                 disable=None if progress is None else False, leave=False)
 
 
-def evaluate(model, x, y, loss, metrics=("accuracy",)) -> dict:
+def evaluate(model, x, y, loss, metrics=None) -> dict:
     """Data loss and metrics in inference mode: floats for one network, ``(M,)`` arrays otherwise."""
     loss = losses_mod.get(loss)
     x = model.prepare_inputs(x)
@@ -262,7 +262,7 @@ def evaluate(model, x, y, loss, metrics=("accuracy",)) -> dict:
     y = y.astype(model.dtype, copy=False) if np.issubdtype(y.dtype, np.floating) else y
     pred = model.forward(x, False)
     out = {"loss": loss.value(pred, y)}
-    names = _metric_fns(metrics, loss) if metrics else []
+    names = _metric_fns(metrics, loss)
     if "accuracy" in names:
         out["accuracy"] = losses_mod.accuracy(pred, y, loss)
     if not model.ensemble:
