@@ -1,0 +1,244 @@
+"""Export the page's setup as a TOML config or a Python script, its weights as ``.npz``; import back.
+
+* TOML: an experiment config that ``glassnet train`` runs (the points' input features inline,
+  layer configs, loss, optimizer, epochs), with every setting of the page (and your own points)
+  in ``#|`` comment lines, which Import reads back exactly.
+* Python: a script that rebuilds the data, the network and the training with the public API
+  (the same setup; not the same shuffles, so not the same numbers to the last digit).
+* ``.npz``: :meth:`glassnet.Sequential.save` (no pickle); Import loads it with
+  :meth:`glassnet.Sequential.load` into a page whose network has the same shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from ..errors import GlassnetError
+from ..model import Sequential
+from . import data as data_mod
+from . import network
+from .settings import BY_KEY, MAX_HIDDEN_LAYERS, MAX_NEURONS
+
+try:  # Python 3.11+
+    import tomllib
+except ImportError:  # pragma: no cover
+    import tomli as tomllib
+
+MAX_IMPORT_BYTES = 2_000_000
+PY_INITS = {
+    "tf": ("gn.init.Uniform(-0.5, 0.5)", "gn.init.Constant(0.1)"),
+    "glorot": ("gn.init.GlorotUniform()", "gn.init.Zeros()"),
+    "he": ("gn.init.HeNormal()", "gn.init.Zeros()"),
+    "normal": ("gn.init.Normal(std=0.5)", "gn.init.Zeros()"),
+    "equal": ("gn.init.Constant(0.3)", "gn.init.Zeros()"),
+    "zeros": ("gn.init.Zeros()", "gn.init.Zeros()"),
+}
+
+
+def _generator(s: dict) -> tuple[str, dict]:
+    """The toy2d function and its arguments for a generated data set."""
+    noise = s["noise"] / 100
+    if s["problem"] == "regression":
+        name = {"plane": "plane", "multi-gaussian": "multi_gaussian"}[s["regDataset"]]
+        return name, {"n": data_mod.N_REGRESSION, "noise": noise, "seed": s["seed"]}
+    if s["problem"] == "multiclass":
+        return s["dataset"], {"n": data_mod.N_MULTICLASS, "noise": noise, "seed": s["seed"], "classes": s["classes"]}
+    if s["dataset"] == "blobs":
+        return "blobs", {"n": data_mod.N_CLASSIFICATION, "noise": noise, "seed": s["seed"], "classes": 2}
+    return s["dataset"], {"n": data_mod.N_CLASSIFICATION, "noise": noise, "seed": s["seed"]}
+
+
+def _clean(spec: dict) -> dict:
+    return {k: v for k, v in spec.items() if v is not None}
+
+
+#: prefix of the comment lines that carry the page's state inside an experiment config
+STATE_PREFIX = "#| "
+
+
+def to_toml(session) -> str:
+    """An experiment config for ``glassnet train`` (inline data: the input features of every
+    point, the test share held out as validation), with the page's exact state in ``#|``
+    comment lines that the engine ignores and :func:`from_toml` reads back."""
+    import tomli_w  # noqa: PLC0415 - a core dependency, only needed here
+
+    s = session.settings
+    _, _, loss = network.task(s)
+    w_init, b_init = network.INITS[s["init"]]
+    x = np.concatenate([session.xtr, session.xte]).round(6)
+    y = np.concatenate([session.train_pts.y, session.test_pts.y])
+    if s["problem"] == "classification":
+        y = 2.0 * y - 1.0  # the -1/+1 targets of the tanh output
+    data = {"validation_split": round(1 - s["percTrainData"] / 100, 2), "split_seed": s["seed"]}
+    source = "your own points" if session.uses_custom else f"{_generator(s)[0]}, noise {s['noise']}%"
+    doc = {
+        "name": "playground",
+        "description": (f"from the glassnet playground: {s['problem']} on {source}, features "
+                        f"{', '.join(session.feature_names)}, hidden {s['networkShape']}"),
+        "data": data,
+        "model": {"layers": [_clean(spec) for spec in network.layer_specs(s)], "init": w_init,
+                  "bias_init": b_init, "dtype": "float64"},
+        "training": {"loss": loss, "optimizer": network.optimizer_spec(s), "epochs": max(session.epoch, 1),
+                     "batch_size": s["batchSize"],
+                     "weight_decay": s["regularizationRate"] if s["regularization"] == "L2" else 0.0,
+                     "l1": s["regularizationRate"] if s["regularization"] == "L1" else 0.0,
+                     "seed": session.model_seed},
+    }
+    state = [f"{k} = {json.dumps(v)}" for k, v in s.items()]  # JSON scalars and lists are TOML too
+    if session.uses_custom:
+        state.append("points = " + _rows(np.column_stack([session.custom.x, session.custom.y]).round(6)))
+    head = ("# An experiment config exported by the glassnet playground: `glassnet train THIS_FILE` trains the\n"
+            "# same network on the same points. The '#|' lines are the page's own state; the playground's\n"
+            "# Import reads them back (the engine ignores comments).\n")
+    block = "\n".join(STATE_PREFIX + line for line in "\n".join(state).splitlines())
+    body = tomli_w.dumps(doc)
+    # the points go in by hand, one row per line (tomli_w would spend five lines on each)
+    inline = f"x = {_rows(x)}\ny = [{', '.join(json.dumps(v) for v in y.tolist())}]\n"
+    body = body.replace("[data]\n", "[data]\n" + inline, 1)
+    return head + block + "\n\n" + body
+
+
+def _rows(a: np.ndarray) -> str:
+    """A 2-D array as a TOML array of arrays, one row per line."""
+    return "[\n" + "".join(f"  {json.dumps(row)},\n" for row in a.tolist()) + "]"
+
+
+def from_toml(session, text: str) -> None:
+    """Restore the page's settings (and custom points) from the ``#|`` lines of :func:`to_toml`."""
+    lines = [line[len(STATE_PREFIX):] if line.startswith(STATE_PREFIX) else ""
+             for line in text.splitlines() if line.startswith(STATE_PREFIX.rstrip())]
+    if not lines:
+        raise GlassnetError("the TOML has no playground state ('#| ' lines); export it from the playground first")
+    try:
+        state = tomllib.loads("\n".join(lines))
+    except tomllib.TOMLDecodeError as exc:
+        raise GlassnetError(f"the playground state in the TOML is not valid TOML: {exc}") from None
+    points = state.pop("points", None)
+    pg = state
+    unknown = sorted(set(pg) - set(BY_KEY))
+    if unknown:
+        raise GlassnetError(f"unknown settings in the playground state: {', '.join(unknown)}")
+    custom_key = "regDataset" if pg.get("problem") == "regression" else "dataset"
+    if pg.get(custom_key) == "custom":
+        if not isinstance(points, list) or not points or len(points) > data_mod.MAX_CUSTOM_POINTS:
+            raise GlassnetError(f"custom data needs 'points': 1 to {data_mod.MAX_CUSTOM_POINTS} rows [x1, x2, label]")
+        try:
+            arr = np.asarray(points, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise GlassnetError("'points' must be rows of three numbers [x1, x2, label]") from None
+        if arr.ndim != 2 or arr.shape[1] != 3 or not np.isfinite(arr).all():
+            raise GlassnetError("'points' must be rows of three finite numbers [x1, x2, label]")
+        labels = arr[:, 2] if pg["problem"] == "regression" else arr[:, 2].astype(np.int64)
+        session.custom, session.custom_problem = data_mod.Points(arr[:, :2], labels), pg["problem"]
+    session.set(pg)
+
+
+def to_python(session) -> str:
+    s = session.settings
+    outputs, _, loss = network.task(s)
+    w_init, b_init = PY_INITS[s["init"]]
+    lines = ['"""The glassnet playground\'s setup as a script: same data, network and training."""',
+             "", "import numpy as np", "", "import glassnet as gn", "from glassnet.data import toy2d", ""]
+    if session.uses_custom:
+        pts = np.column_stack([session.custom.x, session.custom.y]).round(6).tolist()
+        lines += [f"points = np.array({pts!r})", "X = points[:, :2]",
+                  "labels = points[:, 2]" + (".astype(np.int64)" if s["problem"] != "regression" else "")]
+    else:
+        name, args = _generator(s)
+        call = ", ".join(f"{k}={v!r}" for k, v in args.items() if k != "n")
+        lines.append(f"X, labels = toy2d.{name}({args['n']}, {call})")
+    lines += [f"order = np.random.default_rng({s['seed']}).permutation(len(X))",
+              f"n_train = round(len(X) * {s['percTrainData'] / 100!r})",
+              "train, test = order[:n_train], order[n_train:]",
+              f"features = {list(session.feature_names)!r}",
+              "x_train, x_test = toy2d.features(X[train], features), toy2d.features(X[test], features)"]
+    if s["problem"] == "classification":
+        lines.append("y_train, y_test = 2.0 * labels[train] - 1, 2.0 * labels[test] - 1  # -1/+1 targets for tanh")
+    else:
+        lines.append("y_train, y_test = labels[train], labels[test]")
+    lines += ["", "model = gn.Sequential(["]
+    for spec in network.layer_specs(s):
+        lines.append(f"    {_py_layer(spec)},")
+    lines.append(f"], input_shape=({len(session.feature_names)},), init={w_init}, bias_init={b_init}, "
+                 f"seed={session.model_seed}, dtype=\"float64\")")
+    opt = network.optimizer_spec(s)
+    cls = {"sgd": "SGD", "momentum": "SGD", "adam": "Adam"}[opt.pop("name")]
+    opt_args = ", ".join(f"{k}={v!r}" for k, v in opt.items())
+    wd = s["regularizationRate"] if s["regularization"] == "L2" else 0.0
+    l1 = s["regularizationRate"] if s["regularization"] == "L1" else 0.0
+    lines += ["model.summary()",
+              f"history = model.fit(x_train, y_train, loss={loss!r}, optimizer=gn.{cls}({opt_args}),",
+              f"                    epochs={max(session.epoch, 1)}, batch_size={s['batchSize']}, "
+              f"weight_decay={wd!r}, l1={l1!r},",
+              "                    validation_data=(x_test, y_test))",
+              'print(f"train loss {history.final(\'data_loss\'):.4f}, test loss {history.final(\'val_loss\'):.4f}")']
+    return "\n".join(lines) + "\n"
+
+
+def _py_layer(spec: dict) -> str:
+    spec = dict(spec)
+    kind = spec.pop("type")
+    if kind == "dense":
+        act = spec.get("activation")
+        return f"gn.Dense({spec['units']}" + (f", activation={act!r})" if act else ")")
+    if kind == "batchnorm":
+        return "gn.BatchNorm()"
+    if kind == "activation":
+        return f"gn.Activation({spec['activation']!r})"
+    return f"gn.Dropout({spec['rate']!r})"
+
+
+def to_npz(session) -> str:
+    """The weights as a base64 ``.npz`` written by :meth:`Sequential.save`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = session.model.save(os.path.join(tmp, "playground.npz"))
+        return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def from_npz(session, content: str) -> None:
+    try:
+        raw = base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        raise GlassnetError("the weights must be a base64-encoded .npz file") from None
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise GlassnetError(f"the weights file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "weights.npz")
+        with open(path, "wb") as f:
+            f.write(raw)
+        _check_npz(path)
+        model = Sequential.load(path)
+    session.load_weights(model)
+
+
+def _check_npz(path: str) -> None:
+    """Refuse, before building anything, a file that would build more than a page may hold: a
+    decompressed size over 20 MB, unexpected layer types, or more units than the limits allow."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            if sum(i.file_size for i in z.infolist()) > 10 * MAX_IMPORT_BYTES:
+                raise GlassnetError("the weights file unpacks to more than 20 MB")
+    except zipfile.BadZipFile:
+        raise GlassnetError("the weights file is not an .npz archive") from None
+    with np.load(path, allow_pickle=False) as f:
+        if "__model__" not in f.files:
+            raise GlassnetError("the weights file has no '__model__' header; save it with model.save or Export")
+        try:
+            header = json.loads(str(f["__model__"]))
+            layers = header["layers"]
+            ok = isinstance(layers, list) and len(layers) <= 4 * MAX_HIDDEN_LAYERS + 1 and all(
+                isinstance(c, dict) and c.get("type") in ("dense", "batchnorm", "activation", "dropout")
+                and (c.get("type") != "dense" or (isinstance(c.get("units"), int) and 1 <= c["units"] <= MAX_NEURONS))
+                for c in layers) and len(header.get("seeds", [])) == 1
+        except (ValueError, KeyError, TypeError):
+            ok = False
+    if not ok:
+        raise GlassnetError(f"the weights file is not a playground network (dense, batch-norm, activation and "
+                            f"dropout layers of at most {MAX_NEURONS} units, one model)")

@@ -1,0 +1,184 @@
+"""What the page draws, computed from a session: compact, JSON-ready messages.
+
+* ``update``: losses, new curve points, the output over a 100x100 grid (uint8, base64), each
+  neuron's output over a coarser grid (thumbnails), every weight and bias (float32, base64), the
+  confusion matrix and, when asked, the diagnostics overlay.
+* ``network``: the architecture (feature names, units and activation per column).
+* ``data``: the training and test points.
+
+Grid: cell ``(r, c)`` is the point ``x1 = -6 + 12 (c + 0.5) / G``, ``x2 = 6 - 12 (r + 0.5) / G``
+(row 0 at the top, as the canvas draws it). Values in [-1, 1] map to bytes as
+``round((v + 1) * 127.5)``; class probabilities in [0, 1] as ``round(p * 255)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import numpy as np
+
+from ..data.toy2d import features
+from .data import DOMAIN, flat
+from ..diagnostics import dead_units, duplicate_units, saturated_units
+
+GRID = 100
+#: a tanh/sigmoid neuron is marked saturated when |a| > 0.99 on this share of the training points
+SATURATED_SHARE = 0.9
+
+
+def b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+
+def num(v):
+    """A JSON-safe float (None for NaN/inf/None)."""
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def to_byte(v: np.ndarray) -> np.ndarray:
+    """[-1, 1] -> 0..255 (values outside are clipped; NaN -> the middle)."""
+    v = np.nan_to_num(np.clip(v, -1.0, 1.0), nan=0.0)
+    return np.rint((v + 1.0) * 127.5).astype(np.uint8)
+
+
+def grid_points(g: int = GRID) -> np.ndarray:
+    """``(g*g, 2)`` cell centres, row-major from the top-left corner."""
+    t = -DOMAIN + 2 * DOMAIN * (np.arange(g) + 0.5) / g
+    x1, x2 = np.meshgrid(t, t[::-1])
+    return np.column_stack([x1.ravel(), x2.ravel()])
+
+
+class GridCache:
+    """The grid's input features, kept while the feature set stays the same."""
+
+    def __init__(self):
+        self._key, self._x = None, None
+        self.points = grid_points()
+
+    def features(self, names) -> np.ndarray:
+        key = tuple(names)
+        if key != self._key:
+            self._key, self._x = key, features(self.points, names)
+        return self._x
+
+
+def group_outputs(session, x) -> tuple[list[np.ndarray], np.ndarray]:
+    """Forward ``x`` in inference mode; each hidden column's output ``(B, units)`` and the
+    network output ``(B, outputs)``."""
+    outs = []
+    lasts = {g.last for g in session.groups}
+    with np.errstate(all="ignore"):
+        h = x
+        for i, layer in enumerate(session.model.layers):
+            h = layer.forward(h, False)
+            if i in lasts:
+                outs.append(h[0])
+    return outs[:-1], outs[-1]
+
+
+def thumb_stride(n_neurons: int) -> int:
+    """50x50 thumbnails for small networks, 20x20 when there are many neurons."""
+    return 2 if n_neurons <= 64 else 5
+
+
+def curve(pending: list[tuple]) -> dict:
+    """The curve points not sent yet: ``{epoch: [...], train: [...], test: [...], trainAcc, testAcc}``."""
+    cols = list(zip(*pending)) if pending else [[]] * 5
+    names = ["epoch", "train", "test", "trainAcc", "testAcc"]
+    out = {k: [num(v) for v in col] for k, col in zip(names[1:], cols[1:])}
+    return {"epoch": [int(e) for e in cols[0]], **out}
+
+
+def update(session, grid: GridCache, frame: int) -> dict:
+    """The ``update`` message: everything that changes while training."""
+    s = session.settings
+    xg = grid.features(session.feature_names)
+    hidden, out = group_outputs(session, xg)
+    msg = {"type": "update", "frame": frame, "epoch": session.epoch, "playing": session.playing,
+           "grid": GRID}
+    _, train, test, train_acc, test_acc = session.last
+    msg["loss"] = {"train": num(train), "test": num(test)}
+    msg["accuracy"] = None if s["problem"] == "regression" else {"train": num(train_acc), "test": num(test_acc)}
+    msg["curve"] = curve(session.pending)
+    session.pending = []
+    if s["problem"] == "multiclass":
+        z = out - out.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        msg["heatmap"] = b64(np.nan_to_num(p.argmax(axis=1)).astype(np.uint8))
+        msg["heatmapConf"] = b64(np.rint(np.nan_to_num(p.max(axis=1)) * 255).astype(np.uint8))
+    else:
+        msg["heatmap"] = b64(to_byte(out[:, 0]))
+    # thumbnails: the active input features (scaled to [-1, 1] over the grid), then every hidden neuron
+    n_neurons = xg.shape[1] + sum(h.shape[1] for h in hidden)
+    stride = thumb_stride(n_neurons)
+    scale = np.maximum(np.abs(xg).max(axis=0), 1e-12)
+    cols = [xg / scale] + hidden
+    thumbs = [to_byte(c.T.reshape(-1, GRID, GRID)[:, ::stride, ::stride]) for c in cols]
+    msg["thumbs"] = {"size": GRID // stride, "count": n_neurons, "data": b64(np.concatenate([t.ravel() for t in thumbs]))}
+    with np.errstate(over="ignore"):  # a huge float64 weight is +-inf in float32, which the page shows
+        msg["weights"] = [{"shape": list(g.dense.W.value.shape[1:]), "W": b64(g.dense.W.value[0].astype(np.float32)),
+                           "b": b64(g.dense.b.value[0].astype(np.float32))} for g in session.groups]
+    msg["confusion"] = confusion(session)
+    msg["diagnostics"] = diagnostics(session) if s["showDiagnostics"] else None
+    return msg
+
+
+def confusion(session) -> list[list[int]] | None:
+    """Counts ``[true class][predicted class]`` on the test points (training points if none)."""
+    s = session.settings
+    if s["problem"] == "regression":
+        return None
+    x, y = (session.xte, session.yte) if len(session.xte) else (session.xtr, session.ytr)
+    if len(x) == 0:
+        return None
+    with np.errstate(all="ignore"):
+        pred = session.model.forward(x, False)[0]
+    if s["problem"] == "multiclass":
+        k, truth, guess = s["classes"], y, pred.argmax(axis=1)
+    else:
+        k, truth, guess = 2, (y[:, 0] > 0).astype(int), (pred[:, 0] > 0).astype(int)
+    m = np.zeros((k, k), dtype=int)
+    np.add.at(m, (truth, guess), 1)
+    return m.tolist()
+
+
+def diagnostics(session) -> dict | None:
+    """Dead, saturated and duplicate neurons of each hidden column (the engine's
+    :mod:`glassnet.diagnostics.health` on the training points): per column lists of neuron
+    indices, and groups of duplicates."""
+    if len(session.xtr) == 0:
+        return None
+    model = session.model
+    with np.errstate(all="ignore"):
+        dead = dead_units(model, session.xtr)
+        sat = saturated_units(model, session.xtr, fraction=SATURATED_SHARE)
+        dup = duplicate_units(model)
+    out = {"dead": [], "saturated": [], "duplicates": []}
+    first = 0
+    for g in session.groups[:-1]:
+        names = [layer.name for layer in model.layers[first:g.last + 1]]
+        first = g.last + 1
+        flags = lambda table: sorted({int(i) for n in names if n in table for i in np.flatnonzero(table[n][0])})
+        out["dead"].append(flags(dead))
+        out["saturated"].append(flags(sat))
+        out["duplicates"].append(dup.get(g.dense.name, [[]])[0])
+    out["counts"] = {k: sum(map(len, out[k])) for k in ("dead", "saturated")}
+    out["counts"]["duplicates"] = sum(len(grp) for col in out["duplicates"] for grp in col)
+    return out
+
+
+def network(session) -> dict:
+    """The ``network`` message: what the diagram draws."""
+    s = session.settings
+    columns = [{"units": g.dense.units, "activation": g.activation} for g in session.groups]
+    return {"type": "network", "features": session.feature_names, "columns": columns,
+            "problem": s["problem"], "classes": s["classes"] if s["problem"] == "multiclass" else 2,
+            "params": session.model.param_count(), "summary": session.model.summary(print_fn=None)}
+
+
+def data(session) -> dict:
+    """The ``data`` message: ``[x1, x2, label, ...]`` for the training and the test points."""
+    return {"type": "data", "train": flat(session.train_pts), "test": flat(session.test_pts),
+            "custom": session.uses_custom}

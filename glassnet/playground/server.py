@@ -1,0 +1,188 @@
+"""The playground's web server: a Starlette app with the page, its modules and one websocket.
+
+Routes: ``/`` the page, ``/settings.js`` the settings table as an ES module, ``/static/...`` the
+page's modules, styles and vendored uPlot, ``/ws`` the websocket. Each websocket connection owns
+one :class:`~glassnet.playground.controller.Controller` (one session, one network). Two
+coroutines share it on the event loop: the receiver handles messages, the trainer trains one
+update's worth of epochs, sends the update, and sleeps until the next frame is due. Both run
+their NumPy work synchronously between awaits, so they never interleave inside a step.
+
+Starlette, uvicorn and websockets (the ``[playground]`` extra) are imported here only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from . import protocol
+from .controller import Controller
+from .settings import as_js_module
+
+STATIC = Path(__file__).parent / "static"
+MAX_SESSIONS = 8
+log = logging.getLogger("glassnet.playground")
+
+
+def _safe(obj):
+    """Replace NaN/inf (not valid JSON) by None, recursively."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_safe(v) for v in obj]
+    return obj
+
+
+def dumps(msg: dict) -> str:
+    try:
+        return json.dumps(msg, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        return json.dumps(_safe(msg), allow_nan=False, separators=(",", ":"))
+
+
+class Connection:
+    """One page: a controller, a trainer task, and a lock so sends never interleave."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.ctl = Controller()
+        self.wake = asyncio.Event()
+        self.lock = asyncio.Lock()
+
+    async def send(self, messages) -> None:
+        async with self.lock:
+            for m in messages:
+                await self.ws.send_text(dumps(m))
+
+    async def run(self) -> None:
+        await self.send(self.ctl.greeting())
+        trainer = asyncio.create_task(self.train_loop())
+        try:
+            while True:
+                event = await self.ws.receive()
+                if event["type"] == "websocket.disconnect":
+                    break
+                raw = event.get("text") if event.get("text") is not None else event.get("bytes")
+                await self.send(self.ctl.handle_raw(raw))
+                self.wake.set()
+        finally:
+            trainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await trainer
+
+    async def train_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self.ctl.s.playing:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            t0 = loop.time()
+            try:
+                replies = self.ctl.tick()
+            except Exception as exc:  # noqa: BLE001 - report, pause, keep the connection
+                log.exception("playground: training failed")
+                self.ctl.s.playing = False
+                replies = [protocol.error(f"training failed: {type(exc).__name__}: {exc}"), self.ctl.status()]
+            await self.send(replies)
+            frame_time = 1.0 / self.ctl.s.settings["fps"]
+            await asyncio.sleep(max(0.0, frame_time - (loop.time() - t0)))
+
+
+def create_app(max_sessions: int = MAX_SESSIONS):
+    """The Starlette application. At most ``max_sessions`` pages train at once."""
+    from starlette.applications import Starlette  # noqa: PLC0415 - the optional extra
+    from starlette.responses import FileResponse, Response  # noqa: PLC0415
+    from starlette.routing import Mount, Route, WebSocketRoute  # noqa: PLC0415
+    from starlette.staticfiles import StaticFiles  # noqa: PLC0415
+
+    active = {"n": 0}
+    no_cache = {"Cache-Control": "no-cache"}
+
+    async def index(request):
+        return FileResponse(STATIC / "index.html", headers=no_cache)
+
+    async def settings_js(request):
+        return Response(as_js_module(), media_type="text/javascript", headers=no_cache)
+
+    async def websocket(ws):
+        # another web site open in the same browser must not drive this server (cross-site websocket)
+        origin = ws.headers.get("origin")
+        if origin and urlsplit(origin).netloc != ws.headers.get("host"):
+            await ws.close(code=1008)
+            return
+        await ws.accept()
+        if active["n"] >= max_sessions:
+            await ws.send_text(dumps(protocol.error(
+                f"too many playground pages are open ({max_sessions}); close one and reload")))
+            await ws.close(code=1013)
+            return
+        active["n"] += 1
+        try:
+            await Connection(ws).run()
+        finally:
+            active["n"] -= 1
+
+    routes = [Route("/", index), Route("/settings.js", settings_js),
+              Mount("/static", StaticFiles(directory=STATIC), name="static"),
+              WebSocketRoute("/ws", websocket)]
+    return Starlette(routes=routes)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _config(host, port, log_level):
+    import uvicorn  # noqa: PLC0415 - the optional extra
+
+    return uvicorn.Config(create_app(), host=host, port=port, log_level=log_level,
+                          ws_max_size=protocol.MAX_MESSAGE_BYTES + 4096, lifespan="off")
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True, log_level: str = "warning") -> None:
+    """Run the playground until interrupted, opening the page in a browser unless told not to."""
+    import uvicorn  # noqa: PLC0415
+
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    print(f"glassnet playground: {url}  (Ctrl+C to stop)")
+    if open_browser:
+        import webbrowser  # noqa: PLC0415
+
+        threading.Timer(1.0, webbrowser.open, [url]).start()
+    uvicorn.Server(_config(host, port, log_level)).run()
+
+
+class BackgroundServer:
+    """The playground in a thread (for tests and benchmarks): ``with BackgroundServer() as url:``."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None):
+        import uvicorn  # noqa: PLC0415
+
+        self.port = port or free_port(host)
+        self.url = f"http://{host}:{self.port}/"
+        self.server = uvicorn.Server(_config(host, self.port, "warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        for _ in range(200):
+            if self.server.started:
+                return self.url
+            threading.Event().wait(0.025)
+        raise RuntimeError("the playground server did not start within 5 s")
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)

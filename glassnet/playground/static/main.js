@@ -1,0 +1,208 @@
+// Wiring: the state (from the URL), the connection, the controls and the views. Updates from the
+// server are merged as they arrive (curve points) and drawn once per animation frame (the
+// latest heatmap, thumbnails and weights), so a slow frame never queues work.
+
+import { State, SETTINGS, LIMITS, EXTRA_HIDEABLE } from "./state.js";
+import { Connection } from "./connection.js";
+import { Controls } from "./controls.js";
+import { Heatmap } from "./render/heatmap.js";
+import { NetworkView } from "./render/network.js";
+import { LossChart } from "./render/chart.js";
+import { renderConfusion } from "./render/confusion.js";
+import { BackpropView } from "./render/backprop.js";
+import { DatasetPicker } from "./render/datasets.js";
+import { classColor } from "./render/colors.js";
+import { wireIO } from "./io.js";
+import { bytes, floats, epochText, el } from "./util.js";
+
+const $ = id => document.getElementById(id);
+const state = new State();
+const fromUrl = State.parseHash(location.hash);
+state.set(fromUrl.values, "url");
+fromUrl.hidden.forEach(h => state.hidden.add(h));
+
+const conn = new Connection(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+const stats = { updates: 0, rendered: 0, messages: {} };
+let decoded = null, latest = null, rafPending = false, playing = false, netInfo = null, lastTrace = null;
+
+const controls = new Controls(document.body, state);
+const datasets = new DatasetPicker($("datasets"), { state });
+const heatmap = new Heatmap($("heatmap"), { size: 300, onClick: onHeatmapClick });
+const network = new NetworkView($("network"), {
+  state, limits: LIMITS,
+  onEdit: e => conn.send("edit", e),
+  onHoverNeuron: () => heatmap.preview(network.hoverPreview(decoded)),
+});
+const chart = new LossChart($("chart"), { width: 300, height: 110 });
+const backprop = new BackpropView($("backprop"), { onPhase: v => network.showValues(v) });
+backprop.render();
+wireIO(conn, { onError: m => banner(m, "error") });
+window.glassnet = { state, conn, stats, heatmap, network, chart };
+
+// -- state <-> server <-> URL ---------------------------------------------------------------------
+state.onChange((keys, source) => {
+  if (source !== "server" && source !== "hidden" && keys.length) {
+    conn.send("set", { settings: Object.fromEntries(keys.map(k => [k, state.get(k)])) });
+  }
+  history.replaceState(null, "", `#${state.toHash()}`);
+  if (keys.some(k => ["problem", "dataset", "regDataset"].includes(k))) datasets.render();
+  if (keys.some(k => ["problem", "classes"].includes(k))) drawLabels();
+  if (keys.includes("showTestData")) { heatmap.showTest = state.get("showTestData"); heatmap.drawPoints(); }
+  if (keys.includes("discretize")) { heatmap.discretize = state.get("discretize"); heatmap.drawBackground(); }
+  classroomUrl();
+});
+window.addEventListener("hashchange", () => {
+  if (location.hash.slice(1) === state.toHash()) return;
+  const p = State.parseHash(location.hash);
+  state.hidden = p.hidden;
+  state.set(p.values, "url");
+  controls.applyHidden();
+});
+
+conn.onOpen(() => conn.send("set", { settings: state.values }));
+conn.onStatus(s => { $("conn-status").className = `conn ${s}`; $("conn-status").title = `server: ${s}`; });
+conn.on("hello", m => datasets.setPreviews(m.previews));
+conn.on("settings", m => state.set(m.settings, "server"));
+conn.on("network", m => {
+  netInfo = m;
+  network.setStructure(m);
+  chart.reset();
+  backprop.clear();
+  heatmap.setMarker(null);
+  $("params").textContent = `${m.params} parameters`;
+  $("params").title = m.summary;
+});
+conn.on("data", m => {
+  heatmap.setData(m, state.get("problem"), netInfo ? netInfo.classes : 2);
+  backprop.clear();
+  heatmap.setMarker(null);
+});
+conn.on("update", m => {
+  stats.updates += 1;
+  chart.append(m.curve);
+  latest = m;
+  if (!rafPending) { rafPending = true; requestAnimationFrame(render); }
+});
+conn.on("status", m => setPlaying(m.playing));
+conn.on("diverged", m => { banner(m.message, "warn"); setPlaying(false); });
+conn.on("stopped", m => { banner(`Paused: ${m.reason}.`, "info"); setPlaying(false); });
+conn.on("notice", m => banner(m.message, "info", 8000));
+conn.on("error", m => banner(m.message, "error"));
+conn.on("trace", t => { lastTrace = t; backprop.show(t); heatmap.setMarker(t.point); });
+for (const type of ["hello", "settings", "network", "data", "update", "status", "diverged", "stopped",
+                    "notice", "error", "trace", "export"]) {
+  conn.on(type, () => { stats.messages[type] = (stats.messages[type] || 0) + 1; });
+}
+
+// -- drawing ------------------------------------------------------------------------------------
+function decode(m) {
+  return {
+    heat: bytes(m.heatmap), conf: m.heatmapConf ? bytes(m.heatmapConf) : null,
+    thumbs: bytes(m.thumbs.data), thumbSize: m.thumbs.size,
+    weights: m.weights.map(w => ({ shape: w.shape, W: floats(w.W), b: floats(w.b) })),
+  };
+}
+
+function fixed(v, digits = 3) { return v === null || v === undefined ? "–" : v.toFixed(digits); }
+
+function render() {
+  rafPending = false;
+  const m = latest;
+  if (!m) return;
+  latest = null;
+  decoded = decode(m);
+  heatmap.setOutput({ values: decoded.heat, conf: decoded.conf, size: m.grid });
+  network.update(decoded, m);
+  if (network.hovered) heatmap.preview(network.hoverPreview(decoded));
+  chart.draw();
+  $("epoch").textContent = epochText(m.epoch);
+  $("loss-test").textContent = fixed(m.loss.test);
+  $("loss-train").textContent = fixed(m.loss.train);
+  document.querySelectorAll(".losses .acc").forEach(e => { e.style.display = m.accuracy ? "" : "none"; });
+  if (m.accuracy) {
+    $("acc-test").textContent = m.accuracy.test === null ? "–" : `${(100 * m.accuracy.test).toFixed(1)}%`;
+    $("acc-train").textContent = m.accuracy.train === null ? "–" : `${(100 * m.accuracy.train).toFixed(1)}%`;
+  }
+  renderConfusion($("confusion"), m.confusion);
+  const d = m.diagnostics;
+  $("diag-summary").textContent = d ? `· ${d.counts.dead} dead, ${d.counts.saturated} saturated, ${d.counts.duplicates} duplicate neurons` : "";
+  setPlaying(m.playing);
+  stats.rendered += 1;
+}
+
+const PLAY_ICON = '<svg viewBox="0 0 24 24" width="22" height="22"><path d="M8 5l11 7-11 7z" fill="currentColor"/></svg>';
+const PAUSE_ICON = '<svg viewBox="0 0 24 24" width="22" height="22"><path d="M7 5h3.5v14H7zM13.5 5H17v14h-3.5z" fill="currentColor"/></svg>';
+
+function setPlaying(p) {
+  if (p === playing && $("play").innerHTML) return;
+  playing = p;
+  $("play").classList.toggle("playing", p);
+  $("play").setAttribute("aria-label", p ? "pause" : "play");
+  $("play").innerHTML = p ? PAUSE_ICON : PLAY_ICON;
+}
+
+function banner(text, kind = "info", hideAfter = 0) {
+  const b = $("banner");
+  $("banner-text").textContent = text;
+  b.className = `banner ${kind}`;
+  b.hidden = false;
+  clearTimeout(banner.timer);
+  if (hideAfter) banner.timer = setTimeout(() => { b.hidden = true; }, hideAfter);
+}
+$("banner-close").addEventListener("click", () => { $("banner").hidden = true; });
+
+// -- buttons ------------------------------------------------------------------------------------
+$("play").addEventListener("click", () => conn.send(playing ? "pause" : "play"));
+$("step").addEventListener("click", () => conn.send("step"));
+$("reset").addEventListener("click", () => conn.send("reset"));
+$("regenerate").addEventListener("click", () => conn.send("regenerate"));
+$("clear-points").addEventListener("click", () => conn.send("clear_points"));
+$("bp-random").addEventListener("click", () => {
+  const t = heatmap.train;
+  if (!t.length) return;
+  const i = 3 * Math.floor(Math.random() * (t.length / 3));
+  conn.send("trace", { x1: t[i], x2: t[i + 1], label: t[i + 2] });
+});
+$("bp-apply").addEventListener("click", () => {
+  if (lastTrace) conn.send("trace", { x1: lastTrace.point[0], x2: lastTrace.point[1], label: lastTrace.label, apply: true });
+});
+$("bp-clear").addEventListener("click", () => { lastTrace = null; backprop.clear(); heatmap.setMarker(null); });
+
+function onHeatmapClick(x1, x2) {
+  const mode = document.querySelector("input[name=clickmode]:checked").value;
+  if (mode === "draw") {
+    conn.send("add_point", { x1, x2, label: Number($("draw-label").value) });
+    return;
+  }
+  const p = heatmap.nearest(x1, x2);
+  if (p) conn.send("trace", { x1: p[0], x2: p[1], label: p[2] });
+}
+
+function drawLabels() {
+  const problem = state.get("problem");
+  const options = problem === "regression" ? [1, 0.5, 0, -0.5, -1].map(v => [v, `value ${v}`])
+    : problem === "multiclass" ? [...Array(state.get("classes")).keys()].map(k => [k, `class ${k}`])
+    : [[1, "blue (class 1)"], [0, "orange (class 0)"]];
+  $("draw-label").replaceChildren(...options.map(([v, t]) => el("option", { value: v, text: t })));
+  if (problem !== "regression") {
+    $("draw-label").style.borderColor = classColor(Number($("draw-label").value));
+  }
+}
+drawLabels();
+setPlaying(false);
+
+// -- classroom mode -------------------------------------------------------------------------------
+function classroomList() {
+  const names = [...SETTINGS.map(r => [r.key, r.label]), ...Object.entries(EXTRA_HIDEABLE)];
+  $("classroom-list").replaceChildren(...names.map(([key, label]) => {
+    const box = el("input", { type: "checkbox", "data-key": key });
+    box.checked = state.hidden.has(key);
+    box.addEventListener("change", () => { state.setHidden(key, box.checked); controls.applyHidden(); });
+    return el("label", {}, box, ` ${label} `, el("code", { text: key }));
+  }));
+}
+function classroomUrl() { $("classroom-url").value = location.href; }
+classroomList();
+classroomUrl();
+controls.applyHidden();
+conn.connect();

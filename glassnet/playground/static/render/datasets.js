@@ -1,0 +1,48 @@
+// The data-set chooser: one small scatter per data set (from the server's previews), the
+// choices that fit the problem type, the selected one outlined.
+
+import { classColor, valueColor } from "./colors.js";
+import { el } from "../util.js";
+
+const TITLES = { circle: "Circle", xor: "Exclusive or", gauss: "Gaussian", spiral: "Spiral", blobs: "Blobs",
+                 plane: "Plane", "multi-gaussian": "Multi gaussian", custom: "Your own points" };
+
+export class DatasetPicker {
+  constructor(container, { state }) {
+    this.root = container;
+    this.state = state;
+    this.previews = {};
+  }
+
+  setPreviews(previews) { this.previews = previews; this.render(); }
+
+  render() {
+    const problem = this.state.get("problem");
+    const key = problem === "regression" ? "regDataset" : "dataset";
+    const names = problem === "regression" ? ["plane", "multi-gaussian", "custom"]
+                : problem === "multiclass" ? ["spiral", "blobs", "custom"]
+                : ["circle", "xor", "gauss", "spiral", "blobs", "custom"];
+    const current = this.state.get(key);
+    this.root.replaceChildren(...names.map(name => {
+      const c = el("canvas", { width: 56, height: 56 });
+      this._draw(c, this.previews[`${problem}:${name}`], problem);
+      const b = el("button", { class: `ds ${name === current ? "selected" : ""}`, title: TITLES[name],
+                               "data-dataset": name, "aria-label": TITLES[name] }, c);
+      if (name === "custom") b.append(el("span", { class: "ds-custom", text: "✎" }));
+      b.addEventListener("click", () => this.state.set({ [key]: name }));
+      return b;
+    }));
+  }
+
+  _draw(canvas, pts, problem) {
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#f4f5f6";
+    ctx.fillRect(0, 0, 56, 56);
+    if (!pts) return;
+    for (let i = 0; i < pts.length; i += 3) {
+      const x = (pts[i] + 6) / 12 * 56, y = (6 - pts[i + 1]) / 12 * 56;
+      ctx.fillStyle = problem === "regression" ? valueColor(pts[i + 2]) : classColor(pts[i + 2]);
+      ctx.fillRect(x - 1.2, y - 1.2, 2.4, 2.4);
+    }
+  }
+}

@@ -1,0 +1,372 @@
+// The network diagram: input features, hidden neurons (each showing its output over the input
+// square), output; links drawn on a canvas with width |w| and colour sign(w) (TF Playground's
+// scales), a bias square on each neuron, a hover card to read and edit a weight or bias,
+// +/- buttons for layers and neurons, and the diagnostics and backprop-trace annotations.
+
+import { paint, valueColor, classColor } from "./colors.js";
+import { el, fmt } from "../util.js";
+import { HoverCard } from "./hovercard.js";
+import { TABLE } from "../state.js";
+
+export const FEATURE_LABELS = { x: "X₁", y: "X₂", xSquared: "X₁²", ySquared: "X₂²", xTimesY: "X₁X₂",
+                                sinX: "sin(X₁)", sinY: "sin(X₂)" };
+const FEATURE_FN = { x: (a, b) => a, y: (a, b) => b, xSquared: a => a * a, ySquared: (a, b) => b * b,
+                     xTimesY: (a, b) => a * b, sinX: a => Math.sin(a), sinY: (a, b) => Math.sin(b) };
+const TOP = 90;
+
+/** Bezier link from (x1, y1) to (x2, y2), as d3's linkHorizontal: control points at mid x. */
+function bezierPoints(x1, y1, x2, y2, n = 14) {
+  const mx = (x1 + x2) / 2, pts = [];
+  for (let k = 0; k <= n; k++) {
+    const t = k / n, u = 1 - t;
+    pts.push([u * u * u * x1 + 3 * u * u * t * mx + 3 * u * t * t * mx + t * t * t * x2,
+              u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2]);
+  }
+  return pts;
+}
+
+function segDist2(p, a, b) {
+  const dx = b[0] - a[0], dy = b[1] - a[1];
+  const len = dx * dx + dy * dy || 1;
+  const t = Math.max(0, Math.min(1, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len));
+  const x = a[0] + t * dx - p[0], y = a[1] + t * dy - p[1];
+  return x * x + y * y;
+}
+
+export class NetworkView {
+  constructor(container, { state, limits, onEdit, onHoverNeuron }) {
+    this.root = container;
+    this.state = state;
+    this.limits = limits;
+    this.onEdit = onEdit;
+    this.onHoverNeuron = onHoverNeuron;
+    this.canvas = el("canvas", { class: "links" });
+    this.layer = el("div", { class: "nodes" });
+    this.root.append(this.canvas, this.layer);
+    this.card = new HoverCard(this.root);
+    this.net = null;
+    this.weights = null;
+    this.hoverLink = null;
+    this.root.addEventListener("mousemove", e => this._move(e));
+    this.root.addEventListener("mouseleave", () => { this.hoverLink = null; this.card.hideUnlessEditing(); this.draw(); });
+    this.canvas.addEventListener("click", e => this._clickLink(e));
+    this.featureThumbs = this._featureThumbs(40);
+  }
+
+  // -- structure --------------------------------------------------------------------------------
+  setStructure(net) {
+    this.net = net;
+    this.weights = null;
+    this.hovered = null;
+    const keys = Object.keys(FEATURE_LABELS);
+    const active = keys.filter(k => this.state.get(k));
+    const hidden = net.columns.slice(0, -1);
+    const outputs = net.columns[net.columns.length - 1].units;
+    const counts = [keys.length, ...hidden.map(c => c.units), outputs];
+    const maxCount = Math.max(...counts);
+    const slot = Math.max(15, Math.min(48, Math.floor(440 / maxCount)));
+    const node = Math.max(11, Math.round(slot * 0.76));
+    const width = Math.max(this.root.clientWidth || 620, 420);
+    const height = TOP + maxCount * slot + 16;
+    const x0 = 84, xLast = width - 44;
+    const nCols = hidden.length + 2;
+    const colX = c => x0 + (xLast - x0) * c / (nCols - 1);
+    this.geom = { slot, node, width, height, colX };
+    this.root.style.height = `${height}px`;
+    const dpr = window.devicePixelRatio || 1;
+    this.canvas.width = width * dpr; this.canvas.height = height * dpr;
+    this.canvas.style.width = `${width}px`; this.canvas.style.height = `${height}px`;
+    this.layer.replaceChildren();
+    const nodeAt = (c, k) => ({ x: colX(c), y: TOP + k * slot + slot / 2 });
+
+    // input features: all seven, the active ones linked
+    this.inputs = [];
+    keys.forEach((key, k) => {
+      const p = nodeAt(0, k);
+      const on = this.state.get(key);
+      const canvas = el("canvas", { width: 40, height: 40 });
+      canvas.getContext("2d").putImageData(this.featureThumbs[key], 0, 0);
+      const div = el("div", { class: `node feature ${on ? "active" : "inactive"}`, "data-feature": key,
+                              title: `${FEATURE_LABELS[key]}: click to ${on ? "remove" : "add"} this input`,
+                              style: this._box(p, node) }, canvas,
+                     el("span", { class: "flabel", text: FEATURE_LABELS[key] }), el("div", { class: "val" }));
+      div.addEventListener("click", () => this.state.set({ [key]: !this.state.get(key) }));
+      this._hoverable(div, { feature: key, label: `input ${FEATURE_LABELS[key]}` });
+      this.layer.append(div);
+      if (on) this.inputs.push({ ...p, div });
+    });
+
+    // hidden columns and output
+    this.columns = [];
+    net.columns.forEach((col, c) => {
+      const isOut = c === net.columns.length - 1;
+      const nodes = [];
+      for (let k = 0; k < col.units; k++) {
+        const p = nodeAt(c + 1, k);
+        const canvas = el("canvas", { width: 8, height: 8 });
+        const bias = el("div", { class: "bias", title: "" });
+        const div = el("div", { class: `node ${isOut ? "output" : "hidden"}`, style: this._box(p, node) },
+                       canvas, bias, el("div", { class: "badge" }), el("div", { class: "val" }));
+        if (isOut && net.problem === "multiclass") {
+          div.style.background = classColor(k);
+          div.append(el("span", { class: "olabel", text: `class ${k}` }));
+        }
+        const label = isOut ? (net.problem === "multiclass" ? `output: class ${k} logit` : "output")
+                            : `layer ${c + 1}, neuron ${k + 1} (${col.activation})`;
+        if (!isOut) this._hoverable(div, { column: c, index: k, label });
+        bias.addEventListener("mouseenter", () => this._showBias(c, k, bias));
+        bias.addEventListener("mouseleave", () => this.card.hideUnlessEditing());
+        bias.addEventListener("click", e => { e.stopPropagation(); this._editBias(c, k, bias); });
+        this.layer.append(div);
+        nodes.push({ ...p, div, canvas, bias });
+      }
+      this.columns.push({ nodes, isOut, activation: col.activation });
+    });
+    this._headers(hidden);
+    this._linkGeometry();
+    this.draw();
+  }
+
+  _hoverable(div, what) {
+    div.addEventListener("mouseenter", () => { this.hovered = what; this.onHoverNeuron(); });
+    div.addEventListener("mouseleave", () => { this.hovered = null; this.onHoverNeuron(); });
+  }
+
+  /** What the output panel shows while a neuron is hovered: {values, size, label}, or null. */
+  hoverPreview(decoded) {
+    const h = this.hovered;
+    if (!h) return null;
+    if (h.feature) return { values: this.featureBytes[h.feature], size: 40, label: h.label };
+    if (!decoded) return null;
+    return { values: this.thumb(decoded, h.column, h.index), size: decoded.thumbSize, label: h.label };
+  }
+
+  _box(p, node) {
+    return `left:${p.x - node / 2}px;top:${p.y - node / 2}px;width:${node}px;height:${node}px`;
+  }
+
+  _headers(hidden) {
+    const { colX } = this.geom;
+    const shape = [...this.state.get("networkShape")];
+    const acts = [...this.state.get("layerActivations")];
+    const maxL = this.limits.maxHiddenLayers, maxN = this.limits.maxNeurons;
+    const setShape = (s, a) => {
+      while (a.length > s.length) a.pop();
+      while (a.length && a[a.length - 1] === "") a.pop();
+      this.state.set({ networkShape: s, layerActivations: a });
+    };
+    const head = el("div", { class: "layers-head", "data-hide": "numHiddenLayers" },
+      el("button", { class: "round", title: "Add a hidden layer", disabled: shape.length >= maxL,
+                     onclick: () => setShape([...shape, 2], acts) }, "+"),
+      el("button", { class: "round", title: "Remove the last hidden layer", disabled: shape.length === 0,
+                     onclick: () => setShape(shape.slice(0, -1), acts) }, "−"),
+      el("span", { text: `${shape.length} hidden layer${shape.length === 1 ? "" : "s"}` }));
+    head.style.left = `${(colX(0) + colX(hidden.length + 1)) / 2}px`;
+    this.layer.append(head,
+      el("div", { class: "col-title", style: `left:${colX(0)}px`, text: "Features" }),
+      el("div", { class: "col-title", style: `left:${colX(hidden.length + 1)}px`, text: "Output" }));
+    const spacing = colX(1) - colX(0), narrow = spacing < 84;
+    hidden.forEach((col, c) => {
+      const n = shape[c];
+      const sel = el("select", { class: "layer-act", title: "Activation of this layer" },
+        el("option", { value: "", text: `${this.state.get("activation")} (all)` }),
+        ...TABLE.activation.choices.map(a => el("option", { value: a, text: a })));
+      sel.value = acts[c] || "";
+      sel.addEventListener("change", () => {
+        const a = [...acts];
+        while (a.length < shape.length) a.push("");
+        a[c] = sel.value;
+        setShape([...shape], a);
+      });
+      const box = el("div", { class: "layer-ctl", style: `left:${colX(c + 1)}px` },
+        el("div", { class: "pm", "data-hide": "numHiddenLayers" },
+          el("button", { class: "round small", disabled: n >= maxN, title: "Add a neuron",
+                         onclick: () => { const s = [...shape]; s[c] += 1; setShape(s, acts); } }, "+"),
+          el("button", { class: "round small", disabled: n <= 1, title: "Remove a neuron",
+                         onclick: () => { const s = [...shape]; s[c] -= 1; setShape(s, acts); } }, "−")),
+        el("div", { class: "count", text: narrow ? String(n) : `${n} neuron${n === 1 ? "" : "s"}`,
+                    title: `${n} neuron${n === 1 ? "" : "s"}` }), sel);
+      sel.style.maxWidth = `${Math.max(34, spacing - 6)}px`;
+      this.layer.append(box);
+    });
+  }
+
+  _linkGeometry() {
+    const half = this.geom.node / 2;
+    this.links = [];
+    this.columns.forEach((col, c) => {
+      const sources = c === 0 ? this.inputs : this.columns[c - 1].nodes;
+      sources.forEach((s, i) => col.nodes.forEach((t, j) => {
+        const pts = bezierPoints(s.x + half, s.y, t.x - half, t.y);
+        this.links.push({ c, i, j, pts });
+      }));
+    });
+  }
+
+  // -- per update -------------------------------------------------------------------------------
+  /** decoded: {thumbs: Uint8Array, thumbSize, weights: [{W, b, shape}], heat, conf}; msg: the update */
+  update(decoded, msg) {
+    if (!this.net) return;
+    this.weights = decoded.weights;
+    const size = decoded.thumbSize;
+    let offset = this.inputs.length * size * size;
+    this.columns.forEach((col, c) => {
+      if (col.isOut) return;
+      col.nodes.forEach(n => {
+        if (n.canvas.width !== size) { n.canvas.width = size; n.canvas.height = size; n.image = null; }
+        const ctx = n.canvas.getContext("2d");
+        n.image = n.image || ctx.createImageData(size, size);
+        paint(n.image, decoded.thumbs.subarray(offset, offset + size * size));
+        ctx.putImageData(n.image, 0, 0);
+        offset += size * size;
+      });
+    });
+    const out = this.columns[this.columns.length - 1];
+    if (this.net.problem !== "multiclass" && decoded.heat) {
+      const n = out.nodes[0];
+      if (n.canvas.width !== 100) { n.canvas.width = 100; n.canvas.height = 100; n.image = null; }
+      const ctx = n.canvas.getContext("2d");
+      n.image = n.image || ctx.createImageData(100, 100);
+      paint(n.image, decoded.heat);
+      ctx.putImageData(n.image, 0, 0);
+    }
+    this.columns.forEach((col, c) => col.nodes.forEach((n, j) => {
+      n.bias.style.background = valueColor(this.weights[c].b[j]);
+    }));
+    this._diagnostics(msg.diagnostics);
+    this.draw();
+  }
+
+  /** Thumbnail bytes of hidden neuron (column, index) from the last update. */
+  thumb(decoded, column, index) {
+    const size = decoded.thumbSize;
+    let k = this.inputs.length;
+    for (let c = 0; c < column; c++) k += this.columns[c].nodes.length;
+    k += index;
+    return decoded.thumbs.subarray(k * size * size, (k + 1) * size * size);
+  }
+
+  draw() {
+    const ctx = this.canvas.getContext("2d");
+    const dpr = window.devicePixelRatio || 1;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, this.geom.width, this.geom.height);
+    if (!this.links) return;
+    for (const link of this.links) {
+      const w = this.weights ? this.weights[link.c].W[link.i * this.weights[link.c].shape[1] + link.j] : 0;
+      const a = Number.isFinite(w) ? Math.min(Math.abs(w), 5) : 5;
+      ctx.lineWidth = 1 + 9 * a / 5;  // TF Playground: |w| in [0, 5] -> 1..10 px
+      ctx.strokeStyle = valueColor(w);
+      if (this.hoverLink === link) { ctx.strokeStyle = "#222"; ctx.lineWidth += 1; }
+      const p0 = link.pts[0], p1 = link.pts[link.pts.length - 1];
+      const mx = (p0[0] + p1[0]) / 2;
+      ctx.beginPath();
+      ctx.moveTo(p0[0], p0[1]);
+      ctx.bezierCurveTo(mx, p0[1], mx, p1[1], p1[0], p1[1]);
+      ctx.stroke();
+    }
+  }
+
+  _diagnostics(d) {
+    this.columns.forEach((col, c) => col.nodes.forEach((n, k) => {
+      n.div.classList.remove("dead", "saturated", "dup");
+      n.div.querySelector(".badge").textContent = "";
+      n.div.removeAttribute("data-diag");
+      if (!d || col.isOut) return;
+      if (d.dead[c].includes(k)) { n.div.classList.add("dead"); n.div.dataset.diag = "dead: its output is constant on every training point, so it learns nothing"; }
+      else if (d.saturated[c].includes(k)) { n.div.classList.add("saturated"); n.div.dataset.diag = "saturated: its output sits at the flat ends of the activation"; }
+    }));
+    if (!d) return;
+    d.duplicates.forEach((groups, c) => groups.forEach((g, gi) => g.forEach(k => {
+      const n = this.columns[c].nodes[k];
+      n.div.classList.add("dup");
+      n.div.querySelector(".badge").textContent = String.fromCharCode(65 + gi);
+      n.div.dataset.diag = `duplicate: computes the same output as the other neurons marked ${String.fromCharCode(65 + gi)}`;
+    })));
+  }
+
+  /** Write a number under each node (the backprop trace), or clear with null. */
+  showValues(v) {
+    if (!this.columns) return;
+    const set = (div, x) => { div.querySelector(".val").textContent = x === null ? "" : fmt(x, 3); };
+    this.inputs.forEach((n, i) => set(n.div, v ? v.inputs[i] : null));
+    this.columns.forEach((col, c) => col.nodes.forEach((n, k) => set(n.div, v ? v.columns[c][k] : null)));
+    this.layer.querySelectorAll(".feature.inactive .val").forEach(d => { d.textContent = ""; });
+  }
+
+  // -- hover card -------------------------------------------------------------------------------
+  _hit(e) {
+    const r = this.root.getBoundingClientRect();
+    const p = [e.clientX - r.left, e.clientY - r.top];
+    let best = null, bestD = 25;
+    for (const link of this.links || []) {
+      const pts = link.pts;
+      if (p[0] < pts[0][0] - 2 || p[0] > pts[pts.length - 1][0] + 2) continue;
+      for (let k = 0; k + 1 < pts.length; k++) {
+        const d = segDist2(p, pts[k], pts[k + 1]);
+        if (d < bestD) { bestD = d; best = link; }
+      }
+    }
+    return { link: best, p };
+  }
+
+  _linkText(link) {
+    const w = this.weights ? this.weights[link.c].W[link.i * this.weights[link.c].shape[1] + link.j] : NaN;
+    const src = link.c === 0 ? FEATURE_LABELS[Object.keys(FEATURE_LABELS).filter(k => this.state.get(k))[link.i]]
+                             : `neuron ${link.i + 1} of layer ${link.c}`;
+    const dst = this.columns[link.c].isOut ? (this.net.problem === "multiclass" ? `class ${link.j}` : "the output")
+                                           : `neuron ${link.j + 1} of layer ${link.c + 1}`;
+    return { w, where: `${src} → ${dst}` };
+  }
+
+  _move(e) {
+    if (this.card.editing) return;
+    if (e.target !== this.canvas) { if (this.hoverLink) { this.hoverLink = null; this.draw(); } return; }
+    const { link, p } = this._hit(e);
+    if (link !== this.hoverLink) { this.hoverLink = link; this.draw(); }
+    if (!link) { this.card.hide(); return; }
+    const { w, where } = this._linkText(link);
+    this.card.show(p[0] + 12, p[1] + 12, `Weight ${fmt(w)}`, `${where} · click to edit`);
+  }
+
+  _clickLink(e) {
+    const { link, p } = this._hit(e);
+    if (!link) return;
+    const { w, where } = this._linkText(link);
+    this.card.edit(p[0] + 12, p[1] + 12, "Weight", where, w,
+                   value => this.onEdit({ layer: link.c, param: "W", i: link.i, j: link.j, value }));
+  }
+
+  _showBias(c, k, bias) {
+    if (this.card.editing || !this.weights) return;
+    const r = bias.getBoundingClientRect(), root = this.root.getBoundingClientRect();
+    this.card.show(r.left - root.left + 14, r.top - root.top + 10, `Bias ${fmt(this.weights[c].b[k])}`, "click to edit");
+  }
+
+  _editBias(c, k, bias) {
+    if (!this.weights) return;
+    const r = bias.getBoundingClientRect(), root = this.root.getBoundingClientRect();
+    this.card.edit(r.left - root.left + 14, r.top - root.top + 10, "Bias", `neuron ${k + 1} of layer ${c + 1}`,
+                   this.weights[c].b[k], value => this.onEdit({ layer: c, param: "b", i: k, value }));
+  }
+
+  // -- static feature thumbnails ------------------------------------------------------------------
+  _featureThumbs(n) {
+    const out = {};
+    this.featureBytes = {};
+    for (const [key, fn] of Object.entries(FEATURE_FN)) {
+      const vals = new Float64Array(n * n);
+      let max = 1e-12;
+      for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) {
+        const x1 = -6 + 12 * (c + 0.5) / n, x2 = 6 - 12 * (r + 0.5) / n;
+        const v = fn(x1, x2);
+        vals[r * n + c] = v; max = Math.max(max, Math.abs(v));
+      }
+      const bytes = new Uint8Array(n * n);
+      vals.forEach((v, i) => { bytes[i] = Math.round((v / max + 1) * 127.5); });
+      this.featureBytes[key] = bytes;
+      out[key] = paint(new ImageData(n, n), bytes);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,196 @@
+"""The playground server over its real websocket (Starlette's test client): routes, the greeting,
+every message type, malformed and oversized messages, limits, live training and the NaN guard."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import warnings
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+with warnings.catch_warnings():  # Starlette 1.x prefers httpx2 for its test client; httpx still works
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient  # noqa: E402
+
+from glassnet.playground import create_app, protocol  # noqa: E402
+from glassnet.playground.settings import MAX_HIDDEN_LAYERS, MAX_NEURONS, SETTINGS  # noqa: E402
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app()) as c:
+        yield c
+
+
+def recv_until(ws, kind, limit=400):
+    """Messages up to and including the first of type ``kind``."""
+    seen = []
+    for _ in range(limit):
+        m = ws.receive_json()
+        seen.append(m)
+        if m["type"] == kind:
+            return seen
+    raise AssertionError(f"no {kind!r} among {[m['type'] for m in seen]}")
+
+
+@contextlib.contextmanager
+def connect(client, **settings):
+    """A page: connected, greeted, settings sent and the full state received."""
+    with client.websocket_connect("/ws") as ws:
+        hello = ws.receive_json()
+        assert hello["type"] == "hello" and set(hello["messages"]) == set(protocol.MESSAGES)
+        ws.send_json({"type": "set", "settings": settings})
+        kinds = [m["type"] for m in recv_until(ws, "update") if m["type"] != "notice"]
+        assert kinds == ["settings", "network", "data", "update"]
+        yield ws
+        ws.send_json({"type": "pause"})
+
+
+def test_routes_serve_the_page_its_modules_and_the_settings_table(client):
+    page = client.get("/")
+    assert page.status_code == 200 and '<script type="module" src="/static/main.js">' in page.text
+    js = client.get("/settings.js")
+    assert js.headers["content-type"].startswith("text/javascript")
+    table = json.loads(js.text.split("export const SETTINGS = ", 1)[1].split(";\nexport const LIMITS", 1)[0])
+    assert table == json.loads(json.dumps(SETTINGS))
+    for path in ["main.js", "state.js", "connection.js", "controls.js", "render/network.js", "render/heatmap.js",
+                 "render/chart.js", "style.css", "vendor/uPlot.esm.js", "vendor/uPlot.min.css", "vendor/uPlot.LICENSE.txt"]:
+        r = client.get(f"/static/{path}")
+        assert r.status_code == 200 and len(r.content) > 100, path
+    assert "MIT" in client.get("/static/vendor/uPlot.LICENSE.txt").text
+    assert client.get("/static/../server.py").status_code == 404
+
+
+#: one valid example of every message type (a new type must add one here)
+EXAMPLES = {
+    "set": ({"settings": {"noise": 10}}, "update"),
+    "play": ({}, "status"), "pause": ({}, "status"), "step": ({}, "update"), "reset": ({}, "update"),
+    "regenerate": ({}, "update"), "clear_points": ({}, "update"), "ping": ({}, "pong"),
+    "edit": ({"layer": 0, "param": "b", "i": 1, "value": 0.5}, "update"),
+    "add_point": ({"x1": 1.0, "x2": -1.0, "label": 1}, "update"),
+    "upload_csv": ({"text": "x1,x2,label\n1,1,1\n-1,-1,0\n2,2,1\n"}, "update"),
+    "trace": ({"x1": 0.5, "x2": 0.5, "label": 0}, "trace"),
+    "export": ({"format": "npz"}, "export"),
+    "import": ({"format": "toml", "content": None}, "update"),
+}
+
+
+def test_examples_cover_every_message_type():
+    assert set(EXAMPLES) == set(protocol.MESSAGES)
+
+
+@pytest.mark.parametrize("kind", sorted(EXAMPLES))
+def test_every_message_type_gets_its_reply(client, kind):
+    with connect(client) as ws:
+        fields, reply = EXAMPLES[kind]
+        if kind == "import":
+            ws.send_json({"type": "export", "format": "toml"})
+            fields = {"format": "toml", "content": recv_until(ws, "export")[-1]["content"]}
+        ws.send_json({"type": kind, **fields})
+        seen = recv_until(ws, reply)
+        assert not [m for m in seen if m["type"] == "error"], seen
+        ws.send_json({"type": "pause"})
+
+
+MALFORMED = [
+    ("not json {", "not valid JSON"),
+    ("[1, 2]", "JSON object"),
+    ('{"kind": "play"}', "'type'"),
+    ('{"type": "fly"}', "unknown message type 'fly'"),
+    ('{"type": "play", "speed": 2}', "unknown field(s) 'speed'"),
+    ('{"type": "edit", "layer": 0, "param": "W", "i": 0, "j": 0}', "missing field 'value'"),
+    ('{"type": "edit", "layer": 0, "param": "W", "i": 0, "j": 0, "value": "big"}', "'value'"),
+    ('{"type": "edit", "layer": 0, "param": "W", "i": 0, "j": 0, "value": NaN}', "not valid JSON"),
+    ('{"type": "edit", "layer": 0, "param": "W", "i": 0, "j": 0, "value": 1e300}', "[-1e+06, 1e+06]"),
+    ('{"type": "edit", "layer": true, "param": "W", "i": 0, "j": 0, "value": 1}', "'layer'"),
+    ('{"type": "add_point", "x1": 7, "x2": 0, "label": 1}', "[-6, 6]"),
+    ('{"type": "set", "settings": [1]}', "an object"),
+    ('{"type": "set", "settings": {"learningRate": 0.7}}', "'learningRate' = 0.7 is not allowed"),
+    ('{"type": "set", "settings": {"speed": 1}}', "unknown setting 'speed'"),
+    ('{"type": "export", "format": "pickle"}', "'toml', 'python', 'npz'"),
+    ('{"type": "import", "format": "npz", "content": "@@@"}', "base64"),
+    ('{"type": "import", "format": "toml", "content": "x = 1"}', "playground state"),
+]
+
+
+@pytest.mark.parametrize("raw, words", MALFORMED)
+def test_malformed_messages_get_an_error_and_the_session_goes_on(client, raw, words):
+    with connect(client) as ws:
+        ws.send_text(raw)
+        errors = [m for m in recv_until(ws, "error")]
+        assert words in errors[-1]["message"]
+        ws.send_json({"type": "ping"})
+        assert recv_until(ws, "pong")[-1]["type"] == "pong"
+
+
+def test_binary_and_oversized_frames_are_refused(client):
+    with connect(client) as ws:
+        ws.send_bytes(b"\x00\x01")
+        assert "binary" in recv_until(ws, "error")[-1]["message"]
+        ws.send_text(json.dumps({"type": "ping", "pad": "x" * (protocol.MAX_MESSAGE_BYTES + 10)}))
+        assert "larger than the limit" in recv_until(ws, "error")[-1]["message"]
+        ws.send_json({"type": "upload_csv", "text": "1,1,1\n" * 40_000})
+        assert "at most 200,000 characters" in recv_until(ws, "error")[-1]["message"]
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({"networkShape": [2] * (MAX_HIDDEN_LAYERS + 1)}, "at most 10 entries"),
+    ({"networkShape": [MAX_NEURONS + 1]}, "[1, 32]"),
+    ({"noise": 55}, "[0, 50]"),
+    ({"batchSize": 0}, "[1, 100]"),
+    ({"x": False, "y": False}, "at least one input feature"),
+])
+def test_limits_are_enforced(client, settings, words):
+    with connect(client) as ws:
+        ws.send_json({"type": "set", "settings": settings})
+        seen = recv_until(ws, "settings")
+        assert words in seen[-2]["message"]
+        assert seen[-1]["settings"]["networkShape"] == [4, 2]  # nothing applied
+
+
+def test_play_streams_updates_and_a_learning_rate_change_keeps_training(client):
+    with connect(client, epochsPerUpdate=2, fps=60) as ws:
+        ws.send_json({"type": "play"})
+        epochs = [m["epoch"] for m in recv_until(ws, "update") if m["type"] == "update"]
+        for _ in range(3):
+            epochs += [m["epoch"] for m in recv_until(ws, "update") if m["type"] == "update"]
+        ws.send_json({"type": "set", "settings": {"learningRate": 0.1}})
+        seen = recv_until(ws, "settings")
+        assert seen[-1]["effect"] == "live"
+        after = [m for m in recv_until(ws, "update") if m["type"] == "update"][-1]
+        assert after["epoch"] >= epochs[-1] > 0 and epochs == sorted(epochs)
+        ws.send_json({"type": "pause"})
+        assert recv_until(ws, "status")[-1]["playing"] is False
+
+
+def test_nan_guard_message_at_learning_rate_10(client):
+    with connect(client, problem="regression", learningRate=10, epochsPerUpdate=5) as ws:
+        ws.send_json({"type": "play"})
+        diverged = recv_until(ws, "diverged")[-1]
+        assert "learning rate 10" in diverged["message"] and "lower the learning rate" in diverged["message"]
+        status = recv_until(ws, "status")[-1]
+        assert status["playing"] is False
+
+
+def test_other_sites_cannot_open_the_websocket(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect):
+        with client.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as ws:
+            ws.receive_json()
+    with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
+        assert ws.receive_json()["type"] == "hello"
+
+
+def test_too_many_pages_get_an_error():
+    with TestClient(create_app(max_sessions=1)) as c:
+        with c.websocket_connect("/ws") as first:
+            assert first.receive_json()["type"] == "hello"
+            with c.websocket_connect("/ws") as second:
+                msg = second.receive_json()
+                assert msg["type"] == "error" and "too many" in msg["message"]
