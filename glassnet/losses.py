@@ -144,6 +144,10 @@ class _CategoricalTargets:
         K = output_shape[-1]
         if y.ndim >= 1 and y.shape[-1:] == (K,) and np.issubdtype(y.dtype, np.floating) and y.ndim >= 2:
             return y
+        if np.issubdtype(y.dtype, np.floating) and y.ndim >= 2 and np.all((y == 0) | (y == 1)) \
+                and np.all(y.sum(-1) == 1):  # one-hot rows of the wrong width, not labels
+            raise GlassnetError(f"y has one-hot rows of {y.shape[-1]} columns but the model has {K} "
+                                f"outputs (loss {self.name!r})")
         if not np.issubdtype(y.dtype, np.integer):
             if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
                 y = y.astype(np.int64)

@@ -16,6 +16,7 @@ from ..errors import GlassnetError
 
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("glassnet.cli.demo", "demo", "Train the seed-003 8-3-8 autoencoder and print what it learned."),
+    "playground": ("glassnet.cli.playground", "playground", "Open the browser playground (a local server)."),
     "train": ("glassnet.cli.train", "train", "Train a TOML config (default: the seed-003 autoencoder) into the run store."),
     "sweep": ("glassnet.cli.sweep", "sweep", "Run a config's sweep (grid/zip/random x seeds) locally, on Dask or on Ray."),
     "runs": ("glassnet.cli.runs", "runs", "List, show, compare and export stored sweeps and runs."),

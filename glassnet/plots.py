@@ -1,0 +1,285 @@
+"""Figures of runs and sweeps (matplotlib, Agg canvas, PNG or SVG).
+
+* :func:`curves_figure` -- a metric against training steps, one line per swept value: the mean
+  over seeds with a band from the lowest to the highest seed, legend naming the values
+  (seed 003's figures 4, 7, 9 and 10). The y axis is logarithmic when the curves span more than
+  ~1.5 decades; the x axis on request.
+* :func:`weights_figure` -- heatmaps of every dense layer's weights, biases as the last row,
+  values written in the cells when they fit (seed 003's figures 8 and 11-13).
+* :func:`sweep_figures` / :func:`run_figures` -- the set written by ``glassnet plot``.
+
+Only matplotlib's object API is used (``Figure`` + ``FigureCanvasAgg``), never ``pyplot``: no
+global state, no window, safe in workers and servers.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .errors import GlassnetError
+
+FORMATS = ("png", "svg")
+#: short axis/legend names for common key paths
+NICE = {"training.weight_decay": "λ", "training.optimizer.lr": "lr", "training.batch_size": "batch size",
+        "data.options.encoding": "encoding", "data.encoding": "encoding", "training.l1": "L1",
+        "training.optimizer.momentum": "momentum", "model.hidden": "hidden"}
+METRIC_LABEL = {"loss": "loss (objective, on each step's batch)", "train_loss": "data loss on the whole training set", "data_loss": "data loss", "accuracy": "accuracy (training set)",
+                "val_loss": "validation loss", "val_accuracy": "validation accuracy", "penalty": "penalty"}
+
+
+def _figure(w=7.5, h=4.8):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    fig = Figure(figsize=(w, h), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save(fig, path, fmt: str = "png") -> Path:
+    """Write ``fig`` as ``path.<fmt>`` (``png`` at 150 dpi, or ``svg``)."""
+    if fmt not in FORMATS:
+        raise GlassnetError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    path = Path(path).with_suffix(f".{fmt}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format=fmt, dpi=150)
+    return path
+
+
+def nice(path: str) -> str:
+    return NICE.get(path, path.rsplit(".", 1)[-1])
+
+
+def label_of(params: dict, swept: list[str]) -> str:
+    """Legend text for one sweep point, e.g. ``λ = 0.001`` or ``lr = 0.5, batch size = 8``."""
+    parts = [f"{nice(k)} = {_fmt(params.get(k))}" for k in swept]
+    return ", ".join(parts) or "run"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _sort_key(params: dict, swept: list[str]):
+    out = []
+    for k in swept:
+        v = params.get(k)
+        out.append((0, float(v), "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0.0, str(v)))
+    return tuple(out)
+
+
+def mean_band(series: list[tuple[np.ndarray, np.ndarray]]):
+    """Align curves of several seeds on the longest step axis (shorter ones -- diverged or
+    stopped -- padded with NaN) and return ``steps, mean, low, high`` over the seeds."""
+    longest = max(series, key=lambda s: len(s[0]))[0]
+    stack = np.full((len(series), len(longest)), np.nan)
+    for i, (steps, values) in enumerate(series):
+        idx = np.searchsorted(longest, steps)
+        ok = (idx < len(longest)) & (longest[np.minimum(idx, len(longest) - 1)] == steps)
+        stack[i, idx[ok]] = values[ok]
+    stack[~np.isfinite(stack)] = np.nan
+    with warnings.catch_warnings():  # all-NaN columns (every seed diverged) are expected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return longest, np.nanmean(stack, 0), np.nanmin(stack, 0), np.nanmax(stack, 0)
+
+
+def curves_figure(panels: dict, metric: str = "loss", title: str = "", logy: bool | None = None,
+                  logx: bool = False, legend_title: str = ""):
+    """One line (mean over seeds) and band (min..max over seeds) per group, one panel per key.
+
+    Parameters
+    ----------
+    panels : ``{panel title: {legend label: [(steps (T,), values (T,)), ...]}}`` -- one pair per
+        seed, legends in order; or a single ``{legend label: [...]}`` (one panel).
+    metric : the curve's name (axis label).
+    logy : log-scale y; ``None`` decides from the data (positive values spanning > 1.5 decades).
+    """
+    import matplotlib  # noqa: PLC0415
+
+    if panels and isinstance(next(iter(panels.values())), list):
+        panels = {"": panels}
+    fig = _figure(4.2 + 3.8 * min(len(panels), 3) if len(panels) > 1 else 7.5, 4.8)
+    axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
+    lows, highs, seeds = [], [], 1
+    for ax, (panel, groups) in zip(axes, panels.items()):
+        many = len(groups) > 10
+        cmap = matplotlib.colormaps["viridis" if many else "tab10"]
+        for i, (label, series) in enumerate(groups.items()):
+            steps, mean, low, high = mean_band(series)
+            color = cmap(i / max(len(groups) - 1, 1)) if many else cmap(i % 10)
+            ax.plot(steps, mean, color=color, lw=1.6, label=label)
+            if len(series) > 1:
+                ax.fill_between(steps, low, high, color=color, alpha=0.18, lw=0)
+            seeds = max(seeds, len(series))
+            if np.isfinite(low).any():
+                lows.append(np.nanmin(low))
+                highs.append(np.nanmax(high))
+        ax.set_xlabel("training step")
+        ax.set_title(panel, fontsize=9)
+        ax.grid(True, which="both", alpha=0.25)
+        if logx:
+            ax.set_xscale("symlog", linthresh=max(1.0, float(ax.get_xlim()[1]) * 1e-4))
+        if groups:
+            ax.legend(title=legend_title or None, fontsize=8, title_fontsize=8, loc="best")
+    lo, hi = (min(lows), max(highs)) if lows else (np.nan, np.nan)
+    if logy is None:
+        logy = "accuracy" not in metric and np.isfinite(lo) and lo > 0 and math.log10(hi / lo) > 1.5
+    if logy:
+        axes[0].set_yscale("log")
+    axes[0].set_ylabel(METRIC_LABEL.get(metric, metric))
+    sub = f"mean of {seeds} seeds, band: lowest to highest seed" if seeds > 1 else ""
+    fig.suptitle(title + (f"\n{sub}" if sub else ""), fontsize=10)
+    return fig
+
+
+def weights_figure(models, labels=None, title: str = ""):
+    """Heatmaps of each dense kernel W (inputs x units) with the bias as an extra last row: one
+    column per dense layer, one row per model (``models``: a Sequential or a list of them)."""
+    models = models if isinstance(models, (list, tuple)) else [models]
+    labels = labels or [""] * len(models)
+    n_layers = max(sum("W" in l.params for l in m.layers) for m in models)
+    if n_layers == 0:
+        raise GlassnetError("the model has no dense layers to draw")
+    small = len(models) > 2
+    fig = _figure(3.2 * n_layers + 1.0, (2.6 if small else 4.2) * len(models) + 0.4)
+    grid = fig.subplots(len(models), n_layers, squeeze=False)
+    for row, (model, label) in zip(grid, zip(models, labels)):
+        dense = [l for l in model.layers if "W" in l.params]
+        for ax, layer in zip(row, dense):
+            _heatmap(fig, ax, layer, annotate=not small)
+            ax.set_title(f"{label}: {layer.name}" if label else layer.name, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _heatmap(fig, ax, layer, annotate: bool):
+    w = np.asarray(layer.params["W"].value[0], np.float64)
+    rows = [f"in {i + 1}" for i in range(w.shape[0])]
+    if "b" in layer.params:
+        w = np.vstack([w, np.asarray(layer.params["b"].value[0], np.float64)[None]])
+        rows.append("bias")
+    vmax = float(np.nanmax(np.abs(w))) if np.isfinite(w).any() else 1.0
+    im = ax.imshow(w, cmap="RdBu_r", vmin=-(vmax or 1.0), vmax=vmax or 1.0, aspect="auto")
+    if annotate and w.size <= 120:
+        for (i, j), v in np.ndenumerate(w):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if abs(v) > 0.6 * vmax else "black")
+    ax.set_yticks(range(len(rows)), rows, fontsize=6)
+    ax.set_xticks(range(w.shape[1]), [f"{j + 1}" for j in range(w.shape[1])], fontsize=6)
+    ax.set_xlabel("unit", fontsize=7)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+
+
+# ------------------------------------------------------------------------- from the run store
+def _metrics_of(store, runs) -> list[str]:
+    names: list[str] = []
+    for r in runs[:50]:
+        for k in store.curves(r["id"]):
+            if k not in names:
+                names.append(k)
+    order = ["loss", "train_loss", "accuracy", "val_loss", "val_accuracy"]
+    return [m for m in order if m in names]
+
+
+def sweep_groups(store, runs, swept, metric):
+    """``{label: [(steps, values) per seed]}`` for one metric, groups in sorted sweep order."""
+    by: dict[str, list] = {}
+    keys: dict[str, tuple] = {}
+    for r in runs:
+        c = store.curves(r["id"]).get(metric)
+        if c is None or not len(c[0]):
+            continue
+        label = label_of(r["params"] or {}, swept)
+        by.setdefault(label, []).append(c)
+        keys[label] = _sort_key(r["params"] or {}, swept)
+    return {k: by[k] for k in sorted(by, key=lambda k: keys[k])}
+
+
+def sweep_panels(store, runs, swept, metric, max_panels: int = 6) -> dict:
+    """Two or more swept keys: one panel per value of the first, lines for the rest (when the
+    panels are few); otherwise one panel."""
+    if len(swept) < 2:
+        return {"": sweep_groups(store, runs, swept, metric)}
+    first = swept[0]
+    values = sorted({json_key(r["params"].get(first)) for r in runs})
+    if len(values) > max_panels:
+        return {"": sweep_groups(store, runs, swept, metric)}
+    panels = {}
+    ordered = sorted(runs, key=lambda r: _sort_key(r["params"], swept))
+    for r in ordered:
+        panels.setdefault(label_of(r["params"], [first]), [])
+    for title in panels:
+        members = [r for r in runs if label_of(r["params"], [first]) == title]
+        panels[title] = sweep_groups(store, members, swept[1:], metric)
+    return panels
+
+
+def json_key(v) -> str:
+    import json  # noqa: PLC0415
+
+    return json.dumps(v, sort_keys=True)
+
+
+def sweep_figures(store, sweep_id: str, out_dir, fmt: str = "png", logx: bool = False,
+                  metrics=None, max_weight_rows: int = 6) -> list[Path]:
+    """Curves of every metric overlaid by the swept values, and one figure of weight heatmaps
+    (the first seed of up to ``max_weight_rows`` sweep points); returns the written paths."""
+    from .model import Sequential  # noqa: PLC0415
+
+    sweep = store.sweep(sweep_id)
+    runs = [r for r in store.runs(sweep_id) if r["status"] != "pending"]
+    if not runs:
+        raise GlassnetError(f"sweep {sweep_id} has no finished runs to plot yet")
+    for r in runs:
+        r["params"] = r["params"] or {}
+    swept = sweep["swept"] or []
+    out = Path(out_dir)
+    paths = []
+    for metric in metrics or _metrics_of(store, runs):
+        panels = sweep_panels(store, runs, swept, metric)
+        if any(panels.values()):
+            title = f"{sweep['name']}: {METRIC_LABEL.get(metric, metric)}"
+            legend = ", ".join(nice(k) for k in (swept[1:] if len(panels) > 1 else swept))
+            fig = curves_figure(panels, metric, title, logx=logx, legend_title=legend)
+            paths.append(save(fig, out / f"{sweep_id}_{metric}", fmt))
+    firsts: dict[str, dict] = {}
+    for r in sorted(runs, key=lambda r: (_sort_key(r["params"], swept), r["seed"])):
+        if r.get("weights") and (store.root / r["weights"]).exists():
+            firsts.setdefault(label_of(r["params"], swept), r)
+    if firsts:
+        picks = list(firsts.items())
+        if len(picks) > max_weight_rows:
+            idx = np.unique(np.linspace(0, len(picks) - 1, max_weight_rows).round().astype(int))
+            picks = [picks[i] for i in idx]
+        models = [Sequential.load(store.root / r["weights"]) for _, r in picks]
+        labels = [f"{label} (seed {r['seed']})" for label, r in picks]
+        fig = weights_figure(models, labels, f"{sweep['name']}: weights after training")
+        paths.append(save(fig, out / f"{sweep_id}_weights", fmt))
+    return paths
+
+
+def run_figures(store, run_id: str, out_dir, fmt: str = "png", logx: bool = False) -> list[Path]:
+    """Every curve of one run and its weight heatmaps."""
+    from .model import Sequential  # noqa: PLC0415
+
+    run = store.run(run_id)
+    curves = store.curves(run_id)
+    out = Path(out_dir)
+    paths = []
+    label = label_of(run["params"] or {}, list(run["params"] or {})) if run["params"] else "base config"
+    for metric in [m for m in ("loss", "train_loss", "accuracy", "val_loss", "val_accuracy") if m in curves]:
+        fig = curves_figure({f"seed {run['seed']}": [curves[metric]]}, metric,
+                            f"run {run_id} ({label}): {METRIC_LABEL.get(metric, metric)}", logx=logx)
+        paths.append(save(fig, out / f"{run_id}_{metric}", fmt))
+    if run.get("weights") and (store.root / run["weights"]).exists():
+        model = Sequential.load(store.root / run["weights"])
+        paths.append(save(weights_figure(model, title=f"run {run_id}: {label}, seed {run['seed']}"),
+                          out / f"{run_id}_weights", fmt))
+    return paths
