@@ -1,0 +1,163 @@
+"""What a study is, and how one runs: measure, then analyze into a report.
+
+A study reproduces one seed experiment in three steps, kept apart on purpose:
+
+1. ``settings(quick, seeds)``: every knob of the run as a flat dict (shown in the report);
+2. ``measure(settings)``: trains the networks and returns the raw measurements (curves, final
+   numbers, weights, timings) as a dict of NumPy arrays and numbers;
+3. ``analyze(data, settings, report)``: a pure function of the measurements that fills the
+   :class:`~glassnet.studies.report.Report` (findings, tables, figures). It never trains.
+
+Because ``analyze`` only reads ``data``, giving it different numbers gives different sentences;
+the tests rely on that to show the findings are computed, not written in advance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import GlassnetError
+from ..registry import Registry
+from .report import Report, fmt, markdown_table
+
+studies: Registry["Study"] = Registry("study")
+
+DEFAULT_ROOT = Path("glassnet-runs") / "studies"
+
+
+class Study:
+    """Base class; a study module subclasses it and registers one instance with
+    :func:`register_study`."""
+
+    name = "study"
+    seed_file = ""          #: the seed document reproduced, e.g. "003_52fd57ac508f6957.txt"
+    title = ""
+    summary = ""            #: one line for ``glassnet study --list``
+    full_seeds = 5
+    quick_seeds = 3
+    #: BLAS threads while measuring: these networks are small, and on a busy machine extra BLAS
+    #: threads only fight each other (a 3x64x256 @ 256x256 matmul ran 5x slower with them)
+    blas_threads = 1
+
+    def settings(self, quick: bool, seeds: int) -> dict:
+        raise NotImplementedError
+
+    def measure(self, settings: dict) -> dict:
+        raise NotImplementedError
+
+    def analyze(self, data: dict, settings: dict, report: Report) -> None:
+        raise NotImplementedError
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, quick: bool = False, out=None, seeds: int | None = None, write: bool = True) -> "StudyResult":
+        """Measure, analyze and (with ``write``) save ``report.md`` and the figures in ``out``."""
+        seeds = (self.quick_seeds if quick else self.full_seeds) if seeds is None else _check_seeds(seeds)
+        out = Path(out) if out is not None else DEFAULT_ROOT / self.name
+        settings = self.settings(quick, seeds)
+        t0 = time.perf_counter()
+        with blas_threads(self.blas_threads):
+            data = self.measure(settings)
+        seconds = time.perf_counter() - t0
+        report = self.make_report(data, settings, out if write else None, quick, seconds)
+        result = StudyResult(self.name, quick, seeds, settings, data, report, out if write else None, seconds)
+        if write:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "report.md").write_text(report.render(), encoding="utf-8")
+        return result
+
+    def make_report(self, data: dict, settings: dict, out, quick: bool, seconds: float) -> Report:
+        """Build the report from measurements (no training): intro, ``analyze``, settings."""
+        report = Report(f"Study `{self.name}`: {self.title}", out)
+        mode = "quick (reduced, for CI)" if quick else "full"
+        cmd = f"glassnet study {self.name}" + (" --quick" if quick else "")
+        if settings.get("seeds") != (self.quick_seeds if quick else self.full_seeds):
+            cmd += f" --seeds {settings.get('seeds')}"
+        report.intro.append(
+            f"Reproduces seed `{self.seed_file}`. Mode: {mode}; {fmt(settings.get('seeds', 0))} seed(s) "
+            f"per configuration; measuring took {seconds:.1f} s. Reproduce with `{cmd}`. Every finding "
+            "below is generated from the numbers measured in this run.")
+        self.analyze(data, settings, report)
+        report.section("Settings")
+        report.text(markdown_table(["setting", "value"], [[k, _show(v)] for k, v in settings.items()]))
+        return report
+
+
+def blas_threads(n: int | None):
+    """Limit BLAS threads (via threadpoolctl, when installed) inside a ``with`` block."""
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415 - optional
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def _show(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_show(i) for i in v)
+    return v if isinstance(v, str) else fmt(v)
+
+
+def _check_seeds(seeds) -> int:
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise GlassnetError(f"seeds must be a positive integer (networks per configuration), got {seeds!r}")
+    return seeds
+
+
+@dataclass
+class StudyResult:
+    """What one run of a study produced."""
+
+    name: str
+    quick: bool
+    seeds: int
+    settings: dict
+    data: dict
+    report: Report
+    out: Path | None
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def findings(self) -> list[str]:
+        return self.report.findings
+
+    @property
+    def numbers(self) -> dict[str, float]:
+        return self.report.numbers
+
+    @property
+    def report_path(self) -> Path | None:
+        return None if self.out is None else self.out / "report.md"
+
+    @property
+    def figures(self) -> list[Path]:
+        return self.report.figures
+
+
+def register_study(cls: type[Study]) -> type[Study]:
+    """Class decorator: register one instance of ``cls`` under ``cls.name``."""
+    studies.register(cls.name)(cls())
+    return cls
+
+
+def get_study(name: str) -> Study:
+    """The study called ``name``; the error lists the valid names as users type them."""
+    if name not in studies:
+        valid = ", ".join(studies.get(n).name for n in studies.names())
+        raise GlassnetError(f"unknown study {name!r}; valid names: {valid}")
+    return studies.get(name)
+
+
+def all_studies() -> list[Study]:
+    return [studies.get(n) for n in studies.names()]
+
+
+def run_study(name: str, quick: bool = False, out=None, seeds: int | None = None,
+              write: bool = True) -> StudyResult:
+    """Run the study ``name`` (see :meth:`Study.run`)."""
+    return get_study(name).run(quick=quick, out=out, seeds=seeds, write=write)

@@ -1,0 +1,108 @@
+"""Small tools the studies share: grids on the model axis, reading curves, probes, timing.
+
+A sweep of C configurations x S seeds is one ensemble of M = C*S networks, ordered
+configuration-major (model ``m = c*S + s``), so ``by_config(a, C)`` turns any ``(M, ...)``
+array into ``(C, S, ...)``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..callbacks import Callback
+
+
+def grid(values, seeds: int, offset: int = 0):
+    """Per-model values and seeds for ``len(values)`` configurations x ``seeds`` seeds.
+
+    Returns ``(vals, seed_list)``, both of length ``len(values) * seeds``, configuration-major:
+    ``vals = [v0]*S + [v1]*S + ...``, ``seed_list = [o, o+1, .., o+S-1] * C``.
+    """
+    vals = [v for v in values for _ in range(seeds)]
+    seed_list = [offset + s for _ in values for s in range(seeds)]
+    return vals, seed_list
+
+
+def by_config(a, n_configs: int) -> np.ndarray:
+    """``(M, ...)`` -> ``(C, S, ...)`` for a configuration-major ensemble."""
+    a = np.asarray(a)
+    return a.reshape((n_configs, a.shape[0] // n_configs) + a.shape[1:])
+
+
+def first_below(steps, curve, threshold: float):
+    """The first recorded step at which ``curve < threshold``; ``None`` if it never is."""
+    hit = np.flatnonzero(np.asarray(curve) < threshold)
+    return int(steps[hit[0]]) if hit.size else None
+
+
+def first_above(steps, curve, threshold: float):
+    """The first recorded step at which ``curve >= threshold``; ``None`` if it never is."""
+    hit = np.flatnonzero(np.asarray(curve) >= threshold)
+    return int(steps[hit[0]]) if hit.size else None
+
+
+def steps_stats(step_list):
+    """Median over seeds of "step reached" values, counting ``None`` (never) as infinitely late.
+
+    Returns ``(median or None, reached count)``: the median is ``None`` when half or more never
+    reached it.
+    """
+    vals = np.array([np.inf if s is None else s for s in step_list], dtype=float)
+    med = float(np.median(vals))
+    return (None if not np.isfinite(med) else med), int(np.isfinite(vals).sum())
+
+
+def final_values(curves) -> np.ndarray:
+    """The last finite value of each row of ``(..., T)`` curves (NaN where none)."""
+    curves = np.asarray(curves, dtype=float)
+    flat = curves.reshape(-1, curves.shape[-1])
+    out = np.full(flat.shape[0], np.nan)
+    for i, row in enumerate(flat):
+        ok = np.isfinite(row)
+        if ok.any():
+            out[i] = row[ok][-1]
+    return out.reshape(curves.shape[:-1])
+
+
+class Probe(Callback):
+    """Calls ``fn(model) -> dict of numbers/arrays`` at every logged step and stacks the results:
+    ``probe.values[key]`` has one entry per logged step, ``probe.steps`` the steps."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.steps: list[int] = []
+        self._rows: list[dict] = []
+
+    def on_log(self, state, logs):
+        self.steps.append(state.step)
+        self._rows.append(self.fn(state.model))
+
+    @property
+    def values(self) -> dict[str, np.ndarray]:
+        keys = self._rows[0].keys() if self._rows else []
+        return {k: np.array([r[k] for r in self._rows]) for k in keys}
+
+
+def best_time(fn, repeat: int = 5, number: int = 1) -> float:
+    """The fastest of ``repeat`` timings of ``number`` calls to ``fn`` (seconds per call).
+
+    The minimum is the least disturbed by other work on a shared machine.
+    """
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return float(best)
+
+
+def plateau(steps, curve, min_span: float = 0.1, slope_tol: float = 0.1):
+    """Where the loss curve stalls: :func:`glassnet.diagnostics.detect_plateau` (a ``Plateau``
+    with ``start_step``, ``end_step``, ``level``, ``escaped``, or ``None``)."""
+    from ..diagnostics import detect_plateau  # noqa: PLC0415
+
+    return detect_plateau(np.asarray(steps), np.asarray(curve, dtype=float), min_span=min_span,
+                          slope_tol=slope_tol)

@@ -1,0 +1,144 @@
+"""Study ``playground-exercises`` (seed 001): the TensorFlow Playground exercises, measured.
+
+1. Learning rate too low / too high: the circle set, the Playground's default 2-4-2-1 tanh
+   network, nine learning rates as one ensemble (lr is per model).
+2. Batch size 1, 10, 30 (the Playground's choices) for the same number of epochs.
+3. The 2-3-2-1 network with linear activations collapses to one matrix
+   (:func:`glassnet.diagnostics.collapse_linear`), which matches least-squares regression.
+4. Regression with and without a non-linearity (multi-gaussian set).
+5. XOR data: x1, x2 without hidden layer; the X1X2 feature alone; x1, x2 with a hidden layer.
+
+Inputs are standardized with training-set statistics; half of each set is held out for testing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import losses as losses_mod
+from ..data import circle, features, multi_gaussian, plane, split, standardize, xor
+from ..diagnostics import check_collapse, collapse_linear
+from ..layers import Dense
+from ..model import Sequential
+from ..optimizers import SGD
+from .base import Study, register_study
+from .common import Probe, by_config, grid
+from .playground_report import analyze
+
+LRS = (0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+BATCHES = (1, 10, 30)
+
+
+def _prepared(X, y, seed=0):
+    (xtr, ytr), (xte, yte) = split(X, y, 0.5, seed=seed)
+    xtr, xte, _ = standardize(xtr, xte)
+    return xtr, ytr.astype(float)[:, None], xte, yte.astype(float)[:, None]
+
+
+def _mlp(hidden, act, out_act, seeds, n_in=2):
+    layers = [Dense(h, activation=act) for h in hidden] + [Dense(1, activation=out_act)]
+    return Sequential(layers, input_shape=(n_in,), seed=list(seeds), dtype="float64")
+
+
+def _full_loss_probe(x, y, loss):
+    loss = losses_mod.get(loss)
+    return Probe(lambda m: {"loss": loss.value(m.forward(x, False), y)})
+
+
+def _r2(pred, y):
+    """Coefficient of determination per model: 1 - SSE/SST. ``pred (M, N, 1)``, ``y (N, 1)``."""
+    sse = ((pred - y) ** 2).sum(axis=(1, 2))
+    return 1 - sse / ((y - y.mean()) ** 2).sum()
+
+
+def measure_lr(s):
+    xtr, ytr, xte, yte = _prepared(*circle(n=500, noise=0.1, seed=0))
+    lrs, seeds = grid(s["learning rates"], s["seeds"])
+    model = _mlp((4, 2), "tanh", "sigmoid", seeds)
+    probe = _full_loss_probe(xtr, ytr, "binary_cross_entropy")
+    hist = model.fit(xtr, ytr, loss="binary_cross_entropy", optimizer=SGD(lr=lrs), batch_size=10,
+                     steps=s["steps"], log_every=max(1, s["steps"] // 200), metrics=[], callbacks=[probe],
+                     progress=False)
+    ev = model.evaluate(xte, yte, "binary_cross_entropy")
+    C = len(s["learning rates"])
+    return {"steps": np.array(probe.steps), "loss": by_config(probe.values["loss"].T, C),
+            "test_loss": by_config(ev["loss"], C), "test_accuracy": by_config(ev["accuracy"], C),
+            "status": by_config(np.array(hist.status), C)}
+
+
+def measure_batch(s):
+    xtr, ytr, xte, yte = _prepared(*circle(n=500, noise=0.1, seed=0))
+    out = {}
+    for b in BATCHES:
+        model = _mlp((4, 2), "tanh", "sigmoid", range(s["seeds"]))
+        per_epoch = int(np.ceil(len(xtr) / b))
+        probe = _full_loss_probe(xtr, ytr, "binary_cross_entropy")
+        hist = model.fit(xtr, ytr, loss="binary_cross_entropy", optimizer=SGD(lr=s["batch lr"]), batch_size=b,
+                         epochs=s["batch epochs"], log_every=per_epoch, metrics=[], callbacks=[probe], progress=False)
+        ev = model.evaluate(xte, yte, "binary_cross_entropy")
+        out[b] = {"epoch_loss": probe.values["loss"].T, "test_loss": ev["loss"], "test_accuracy": ev["accuracy"],
+                  "updates": hist.steps_done, "seconds": hist.seconds}
+    return out
+
+
+def measure_collapse(s):
+    xtr, ytr, xte, yte = _prepared(*plane(n=600, noise=0.0, seed=0))
+    model = _mlp((3, 2), None, None, range(s["seeds"]))
+    model.fit(xtr, ytr, loss="mse", optimizer=SGD(lr=0.01), batch_size=10, steps=s["steps"], metrics=[],
+              progress=False)
+    W, b = collapse_linear(model)
+    gap = check_collapse(model, xte)
+    A = np.column_stack([xtr, np.ones(len(xtr))])
+    ls = np.linalg.lstsq(A, ytr, rcond=None)[0][:, 0]
+    return {"W": W[:, :, 0], "b": b[:, 0], "collapse_gap": gap, "lstsq_W": ls[:2], "lstsq_b": ls[2],
+            "r2": _r2(model.forward(xte, False), yte), "layer_shapes": [tuple(p.value.shape[1:]) for p in model.param_list]}
+
+
+def measure_regression(s):
+    xtr, ytr, xte, yte = _prepared(*multi_gaussian(n=800, noise=0.0, seed=0))
+    out = {}
+    for act in ("linear", "tanh", "relu"):
+        model = _mlp((8, 8), act, None, range(s["seeds"]))
+        model.fit(xtr, ytr, loss="mse", optimizer=SGD(lr=0.03, momentum=0.9), batch_size=10, steps=s["steps"],
+                  metrics=[], progress=False)
+        pred = model.forward(xte, False)
+        out[act] = {"test_mse": losses_mod.get("mse").value(pred, yte), "r2": _r2(pred, yte)}
+    return out
+
+
+def measure_xor(s):
+    X, y = xor(n=500, noise=0.0, seed=0)
+    (xtr_raw, ytr), (xte_raw, yte) = split(X, y, 0.5, seed=0)
+    ytr, yte = ytr.astype(float)[:, None], yte.astype(float)[:, None]
+    out = {}
+    for name, feats, hidden in (("x1, x2; no hidden layer", ("x1", "x2"), ()),
+                                ("x1x2 only; no hidden layer", ("x1x2",), ()),
+                                ("x1, x2; hidden layer of 4 tanh", ("x1", "x2"), (4,))):
+        xtr, xte, _ = standardize(features(xtr_raw, feats), features(xte_raw, feats))
+        model = _mlp(hidden, "tanh", "sigmoid", range(s["seeds"]), n_in=len(feats))
+        model.fit(xtr, ytr, loss="binary_cross_entropy", optimizer=SGD(lr=0.1), batch_size=10, steps=s["steps"],
+                  metrics=[], progress=False)
+        ev = model.evaluate(xte, yte, "binary_cross_entropy")
+        out[name] = {"test_accuracy": ev["accuracy"], "test_loss": ev["loss"], "params": model.param_count()}
+    return out
+
+
+@register_study
+class PlaygroundExercises(Study):
+    name = "playground-exercises"
+    seed_file = "001_1fb43f74043566a6.txt"
+    title = "TensorFlow Playground exercises: learning rate, batch size, linear collapse, X1X2, regression"
+    summary = "seed 001: lr too low/high, batch size, 2-3-2-1 linear net = one matrix, X1X2 on XOR, regression"
+
+    def settings(self, quick, seeds):
+        return {"seeds": seeds, "steps": 3000 if quick else 10000, "learning rates": list(LRS),
+                "network (lr, batch)": "2-4-2-1 tanh, sigmoid output, BCE, batch 10", "batch sizes": list(BATCHES),
+                "batch lr": 0.03, "batch epochs": 15 if quick else 60,
+                "data": "circle (n=500, noise 0.1), plane, multi-gaussian, xor; standardized; half held out"}
+
+    def measure(self, s):
+        return {"lr": measure_lr(s), "batch": measure_batch(s), "collapse": measure_collapse(s),
+                "regression": measure_regression(s), "xor": measure_xor(s)}
+
+    def analyze(self, data, settings, report):
+        analyze(data, settings, report)
