@@ -14,18 +14,22 @@ from .callbacks import (Callback, ConstantLR, CosineDecay, EarlyStopping, Expone
 from .diagnostics import gradcheck
 from .errors import GlassnetError
 from .history import History
-from .layers import Activation, BatchNorm, Dense, Dropout, Flatten, PReLU
+from .layers import (Activation, AveragePooling2D, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
+                     GlobalAveragePooling2D, MaxPool2D, MaxPooling2D, PReLU)
 from .model import Sequential
 from .optimizers import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
 from .regularizers import L1, L1L2, L2
+from . import zoo  # noqa: E402 - builders for the seeds' models (after the layers and model)
+from . import sparse  # noqa: E402 - registers the proximal_sgd and ftrl optimizers
 
 load_model = Sequential.load
 __version__ = "0.1.0"
 
 __all__ = [
-    "Activation", "AdaGrad", "Adam", "AdamW", "BatchNorm", "Callback", "ConstantLR", "CosineDecay",
-    "Dense", "Dropout", "EarlyStopping", "ExponentialDecay", "Flatten", "GlassnetError", "History",
-    "L1", "L1L2", "L2", "LogEvery", "Momentum", "Nesterov", "PReLU", "RMSProp", "SGD", "Sequential",
+    "Activation", "AdaGrad", "Adam", "AdamW", "AveragePooling2D", "AvgPool2D", "BatchNorm", "Callback",
+    "ConstantLR", "Conv2D", "CosineDecay", "Dense", "Dropout", "EarlyStopping", "ExponentialDecay",
+    "Flatten", "GlassnetError", "GlobalAveragePooling2D", "History", "L1", "L1L2", "L2", "LogEvery",
+    "MaxPool2D", "MaxPooling2D", "Momentum", "Nesterov", "PReLU", "RMSProp", "SGD", "Sequential",
     "StepDecay", "activations", "backend", "callbacks", "gradcheck", "init", "initializers",
-    "load_model", "losses", "optimizers", "regularizers", "set_backend", "set_default_dtype",
+    "load_model", "losses", "optimizers", "regularizers", "set_backend", "set_default_dtype", "zoo",
 ]

@@ -3,9 +3,12 @@
 from .activation import Activation, PReLU
 from .base import BuildContext, Layer, Param, layer_types
 from .batchnorm import BatchNorm
+from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .flatten import Flatten
+from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, MaxPool2D,
+                      MaxPooling2D)
 
 
 def from_config(config: dict) -> Layer:
@@ -22,5 +25,6 @@ def from_config(config: dict) -> Layer:
         raise GlassnetError(f"layer {cls.kind!r}: bad fields in {sorted(config)}: {exc}") from exc
 
 
-__all__ = ["Activation", "BatchNorm", "BuildContext", "Dense", "Dropout", "Flatten", "Layer",
-           "PReLU", "Param", "from_config", "layer_types"]
+__all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNorm", "BuildContext", "Conv2D", "Dense",
+           "Dropout", "Flatten", "GlobalAveragePooling2D", "Layer", "MaxPool2D", "MaxPooling2D", "PReLU",
+           "Param", "from_config", "layer_types"]
