@@ -53,8 +53,16 @@ class Optimizer:
 
     # -- binding ------------------------------------------------------------------------------
     def bind(self, params, M: int, dtype) -> "Optimizer":
-        """Attach to a model's parameter list; hyperparameters become ``(M,)`` arrays."""
-        self.params = list(params)
+        """Attach to a model's parameter list; hyperparameters become ``(M,)`` arrays.
+
+        Binding again to the same parameters (a second ``fit`` with the same optimizer) keeps the
+        state (momentum buffers, moments, step count), as Keras does, so ``fit(steps=5)`` twice
+        equals ``fit(steps=10)``; learning rates and frozen models start afresh.
+        """
+        params = list(params)
+        same = (len(params) == len(self.params) and all(a is b for a, b in zip(params, self.params))
+                and getattr(self, "M", None) == M and getattr(self, "dtype", None) == dtype)
+        self.params = params
         self.M, self.dtype = M, dtype
         self.lr = per_model(self.lr_init, M, "lr", dtype=dtype, low=0)
         self.base_lr = self.lr.copy()
@@ -62,8 +70,9 @@ class Optimizer:
         for h in self.hyper:
             if h != "lr":
                 setattr(self, h, per_model(getattr(self, f"{h}_init"), M, h, dtype=dtype))
-        self.state = [self.init_state(p.value) for p in self.params]
-        self.t = 0
+        if not same:
+            self.state = [self.init_state(p.value) for p in self.params]
+            self.t = 0
         return self
 
     def set_lr(self, values) -> None:

@@ -265,3 +265,29 @@ def test_every_optimizer_keeps_float32(optimizer_name):
     for state in getattr(opt, "state", []):
         for v in state.values():
             assert getattr(v, "dtype", np.float32) == np.float32
+
+
+@pytest.mark.parametrize("make", [lambda: gn.SGD(0.1, momentum=0.9), lambda: gn.Adam(0.01),
+                                  lambda: gn.RMSProp(0.01)], ids=["momentum", "adam", "rmsprop"])
+def test_state_survives_a_second_fit_with_the_same_optimizer(make):
+    """fit(5) then fit(5) with one optimizer equals fit(10): momentum and moments are kept."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 4))
+    y = x @ rng.normal(size=(4, 2))
+
+    def net():
+        return gn.Sequential([gn.Dense(3, activation="tanh"), gn.Dense(2)], input_shape=(4,),
+                             dtype="float64", seed=1)
+
+    twice, once = net(), net()
+    opt = make()
+    twice.fit(x, y, optimizer=opt, steps=5, batch_size=None)
+    twice.fit(x, y, optimizer=opt, steps=5, batch_size=None)
+    once.fit(x, y, optimizer=make(), steps=10, batch_size=None)
+    for name in once.params:
+        np.testing.assert_array_equal(twice.params[name], once.params[name])
+    # a fresh optimizer on the second call starts from zero state: different parameters
+    fresh = net()
+    fresh.fit(x, y, optimizer=make(), steps=5, batch_size=None)
+    fresh.fit(x, y, optimizer=make(), steps=5, batch_size=None)
+    assert any(not np.array_equal(fresh.params[n], once.params[n]) for n in once.params)
