@@ -26,7 +26,7 @@ def _T(a, models: int):
 
 def _sum_batch(dz):
     """sum over the batch axis of ``(M, B, units)``; einsum is ~3x faster than ``sum(axis=1)`` for many models."""
-    return np.einsum("mbo->mo", dz) if dz.shape[0] >= _MANY_MODELS else dz.sum(axis=1)
+    return np.einsum("mbo->mo", dz) if dz.shape[0] >= _MANY_MODELS else np.add.reduce(dz, 1)
 
 
 @layer_types.register("dense", "linear_layer", "fully_connected")
