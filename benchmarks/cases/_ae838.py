@@ -1,0 +1,110 @@
+"""Shared pieces of the 8-3-8 autoencoder cases (seed 003).
+
+Maths (per model): x = y = I_8 (B = 8 samples), h = s(x W1 + b1), yhat = s(h W2 + b2),
+s = logistic sigmoid, L = 1/B * sum_i 1/2 ||yhat_i - y_i||^2, full-batch SGD, lr 0.5.
+Weights ~ N(0, 0.1^2), biases 0.
+"""
+from __future__ import annotations
+
+N_IN, N_HID = 8, 3
+BATCH = 8
+LR = 0.5
+STD = 0.1
+
+
+def init_params(models: int, seed: int, dtype: str):
+    """Reference initial parameters with the model axis first:
+    W1 (M, 8, 3), b1 (M, 1, 3), W2 (M, 3, 8), b2 (M, 1, 8)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    W1 = rng.normal(0.0, STD, (models, N_IN, N_HID)).astype(dtype)
+    W2 = rng.normal(0.0, STD, (models, N_HID, N_IN)).astype(dtype)
+    b1 = np.zeros((models, 1, N_HID), dtype)
+    b2 = np.zeros((models, 1, N_IN), dtype)
+    return W1, b1, W2, b2
+
+
+def data(dtype: str):
+    import numpy as np
+
+    x = np.eye(N_IN, dtype=dtype)
+    return x, x.copy()
+
+
+def loss_from_output(yhat, y):
+    """Per-model half-SSE, mean over the batch; yhat (M, B, 8) or (B, 8) -> list of M floats."""
+    import numpy as np
+
+    yhat = np.asarray(yhat, dtype=np.float64)
+    if yhat.ndim == 2:
+        yhat = yhat[None]
+    d = yhat - np.asarray(y, dtype=np.float64)
+    return list(0.5 * (d * d).sum(-1).mean(-1))
+
+
+def numpy_loss(params, x, y):
+    """Per-model loss of the reference parameters, float64 (M,)."""
+    import numpy as np
+
+    W1, b1, W2, b2 = (np.asarray(p, np.float64) for p in params)
+    x = np.asarray(x, np.float64)
+    h = 1.0 / (1.0 + np.exp(-(x @ W1 + b1)))
+    yhat = 1.0 / (1.0 + np.exp(-(h @ W2 + b2)))
+    return loss_from_output(yhat, y)
+
+
+# --------------------------------------------------------------- torch building blocks
+def torch_module(torch, W1, b1, W2, b2, dtype):
+    """nn.Sequential(Linear(8,3), Sigmoid, Linear(3,8), Sigmoid) with the given (in, out)
+    weights (one model's slice)."""
+    nn = torch.nn
+    net = nn.Sequential(nn.Linear(N_IN, N_HID), nn.Sigmoid(),
+                        nn.Linear(N_HID, N_IN), nn.Sigmoid()).to(dtype)
+    with torch.no_grad():
+        net[0].weight.copy_(torch.from_numpy(W1.T.copy()))
+        net[0].bias.copy_(torch.from_numpy(b1.reshape(-1).copy()))
+        net[2].weight.copy_(torch.from_numpy(W2.T.copy()))
+        net[2].bias.copy_(torch.from_numpy(b2.reshape(-1).copy()))
+    return net
+
+
+def torch_loss(yhat, y):
+    """Idiomatic form of the half-SSE loss, mean over the batch."""
+    return 0.5 * ((yhat - y) ** 2).sum(1).mean()
+
+
+def glassnet_model(gn, models: int, seed: int, dtype: str):
+    kw = dict(input_shape=(N_IN,), init=gn.init.Normal(std=STD), seed=seed, dtype=dtype)
+    if models > 1:
+        kw["models"] = models
+    return gn.Sequential([gn.Dense(N_HID, activation="sigmoid"),
+                          gn.Dense(N_IN, activation="sigmoid")], **kw)
+
+
+def glassnet_runner(cfg, models: int):
+    """glassnet implementation shared by the single and ensemble cases."""
+    import numpy as np
+
+    from benchmarks.harness import (Runner, glassnet_load_params, glassnet_trajectory,
+                                    import_glassnet)
+
+    gn = import_glassnet()
+    x, y = data(cfg.dtype)
+    model = glassnet_model(gn, models, cfg.seed, cfg.dtype)
+    if cfg.check:  # same initial weights as the reference loops
+        ref = init_params(models, cfg.seed, cfg.dtype)
+        glassnet_load_params(model, ref)
+    opt = gn.SGD(lr=LR)
+
+    kw = dict(x=x, y=y, loss="half_sse", optimizer=opt, batch_size=BATCH, shuffle=False,
+              progress=False)
+
+    def train(n):
+        model.fit(**kw, steps=n, log_every=n)
+
+    def loss():
+        return loss_from_output(np.asarray(model.predict(x)), y)
+
+    return Runner(train, loss, fit_overhead=True,
+                  trajectory=lambda k: glassnet_trajectory(model, kw, k, loss))
