@@ -320,12 +320,4 @@ def get(spec) -> Activation:
         return Identity()
     if isinstance(spec, Activation):
         return spec
-    if isinstance(spec, dict):
-        spec = dict(spec)
-        name = spec.pop("name", None)
-        cls = activations.get(name)
-        try:
-            return cls(**spec)
-        except TypeError as exc:
-            raise GlassnetError(f"activation {name!r} got unexpected options {sorted(spec)}") from exc
-    return activations.get(spec)()
+    return activations.create(spec)

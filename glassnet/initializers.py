@@ -199,12 +199,4 @@ def get(spec) -> Initializer:
         return spec
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
         return Constant(spec)
-    if isinstance(spec, dict):
-        spec = dict(spec)
-        name = spec.pop("name", None)
-        cls = initializers.get(name)
-        try:
-            return cls(**spec)
-        except TypeError as exc:
-            raise GlassnetError(f"initializer {name!r} got unexpected options {sorted(spec)}") from exc
-    return initializers.get(spec)()
+    return initializers.create(spec)

@@ -231,10 +231,7 @@ def get(spec) -> Loss:
     """A loss from a name, a ``{"name": ...}`` dict, or a :class:`Loss` instance."""
     if isinstance(spec, Loss):
         return spec
-    if isinstance(spec, dict):
-        spec = dict(spec)
-        return losses.get(spec.pop("name", None))(**spec)
-    return losses.get(spec)()
+    return losses.create(spec)
 
 
 def accuracy(pred, y, loss: Loss) -> np.ndarray:

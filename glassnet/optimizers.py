@@ -314,19 +314,11 @@ def get(spec) -> Optimizer:
     """An optimizer from a name (defaults), a ``{"name": ..., **options}`` dict, or an instance."""
     if isinstance(spec, Optimizer):
         return spec
-    if isinstance(spec, dict):
-        spec = dict(spec)
-        name = spec.pop("name", None)
-        cls = optimizers.get(name)
+    if isinstance(spec, (str, dict)):
+        name = spec.get("name") if isinstance(spec, dict) else spec
+        # "momentum" and "nesterov" are SGD under other names, with their usual defaults
+        defaults = {"momentum": 0.9} if isinstance(name, str) and name.lower() in ("momentum", "nesterov") else {}
         if isinstance(name, str) and name.lower() == "nesterov":
-            spec.setdefault("nesterov", True)
-            spec.setdefault("momentum", 0.9)
-        elif isinstance(name, str) and name.lower() == "momentum":
-            spec.setdefault("momentum", 0.9)
-        try:
-            return cls(**spec)
-        except TypeError as exc:
-            raise GlassnetError(f"optimizer {name!r} got unexpected options {sorted(spec)}") from exc
-    if isinstance(spec, str):
-        return get({"name": spec})
+            defaults["nesterov"] = True
+        return optimizers.create(spec, **defaults)
     raise GlassnetError(f"optimizer must be a name ({', '.join(optimizers.names())}) or an Optimizer, got {spec!r}")

@@ -57,6 +57,24 @@ class Registry(Generic[T]):
             )
         return self._items[key]
 
+    def create(self, spec, **defaults):
+        """An instance from a name or a ``{"name": ..., **options}`` dict: ``cls(**options)``.
+
+        ``defaults`` fill options the spec does not give. Unknown options fail with one line
+        naming the entry and the options.
+        """
+        if isinstance(spec, dict):
+            options = dict(spec)
+            name = options.pop("name", None)
+        else:
+            name, options = spec, {}
+        cls = self.get(name)
+        options = {**defaults, **options}
+        try:
+            return cls(**options)
+        except TypeError as exc:
+            raise GlassnetError(f"{self.family} {name!r} got unexpected options {sorted(options)}") from exc
+
     def canonical(self, name: str) -> str:
         """The registered name that ``name`` (possibly an alias) resolves to."""
         self.get(name)
