@@ -7,6 +7,7 @@ metrics come back per model ``(M,)``, and a model that diverges is frozen with s
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -20,6 +21,24 @@ from .callbacks import Callback
 from .errors import GlassnetError
 from .history import History
 from .regularizers import L1, L2
+
+
+_fit_observers: list = []
+
+
+@contextlib.contextmanager
+def observe_fits(observer):
+    """Within the block, ``observer(model, history, args)`` runs after every ``fit``.
+
+    ``args`` holds fit's settings as resolved (the Loss and Optimizer objects, epochs, steps,
+    batch_size, weight_decay, l1, shuffle, log_every). Observers read, never change, what they
+    get: the studies use this to record every network they train into the run store.
+    """
+    _fit_observers.append(observer)
+    try:
+        yield observer
+    finally:
+        _fit_observers.remove(observer)
 
 
 class TrainState:
@@ -198,6 +217,12 @@ def fit(model, x, y, *, loss="mse", optimizer=None, epochs=None, steps=None, bat
         cb.on_train_end(state)
     if bar is not None:
         bar.close()
+    if _fit_observers:
+        args = {"loss": loss, "optimizer": optimizer, "epochs": epochs, "steps": steps,
+                "batch_size": batch_size, "weight_decay": weight_decay, "l1": l1, "shuffle": shuffle,
+                "log_every": log_every}
+        for observer in list(_fit_observers):
+            observer(model, history, args)
     return history
 
 

@@ -281,3 +281,19 @@ def test_integer_labels_with_shuffled_minibatches_follow_their_samples(rng):
     model = gn.Sequential([gn.Dense(2)], input_shape=(2,), seed=0, models=3, dtype="float64")
     model.fit(x, y, loss="softmax_cross_entropy", optimizer=gn.SGD(lr=0.5), epochs=20, batch_size=7)
     assert np.all(model.evaluate(x, y, "softmax_cross_entropy")["accuracy"] > 0.95)
+
+
+def test_observe_fits_sees_each_fit_inside_the_block_only():
+    from glassnet.training import observe_fits
+
+    x = np.eye(4)
+    seen = []
+    model = gn.Sequential([gn.Dense(2, activation="sigmoid")], input_shape=(4,), dtype="float64")
+    with observe_fits(lambda m, h, args: seen.append((m, h, args))):
+        hist = model.fit(x, x[:, :2], loss="half_sse", steps=3, weight_decay=0.5)
+    model.fit(x, x[:, :2], loss="half_sse", steps=3)
+    assert len(seen) == 1
+    m, h, args = seen[0]
+    assert m is model and h is hist
+    assert args["steps"] == 3 and args["weight_decay"] == 0.5 and args["batch_size"] == 4
+    assert args["loss"].name == "half_sse"

@@ -140,6 +140,42 @@ class RunStore:
                 "cpu_seconds = ?, steps_done = ?, stopped_at = ?, metrics = ?, error = ?, weights = ? WHERE id = ?", rows)
             self.db.executemany("INSERT OR REPLACE INTO curves VALUES (?, ?, ?, ?, ?)", curves)
 
+    def record_external(self, name: str, runs: list[dict], kind: str = "external", command: str = "",
+                        config: dict | None = None) -> str:
+        """Store runs trained outside the sweep machinery (e.g. by a study) as one finished sweep.
+
+        Each run is a dict with ``config`` and ``params`` (JSON-able dicts), and optionally
+        ``seed``, ``status`` (default "completed"), ``metrics``, ``steps_done``, ``stopped_at``,
+        ``seconds`` and ``curves`` ``{metric: (steps (T,), values (T,))}``. The sweep's swept
+        keys are the ``params`` keys whose values differ between runs. Returns the new sweep id
+        (every call makes a new sweep; ids are random, run ids derive from it).
+        """
+        import uuid  # noqa: PLC0415
+
+        sweep_id = uuid.uuid4().hex[:10]
+        keys = list(dict.fromkeys(k for r in runs for k in (r.get("params") or {})))
+        swept = [k for k in keys if len({json.dumps((r.get("params") or {}).get(k)) for r in runs}) > 1]
+        now = time.time()
+        rows, curves = [], []
+        for i, r in enumerate(runs):
+            rid = _digest(sweep_id, i)[:12]
+            rows.append((rid, sweep_id, i, _digest(json.dumps(r.get("config"), sort_keys=True))[:16],
+                         json.dumps(r.get("config")), json.dumps(r.get("params") or {}), r.get("seed"),
+                         r.get("status", "completed"), now, now, r.get("seconds"), r.get("steps_done"),
+                         r.get("stopped_at"), json.dumps(r.get("metrics") or {})))
+            for metric, (steps, vals) in (r.get("curves") or {}).items():
+                curves.append((rid, metric, len(steps), np.asarray(steps, "<i8").tobytes(), _pack(vals)))
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO sweeps (id, name, kind, command, created, updated, status, n_runs, swept, config) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'done', ?, ?, ?)",
+                (sweep_id, name, kind, command, now, now, len(runs), json.dumps(swept), json.dumps(config or {})))
+            self.db.executemany(
+                "INSERT INTO runs (id, sweep_id, idx, config_hash, config, params, seed, status, started, finished, "
+                "seconds, steps_done, stopped_at, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.db.executemany("INSERT INTO curves VALUES (?, ?, ?, ?, ?)", curves)
+        return sweep_id
+
     def mark(self, run_ids, status: str, error: str | None = None) -> None:
         with self.transaction():
             self.db.executemany("UPDATE runs SET status = ?, error = ? WHERE id = ?",
@@ -209,6 +245,12 @@ class RunStore:
         if len(hits) > 1:
             raise GlassnetError(f"{ident!r} is ambiguous: matches {', '.join(h[1] for h in hits[:5])}; give more characters")
         return hits[0]
+
+
+def _digest(*parts) -> str:
+    import hashlib  # noqa: PLC0415
+
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
 
 
 def _pack(values) -> bytes:

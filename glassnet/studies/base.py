@@ -21,6 +21,8 @@ from pathlib import Path
 
 from ..errors import GlassnetError
 from ..registry import Registry
+from .recording import FitRecorder, recording
+from .recording import write as write_runs
 from .report import Report, fmt, markdown_table
 
 studies: Registry["Study"] = Registry("study")
@@ -52,23 +54,38 @@ class Study:
         raise NotImplementedError
 
     # -- running ------------------------------------------------------------------------------
-    def run(self, quick: bool = False, out=None, seeds: int | None = None, write: bool = True) -> "StudyResult":
-        """Measure, analyze and (with ``write``) save ``report.md`` and the figures in ``out``."""
+    def run(self, quick: bool = False, out=None, seeds: int | None = None, write: bool = True,
+            store=None, command: str = "") -> "StudyResult":
+        """Measure, analyze and (with ``write``) save ``report.md`` and the figures in ``out``.
+
+        With ``store`` (a run-store path or :class:`~glassnet.experiments.store.RunStore`), every
+        network trained while measuring is recorded there as one sweep (see
+        :mod:`glassnet.studies.recording`); its id is ``result.extra["sweep_id"]``. Recording
+        only reads what training produced, so the measurements are the same either way.
+        """
         seeds = (self.quick_seeds if quick else self.full_seeds) if seeds is None else _check_seeds(seeds)
         out = Path(out) if out is not None else DEFAULT_ROOT / self.name
         settings = self.settings(quick, seeds)
         t0 = time.perf_counter()
-        with blas_threads(self.blas_threads):
+        recorder = FitRecorder(self.name, settings)
+        with blas_threads(self.blas_threads), (recording(recorder) if store is not None else contextlib.nullcontext()):
             data = self.measure(settings)
         seconds = time.perf_counter() - t0
-        report = self.make_report(data, settings, out if write else None, quick, seconds)
+        sweep_id = None
+        if store is not None:
+            cmd = command or f"glassnet study {self.name}" + (" --quick" if quick else "")
+            sweep_id = write_runs(recorder, store, quick, cmd)
+        report = self.make_report(data, settings, out if write else None, quick, seconds, sweep_id=sweep_id)
         result = StudyResult(self.name, quick, seeds, settings, data, report, out if write else None, seconds)
+        if sweep_id is not None:
+            result.extra.update(sweep_id=sweep_id, runs=len(recorder.runs))
         if write:
             out.mkdir(parents=True, exist_ok=True)
             (out / "report.md").write_text(report.render(), encoding="utf-8")
         return result
 
-    def make_report(self, data: dict, settings: dict, out, quick: bool, seconds: float) -> Report:
+    def make_report(self, data: dict, settings: dict, out, quick: bool, seconds: float,
+                    sweep_id: str | None = None) -> Report:
         """Build the report from measurements (no training): intro, ``analyze``, settings."""
         report = Report(f"Study `{self.name}`: {self.title}", out)
         mode = "quick (reduced, for CI)" if quick else "full"
@@ -79,6 +96,10 @@ class Study:
             f"Reproduces seed `{self.seed_file}`. Mode: {mode}; {fmt(settings.get('seeds', 0))} seed(s) "
             f"per configuration; measuring took {seconds:.1f} s. Reproduce with `{cmd}`. Every finding "
             "below is generated from the numbers measured in this run.")
+        if sweep_id is not None:
+            report.intro.append(
+                f"Every network trained here is recorded in the run store as sweep `{sweep_id}` "
+                f"(`glassnet runs show {sweep_id}`).")
         self.analyze(data, settings, report)
         report.section("Settings")
         report.text(markdown_table(["setting", "value"], [[k, _show(v)] for k, v in settings.items()]))
@@ -158,6 +179,6 @@ def all_studies() -> list[Study]:
 
 
 def run_study(name: str, quick: bool = False, out=None, seeds: int | None = None,
-              write: bool = True) -> StudyResult:
-    """Run the study ``name`` (see :meth:`Study.run`)."""
-    return get_study(name).run(quick=quick, out=out, seeds=seeds, write=write)
+              write: bool = True, store=None) -> StudyResult:
+    """Run the study ``name`` (see :meth:`Study.run`; ``store`` records its runs)."""
+    return get_study(name).run(quick=quick, out=out, seeds=seeds, write=write, store=store)
