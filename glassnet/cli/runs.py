@@ -11,6 +11,7 @@ import json
 
 import click
 
+from ..errors import GlassnetError
 from .sweep import STORE_HELP
 
 store_option = click.option("--store", default=None, metavar="PATH", help=STORE_HELP)
@@ -64,8 +65,12 @@ def show(ident, as_config, store):
             click.echo(table(rows, headers))
             return
         run = st.run(full)
+        sweep = st.sweep(run["sweep_id"])
+        from_study = sweep["kind"] == "study"
         if as_config:
-            sweep = st.sweep(run["sweep_id"])
+            if from_study:
+                raise GlassnetError(f"run {run['id']} was trained by {sweep['name']!r}, not from a config; "
+                                    f"re-run it with: glassnet study {sweep['name'].split(':', 1)[-1]}")
             cfg = {"name": sweep["name"], **{k: v for k, v in run["config"].items() if k != "name"}}
             click.echo(to_toml(cfg), nl=False)
             return
@@ -75,7 +80,8 @@ def show(ident, as_config, store):
         for k, v in (run["metrics"] or {}).items():
             click.echo(f"  final {k}: {v}")
         if run["seconds"] is not None:
-            click.echo(f"  trained {run['steps_done']} steps in {run['seconds']:.2f} s (job {run['job']} on {run['host']})")
+            where = f" (job {run['job']} on {run['host']})" if run["host"] else ""
+            click.echo(f"  trained {run['steps_done']} steps in {run['seconds']:.2f} s{where}")
         if run["error"]:
             click.echo(f"  error: {run['error']}")
         if run["weights"]:
@@ -83,7 +89,10 @@ def show(ident, as_config, store):
         curves = st.curves(full)
         if curves:
             click.echo("  curves: " + ", ".join(f"{k} ({len(s)} points)" for k, (s, _) in curves.items()))
-        click.echo(f"  config: glassnet runs show {run['id']} --config > run.toml && glassnet train run.toml")
+        if from_study:
+            click.echo(f"  trained by {sweep['name']!r}: glassnet study {sweep['name'].split(':', 1)[-1]}")
+        else:
+            click.echo(f"  config: glassnet runs show {run['id']} --config > run.toml && glassnet train run.toml")
 
 
 @runs.command()
@@ -154,7 +163,6 @@ def export(idents, fmt, out, curves, store):
 
 
 def _sweep_id(st, ident):
-    from ..errors import GlassnetError  # noqa: PLC0415
 
     kind, full = st.resolve(ident)
     if kind != "sweep":
