@@ -8,7 +8,7 @@
 from . import activations, backend, callbacks, losses, optimizers, regularizers
 from . import initializers
 from . import initializers as init
-from .backend import set_backend, set_default_dtype
+from .backend import set_default_dtype
 from .callbacks import (Callback, ConstantLR, CosineDecay, EarlyStopping, ExponentialDecay, LogEvery,
                         StepDecay)
 from .diagnostics import gradcheck
@@ -31,5 +31,5 @@ __all__ = [
     "Flatten", "GlassnetError", "GlobalAveragePooling2D", "History", "L1", "L1L2", "L2", "LogEvery",
     "MaxPool2D", "MaxPooling2D", "Momentum", "Nesterov", "PReLU", "RMSProp", "SGD", "Sequential",
     "StepDecay", "activations", "backend", "callbacks", "gradcheck", "init", "initializers",
-    "load_model", "losses", "optimizers", "regularizers", "set_backend", "set_default_dtype", "zoo",
+    "load_model", "losses", "optimizers", "regularizers", "set_default_dtype", "zoo",
 ]

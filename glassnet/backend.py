@@ -1,7 +1,7 @@
-"""Array namespace, dtype and random streams: the three settings every other module reads.
+"""dtype and random streams: the settings every other module reads.
 
-* The array namespace ``xp`` is NumPy by default; :func:`set_backend` can switch to CuPy, which
-  mirrors NumPy's API, so the engine code is the same on a GPU.
+* The engine computes with NumPy. (A CuPy backend, the same code on a GPU, is planned; no module
+  switches array namespaces yet, so none is offered.)
 * The default dtype is float32; float64 is supported everywhere (gradient checks use it).
 * Randomness is explicit: a model-axis run of ``M`` networks owns one independent
   :class:`numpy.random.Generator` stream per model, derived from that model's seed only, so model
@@ -17,24 +17,8 @@ import numpy as np
 
 from .errors import GlassnetError
 
-xp = np  # the array namespace; rebound by set_backend
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 _default_dtype = np.float32
-
-
-def set_backend(name: str) -> None:
-    """Use ``"numpy"`` (default) or ``"cupy"`` as the array namespace for new models."""
-    global xp
-    if name == "numpy":
-        xp = np
-    elif name == "cupy":
-        try:
-            import cupy  # noqa: PLC0415 - optional, heavy
-        except ImportError as exc:  # pragma: no cover - no GPU in CI
-            raise GlassnetError("backend 'cupy' needs CuPy installed (pip install cupy-cuda12x)") from exc
-        xp = cupy
-    else:
-        raise GlassnetError(f"backend must be 'numpy' or 'cupy', got {name!r}")
 
 
 def resolve_dtype(dtype=None) -> np.dtype:
