@@ -25,13 +25,12 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def _erf(x):
-    """Elementwise erf: SciPy's ufunc when installed, else the standard library's, vectorized."""
-    try:
-        from scipy.special import erf  # noqa: PLC0415 - optional accelerator
-    except ImportError:
-        return np.vectorize(math.erf, otypes=[x.dtype])(x)
-    return erf(x).astype(x.dtype, copy=False)
+def scipy_special():
+    """SciPy's special functions (``expit``, ``erf``: single fused ufuncs, one pass instead of
+    three or four), imported on first use so that ``import glassnet`` stays fast (~0.2 s saved)."""
+    import scipy.special  # noqa: PLC0415
+
+    return scipy.special
 
 
 class Activation:
@@ -192,7 +191,7 @@ class Tanh(Activation):
 class Sigmoid(Activation):
     """f(z) = 1/(1 + exp(-z)); f'(z) = f(z)(1 - f(z)) = a(1 - a) (from the output).
 
-    Computed as 0.5*tanh(z/2) + 0.5, the same function without overflow for large negative z.
+    Computed by SciPy's ``expit`` ufunc: one pass, no overflow for large negative z.
     """
 
     name = "sigmoid"
@@ -200,12 +199,11 @@ class Sigmoid(Activation):
     derivative_formula = "f'(z) = f(z)*(1 - f(z))"
     output_range = "(0, 1)"
 
+    def __init__(self):
+        self._expit = scipy_special().expit
+
     def __call__(self, z):
-        a = z * 0.5
-        np.tanh(a, out=a)  # in place on the fresh temporary: one allocation, not two
-        a *= 0.5
-        a += 0.5
-        return a
+        return self._expit(z)
 
     def derivative(self, z, a):
         return a * (1 - a)
@@ -227,7 +225,7 @@ class Softplus(Activation):
         return np.logaddexp(0, z).astype(z.dtype, copy=False)
 
     def derivative(self, z, a):
-        return 0.5 * np.tanh(0.5 * z) + 0.5
+        return scipy_special().expit(z)
 
 
 @activations.register("gelu")
@@ -251,14 +249,14 @@ class GELU(Activation):
     def __call__(self, z):
         if self.approximate == "tanh":
             return 0.5 * z * (1 + np.tanh(SQRT_2_OVER_PI * (z + 0.044715 * z**3)))
-        return 0.5 * z * (1 + _erf(z / SQRT_2))
+        return 0.5 * z * (1 + scipy_special().erf(z / SQRT_2))
 
     def derivative(self, z, a):
         if self.approximate == "tanh":
             inner = SQRT_2_OVER_PI * (z + 0.044715 * z**3)
             t = np.tanh(inner)
             return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * z * z)
-        cdf = 0.5 * (1 + _erf(z / SQRT_2))
+        cdf = 0.5 * (1 + scipy_special().erf(z / SQRT_2))
         return cdf + z * INV_SQRT_2PI * np.exp(-0.5 * z * z)
 
     def config(self):
@@ -275,10 +273,10 @@ class Swish(Activation):
     output_range = "[-0.278..., inf)"
 
     def __call__(self, z):
-        return z * (0.5 * np.tanh(0.5 * z) + 0.5)
+        return z * scipy_special().expit(z)
 
     def derivative(self, z, a):
-        s = 0.5 * np.tanh(0.5 * z) + 0.5
+        s = scipy_special().expit(z)
         return s + z * s * (1 - s)
 
 
