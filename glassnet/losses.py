@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import scipy_special, softmax
+from .activations import sigmoid, softmax
 from .errors import GlassnetError
 from .registry import Registry
 
@@ -133,7 +133,7 @@ class BinaryCrossEntropyLogits(Loss):
         return _sum_per_model(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))) / pred.shape[1]
 
     def grad(self, pred, y):
-        return (scipy_special().expit(pred) - y) / pred.shape[1]
+        return (sigmoid(pred) - y) / pred.shape[1]
 
 
 class _CategoricalTargets:
