@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from .backend import MANY_MODELS
 from .errors import GlassnetError
 from .registry import Registry
 
@@ -33,15 +34,16 @@ def scipy_special():
     return scipy.special
 
 
-# Below this many elements SciPy's expit (one call) beats 0.5*tanh(z/2) + 0.5 (four calls), as
-# per-call overhead dominates; above it NumPy's SIMD tanh wins (expit is ~6x slower on 64k
-# float32 values, measured). Both are the same function to the last few ulps.
+# For few models and small arrays SciPy's expit (one call) beats 0.5*tanh(z/2) + 0.5 (four calls),
+# as per-call overhead dominates; for large arrays NumPy's SIMD tanh wins (expit is ~6x slower on
+# 64k float32 values, measured). The two agree to a few ulps. The choice looks at the size of ONE
+# model's slice and at the MANY_MODELS boundary only, so chunks of an ensemble agree bit for bit.
 _EXPIT_MAX_SIZE = 256
 
 
 def sigmoid(z):
-    """1/(1 + exp(-z)), without overflow for large negative z (see ``_EXPIT_MAX_SIZE``)."""
-    if z.size <= _EXPIT_MAX_SIZE:
+    """1/(1 + exp(-z)) of ``(M, B, ...)`` values, without overflow for large negative z."""
+    if z.ndim >= 2 and z.shape[0] < MANY_MODELS and z[0].size <= _EXPIT_MAX_SIZE:
         return scipy_special().expit(z)
     a = z * 0.5
     np.tanh(a, out=a)

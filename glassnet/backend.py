@@ -17,6 +17,11 @@ import numpy as np
 
 from .errors import GlassnetError
 
+# Speed choices that depend on the number of models switch at this one boundary (contiguous
+# transposes and einsum sums in Dense, the sigmoid formula), so that an ensemble split into chunks
+# gives bit-identical results as long as every chunk is on the same side of it.
+MANY_MODELS = 16
+
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 _default_dtype = np.float32
 

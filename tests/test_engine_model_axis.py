@@ -117,3 +117,22 @@ def test_ensemble_predict_and_evaluate_are_per_model(rng):
         np.testing.assert_allclose(pred[m], single.predict(x), rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(ev["loss"][m], single.evaluate(x, y, "softmax_cross_entropy")["loss"],
                                    rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_chunks_of_an_ensemble_are_bit_identical_to_the_whole(dtype):
+    """Speed choices switch only at backend.MANY_MODELS, so 6 models trained at once and as two
+    chunks of 3 (as a sweep split over workers) give the same bits."""
+    x = np.eye(8)
+
+    def train(seeds, lrs):
+        model = gn.Sequential([gn.Dense(3, activation="sigmoid"), gn.Dense(8, activation="sigmoid")],
+                              input_shape=(8,), init=gn.init.Normal(std=0.1), seed=seeds, dtype=dtype)
+        model.fit(x, x, loss="half_sse", optimizer=gn.SGD(lr=lrs), steps=50, batch_size=None)
+        return model.params
+
+    seeds, lrs = [0, 1, 2, 3, 4, 5], [0.5, 0.5, 0.5, 2.0, 2.0, 2.0]
+    whole = train(seeds, lrs)
+    first, second = train(seeds[:3], lrs[:3]), train(seeds[3:], lrs[3:])
+    for name in whole:
+        np.testing.assert_array_equal(whole[name], np.concatenate([first[name], second[name]]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import initializers as inits
+from ..backend import MANY_MODELS
 from .. import regularizers as regs
 from ..errors import GlassnetError
 from .activation import activation_layer, activation_spec
@@ -15,18 +16,17 @@ from .base import BuildContext, Layer, check_int, layer_types
 # and reductions are 2-3x faster on contiguous operands there, so a transposed operand is copied
 # first (a measured choice: 1,000 8-3-8 models, see benchmarks/). For few models the copy costs more
 # than it saves.
-_MANY_MODELS = 16
 
 
 def _T(a, models: int):
     """Swap the last two axes (a matrix transpose that keeps leading axes); contiguous for many models."""
     t = a.swapaxes(-1, -2)
-    return np.ascontiguousarray(t) if models >= _MANY_MODELS else t
+    return np.ascontiguousarray(t) if models >= MANY_MODELS else t
 
 
 def _sum_batch(dz):
     """sum over the batch axis of ``(M, B, units)``; einsum is ~3x faster than ``sum(axis=1)`` for many models."""
-    return np.einsum("mbo->mo", dz) if dz.shape[0] >= _MANY_MODELS else np.add.reduce(dz, 1)
+    return np.einsum("mbo->mo", dz) if dz.shape[0] >= MANY_MODELS else np.add.reduce(dz, 1)
 
 
 @layer_types.register("dense", "linear_layer", "fully_connected")
