@@ -133,6 +133,17 @@ def glassnet_load_params(model, arrays):
         t[...] = a.reshape(t.shape)
 
 
+def glassnet_runner(model, fit_kwargs, loss):
+    """The Runner of a glassnet implementation: each block is ONE ``model.fit(**fit_kwargs,
+    steps=n, log_every=n)`` call; ``loss()`` gives the per-model loss for --check."""
+
+    def train(n):
+        model.fit(**fit_kwargs, steps=n, log_every=n)
+
+    return Runner(train, loss, fit_overhead=True,
+                  trajectory=lambda k: glassnet_trajectory(model, fit_kwargs, k, loss))
+
+
 def glassnet_trajectory(model, fit_kwargs, k, final_loss):
     """k+1 per-model losses: the history of ONE fit(steps=k, log_every=1) (loss of the full
     batch before each update) and then ``final_loss()`` after the last update."""

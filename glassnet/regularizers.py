@@ -93,6 +93,11 @@ class L1L2(Regularizer):
 _BY_NAME = {"l1": L1, "l2": L2, "l1l2": L1L2}
 
 
+def config_of(reg: Regularizer | None) -> dict | None:
+    """A regularizer's config for a layer config (``None`` for none); :func:`get` reads it back."""
+    return None if reg is None else reg.config()
+
+
 def get(spec) -> Regularizer | None:
     """``None``, a :class:`Regularizer`, or a config dict ``{"name": "l2", "rate": 1e-3}``."""
     if spec is None or isinstance(spec, Regularizer):

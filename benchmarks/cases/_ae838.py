@@ -86,8 +86,8 @@ def glassnet_runner(cfg, models: int):
     """glassnet implementation shared by the single and ensemble cases."""
     import numpy as np
 
-    from benchmarks.harness import (Runner, glassnet_load_params, glassnet_trajectory,
-                                    import_glassnet)
+    from benchmarks import harness
+    from benchmarks.harness import glassnet_load_params, import_glassnet
 
     gn = import_glassnet()
     x, y = data(cfg.dtype)
@@ -100,11 +100,7 @@ def glassnet_runner(cfg, models: int):
     kw = dict(x=x, y=y, loss="half_sse", optimizer=opt, batch_size=BATCH, shuffle=False,
               progress=False)
 
-    def train(n):
-        model.fit(**kw, steps=n, log_every=n)
-
     def loss():
         return loss_from_output(np.asarray(model.predict(x)), y)
 
-    return Runner(train, loss, fit_overhead=True,
-                  trajectory=lambda k: glassnet_trajectory(model, kw, k, loss))
+    return harness.glassnet_runner(model, kw, loss)

@@ -182,14 +182,10 @@ def glassnet(cfg):
     kw = dict(x=x, y=labels, loss="softmax_cross_entropy", optimizer=opt, batch_size=BATCH,
               shuffle=False, progress=False)
 
-    def train(n):
-        model.fit(**kw, steps=n, log_every=n)
-
     def loss():
         return [numpy_ce(np.asarray(model.predict(x)).reshape(BATCH, -1), labels)]
 
-    return Runner(train, loss, fit_overhead=True,
-                  trajectory=lambda k: harness.glassnet_trajectory(model, kw, k, loss))
+    return harness.glassnet_runner(model, kw, loss)
 
 
 if __name__ == "__main__":

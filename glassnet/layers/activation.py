@@ -93,3 +93,9 @@ def activation_spec(layer: Layer):
     if isinstance(layer, PReLU):
         return {"name": "prelu", "alpha_init": layer.alpha_init}
     return layer.fn.config()
+
+
+def activation_repr(layer: Layer):
+    """The ``activation=`` value to show in a layer's repr: a plain name when it has no options."""
+    spec = activation_spec(layer)
+    return spec["name"] if len(spec) == 1 else spec

@@ -28,7 +28,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .. import initializers as inits
 from .. import regularizers as regs
 from ..errors import GlassnetError
-from .activation import activation_layer, activation_spec
+from .activation import activation_layer, activation_repr, activation_spec
 from .base import BuildContext, Layer, layer_types
 
 # -- shared helpers (also used by pooling) ------------------------------------------------------
@@ -274,13 +274,12 @@ class Conv2D(Layer):
             "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
             "activation": activation_spec(self.act),
             "use_bias": self.use_bias,
-            "kernel_regularizer": None if self.kernel_regularizer is None else self.kernel_regularizer.config(),
-            "bias_regularizer": None if self.bias_regularizer is None else self.bias_regularizer.config(),
+            "kernel_regularizer": regs.config_of(self.kernel_regularizer),
+            "bias_regularizer": regs.config_of(self.bias_regularizer),
         }
 
     def __repr__(self):
-        act = activation_spec(self.act)
-        act = act["name"] if len(act) == 1 else act
+        act = activation_repr(self.act)
         k = self.kernel_size[0] if self.kernel_size[0] == self.kernel_size[1] else self.kernel_size
         extra = ""
         if self.strides != (1, 1):

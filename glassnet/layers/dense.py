@@ -8,7 +8,7 @@ from .. import initializers as inits
 from ..backend import MANY_MODELS
 from .. import regularizers as regs
 from ..errors import GlassnetError
-from .activation import activation_layer, activation_spec
+from .activation import activation_layer, activation_repr, activation_spec
 from .base import BuildContext, Layer, check_int, layer_types
 
 
@@ -108,12 +108,11 @@ class Dense(Layer):
             "units": self.units,
             "activation": activation_spec(self.act),
             "use_bias": self.use_bias,
-            "kernel_regularizer": None if self.kernel_regularizer is None else self.kernel_regularizer.config(),
-            "bias_regularizer": None if self.bias_regularizer is None else self.bias_regularizer.config(),
+            "kernel_regularizer": regs.config_of(self.kernel_regularizer),
+            "bias_regularizer": regs.config_of(self.bias_regularizer),
         }
 
     def __repr__(self):
-        act = activation_spec(self.act)
-        act = act["name"] if len(act) == 1 else act
+        act = activation_repr(self.act)
         extra = "" if self.use_bias else ", use_bias=False"
         return f"Dense({self.units}, activation={act!r}{extra})"
