@@ -144,6 +144,28 @@ def glassnet_runner(model, fit_kwargs, loss):
                   trajectory=lambda k: glassnet_trajectory(model, fit_kwargs, k, loss))
 
 
+def numpy_ce(logits, labels):
+    """Mean softmax cross-entropy in float64: the loss every classifier case reports for --check."""
+    import numpy as np
+
+    z = np.asarray(logits, np.float64)
+    z = z - z.max(-1, keepdims=True)
+    return float(np.mean(np.log(np.exp(z).sum(-1)) - z[np.arange(len(labels)), labels]))
+
+
+def glassnet_classifier_runner(model, x, labels, optimizer, batch):
+    """:func:`glassnet_runner` for a softmax classifier trained full batch on ``(x, labels)``."""
+    import numpy as np
+
+    kw = dict(x=x, y=labels, loss="softmax_cross_entropy", optimizer=optimizer, batch_size=batch,
+              shuffle=False, progress=False)
+
+    def loss():
+        return [numpy_ce(np.asarray(model.predict(x)).reshape(batch, -1), labels)]
+
+    return glassnet_runner(model, kw, loss)
+
+
 def glassnet_trajectory(model, fit_kwargs, k, final_loss):
     """k+1 per-model losses: the history of ONE fit(steps=k, log_every=1) (loss of the full
     batch before each update) and then ``final_loss()`` after the last update."""

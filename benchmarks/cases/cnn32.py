@@ -77,14 +77,6 @@ def init_params(seed: int, dtype: str):
     return out
 
 
-def numpy_ce(logits, labels):
-    import numpy as np
-
-    z = np.asarray(logits, np.float64)
-    z = z - z.max(-1, keepdims=True)
-    return float(np.mean(np.log(np.exp(z).sum(-1)) - z[np.arange(len(labels)), labels]))
-
-
 def numpy_loop(cfg):
     """The plain im2col CNN in NumPy, written the textbook way (no preallocation)."""
     import numpy as np
@@ -151,7 +143,7 @@ def numpy_loop(cfg):
                 p -= (LR * g).astype(p.dtype)
 
     def loss():
-        return [numpy_ce(forward(params)[0], labels)]
+        return [harness.numpy_ce(forward(params)[0], labels)]
 
     return Runner(train, loss)
 
@@ -196,8 +188,6 @@ def torch_eager(cfg):
 
 def glassnet(cfg):
     """glassnet Sequential.fit, one call of `steps` steps per timed block."""
-    import numpy as np
-
     gn = harness.import_glassnet()
     x, labels = data(cfg.seed, cfg.dtype)
     model = gn.Sequential([
@@ -207,14 +197,7 @@ def glassnet(cfg):
     ], input_shape=(SIZE, SIZE, CIN), seed=cfg.seed, dtype=cfg.dtype)
     if cfg.check:
         harness.glassnet_load_params(model, init_params(cfg.seed, cfg.dtype))
-    opt = gn.SGD(lr=LR)
-    kw = dict(x=x, y=labels, loss="softmax_cross_entropy", optimizer=opt, batch_size=BATCH,
-              shuffle=False, progress=False)
-
-    def loss():
-        return [numpy_ce(np.asarray(model.predict(x)).reshape(BATCH, -1), labels)]
-
-    return harness.glassnet_runner(model, kw, loss)
+    return harness.glassnet_classifier_runner(model, x, labels, gn.SGD(lr=LR), BATCH)
 
 
 if __name__ == "__main__":

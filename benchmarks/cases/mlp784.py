@@ -61,16 +61,6 @@ def init_params(seed: int, dtype: str):
     return out
 
 
-def numpy_ce(logits, labels):
-    """Mean softmax cross-entropy, float64."""
-    import numpy as np
-
-    z = np.asarray(logits, np.float64)
-    z = z - z.max(-1, keepdims=True)
-    lse = np.log(np.exp(z).sum(-1))
-    return float(np.mean(lse - z[np.arange(len(labels)), labels]))
-
-
 def numpy_loop(cfg):
     """Hand-written NumPy loop: preallocated buffers, 2-D np.dot with out= (transposed
     operands are passed as views; BLAS handles the transpose), fused softmax-CE
@@ -128,7 +118,7 @@ def numpy_loop(cfg):
             a = a @ params[i].astype(np.float64) + params[i + 1].astype(np.float64)
             if i < 4:
                 a = np.maximum(a, 0.0)
-        return [numpy_ce(a, labels)]
+        return [harness.numpy_ce(a, labels)]
 
     return Runner(train, loss)
 
@@ -169,23 +159,13 @@ def torch_eager(cfg):
 def glassnet(cfg):
     """glassnet Sequential.fit, one call of `steps` steps per timed block (the same
     optimizer object is reused across calls)."""
-    import numpy as np
-
     gn = harness.import_glassnet()
     x, labels = data(cfg.seed, cfg.dtype)
     model = gn.Sequential([gn.Dense(256, activation="relu"), gn.Dense(256, activation="relu"),
                            gn.Dense(10)], input_shape=(784,), seed=cfg.seed, dtype=cfg.dtype)
     if cfg.check:
         harness.glassnet_load_params(model, init_params(cfg.seed, cfg.dtype))
-    opt = gn.SGD(lr=LR, momentum=MOMENTUM)
-
-    kw = dict(x=x, y=labels, loss="softmax_cross_entropy", optimizer=opt, batch_size=BATCH,
-              shuffle=False, progress=False)
-
-    def loss():
-        return [numpy_ce(np.asarray(model.predict(x)).reshape(BATCH, -1), labels)]
-
-    return harness.glassnet_runner(model, kw, loss)
+    return harness.glassnet_classifier_runner(model, x, labels, gn.SGD(lr=LR, momentum=MOMENTUM), BATCH)
 
 
 if __name__ == "__main__":
