@@ -34,16 +34,32 @@ class GradCheckReport:
     input: ParamCheck | None
 
     @property
+    def checks(self) -> list[ParamCheck]:
+        """Every parameter's check, then the input's (if it was checked)."""
+        return self.params + ([self.input] if self.input is not None else [])
+
+    @property
     def max_rel_error(self) -> float:
-        checks = self.params + ([self.input] if self.input is not None else [])
-        return max(c.max_rel_error for c in checks)
+        return max(c.max_rel_error for c in self.checks)
 
     def ok(self, tol: float = 1e-6) -> bool:
         return self.max_rel_error < tol
 
+    def assert_close(self, rtol: float = 1e-5, atol: float = 1e-7) -> None:
+        """Raise AssertionError unless every analytic entry matches its central difference.
+
+        Entry by entry with an absolute floor: the numeric derivative carries noise of about
+        eps*|L|/h ~ 1e-10, so a plain relative error means nothing for entries near 0.
+        """
+        if not self.checks or any(c.analytic.size == 0 for c in self.checks):
+            raise AssertionError("gradcheck compared nothing")
+        for c in self.checks:
+            np.testing.assert_allclose(c.analytic, c.numeric, rtol=rtol, atol=atol,
+                                       err_msg=f"{c.name}: max rel error {c.max_rel_error:.3g}")
+
     def __str__(self):
         rows = [f"{'parameter':<28}{'max rel error':>16}{'max abs error':>16}"]
-        for c in self.params + ([self.input] if self.input is not None else []):
+        for c in self.checks:
             rows.append(f"{c.name:<28}{c.max_rel_error:>16.3e}{c.max_abs_error:>16.3e}")
         return "\n".join(rows)
 
