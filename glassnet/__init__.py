@@ -13,7 +13,7 @@ from .callbacks import (Callback, ConstantLR, CosineDecay, EarlyStopping, Expone
                         StepDecay)
 from .diagnostics import gradcheck
 from .errors import GlassnetError
-from .history import History
+from .training import History
 from .layers import (Activation, AveragePooling2D, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
                      GlobalAveragePooling2D, MaxPool2D, MaxPooling2D, PReLU)
 from .model import Sequential

@@ -100,17 +100,17 @@ def per_model(value, M: int, name: str, dtype=np.float64, low=None, high=None,
         arr = np.full(M, float(arr))
     elif arr.ndim != 1 or arr.shape[0] != M:
         raise GlassnetError(
-            f"{name} must be a number or a list of {M} numbers (one per model), got {value!r}"
-        )
+            f"{name} must be a number or a list of {M} numbers (one per model), got {value!r}",
+            field=name, value=value)
     if not np.all(np.isfinite(arr)):
-        raise GlassnetError(f"{name} must be finite, got {value!r}")
+        raise GlassnetError(f"{name} must be finite, got {value!r}", field=name, value=value)
     if low is not None:
         bad = arr < low if low_inclusive else arr <= low
         if np.any(bad):
             op = ">=" if low_inclusive else ">"
-            raise GlassnetError(f"{name} must be {op} {low}, got {value!r}")
+            raise GlassnetError(f"{name} must be {op} {low}, got {value!r}", field=name, value=value)
     if high is not None and np.any(arr > high):
-        raise GlassnetError(f"{name} must be <= {high}, got {value!r}")
+        raise GlassnetError(f"{name} must be <= {high}, got {value!r}", field=name, value=value)
     return arr.astype(dtype)
 
 

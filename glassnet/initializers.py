@@ -26,10 +26,11 @@ initializers: Registry[type["Initializer"]] = Registry("initializer")
 
 
 def _number(value, name: str, positive: bool = False) -> float:
+    field = name.split()[-1]  # "normal std" is about the argument std
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value):
-        raise GlassnetError(f"{name} must be a finite number, got {value!r}")
+        raise GlassnetError(f"{name} must be a finite number, got {value!r}", field=field, value=value)
     if positive and value <= 0:
-        raise GlassnetError(f"{name} must be > 0, got {value!r}")
+        raise GlassnetError(f"{name} must be > 0, got {value!r}", field=field, value=value)
     return float(value)
 
 
@@ -88,7 +89,7 @@ class Normal(Initializer):
 
     def __init__(self, mean: float = 0.0, std: float | None = None, variance: float | None = None):
         if std is not None and variance is not None:
-            raise GlassnetError("normal initializer takes std or variance, not both")
+            raise GlassnetError("normal initializer takes std or variance, not both", field="variance", value=variance)
         if variance is not None:
             std = math.sqrt(_number(variance, "normal variance", positive=True))
         self.mean = _number(mean, "normal mean")
@@ -108,7 +109,7 @@ class Uniform(Initializer):
         self.low = _number(low, "uniform low")
         self.high = _number(high, "uniform high")
         if self.high <= self.low:
-            raise GlassnetError(f"uniform high must be > low, got low={low}, high={high}")
+            raise GlassnetError(f"uniform high must be > low, got low={low}, high={high}", field="high", value=high)
 
     def __call__(self, shape, rng, dtype, fan_in, fan_out):
         return rng.uniform(self.low, self.high, shape).astype(dtype)

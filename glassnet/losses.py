@@ -156,6 +156,11 @@ class _CategoricalTargets:
                     f"y must be integer class labels in [0, {K}) or one-hot rows of {K} columns for "
                     f"loss {self.name!r}; got an array of shape {y.shape} and dtype {y.dtype}"
                 )
+        if y.ndim >= 2 and y.shape[-1] == 1 and K > 1:
+            raise GlassnetError(
+                f"y has shape {y.shape}: integer class labels for loss {self.name!r} must be one per "
+                f"sample, shape (batch,); flatten them (y.ravel()) or give one-hot rows of {K} columns",
+                field="y")
         if y.size and (y.min() < 0 or y.max() >= K):
             raise GlassnetError(
                 f"y labels must be in [0, {K}) for a model with {K} outputs; got values from "

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import initializers as inits
 from . import losses as losses_mod
+from . import training
 from .backend import as_seed_list, model_seeds, resolve_dtype
 from .errors import GlassnetError
 from .layers import BuildContext, Layer, Param, from_config
@@ -185,15 +186,11 @@ class Sequential:
     def evaluate(self, x, y, loss, metrics=None) -> dict:
         """Loss (data term, without penalties) and metrics in inference mode; per model for an ensemble.
         ``metrics`` defaults as in ``fit``: accuracy for classification losses."""
-        from .training import evaluate  # noqa: PLC0415 - avoid a cycle
-
-        return evaluate(self, x, y, loss, metrics)
+        return training.evaluate(self, x, y, loss, metrics)
 
     def fit(self, x, y, **kwargs):
         """Train; see :func:`glassnet.training.fit` for every argument. Returns a :class:`History`."""
-        from .training import fit  # noqa: PLC0415 - avoid a cycle
-
-        return fit(self, x, y, **kwargs)
+        return training.fit(self, x, y, **kwargs)
 
     # -- persistence --------------------------------------------------------------------------
     def config(self) -> dict:

@@ -8,8 +8,13 @@ moment estimates) lives in the optimizer, one array per parameter.
 deltas, :meth:`Optimizer.apply_updates` adds them) so the glass box can show a step before taking
 it; :meth:`Optimizer.step` does both.
 
-Freezing: a model whose training stops (diverged, early-stopped) gets learning rate 0, which
-stops every update below, AdamW's decoupled decay included (it is scaled by the learning rate).
+State lives in ``optimizer.state``, a dict keyed by the :class:`~glassnet.layers.Param` it
+belongs to (``optimizer.state[model.layers[0].W]["v"]``).
+
+Freezing: a model whose training stops (diverged, early-stopped) gets learning rate 0, its
+state (velocities, moments) is zeroed, and every later step masks its delta to exactly 0, so a
+frozen model stays put under every optimizer and form (Keras-form momentum would otherwise keep
+applying its velocity).
 """
 
 from __future__ import annotations
@@ -31,11 +36,14 @@ def _check_scalar_or_list(value, name: str, low=None, high=None, low_inclusive=T
         value, np.ndarray) else [value]
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
-            raise GlassnetError(f"{name} must be a finite number or a list of them, got {value!r}")
+            raise GlassnetError(f"{name} must be a finite number or a list of them, got {value!r}",
+                                field=name, value=value)
         if low is not None and (v < low or (v == low and not low_inclusive)):
-            raise GlassnetError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value!r}")
+            raise GlassnetError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value!r}",
+                                field=name, value=value)
         if high is not None and (v > high or (v == high and not high_inclusive)):
-            raise GlassnetError(f"{name} must be {'<=' if high_inclusive else '<'} {high}, got {value!r}")
+            raise GlassnetError(f"{name} must be {'<=' if high_inclusive else '<'} {high}, got {value!r}",
+                                field=name, value=value)
     return value
 
 
@@ -67,11 +75,12 @@ class Optimizer:
         self.lr = per_model(self.lr_init, M, "lr", dtype=dtype, low=0)
         self.base_lr = self.lr.copy()
         self.active = np.ones(M, dtype=dtype)
+        self.any_frozen = False
         for h in self.hyper:
             if h != "lr":
                 setattr(self, h, per_model(getattr(self, f"{h}_init"), M, h, dtype=dtype))
         if not same:
-            self.state = [self.init_state(p.value) for p in self.params]
+            self.state = {p: self.init_state(p.value) for p in self.params}
             self.t = 0
         return self
 
@@ -80,9 +89,15 @@ class Optimizer:
         self.lr[...] = np.asarray(values, dtype=self.lr.dtype) * self.active
 
     def freeze(self, mask) -> None:
-        """Stop updating the models where ``mask`` is True."""
-        self.active[np.asarray(mask, bool)] = 0
+        """Stop updating the models where ``mask`` is True: learning rate 0, state zeroed, and
+        their deltas masked to 0 from now on (see the module docstring)."""
+        mask = np.asarray(mask, bool)
+        self.active[mask] = 0
         self.lr *= self.active
+        self.any_frozen = not self.active.all()
+        for arrays in self.state.values():
+            for a in arrays.values():
+                a[mask] = 0
 
     def view(self, values: np.ndarray, p) -> np.ndarray:
         return broadcast_to_param(values, p.value.ndim)
@@ -92,15 +107,20 @@ class Optimizer:
 
     # -- stepping -----------------------------------------------------------------------------
     def compute_updates(self) -> list[np.ndarray]:
-        """The deltas each parameter would receive (state is advanced: call once per step)."""
+        """The delta each parameter of ``self.params`` would receive, in that order (state is
+        advanced: call once per step). Frozen models get exactly 0."""
         self.t += 1
-        return [self.update(p, s) for p, s in zip(self.params, self.state)]
+        deltas = [self.update(p, self.state[p]) for p in self.params]
+        if self.any_frozen:
+            deltas = [d * self.view(self.active, p) for p, d in zip(self.params, deltas)]
+        return deltas
 
     def apply_updates(self, deltas) -> None:
         for p, d in zip(self.params, deltas):
             p.value += d
 
     def step(self) -> None:
+        """One update: :meth:`compute_updates`, then :meth:`apply_updates`."""
         self.apply_updates(self.compute_updates())
 
     def update(self, p, state) -> np.ndarray:
@@ -142,7 +162,7 @@ class SGD(Optimizer):
         super().__init__(lr)
         self.momentum_init = _check_scalar_or_list(momentum, "momentum", low=0, high=1, high_inclusive=False)
         if form not in ("pytorch", "keras"):
-            raise GlassnetError(f"SGD form must be 'pytorch' or 'keras', got {form!r}")
+            raise GlassnetError(f"SGD form must be 'pytorch' or 'keras', got {form!r}", field="form", value=form)
         self.nesterov, self.form = bool(nesterov), form
         self._use_momentum = bool(np.any(np.asarray(momentum) != 0)) or self.nesterov
 
@@ -153,11 +173,11 @@ class SGD(Optimizer):
         super().bind(params, M, dtype)
         # views computed once: the (M,) arrays are updated in place by schedules
         self._views = [(self.view(self.lr, p), self.view(self.momentum, p)) for p in self.params]
+        self._view_of = dict(zip(self.params, self._views))
         return self
 
-    def compute_updates(self):
-        self.t += 1
-        return [self._delta(p, s, v) for p, s, v in zip(self.params, self.state, self._views)]
+    def update(self, p, state):
+        return self._delta(p, state, self._view_of[p])
 
     def _delta(self, p, state, views):
         lr, mu = views
@@ -174,14 +194,18 @@ class SGD(Optimizer):
         return mu * v - lr * g if self.nesterov else v.copy()
 
     def step(self):
-        # the hot path: same maths as compute/apply, without the temporary list
+        # the hot path: compute/apply fused without the temporary list (the same maths, tested
+        # equal); frozen models take the general, masked path
+        if self.any_frozen:
+            return super().step()
         self.t += 1
         if not self._use_momentum:
             for p, (lr, _) in zip(self.params, self._views):
                 p.value -= lr * p.grad
             return
-        for p, s, views in zip(self.params, self.state, self._views):
-            p.value += self._delta(p, s, views)
+        state = self.state
+        for p, views in zip(self.params, self._views):
+            p.value += self._delta(p, state[p], views)
 
     def config(self):
         return {**super().config(), "nesterov": self.nesterov, "form": self.form}

@@ -17,6 +17,9 @@ import numpy as np
 
 from .backend import broadcast_to_param, per_model
 from .errors import GlassnetError
+from .registry import Registry
+
+regularizers: Registry[type["Regularizer"]] = Registry("regularizer")
 
 
 class Regularizer:
@@ -43,6 +46,7 @@ class Regularizer:
         return f"{type(self).__name__}({self.rate!r})"
 
 
+@regularizers.register("l2")
 class L2(Regularizer):
     """lambda/2 * sum(W^2); gradient lambda*W."""
 
@@ -56,6 +60,7 @@ class L2(Regularizer):
         return broadcast_to_param(self.rates(W), W.ndim) * W
 
 
+@regularizers.register("l1")
 class L1(Regularizer):
     """lambda * sum(|W|); gradient lambda*sign(W)."""
 
@@ -68,6 +73,7 @@ class L1(Regularizer):
         return broadcast_to_param(self.rates(W), W.ndim) * np.sign(W)
 
 
+@regularizers.register("l1l2", "l1_l2")
 class L1L2(Regularizer):
     """l1*sum(|W|) + l2/2*sum(W^2)."""
 
@@ -90,22 +96,16 @@ class L1L2(Regularizer):
         return f"L1L2(l1={self.l1.rate!r}, l2={self.l2.rate!r})"
 
 
-_BY_NAME = {"l1": L1, "l2": L2, "l1l2": L1L2}
-
-
 def config_of(reg: Regularizer | None) -> dict | None:
     """A regularizer's config for a layer config (``None`` for none); :func:`get` reads it back."""
     return None if reg is None else reg.config()
 
 
 def get(spec) -> Regularizer | None:
-    """``None``, a :class:`Regularizer`, or a config dict ``{"name": "l2", "rate": 1e-3}``."""
+    """``None``, a :class:`Regularizer`, a name (``"l2"``: rate 0) or a config dict
+    ``{"name": "l2", "rate": 1e-3}`` from the ``regularizers`` registry."""
     if spec is None or isinstance(spec, Regularizer):
         return spec
-    if isinstance(spec, dict):
-        spec = dict(spec)
-        name = spec.pop("name", None)
-        if name not in _BY_NAME:
-            raise GlassnetError(f"unknown regularizer {name!r}; valid names: {', '.join(_BY_NAME)}")
-        return _BY_NAME[name](**spec)
+    if isinstance(spec, (dict, str)):
+        return regularizers.create(spec)
     raise GlassnetError(f"regularizer must be L1(rate), L2(rate), L1L2(l1, l2) or None, got {spec!r}")

@@ -101,9 +101,9 @@ class MaskCallback(Callback):
     def _project(self, state):
         apply_masks(state.model, self.masks)
         opt = state.optimizer
-        for p, st in zip(getattr(opt, "params", []), getattr(opt, "state", [])):
+        for p in opt.params:
             if p.name in self.masks:
-                for v in st.values():
+                for v in opt.state[p].values():
                     if isinstance(v, np.ndarray) and v.shape == p.value.shape:
                         v *= self.masks[p.name]
 
@@ -159,7 +159,8 @@ class ProximalSGD(Optimizer):
         return self._new_value(p) - p.value
 
     def step(self):
-        # assign rather than add a delta, so thresholded weights are exactly 0 (no rounding)
+        # assign rather than add a delta, so thresholded weights are exactly 0 (no rounding);
+        # a frozen model has lr 0, and lr 0 leaves the value as it is
         self.t += 1
         for p in self.params:
             p.value[...] = self._new_value(p)
@@ -209,8 +210,8 @@ class FTRLProximal(Optimizer):
 
     def step(self):
         self.t += 1
-        for p, s in zip(self.params, self.state):
-            p.value[...] = self._new_value(p, s)
+        for p in self.params:
+            p.value[...] = self._new_value(p, self.state[p])
 
     def config(self):
         return {**super().config(), "beta": self.beta}

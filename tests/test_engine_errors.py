@@ -92,7 +92,7 @@ CASES = [
     ("epochs_negative", lambda: net().fit(X, Y, epochs=-1), ["epochs", "-1"]),
     ("epochs_and_steps", lambda: net().fit(X, Y, epochs=1, steps=1), ["epochs", "steps"]),
     ("log_every", lambda: net().fit(X, Y, log_every=0), ["log_every", "0"]),
-    ("metric", lambda: net().fit(X, Y, metrics=["f1"]), ["metric", "f1", "accuracy"]),
+    ("metric", lambda: net().fit(X, Y, metrics=["f2"]), ["metric", "f2", "accuracy"]),
     ("callback", lambda: net().fit(X, Y, callbacks=[print]), ["callbacks"]),
     ("lr_list_length", lambda: net(models=3).fit(X, Y, optimizer=gn.SGD(lr=[0.1, 0.2])), ["lr", "3", "[0.1, 0.2]"]),
     ("momentum_list_length", lambda: net(models=3).fit(X, Y, optimizer=gn.SGD(momentum=[0.1, 0.2])),

@@ -41,7 +41,7 @@ def test_save_load_round_trip(tmp_path, models):
             np.testing.assert_array_equal(a.buffers[k], b.buffers[k])
     assert gn.load_model(path).param_count() == model.param_count()
     # the loaded model trains on (regularizers and activations came back)
-    assert loaded.fit(x, y, loss="cross_entropy", steps=1, batch_size=None).status[0] == "completed"
+    assert loaded.fit(x, y, loss="cross_entropy", steps=1, batch_size="full").status[0] == "completed"
 
 
 def test_model_file_has_no_pickle_and_a_json_header(tmp_path):

@@ -128,7 +128,7 @@ def test_chunks_of_an_ensemble_are_bit_identical_to_the_whole(dtype):
     def train(seeds, lrs):
         model = gn.Sequential([gn.Dense(3, activation="sigmoid"), gn.Dense(8, activation="sigmoid")],
                               input_shape=(8,), init=gn.init.Normal(std=0.1), seed=seeds, dtype=dtype)
-        model.fit(x, x, loss="half_sse", optimizer=gn.SGD(lr=lrs), steps=50, batch_size=None)
+        model.fit(x, x, loss="half_sse", optimizer=gn.SGD(lr=lrs), steps=50, batch_size="full")
         return model.params
 
     seeds, lrs = [0, 1, 2, 3, 4, 5], [0.5, 0.5, 0.5, 2.0, 2.0, 2.0]

@@ -158,7 +158,7 @@ def test_keras_form_with_step_decay_through_fit():
     def train(form, schedule):
         model = gn.Sequential([gn.Dense(1)], input_shape=(3,), seed=0, dtype="float64")
         cbs = [gn.StepDecay(step_size=5, gamma=0.1)] if schedule else []
-        model.fit(x, y, loss="mse", optimizer=gn.SGD(0.1, momentum=0.9, form=form), steps=15, batch_size=None,
+        model.fit(x, y, loss="mse", optimizer=gn.SGD(0.1, momentum=0.9, form=form), steps=15, batch_size="full",
                   callbacks=cbs)
         return model.params["dense_0.W"]
 
@@ -227,7 +227,7 @@ def test_every_optimizer_per_model_rates_equal_separate_runs(optimizer_name):
 def test_every_optimizer_lowers_a_regression_loss(optimizer_name):
     x, y = quadratic_problem()
     hist = small_net(0).fit(x, y, loss="mse", optimizer=optimizers.get(optimizer_name)(lr=0.01), steps=60,
-                            batch_size=None, log_every=1)
+                            batch_size="full", log_every=1)
     assert hist["loss"][-1] < hist["loss"][0]
 
 
@@ -262,7 +262,7 @@ def test_every_optimizer_keeps_float32(optimizer_name):
     assert hist.status == ["completed"] * 2
     for p in model.param_list:
         assert p.value.dtype == np.float32, p.name
-    for state in getattr(opt, "state", []):
+    for state in opt.state.values():
         for v in state.values():
             assert getattr(v, "dtype", np.float32) == np.float32
 
@@ -281,13 +281,13 @@ def test_state_survives_a_second_fit_with_the_same_optimizer(make):
 
     twice, once = net(), net()
     opt = make()
-    twice.fit(x, y, optimizer=opt, steps=5, batch_size=None)
-    twice.fit(x, y, optimizer=opt, steps=5, batch_size=None)
-    once.fit(x, y, optimizer=make(), steps=10, batch_size=None)
+    twice.fit(x, y, optimizer=opt, steps=5, batch_size="full")
+    twice.fit(x, y, optimizer=opt, steps=5, batch_size="full")
+    once.fit(x, y, optimizer=make(), steps=10, batch_size="full")
     for name in once.params:
         np.testing.assert_array_equal(twice.params[name], once.params[name])
     # a fresh optimizer on the second call starts from zero state: different parameters
     fresh = net()
-    fresh.fit(x, y, optimizer=make(), steps=5, batch_size=None)
-    fresh.fit(x, y, optimizer=make(), steps=5, batch_size=None)
+    fresh.fit(x, y, optimizer=make(), steps=5, batch_size="full")
+    fresh.fit(x, y, optimizer=make(), steps=5, batch_size="full")
     assert any(not np.array_equal(fresh.params[n], once.params[n]) for n in once.params)

@@ -99,7 +99,7 @@ def test_seed003_autoencoder_reproduces_its_inputs_for_several_seeds():
     model = autoencoder(seed=0, models=8, dtype="float64")
     assert model.param_count() == 59  # 8*3 + 3 + 3*8 + 8
     before = model.predict(x)
-    hist = model.fit(x, x, loss="half_sse", optimizer=gn.SGD(lr=10.0), steps=1500, batch_size=None)
+    hist = model.fit(x, x, loss="half_sse", optimizer=gn.SGD(lr=10.0), steps=1500, batch_size="full")
     after = model.predict(x)
     assert after.shape == (8, 8, 8)
     assert not np.all(before.argmax(-1) == np.arange(8))  # it was not solved at the start

@@ -106,7 +106,7 @@ def test_early_stopping_is_per_model(rng):
     """Model 0 (lr 1e-6) improves by less than min_delta: with patience 2 it is seen at steps
     0 (best), 1, 2, 3 (wait 3 > 2) and stops there, after 3 updates. Model 1 improves every step."""
     x, y = regression(rng)
-    kw = dict(loss="mse", steps=12, batch_size=None, log_every=1)
+    kw = dict(loss="mse", steps=12, batch_size="full", log_every=1)
     stopper = gn.EarlyStopping(monitor="loss", patience=2, min_delta=1e-4)
     ens = mlp([4, 4])
     hist = ens.fit(x, y, optimizer=gn.SGD(lr=[1e-6, 0.05]), callbacks=[stopper], **kw)
@@ -125,7 +125,7 @@ def test_early_stopping_is_per_model(rng):
 
 def test_early_stopping_on_validation_loss_with_mode_max(rng):
     x, y = regression(rng)
-    hist = mlp(0).fit(x, y, loss="mse", optimizer=gn.SGD(lr=0.0), steps=10, batch_size=None, log_every=1,
+    hist = mlp(0).fit(x, y, loss="mse", optimizer=gn.SGD(lr=0.0), steps=10, batch_size="full", log_every=1,
                       validation_data=(x, y), callbacks=[gn.EarlyStopping("val_loss", patience=0, mode="max")])
     # lr 0: val_loss never changes, so "max" never improves after the first log
     assert hist.status == ["early_stopped"] and hist.stopped_at[0] == 1
@@ -174,13 +174,13 @@ def test_logged_losses_are_before_the_update_and_val_matches_evaluate(rng):
     x, y = regression(rng)
     xv, yv = regression(np.random.default_rng(7), n=8)
     model = mlp(3)
-    hist = model.fit(x, y, loss="half_sse", optimizer=gn.SGD(lr=0.1), steps=5, batch_size=None, log_every=1,
+    hist = model.fit(x, y, loss="half_sse", optimizer=gn.SGD(lr=0.1), steps=5, batch_size="full", log_every=1,
                      validation_data=(xv, yv))
     stepwise = mlp(3)
     for t in range(5):
         assert hist["data_loss"][t] == pytest.approx(stepwise.evaluate(x, y, "half_sse")["loss"], rel=1e-12)
         assert hist["val_loss"][t] == pytest.approx(stepwise.evaluate(xv, yv, "half_sse")["loss"], rel=1e-12)
-        stepwise.fit(x, y, loss="half_sse", optimizer=gn.SGD(lr=0.1), steps=1, batch_size=None)
+        stepwise.fit(x, y, loss="half_sse", optimizer=gn.SGD(lr=0.1), steps=1, batch_size="full")
     for name, value in model.params.items():
         np.testing.assert_allclose(stepwise.params[name], value, rtol=1e-13)
 
@@ -190,7 +190,7 @@ def test_penalty_is_half_lambda_sum_w2_plus_l1_on_weights_only(rng):
     wd, l1 = [0.1, 0.0], [0.0, 0.02]
     model = mlp(5, models=2, bias_init=gn.init.Constant(3.0))  # big biases: must not count
     W = [model.params["dense_0.W"].copy(), model.params["dense_1.W"].copy()]
-    hist = model.fit(x, y, loss="mse", steps=1, batch_size=None, weight_decay=wd, l1=l1)
+    hist = model.fit(x, y, loss="mse", steps=1, batch_size="full", weight_decay=wd, l1=l1)
     expect = [0.5 * wd[m] * sum((w[m] ** 2).sum() for w in W) + l1[m] * sum(np.abs(w[m]).sum() for w in W)
               for m in range(2)]
     np.testing.assert_allclose(hist.curves["penalty"][:, 0], expect, rtol=1e-13)
@@ -203,7 +203,7 @@ def test_weight_decay_step_is_lambda_w_and_skips_biases(rng):
     model = gn.Sequential([gn.Dense(2, bias_init=gn.init.Constant(1.0))], input_shape=(3,), seed=0, dtype="float64")
     y = model.predict(x)
     W0, b0 = model.params["dense_0.W"].copy(), model.params["dense_0.b"].copy()
-    model.fit(x, y, loss="mse", optimizer=gn.SGD(lr=0.5), weight_decay=0.2, steps=1, batch_size=None)
+    model.fit(x, y, loss="mse", optimizer=gn.SGD(lr=0.5), weight_decay=0.2, steps=1, batch_size="full")
     np.testing.assert_allclose(model.params["dense_0.W"], W0 * (1 - 0.5 * 0.2), rtol=1e-14)
     np.testing.assert_array_equal(model.params["dense_0.b"], b0)
 
@@ -260,7 +260,7 @@ def test_shuffle_per_model_and_per_epoch(rng):
     model.fit(x, y, loss="mse", epochs=1, batch_size=4, shuffle=False)
     np.testing.assert_array_equal(np.concatenate([bt[:, 0] for bt in rec.batches]), np.arange(10))
     rec.batches.clear()
-    model.fit(x, y, loss="mse", steps=2, batch_size=None, shuffle=True)  # full batch: never reordered
+    model.fit(x, y, loss="mse", steps=2, batch_size="full", shuffle=True)  # full batch: never reordered
     for bt in rec.batches:
         np.testing.assert_array_equal(bt[..., 0], np.arange(10))
 
@@ -270,7 +270,7 @@ def test_flatten_first_in_an_ensemble_on_shared_images(rng):
     x = rng.standard_normal((6, 2, 2, 3))
     y = rng.integers(0, 3, 6)
     model = gn.Sequential([gn.Flatten(), gn.Dense(3)], input_shape=(2, 2, 3), seed=0, models=2)
-    hist = model.fit(x, y, loss="softmax_cross_entropy", steps=3, batch_size=None)
+    hist = model.fit(x, y, loss="softmax_cross_entropy", steps=3, batch_size="full")
     assert hist.status == ["completed"] * 2 and model.predict(x).shape == (2, 6, 3)
 
 
@@ -281,19 +281,3 @@ def test_integer_labels_with_shuffled_minibatches_follow_their_samples(rng):
     model = gn.Sequential([gn.Dense(2)], input_shape=(2,), seed=0, models=3, dtype="float64")
     model.fit(x, y, loss="softmax_cross_entropy", optimizer=gn.SGD(lr=0.5), epochs=20, batch_size=7)
     assert np.all(model.evaluate(x, y, "softmax_cross_entropy")["accuracy"] > 0.95)
-
-
-def test_observe_fits_sees_each_fit_inside_the_block_only():
-    from glassnet.training import observe_fits
-
-    x = np.eye(4)
-    seen = []
-    model = gn.Sequential([gn.Dense(2, activation="sigmoid")], input_shape=(4,), dtype="float64")
-    with observe_fits(lambda m, h, args: seen.append((m, h, args))):
-        hist = model.fit(x, x[:, :2], loss="half_sse", steps=3, weight_decay=0.5)
-    model.fit(x, x[:, :2], loss="half_sse", steps=3)
-    assert len(seen) == 1
-    m, h, args = seen[0]
-    assert m is model and h is hist
-    assert args["steps"] == 3 and args["weight_decay"] == 0.5 and args["batch_size"] == 4
-    assert args["loss"].name == "half_sse"

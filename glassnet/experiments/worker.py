@@ -175,7 +175,7 @@ def train_group(configs: list[dict], seeds: list[int], progress=False):
     l1 = [c["training"]["l1"] for c in configs]
     hist = model.fit(
         data.x, data.y, loss=loss, optimizer=ensemble_optimizer(configs),
-        steps=t.get("steps"), epochs=t.get("epochs"), batch_size=t["batch_size"] or None,
+        steps=t.get("steps"), epochs=t.get("epochs"), batch_size=t["batch_size"] or "full",
         weight_decay=wd if len(set(wd)) > 1 else wd[0], l1=l1 if len(set(l1)) > 1 else l1[0],
         shuffle=t["shuffle"], metrics=metrics,
         validation_data=(data.x_val, data.y_val) if data.x_val is not None else None,

@@ -72,7 +72,7 @@ class DeadReLU(Study):
             numeric = {c.name: c.numeric.reshape(model.M, -1)[:, 0] for c in check.params}
             dead0 = {k: v.copy() for k, v in count_dead_units(model, x).items()}
             w0 = {k: v.copy() for k, v in model.params.items()}
-            hist = model.fit(x, y, loss="half_sse", optimizer=SGD(lr=s["lr"]), batch_size=None,
+            hist = model.fit(x, y, loss="half_sse", optimizer=SGD(lr=s["lr"]), batch_size="full",
                              steps=s["steps"], log_every=max(1, s["steps"] // 200), metrics=[], progress=False)
             dead1 = count_dead_units(model, x) if act == "relu" else {k: v * 0 for k, v in dead0.items()}
             groups[act] = {

@@ -75,7 +75,7 @@ class MomentumStudy(Study):
         model.layers[0].W.value[:, :, 0] = START
         probe = Probe(lambda m: {"w": m.layers[0].W.value[:, :, 0].copy()})
         hist = model.fit(x, y, loss="mse", optimizer=SGD(lr=s["convex lr"], momentum=s["momenta"]),
-                         batch_size=None, steps=s["convex steps"], log_every=1, metrics=[],
+                         batch_size="full", steps=s["convex steps"], log_every=1, metrics=[],
                          callbacks=[probe], progress=False)
         convex = {"steps": hist.steps, "excess": hist.curves["loss"] - best, "traj": probe.values["w"].transpose(1, 0, 2),
                   "w_star": w_star, "best": best, "status": np.array(hist.status)}

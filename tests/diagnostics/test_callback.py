@@ -7,7 +7,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.diagnostics import DiagnosticsCallback, compute_gradients, layer_gradient_norms
-from glassnet.history import History
+from glassnet.training import History
 
 
 def setup(models=2):
@@ -23,7 +23,7 @@ def test_curves_are_recorded_and_correct():
     model, x, y = setup()
     model.layers[0].b.value[1, 3] = -1e3  # one dead unit in model 1, dead from start to finish
     start = copy.deepcopy(model)
-    hist = model.fit(x, y, loss="mse", optimizer=gn.SGD(0.05), steps=20, batch_size=None, log_every=5,
+    hist = model.fit(x, y, loss="mse", optimizer=gn.SGD(0.05), steps=20, batch_size="full", log_every=5,
                      callbacks=[DiagnosticsCallback(x)])
     T = len(hist.steps)
     assert hist.curves["dead_units/dense_0"].shape == (2, T)
@@ -49,7 +49,7 @@ def test_training_is_unchanged_by_the_callback():
 
 def test_every_and_record_extra_fill_nan():
     model, x, y = setup(models=None)
-    hist = model.fit(x, y, loss="mse", steps=10, batch_size=None, log_every=1,
+    hist = model.fit(x, y, loss="mse", steps=10, batch_size="full", log_every=1,
                      callbacks=[DiagnosticsCallback(x, every=3)])
     curve = hist["sparsity"]  # single model: (T,)
     assert curve.shape == hist.steps.shape
@@ -58,7 +58,7 @@ def test_every_and_record_extra_fill_nan():
     h.record(0, {"loss": [1.0, 2.0]}, np.array([True, True]))
     h.record(5, {"loss": [0.5, 1.0]}, np.array([True, True]))
     h.record_extra(5, "extra", [7, 8])
-    h.finish(6, 0.0)
+    h.sync(6, 0.0)
     assert np.isnan(h.curves["extra"][:, 0]).all() and h.curves["extra"][:, 1].tolist() == [7, 8]
 
 

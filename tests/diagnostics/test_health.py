@@ -83,7 +83,7 @@ def test_duplicates_symmetric_init_all_units_and_stay_so(data):
     model = gn.Sequential([gn.Dense(4, activation="tanh"), gn.Dense(2)], input_shape=(5,),
                           init=gn.init.Constant(0.3), dtype="float64")
     y = np.random.default_rng(1).normal(size=(200, 2))
-    model.fit(data, y, loss="mse", optimizer=gn.SGD(0.05), steps=50, batch_size=None)
+    model.fit(data, y, loss="mse", optimizer=gn.SGD(0.05), steps=50, batch_size="full")
     dups = duplicate_units(model)
     assert dups["dense_0"] == [[[0, 1, 2, 3]]]
     assert dups["dense_1"] == [[]]  # the output units see different targets and separate

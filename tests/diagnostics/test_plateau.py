@@ -78,5 +78,5 @@ def test_real_convex_run_has_no_plateau():
     x = rng.normal(size=(64, 3))
     y = x @ np.array([[1.0], [-2.0], [0.5]])
     model = gn.Sequential([gn.Dense(1)], input_shape=(3,), seed=0, dtype="float64")
-    hist = model.fit(x, y, loss="mse", optimizer=gn.SGD(0.02), batch_size=None, steps=400, log_every=2)
+    hist = model.fit(x, y, loss="mse", optimizer=gn.SGD(0.02), batch_size="full", steps=400, log_every=2)
     assert detect_plateau(hist.steps, hist["loss"]) is None

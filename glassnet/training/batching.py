@@ -9,18 +9,23 @@ class Batcher:
     """Yields ``(x_batch, y_batch)`` forever, epoch after epoch.
 
     * Full batch (``batch_size >= N``): the data as given, every step (no copy, no reordering).
+    * ``drop_last``: an epoch ends before a last batch smaller than ``batch_size``.
     * No shuffle: consecutive slices; shared data stays ``(b, ...)`` and broadcasts over models.
     * Shuffle: at each epoch every model draws its own permutation from its data stream, so
       model ``m`` of an ensemble sees the same batches as a single run with its seed; batches are
       gathered to ``(M, b, ...)``.
     """
 
-    def __init__(self, x, y, batch_size: int, shuffle: bool, streams, per_model_data: bool):
+    def __init__(self, x, y, batch_size: int, shuffle: bool, streams, per_model_data: bool,
+                 drop_last: bool = False):
         self.x, self.y = x, y
         self.per_model = per_model_data
         self.n = x.shape[1] if per_model_data else x.shape[0]
         self.b = batch_size
         self.full = batch_size >= self.n
+        # a last batch smaller than b is skipped (batch norm cannot normalize one sample)
+        self.drop_last = drop_last and not self.full and self.n % batch_size != 0
+        self.steps_per_epoch = self.n // batch_size if self.drop_last else -(-self.n // batch_size)
         self.shuffle = shuffle and not self.full
         self.streams = streams
         self.M = len(streams)
@@ -31,7 +36,7 @@ class Batcher:
     def next(self):
         if self.full:
             return self.x, self.y
-        if self._pos >= self.n:
+        if self._pos >= self.n or (self.drop_last and self._pos + self.b > self.n):
             self._pos = 0
             if self.shuffle:
                 self._perm = np.stack([s.data.permutation(self.n) for s in self.streams])

@@ -6,7 +6,7 @@ import numpy as np
 
 
 class History:
-    """Curves recorded during ``fit``.
+    """Curves recorded by a :class:`~glassnet.training.Trainer` (``fit`` returns one).
 
     ``history["loss"]`` is ``(T,)`` for a single network and ``(M, T)`` for an ensemble, at the
     steps in ``history.steps``. Once a model stops (diverged, early-stopped) its later points are
@@ -36,10 +36,13 @@ class History:
 
     def record_extra(self, step: int, name: str, values) -> None:
         """Add a point ``(M,)`` to an extra curve (a diagnostic) at a recorded step; callbacks call
-        this from ``on_log``. After ``finish`` the curve lines up with ``steps``, NaN where unmeasured."""
+        this from ``on_log``. After ``sync`` the curve lines up with ``steps``, NaN where unmeasured."""
         self._extra.setdefault(name, {})[int(step)] = np.asarray(values, dtype=np.float64)
 
-    def finish(self, steps_done: int, seconds: float) -> None:
+    def sync(self, steps_done: int, seconds: float) -> None:
+        """Bring ``steps``, ``curves``, ``steps_done`` and ``seconds`` up to date with what was
+        recorded (the Trainer calls this after every ``run``, so a history is readable between
+        steps)."""
         self.steps = np.asarray(self._steps, dtype=np.int64)
         self.curves = {k: np.stack(v, axis=1) for k, v in self._rows.items()}
         blank = np.full(self.M, np.nan)

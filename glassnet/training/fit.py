@@ -1,0 +1,86 @@
+"""``fit`` and ``evaluate``: the Keras-shaped calls, each a thin use of the :class:`Trainer`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import losses as losses_mod
+from .. import metrics as metrics_mod
+from ..errors import GlassnetError
+from .history import History
+from .trainer import DEFAULT_BATCH_SIZE, Trainer, check_positive_int, default_log_every
+
+
+def fit(model, x, y, *, loss="mse", optimizer=None, epochs=None, steps=None, batch_size=DEFAULT_BATCH_SIZE,
+        weight_decay=0.0, l1=0.0, shuffle=True, drop_last=False, validation_data=None, metrics=None,
+        callbacks=(), log_every=None, nan_guard=True, progress=None) -> History:
+    """Train ``model`` on ``(x, y)`` and return a :class:`History`: ``Trainer(...).run(total)``.
+
+    Parameters (see :class:`~glassnet.training.Trainer` for the rest)
+    ----------
+    epochs, steps : train for this many passes over the data, or this many updates (give one;
+        neither means one epoch).
+    batch_size : samples per update (default 32), or ``"full"`` for every sample in every update.
+    log_every : record the history every this many steps (and always at the first and last step).
+        Default: once per epoch, but at most ~1000 points per curve.
+    progress : show a progress bar; ``None`` = only on a terminal and for long runs.
+
+    The recorded ``loss`` is the objective being minimised: the data loss of the batch of that step
+    (before its update) plus the penalty; ``data_loss`` and ``penalty`` are recorded separately.
+    """
+    trainer = Trainer(model, x, y, loss=loss, optimizer=optimizer, batch_size=batch_size,
+                      weight_decay=weight_decay, l1=l1, shuffle=shuffle, drop_last=drop_last,
+                      validation_data=validation_data, metrics=metrics, callbacks=callbacks,
+                      log_every=1, nan_guard=nan_guard)
+    total = total_steps(epochs, steps, trainer.steps_per_epoch)
+    trainer.log_every = default_log_every(total, trainer.steps_per_epoch) if log_every is None \
+        else check_positive_int(log_every, "log_every")
+    bar = _progress_bar(progress, total, model.M)
+    try:
+        trainer.run(total, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return trainer.finish()
+
+
+def total_steps(epochs, steps, steps_per_epoch: int) -> int:
+    """Updates for ``epochs`` passes or ``steps`` updates (one of them; neither: one epoch)."""
+    if epochs is not None and steps is not None:
+        raise GlassnetError("give epochs or steps, not both", field="epochs", value=epochs)
+    if steps is not None:
+        return check_positive_int(steps, "steps")
+    epochs = 1 if epochs is None else check_positive_int(epochs, "epochs")
+    return epochs * steps_per_epoch
+
+
+def _progress_bar(progress, total, M):
+    if progress is False:
+        return None
+    if progress is None and total * M < 20_000:
+        return None
+    from tqdm.auto import tqdm  # noqa: PLC0415 - only when shown
+
+    return tqdm(total=total, unit="step", desc=f"training {M} model{'s' if M > 1 else ''}",
+                disable=None if progress is None else False, leave=False)
+
+
+def evaluate(model, x, y, loss, metrics=None) -> dict:
+    """Data loss and metrics in inference mode: floats for one network, ``(M,)`` arrays otherwise.
+    ``metrics`` default as in ``fit``: accuracy for classification losses."""
+    loss = losses_mod.get(loss)
+    x = model.prepare_inputs(x)
+    y = loss.prepare_targets(y, model.output_shape)
+    n = x.shape[-len(model.input_shape) - 1]
+    if n == 0:
+        raise GlassnetError("x has no samples; give at least one", field="x")
+    if y.shape[0] != n and not (x.ndim == len(model.input_shape) + 2 and y.ndim >= 2 and y.shape[1] == n):
+        raise GlassnetError(f"x has {n} samples but y has {y.shape[0]}; they must match", field="y")
+    y = y.astype(model.dtype, copy=False) if np.issubdtype(y.dtype, np.floating) else y
+    pred = model.forward(x, False)
+    out = {"loss": loss.value(pred, y)}
+    for name, metric in metrics_mod.resolve(metrics, loss).items():
+        out[name] = metric(pred, y, loss)
+    if not model.ensemble:
+        out = {k: float(v[0]) for k, v in out.items()}
+    return out

@@ -1,0 +1,335 @@
+"""The Trainer: glassnet's one training loop, stepwise.
+
+Everything that trains a network drives a :class:`Trainer`: :func:`~glassnet.training.fit` is
+``Trainer(...).run(total_steps)``; the experiment worker and the studies call ``fit``; the
+playground session calls :meth:`Trainer.run` a few steps per frame; the glass-box tools read its
+state between steps. One update of M networks side by side::
+
+    x_b, y_b = batcher.next()                  # shared (b, ...) or per model (M, b, ...)
+    pred     = model.forward(x_b, train=True)  # (M, b, *output_shape)
+    dL/dpred = loss.grad(pred, y_b)            # of the batch mean, per model
+    model.backward(dL/dpred)                   # fills every Param.grad
+    p.grad  += penalty.grad(p.value)           # weight decay / L1 / per-layer regularizers
+    logs     (at logged steps: loss + penalty, data_loss, penalty, metrics, validation)
+    optimizer.step()                           # per-model hyperparameters, frozen models masked
+
+Between steps, everything is inspectable: ``trainer.model``, ``trainer.optimizer`` (its state
+keyed by parameter), ``trainer.history``, ``trainer.state`` (step, epoch, per-model ``active``
+and ``status``). Per-model stopping (divergence, early stopping) freezes those models and lets the
+rest of an ensemble go on; a callback may also end the current :meth:`run` call for everyone by
+setting ``state.stop_training = True`` (the next :meth:`run` goes on from there).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .. import losses as losses_mod
+from .. import metrics as metrics_mod
+from .. import optimizers as optim_mod
+from ..callbacks import Callback
+from ..errors import GlassnetError
+from .batching import Batcher
+from .history import History
+from .penalties import penalty_terms
+
+#: samples per update when none is given (Keras' default too)
+DEFAULT_BATCH_SIZE = 32
+#: the one spelling of "every sample in every update", in Python and in configs
+FULL_BATCH = "full"
+#: a logged step records the batch's loss; "epoch" logs once per epoch
+LOG_EPOCH = "epoch"
+
+
+class TrainState:
+    """What callbacks see: the model, optimizer, history, counters and per-model status.
+
+    ``step`` is the index of the update being made (0-based) and, after a :meth:`Trainer.run`,
+    the number of updates done; ``epoch`` = ``step // steps_per_epoch``; ``active[m]`` is False
+    once model ``m`` stopped, with its reason in ``history.status[m]``.
+    """
+
+    def __init__(self, model, optimizer, history: History, steps_per_epoch: int):
+        self.model, self.optimizer, self.history = model, optimizer, history
+        self.M = model.M
+        self.step = 0
+        self.epoch = 0
+        self.steps_per_epoch = steps_per_epoch
+        self.active = np.ones(self.M, dtype=bool)
+        #: set by a callback to end the current ``run`` call after this step (Keras' name)
+        self.stop_training = False
+
+    @property
+    def status(self) -> list[str]:
+        return self.history.status
+
+    def stop_models(self, mask, status: str) -> None:
+        """Stop training the models where ``mask`` is True (and still active), with ``status``."""
+        mask = np.asarray(mask, bool) & self.active
+        if not mask.any():
+            return
+        self.active &= ~mask
+        self.optimizer.freeze(mask)
+        for m in np.flatnonzero(mask):
+            self.history.status[m] = status
+            self.history.stopped_at[m] = self.step
+
+
+def check_batch_size(batch_size, name: str = "batch_size"):
+    """``batch_size`` as given if it is a positive integer or ``"full"``; a GlassnetError otherwise."""
+    if batch_size == FULL_BATCH and isinstance(batch_size, str):
+        return FULL_BATCH
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise GlassnetError(f"{name} must be a positive integer or {FULL_BATCH!r} (every sample in every update), "
+                            f"got {batch_size!r}", field=name, value=batch_size)
+    return int(batch_size)
+
+
+def check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise GlassnetError(f"{name} must be a positive integer, got {value!r}", field=name, value=value)
+    return int(value)
+
+
+class Trainer:
+    """Train ``model`` on ``(x, y)`` one step at a time.
+
+    Parameters
+    ----------
+    model : a built (or buildable from ``x``) :class:`~glassnet.Sequential`.
+    x : ``(N, *input_shape)`` shared by all models, or ``(M, N, *input_shape)`` per model.
+    y : targets for ``loss``: ``(N, *output_shape)``, integer labels ``(N,)`` for the categorical
+        losses; ``(M, N, ...)`` when ``x`` is per model.
+    loss : a name from the ``glassnet.losses.losses`` registry, an options dict, or a Loss.
+    optimizer : an Optimizer, a name or an options dict; default ``SGD(lr=0.01)``. Binding the same
+        optimizer to the same model again keeps its state (momentum, moments, step count).
+    batch_size : samples per update, or ``"full"``. Larger than N means full batch. The last batch
+        of an epoch may be smaller, unless ``drop_last`` (then it is skipped: batch norm needs two
+        samples).
+    weight_decay, l1 : L2 rate lambda (penalty lambda/2 sum W^2 on weights, biases excluded) and
+        L1 rate, each a number or one per model.
+    shuffle : reshuffle every epoch, per model, from each model's own data stream.
+    validation_data : ``(x_val, y_val)``, evaluated in inference mode at each logged step.
+    metrics : metric names or options dicts from ``glassnet.metrics.metrics``; default accuracy
+        for classification losses.
+    callbacks : :class:`~glassnet.callbacks.Callback` objects.
+    log_every : record the history every this many steps, or ``"epoch"``; the first step of a
+        :meth:`run` with ``log_first`` and its last step are always recorded.
+    nan_guard : stop a model whose logged loss or final parameters are NaN/inf with status
+        "diverged".
+    """
+
+    def __init__(self, model, x, y, *, loss="mse", optimizer=None, batch_size=DEFAULT_BATCH_SIZE,
+                 weight_decay=0.0, l1=0.0, shuffle: bool = True, drop_last: bool = False, validation_data=None,
+                 metrics=None, callbacks=(), log_every=LOG_EPOCH, nan_guard: bool = True):
+        self.loss = losses_mod.get(loss)
+        self.optimizer = optim_mod.SGD(0.01) if optimizer is None else optim_mod.get(optimizer)
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise GlassnetError(f"callbacks must be glassnet Callback objects, got {cb!r}", field="callbacks",
+                                    value=cb)
+        self.model = model
+        self.x, self.y, self.per_model_data = self._prepare(model, x, y)
+        self.n = self.x.shape[1] if self.per_model_data else self.x.shape[0]
+        if self.n == 0:
+            raise GlassnetError("x has no samples; give at least one", field="x")
+        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
+        self.val = self._validation(validation_data)
+        self.metrics = metrics_mod.resolve(metrics, self.loss)
+        self.nan_guard = bool(nan_guard)
+        self._set_batching(check_batch_size(batch_size))
+        self.log_every = log_every if log_every == LOG_EPOCH else check_positive_int(log_every, "log_every")
+
+        self.optimizer.bind(model.param_list, model.M, model.dtype)
+        self.set_penalties(weight_decay, l1)
+        self.history = History(model.M, single=not model.ensemble)
+        self.state = TrainState(model, self.optimizer, self.history, self.steps_per_epoch)
+        model.history = self.history
+        self.seconds = 0.0
+        self._began = False
+
+    # -- setup ----------------------------------------------------------------------------------
+    def _prepare(self, model, x, y):
+        x = model.prepare_inputs(x)
+        per_model_data = x.ndim == len(model.input_shape) + 2
+        y = self.loss.prepare_targets(y, model.output_shape)
+        y = y.astype(model.dtype, copy=False) if np.issubdtype(y.dtype, np.floating) else y
+        n = x.shape[1] if per_model_data else x.shape[0]
+        ny = y.shape[1] if (per_model_data and y.ndim >= 2 and y.shape[0] == model.M and y.shape[1] == n) \
+            else y.shape[0]
+        if ny != n:
+            raise GlassnetError(f"x has {n} samples but y has {ny}; they must match", field="y")
+        if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
+            raise GlassnetError("y contains NaN or infinite values", field="y")
+        return x, y, per_model_data
+
+    def _validation(self, validation_data):
+        if validation_data is None:
+            return None
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise GlassnetError("validation_data must be a tuple (x_val, y_val)", field="validation_data")
+        xv = self.model.prepare_inputs(validation_data[0], "validation x")
+        yv = self.loss.prepare_targets(validation_data[1], self.model.output_shape)
+        if len(xv) == 0 if xv.ndim == len(self.model.input_shape) + 1 else xv.shape[1] == 0:
+            raise GlassnetError("validation x has no samples", field="validation_data")
+        nx = xv.shape[-len(self.model.input_shape) - 1]
+        ny = yv.shape[1] if (yv.ndim >= 2 and xv.ndim == len(self.model.input_shape) + 2 and yv.shape[0] == self.model.M
+                             and yv.shape[1] == nx) else yv.shape[0]
+        if nx != ny:
+            raise GlassnetError(f"validation x has {nx} samples but validation y has {ny}; they must match",
+                                field="validation_data")
+        if np.issubdtype(yv.dtype, np.floating) and not np.all(np.isfinite(yv)):
+            raise GlassnetError("validation y contains NaN or infinite values", field="validation_data")
+        return xv, (yv.astype(self.model.dtype, copy=False) if np.issubdtype(yv.dtype, np.floating) else yv)
+
+    def _set_batching(self, batch_size) -> None:
+        b = self.n if batch_size == FULL_BATCH else min(batch_size, self.n)
+        self.batch_size = batch_size
+        self.batcher = Batcher(self.x, self.y, b, self.shuffle, self.model.streams, self.per_model_data,
+                               drop_last=self.drop_last)
+        self.steps_per_epoch = self.batcher.steps_per_epoch
+        if getattr(self, "state", None) is not None:
+            self.state.steps_per_epoch = self.steps_per_epoch
+
+    def set_batch_size(self, batch_size) -> None:
+        """Change the batch size between steps (the playground's live setting); the next step
+        starts a new epoch."""
+        self._set_batching(check_batch_size(batch_size))
+
+    def set_penalties(self, weight_decay=0.0, l1=0.0) -> None:
+        """Set the global L2 and L1 rates between steps (a number or one per model)."""
+        self.weight_decay, self.l1 = weight_decay, l1
+        self.terms = penalty_terms(self.model, weight_decay, l1)
+
+    # -- stepping -------------------------------------------------------------------------------
+    def step(self) -> dict | None:
+        """Make one update; return that step's logs if it was logged."""
+        return self.run(1)
+
+    def run(self, steps: int, *, log_first: bool = True, log_last: bool = True, progress=None) -> dict | None:
+        """Make up to ``steps`` updates (fewer if every model stops, or a callback sets
+        ``state.stop_training``); return the logs of the last logged step (or None).
+
+        ``log_first``/``log_last``: also record the history at this call's first and last step.
+        ``progress``: a tqdm-like bar to ``update`` as steps are done.
+        """
+        steps = check_positive_int(steps, "steps")
+        state, model, loss, batcher = self.state, self.model, self.loss, self.batcher
+        callbacks = self.callbacks
+        if not self._began:
+            self._began = True
+            for cb in callbacks:
+                cb.on_train_begin(state)
+        state.stop_training = False
+        forward, backward, opt_step = model.forward, model.backward, self.optimizer.step
+        step_callbacks = [cb for cb in callbacks if type(cb).on_step_begin is not Callback.on_step_begin]
+        every = self.steps_per_epoch if self.log_every == LOG_EPOCH else self.log_every
+        spe = self.steps_per_epoch
+        bar_every = max(1, steps // 200)
+        logs = None
+        first, last = state.step, state.step + steps - 1
+        t0 = time.perf_counter()
+        with np.errstate(all="ignore"):  # overflow in a diverging model is caught by the guard
+            for step in range(first, last + 1):
+                state.step = step
+                state.epoch = step // spe
+                for cb in step_callbacks:
+                    cb.on_step_begin(state)
+                xb, yb = batcher.next()
+                pred = forward(xb, True)
+                log_now = step % every == 0 or (log_first and step == first) or (log_last and step == last)
+                if log_now:
+                    data_loss, grad = loss.value_and_grad(pred, yb)
+                else:
+                    grad = loss.grad(pred, yb)
+                backward(grad)
+                for p, reg in self.terms:
+                    p.grad = p.grad + reg.grad(p.value)
+                if log_now:
+                    logs = self._log(step, pred, yb, data_loss)
+                    if not state.active.any():
+                        state.step = step + 1
+                        break
+                opt_step()
+                if (step + 1) % spe == 0:
+                    for cb in callbacks:
+                        cb.on_epoch_end(state)
+                state.step = step + 1
+                if progress is not None and (step - first + 1) % bar_every == 0:
+                    progress.update(bar_every)
+                if state.stop_training or not state.active.any():
+                    break
+        state.epoch = state.step // spe
+        self.seconds += time.perf_counter() - t0
+        self.history.sync(state.step, self.seconds)
+        return logs
+
+    def _log(self, step: int, pred, yb, data_loss) -> dict:
+        """Record the logs of ``step`` (before its update) and run the guard and ``on_log``."""
+        model, state = self.model, self.state
+        penalty = np.zeros(model.M)
+        for p, reg in self.terms:
+            penalty = penalty + reg.penalty(p.value)
+        logs = {"loss": data_loss + penalty, "data_loss": data_loss, "penalty": penalty}
+        for name, metric in self.metrics.items():
+            logs[name] = metric(pred, yb, self.loss)
+        if self.val is not None:
+            pv = model.forward(self.val[0], False)
+            logs["val_loss"] = self.loss.value(pv, self.val[1])
+            for name, metric in self.metrics.items():
+                logs[f"val_{name}"] = metric(pv, self.val[1], self.loss)
+        if self.nan_guard:
+            bad = ~np.isfinite(logs["loss"]) & state.active
+            if bad.any():
+                state.stop_models(bad, "diverged")
+        self.history.record(step, logs, state.active)
+        for cb in self.callbacks:
+            cb.on_log(state, logs)
+        return logs
+
+    def finish(self) -> History:
+        """End training: the final NaN guard (parameters gone non-finite after the last logged
+        step), ``on_train_end`` callbacks; returns the :class:`History`."""
+        if self.nan_guard:
+            self.check_parameters()
+        self.history.sync(self.state.step, self.seconds)
+        for cb in self.callbacks:
+            cb.on_train_end(self.state)
+        return self.history
+
+    def check_parameters(self, limit: float | None = None) -> np.ndarray:
+        """Stop, as "diverged", every active model with a non-finite parameter (or one beyond
+        ``limit`` in absolute value); returns the mask of models stopped now."""
+        model = self.model
+        bad = np.zeros(model.M, bool)
+        with np.errstate(invalid="ignore"):
+            for p in model.param_list:
+                v = p.value.reshape(model.M, -1)
+                bad |= ~np.isfinite(v).all(axis=1)
+                if limit is not None:
+                    bad |= (np.abs(v) > limit).any(axis=1)
+        bad &= self.state.active
+        self.state.stop_models(bad, "diverged")
+        return bad
+
+    @property
+    def epoch(self) -> int:
+        return self.state.epoch
+
+    @property
+    def steps_done(self) -> int:
+        return self.state.step
+
+    def __repr__(self):
+        return (f"Trainer({self.model.M} model{'s' if self.model.M > 1 else ''}, loss={self.loss!r}, "
+                f"optimizer={self.optimizer!r}, batch_size={self.batch_size!r}, step={self.state.step})")
+
+
+def default_log_every(total_steps: int, steps_per_epoch: int) -> int:
+    """Once per epoch, but at most ~1000 points per curve (and at least two points)."""
+    every = steps_per_epoch * max(1, math.ceil(total_steps / steps_per_epoch / 1000))
+    return min(every, max(1, total_steps // 2)) if total_steps > 1 else 1
