@@ -1,11 +1,12 @@
 """Name-to-object registries: one per family (activations, losses, layers, optimizers, ...).
 
-The CLI, configs and the playground all resolve names through these, so a name is valid in one
-place exactly when it is valid in all of them. ``get`` fails with the list of valid names.
+The CLI, configs, studies and the playground resolve names through these, so a name is valid in
+one place exactly when it is valid in all of them. ``get`` fails with the list of valid names.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Generic, Iterator, TypeVar
 
 from .errors import GlassnetError
@@ -42,6 +43,24 @@ class Registry(Generic[T]):
             return obj
 
         return add
+
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` (and its aliases) and return its entry: for plug-ins and test-local
+        entries (see :meth:`temporary`)."""
+        key = self._aliases.get(_key(name), _key(name))
+        if key not in self._items:
+            raise GlassnetError(f"unknown {self.family} {name!r}; valid names: {', '.join(self.names())}")
+        self._aliases = {a: k for a, k in self._aliases.items() if k != key}
+        return self._items.pop(key)
+
+    @contextlib.contextmanager
+    def temporary(self, name: str, obj: T, *aliases: str):
+        """``with registry.temporary("mine", Mine): ...`` registers an entry for the block only."""
+        self.register(name, *aliases)(obj)
+        try:
+            yield obj
+        finally:
+            self.unregister(name)
 
     def get(self, name: str) -> T:
         """The entry called ``name``; a :class:`GlassnetError` listing valid names otherwise."""

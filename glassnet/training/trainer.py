@@ -52,8 +52,10 @@ class TrainState:
     once model ``m`` stopped, with its reason in ``history.status[m]``.
     """
 
-    def __init__(self, model, optimizer, history: History, steps_per_epoch: int):
+    def __init__(self, model, optimizer, history: History, steps_per_epoch: int, trainer=None):
         self.model, self.optimizer, self.history = model, optimizer, history
+        #: the Trainer itself (loss, batch size, penalties, data), for callbacks that record runs
+        self.trainer = trainer
         self.M = model.M
         self.step = 0
         self.epoch = 0
@@ -147,7 +149,7 @@ class Trainer:
         self.optimizer.bind(model.param_list, model.M, model.dtype)
         self.set_penalties(weight_decay, l1)
         self.history = History(model.M, single=not model.ensemble)
-        self.state = TrainState(model, self.optimizer, self.history, self.steps_per_epoch)
+        self.state = TrainState(model, self.optimizer, self.history, self.steps_per_epoch, trainer=self)
         model.history = self.history
         self.seconds = 0.0
         self._began = False
