@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -21,6 +22,12 @@ from .errors import GlassnetError
 # transposes and einsum sums in Dense, the sigmoid formula), so that an ensemble split into chunks
 # gives bit-identical results as long as every chunk is on the same side of it.
 MANY_MODELS = 16
+
+#: The memory budget: sizes declared by a file, a message or a config are checked against it
+#: before anything is allocated (a 505-byte model header must not cost gigabytes). Override it
+#: with the environment variable ``GLASSNET_MAX_BYTES`` (an int, in bytes).
+MAX_BYTES_DEFAULT = 4 * 2**30
+MAX_BYTES_ENV = "GLASSNET_MAX_BYTES"
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 _default_dtype = np.float32
@@ -128,3 +135,26 @@ def broadcast_to_param(values: np.ndarray, ndim: int) -> np.ndarray:
 
 def as_seed_list(seeds: Sequence[int]) -> list[ModelStreams]:
     return [ModelStreams.from_seed(s) for s in seeds]
+
+
+def memory_budget() -> int:
+    """The memory budget in bytes now: ``$GLASSNET_MAX_BYTES`` if set, else :data:`MAX_BYTES_DEFAULT`."""
+    text = os.environ.get(MAX_BYTES_ENV, "").strip()
+    if not text:
+        return MAX_BYTES_DEFAULT
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise GlassnetError(f"{MAX_BYTES_ENV} must be a positive int (bytes), got {text!r}", field=MAX_BYTES_ENV)
+    return value
+
+
+def check_memory(nbytes: int, what: str) -> int:
+    """``nbytes`` if it fits :func:`memory_budget`; else one GlassnetError line naming ``what``."""
+    budget = memory_budget()
+    if nbytes > budget:
+        raise GlassnetError(f"{what} would need {nbytes / 2**20:,.0f} MiB, over the memory budget of "
+                            f"{budget / 2**20:,.0f} MiB (set {MAX_BYTES_ENV} to allow more)")
+    return int(nbytes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from . import initializers as inits
 from . import losses as losses_mod
 from . import training
-from .backend import as_seed_list, model_seeds, resolve_dtype
+from .backend import as_seed_list, check_memory, model_seeds, resolve_dtype
 from .errors import GlassnetError
 from .layers import BuildContext, Layer, Param, from_config
 
@@ -60,7 +61,9 @@ class Sequential:
             self.build(input_shape)
 
     # -- building -----------------------------------------------------------------------------
-    def build(self, input_shape) -> "Sequential":
+    def build(self, input_shape, *, dry: bool = False) -> "Sequential":
+        """Create every layer's parameters for per-sample ``input_shape``. ``dry``: shapes only
+        (zero-stride placeholders; see :meth:`param_bytes`), for sizing before allocating."""
         if isinstance(input_shape, int):
             input_shape = (input_shape,)
         try:
@@ -70,7 +73,7 @@ class Sequential:
         if not input_shape or min(input_shape) < 1:
             raise GlassnetError(f"input_shape must be a tuple of positive ints, got {input_shape!r}")
         self.streams = as_seed_list(self.seeds)
-        ctx = BuildContext(self.M, self.dtype, self.streams, self.init, self.bias_init)
+        ctx = BuildContext(self.M, self.dtype, self.streams, self.init, self.bias_init, dry=dry)
         counts: dict[str, int] = {}
         shape = input_shape
         for layer in self.layers:
@@ -107,6 +110,11 @@ class Sequential:
 
     def _public(self, a):
         return a if self.ensemble else a[0]
+
+    def param_bytes(self) -> int:
+        """Bytes of every parameter of all ``M`` networks (gradients and optimizer state come on
+        top: about 2-4 times as much while training)."""
+        return int(sum(np.prod(p.value.shape, dtype=np.float64) * self.dtype.itemsize for p in self.param_list))
 
     def param_count(self) -> int:
         """Trainable parameters of one network."""
@@ -226,32 +234,56 @@ class Sequential:
 
     @classmethod
     def load(cls, path) -> "Sequential":
-        """Read a model written by :meth:`save`; a missing or malformed field fails clearly."""
+        """Read a model written by :meth:`save`; a missing, malformed or oversized field fails clearly.
+
+        Nothing is drawn or allocated before the declared architecture is checked against the
+        arrays the file holds and against the memory budget (:func:`glassnet.backend.memory_budget`).
+        """
         path = Path(path)
-        if not path.exists():
-            raise GlassnetError(f"model file {str(path)!r} does not exist")
+        if not path.is_file():
+            raise GlassnetError(f"model file {str(path)!r} does not exist" if not path.exists()
+                                else f"model file {str(path)!r} is not a regular file")
         try:
             data = np.load(path, allow_pickle=False)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is one user error
-            raise GlassnetError(f"{str(path)!r} is not a glassnet model file (.npz): {exc}") from None
+            raise GlassnetError(f"{str(path)!r} is not a glassnet model file (.npz): {_first_line(exc)}") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy renamed .npz
+            raise GlassnetError(f"{str(path)!r} is a single .npy array, not a glassnet model file (.npz)")
         with data:
             if "__model__" not in data.files:
                 raise GlassnetError(f"{str(path)!r} has no '__model__' header; not a glassnet model file")
             try:
                 header = json.loads(str(data["__model__"]))
-            except ValueError as exc:  # bad JSON, or an object array that would need pickle
-                raise GlassnetError(f"{str(path)!r}: the '__model__' header is not valid JSON text ({exc})") from None
+            except Exception as exc:  # noqa: BLE001 - bad JSON, a corrupt entry, an object array
+                raise GlassnetError(f"{str(path)!r}: the '__model__' header is not valid JSON text "
+                                    f"({_first_line(exc)})") from None
             _check_header(header, path)
-            layers = [from_config(c) for c in header["layers"]]
-            model = cls(layers, header["input_shape"], seed=header["seeds"],
-                        dtype=header["dtype"], name=header.get("name", "sequential"))
+            try:
+                layers = [from_config(c) for c in header["layers"]]
+                model = cls(layers, None, seed=header["seeds"], dtype=header["dtype"],
+                            name=header.get("name", "sequential"))
+                model.build(header["input_shape"], dry=True)
+            except GlassnetError as exc:
+                raise GlassnetError(f"{str(path)!r}: {exc}") from None
             model.ensemble = bool(header["ensemble"])
+            check_memory(model.param_bytes(), f"{str(path)!r}: the declared architecture")
+            stored = _stored_shapes(data, path)
             for layer in model.layers:
                 for short, p in layer.params.items():
-                    p.value[...] = _stored(data, f"param/{layer.name}/{short}", p.value.shape, path)
+                    p.value = _stored(data, stored, f"param/{layer.name}/{short}", p.value.shape, model.dtype, path)
+                    p.grad = np.zeros_like(p.value)
                 for short, b in layer.buffers.items():
-                    b[...] = _stored(data, f"buffer/{layer.name}/{short}", b.shape, path)
+                    b[...] = _stored(data, stored, f"buffer/{layer.name}/{short}", b.shape, model.dtype, path)
+        bad = [p.name for p in model.param_list if not np.isfinite(p.value).all()]
+        if bad:
+            warnings.warn(f"{str(path)}: parameters {', '.join(bad)} hold NaN or infinite values "
+                          "(saved from a diverged run?)", RuntimeWarning, stacklevel=2)
         return model
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_header(header, path) -> None:
@@ -270,15 +302,51 @@ def _check_header(header, path) -> None:
     if header["version"] > FORMAT_VERSION:
         raise GlassnetError(f"{str(path)!r}: format version {header['version']} is newer than this "
                             f"glassnet reads ({FORMAT_VERSION}); upgrade glassnet")
+    seeds = header["seeds"]
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63 for s in seeds):
+        raise GlassnetError(f"{str(path)!r}: model header field 'seeds' must be a non-empty list of ints >= 0, "
+                            f"got {_short(seeds)}")
+    dims = header["input_shape"]
+    if not dims or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims):
+        raise GlassnetError(f"{str(path)!r}: model header field 'input_shape' must be a list of ints >= 1, "
+                            f"got {_short(dims)}")
 
 
-def _stored(data, key, shape, path):
-    if key not in data.files:
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _stored_shapes(data, path) -> dict[str, tuple]:
+    """``{key: shape}`` of every array in the archive, read from the .npy headers alone."""
+    shapes = {}
+    zf = data.zip
+    for info in zf.infolist():
+        key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        try:
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, _ = read(f, max_header_size=100_000)
+        except Exception as exc:  # noqa: BLE001 - a corrupt entry is one user error
+            raise GlassnetError(f"{str(path)!r}: array {key!r} is not readable ({_first_line(exc)})") from None
+        shapes[key] = tuple(shape)
+    return shapes
+
+
+def _stored(data, shapes, key, shape, dtype, path):
+    if key not in shapes:
         raise GlassnetError(f"{str(path)!r}: array {key!r} is missing")
+    if shapes[key] != tuple(shape):
+        raise GlassnetError(f"{str(path)!r}: array {key!r} has shape {shapes[key]}, the architecture needs "
+                            f"{tuple(shape)}")
     try:
         arr = data[key]
     except ValueError as exc:  # an object array: loading it would need pickle
         raise GlassnetError(f"{str(path)!r}: array {key!r} cannot be read without pickle ({exc})") from None
-    if arr.shape != shape:
-        raise GlassnetError(f"{str(path)!r}: array {key!r} has shape {arr.shape}, the architecture needs {shape}")
-    return arr
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt data
+        raise GlassnetError(f"{str(path)!r}: array {key!r} is not readable ({_first_line(exc)})") from None
+    if not np.issubdtype(arr.dtype, np.number):
+        raise GlassnetError(f"{str(path)!r}: array {key!r} has dtype {arr.dtype}, expected numbers")
+    return np.array(arr, dtype=dtype, copy=True)

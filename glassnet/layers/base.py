@@ -31,7 +31,8 @@ class Param:
     def __init__(self, name: str, value: np.ndarray, regularize: bool, regularizer=None):
         self.name = name
         self.value = value
-        self.grad = np.zeros_like(value)
+        # a dry build's zero-stride placeholder gets a placeholder gradient: nothing allocated
+        self.grad = np.zeros(value.shape, value.dtype) if value.flags.writeable else value
         self.regularize = regularize
         self.regularizer = regularizer
 
@@ -53,9 +54,14 @@ class BuildContext:
     kernel_init: inits.Initializer | None = None
     bias_init: inits.Initializer | None = None
     extra: dict = field(default_factory=dict)
+    #: shapes only: parameters are zero-stride placeholders, nothing is drawn or allocated (a
+    #: model file's architecture is sized this way before its arrays are read)
+    dry: bool = False
 
     def draw(self, init: inits.Initializer, shape: tuple, fan_in: int, fan_out: int) -> np.ndarray:
         """One draw per model, each from that model's own init stream, stacked to ``(M, *shape)``."""
+        if self.dry:
+            return np.broadcast_to(np.zeros((), self.dtype), (self.M,) + tuple(shape))
         return np.stack([init(shape, s.init, self.dtype, fan_in, fan_out) for s in self.streams])
 
 
