@@ -108,6 +108,7 @@ def test_early_stopped_models_stay_exactly_where_they_stopped(optimizer):
     assert trainer.history.status == ["early_stopped"] * 2
     frozen = [p.value.copy() for p in model.param_list]
     trainer.state.active[:] = True              # keep stepping: only the optimizer's mask holds them
+    trainer.state.all_stopped = False
     trainer.callbacks.remove(stopper)
     trainer.run(6)
     for p, v in zip(model.param_list, frozen):

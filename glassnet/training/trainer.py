@@ -61,6 +61,8 @@ class TrainState:
         self.epoch = 0
         self.steps_per_epoch = steps_per_epoch
         self.active = np.ones(self.M, dtype=bool)
+        #: True once every model has stopped (kept as a flag: the loop reads it every step)
+        self.all_stopped = False
         #: set by a callback to end the current ``run`` call after this step (Keras' name)
         self.stop_training = False
 
@@ -74,6 +76,7 @@ class TrainState:
         if not mask.any():
             return
         self.active &= ~mask
+        self.all_stopped = not self.active.any()
         self.optimizer.freeze(mask)
         for m in np.flatnonzero(mask):
             self.history.status[m] = status
@@ -253,7 +256,7 @@ class Trainer:
                     p.grad = p.grad + reg.grad(p.value)
                 if log_now:
                     logs = self._log(step, pred, yb, data_loss)
-                    if not state.active.any():
+                    if state.all_stopped:
                         state.step = step + 1
                         break
                 opt_step()
@@ -263,7 +266,7 @@ class Trainer:
                 state.step = step + 1
                 if progress is not None and (step - first + 1) % bar_every == 0:
                     progress.update(bar_every)
-                if state.stop_training or not state.active.any():
+                if state.stop_training or state.all_stopped:
                     break
         state.epoch = state.step // spe
         self.seconds += time.perf_counter() - t0
