@@ -1,10 +1,12 @@
-"""Small shared checks for the data package: seeds, fractions, counts and optional imports."""
+"""Small shared checks for the data package: seeds, fractions, counts, optional imports, and
+the memory budget every loader checks a file's declared sizes against before allocating."""
 
 from __future__ import annotations
 
-import gzip
 import importlib
 import numbers
+import os
+import zlib
 from pathlib import Path
 from types import ModuleType
 
@@ -65,15 +67,133 @@ def optional_import(module: str, purpose: str) -> ModuleType:
         ) from exc
 
 
-def read_maybe_gzip(path) -> tuple[Path, bytes]:
-    """The bytes of ``path``, gunzipped when they start with the gzip magic number."""
-    path = Path(path)
-    if not path.is_file():
-        raise GlassnetError(f"{path}: no such file")
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
+#: The memory budget, in bytes, for one array (or one file's decompressed contents) that a
+#: loader builds from a file. Sizes a file declares (IDX dimensions, a pickle's byte counts, an
+#: image's pixel count, a gzip stream's inflated length) are checked against it *before*
+#: anything is allocated, so a small hostile file cannot make glassnet allocate gigabytes.
+#: Override it with the environment variable ``GLASSNET_MAX_BYTES`` (an int, in bytes).
+MAX_ARRAY_BYTES = 4 * 2**30
+
+#: The environment variable that overrides :data:`MAX_ARRAY_BYTES`.
+MAX_BYTES_ENV = "GLASSNET_MAX_BYTES"
+
+_CHUNK = 1 << 20  # bytes read or inflated at a time
+
+
+def max_array_bytes() -> int:
+    """The memory budget now: ``$GLASSNET_MAX_BYTES`` if set, else :data:`MAX_ARRAY_BYTES`."""
+    text = os.environ.get(MAX_BYTES_ENV, "").strip()
+    if not text:
+        return MAX_ARRAY_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise GlassnetError(f"{MAX_BYTES_ENV} must be a positive int (bytes), got {text!r}")
+    return value
+
+
+def check_budget(nbytes: int, path, what: str) -> int:
+    """``nbytes`` if it fits the memory budget, else a one-line GlassnetError naming ``path``."""
+    budget = max_array_bytes()
+    if nbytes > budget:
+        raise GlassnetError(
+            f"{path}: {what} needs {nbytes:,} bytes, over the memory budget of {budget:,} "
+            f"bytes (set {MAX_BYTES_ENV} to raise it)"
+        )
+    return nbytes
+
+
+class DataFile:
+    """A file read front to back, gunzipped on the fly when it starts with the gzip magic.
+
+    :meth:`read` never returns (or allocates) more than it was asked for and than the file
+    holds, so a caller that checks a declared size first reads no more than that size: a gzip
+    bomb is inflated only up to the caller's limit. Damaged gzip data is a GlassnetError.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            what = "not a regular file" if self.path.exists() else "no such file"
+            raise GlassnetError(f"{self.path}: {what}")
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise GlassnetError(f"{path}: damaged or truncated gzip data ({exc})") from None
-    return path, data
+            self._file = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise GlassnetError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
+        self.size = os.fstat(self._file.fileno()).st_size  # bytes on disk
+        self.gzipped = self._file.read(2) == b"\x1f\x8b"  # gzip magic, whatever the name
+        self._file.seek(0)
+        self._inflater = zlib.decompressobj(wbits=31) if self.gzipped else None
+        self._pending = b""  # compressed bytes read but not yet inflated
+        self._done = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _raw(self, n: int) -> bytes:
+        try:
+            return self._file.read(n)
+        except OSError as exc:
+            raise GlassnetError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
+
+    def _damaged(self, why) -> GlassnetError:
+        return GlassnetError(f"{self.path}: damaged or truncated gzip data ({why})")
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes (fewer only at the end of the data)."""
+        if not self.gzipped:
+            return self._raw(max(0, min(n, self.size - self._file.tell())))
+        out, have = [], 0
+        while have < n and not self._done:
+            if self._inflater.eof:  # one gzip member ended: another may follow
+                rest = self._inflater.unused_data + self._raw(_CHUNK)
+                if not rest.strip(b"\x00"):  # only (optional) zero padding is left
+                    self._done = True
+                    break
+                if rest[:2] != b"\x1f\x8b":
+                    raise self._damaged("trailing bytes after the gzip stream")
+                self._inflater, self._pending = zlib.decompressobj(wbits=31), rest
+            at_end = False
+            if not self._pending:
+                self._pending = self._raw(_CHUNK)
+                at_end = not self._pending
+            try:
+                chunk = self._inflater.decompress(self._pending, min(n - have, _CHUNK))
+            except zlib.error as exc:
+                raise self._damaged(exc) from None
+            self._pending = self._inflater.unconsumed_tail
+            if at_end and not chunk and not self._inflater.eof:
+                raise self._damaged("the compressed stream ends early")
+            out.append(chunk)
+            have += len(chunk)
+        return b"".join(out)
+
+
+def read_maybe_gzip(path, limit: int | None = None) -> tuple[Path, bytes]:
+    """The bytes of ``path``, gunzipped when they start with the gzip magic number.
+
+    At most ``limit`` bytes (default: the memory budget, :func:`max_array_bytes`) are read or
+    inflated; a file holding more is refused with one line before more is allocated.
+    """
+    with DataFile(path) as file:
+        limit = max_array_bytes() if limit is None else min(limit, max_array_bytes())
+        if not file.gzipped and file.size > limit:
+            raise GlassnetError(
+                f"{file.path}: the file holds {file.size:,} bytes, over the limit of {limit:,} "
+                f"bytes (the memory budget; set {MAX_BYTES_ENV} to raise it)"
+            )
+        data = file.read(limit + 1)
+        if len(data) > limit:
+            raise GlassnetError(
+                f"{file.path}: the gzip data inflates to more than {limit:,} bytes, over the "
+                f"memory budget (set {MAX_BYTES_ENV} to raise it)"
+            )
+    return file.path, data
