@@ -7,19 +7,29 @@
 * a folder with one sub-folder of images per class (:func:`load_image_folder`, needs Pillow);
 * ``.npz`` archives with named arrays (:func:`load_npz`, ``allow_pickle=False``).
 
-Every failure is a one-line :class:`GlassnetError` naming the path and what is wrong.
+Every failure is a one-line :class:`GlassnetError` naming the path and what is wrong. Sizes a
+file declares (IDX dimensions, a pickle's byte counts, an ``.npy`` header's shape, an image's
+pixel count) are checked against the bytes present and against the memory budget
+(:data:`glassnet.data._util.MAX_ARRAY_BYTES`, ``$GLASSNET_MAX_BYTES``) before anything is
+allocated, and gzip data are inflated no further than the declared size.
 """
 
 from __future__ import annotations
 
+import numbers
+import struct
+import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import GlassnetError
-from ._util import check_choice, optional_import, read_maybe_gzip
+from ._util import DataFile, check_budget, check_choice, optional_import
 from .safe_pickle import restricted_load
+
+_MAX_NDIM = 32  # NumPy 1 allows 32 dimensions; no data file needs more
 
 # --- IDX (MNIST) ----------------------------------------------------------------------------
 
@@ -32,30 +42,51 @@ def read_idx(path) -> np.ndarray:
 
     The header is two zero bytes, a type code (:data:`IDX_DTYPES`), the number of dimensions
     ``d``, then ``d`` big-endian uint32 sizes; the data follow, big-endian, and must fill the
-    rest of the file exactly.
+    rest of the file exactly. The declared size is checked against the memory budget and the
+    bytes present before the data are read; a gzipped file is inflated no further than that.
 
     Returns
     -------
     ndarray of the declared shape, native byte order
     """
-    path, data = read_maybe_gzip(path)
-    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] not in IDX_DTYPES or data[3] == 0:
+    with DataFile(path) as file:
+        path, head = file.path, file.read(4)
+        if len(head) < 4 or head[:2] != b"\x00\x00" or head[2] not in IDX_DTYPES or head[3] == 0:
+            raise GlassnetError(
+                f"{path}: not an IDX file (magic number {head.hex() or 'missing'}; expected "
+                f"0000 + a type code in {{08, 09, 0b, 0c, 0d, 0e}} + a dimension count >= 1)"
+            )
+        ndim, dtype = head[3], np.dtype(IDX_DTYPES[head[2]])
+        if ndim > _MAX_NDIM:
+            raise GlassnetError(
+                f"{path}: IDX header declares {ndim} dimensions; at most {_MAX_NDIM} are supported"
+            )
+        header = 4 + 4 * ndim
+        dims = file.read(4 * ndim)
+        if len(dims) < 4 * ndim:
+            raise GlassnetError(
+                f"{path}: truncated IDX header ({4 + len(dims)} bytes, needs {header})"
+            )
+        shape = struct.unpack(f">{ndim}I", dims)
+        nbytes = dtype.itemsize
+        for size in shape:
+            nbytes *= size  # Python ints: no overflow
+        check_budget(nbytes, path, f"IDX shape {shape} of {dtype.name}")
+        expected = header + nbytes
+        if not file.gzipped and file.size != expected:
+            what = "truncated" if file.size < expected else "has trailing bytes"
+            raise GlassnetError(
+                f"{path}: IDX data {what}: shape {shape} needs {expected:,} bytes, "
+                f"file has {file.size:,}"
+            )
+        body = file.read(nbytes + 1)  # one more: trailing bytes are an error too
+    if len(body) != nbytes:
+        have = f"{header + len(body):,}" if len(body) < nbytes else "more"
+        what = "truncated" if len(body) < nbytes else "has trailing bytes"
         raise GlassnetError(
-            f"{path}: not an IDX file (magic number {data[:4].hex() or 'missing'}; expected "
-            f"0000 + a type code in {{08, 09, 0b, 0c, 0d, 0e}} + a dimension count >= 1)"
+            f"{path}: IDX data {what}: shape {shape} needs {expected:,} bytes, the data hold {have}"
         )
-    ndim, dtype = data[3], np.dtype(IDX_DTYPES[data[2]])
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise GlassnetError(f"{path}: truncated IDX header ({len(data)} bytes, needs {header})")
-    shape = tuple(int(s) for s in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(data) != expected:
-        what = "truncated" if len(data) < expected else "has trailing bytes"
-        raise GlassnetError(
-            f"{path}: IDX data {what}: shape {shape} needs {expected} bytes, file has {len(data)}"
-        )
-    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    return np.frombuffer(body, dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 #: The four standard MNIST / Fashion-MNIST file names (without ``.gz``), by part.
@@ -124,12 +155,57 @@ load_fashion_mnist = load_mnist
 # --- CIFAR (restricted pickles) ---------------------------------------------------------------
 
 
+#: Number of classes of each CIFAR label list: labels are checked to lie in ``0 .. k-1``.
+CIFAR_CLASSES = {"labels": 10, "fine_labels": 100, "coarse_labels": 20}
+
+
+def _show_key(key) -> str:
+    return key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else str(key)
+
+
 def _get(batch: dict, key: str, path: Path):
     for k in (key.encode(), key):
         if k in batch:
             return batch[k]
-    found = ", ".join(k.decode() if isinstance(k, bytes) else str(k) for k in batch)
-    raise GlassnetError(f"{path}: no {key!r} entry (found: {found})")
+    keys = list(batch)
+    found = ", ".join(_show_key(k)[:40] for k in keys[:10])
+    if len(keys) > 10:
+        found += f", ... ({len(keys)} keys)"
+    raise GlassnetError(f"{path}: no {key!r} entry (found: {found or 'nothing'})")
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} {value.shape}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
+def _cifar_labels(raw, n: int, label_key: str, path: Path) -> np.ndarray:
+    """``raw`` as int64 labels after checking it is ``n`` integers in the class range."""
+    if isinstance(raw, np.ndarray):
+        ok = raw.shape == (n,) and raw.dtype.kind in "iu"
+    else:
+        ok = isinstance(raw, (list, tuple)) and len(raw) == n and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in raw
+        )
+    if not ok:  # checked before np.asarray: nested shared lists could expand to gigabytes
+        raise GlassnetError(f"{path}: {label_key!r} must be {n} integers, got {_describe(raw)}")
+    classes = CIFAR_CLASSES.get(label_key)
+    if n:
+        if isinstance(raw, np.ndarray):
+            low, high = int(raw.min()), int(raw.max())
+        else:
+            low, high = int(min(raw)), int(max(raw))
+        top = None if classes is None else classes - 1
+        if low < 0 or (top is not None and high > top):
+            bad = low if low < 0 else high
+            allowed = "non-negative" if top is None else f"in 0..{top}"
+            raise GlassnetError(
+                f"{path}: {label_key!r} holds the label {bad}; labels must be {allowed}"
+            )
+    return np.asarray(raw, dtype=np.int64)
 
 
 def load_cifar_batch(path, label_key: str = "labels", normalize: bool = True):
@@ -140,7 +216,8 @@ def load_cifar_batch(path, label_key: str = "labels", normalize: bool = True):
     path : str or Path
         E.g. ``data_batch_1``, ``test_batch`` (CIFAR-10) or ``train``, ``test`` (CIFAR-100).
     label_key : str
-        ``"labels"`` (CIFAR-10), ``"fine_labels"`` or ``"coarse_labels"`` (CIFAR-100).
+        ``"labels"`` (CIFAR-10), ``"fine_labels"`` or ``"coarse_labels"`` (CIFAR-100). Labels
+        must lie in 0..9, 0..99 and 0..19 (:data:`CIFAR_CLASSES`); other keys in 0 and up.
     normalize : bool
         True: float32 in [0, 1]; False: the raw uint8 pixels.
 
@@ -151,22 +228,23 @@ def load_cifar_batch(path, label_key: str = "labels", normalize: bool = True):
     y : ndarray of int64, shape (N,)
     """
     path = Path(path)
+    if not isinstance(label_key, str):
+        raise GlassnetError(f"label_key must be a string such as 'labels', got {label_key!r}")
     batch = restricted_load(path)
     if not isinstance(batch, dict):
         raise GlassnetError(f"{path}: expected a dict of arrays, got {type(batch).__name__}")
-    data = np.asarray(_get(batch, "data", path))
-    labels = np.asarray(_get(batch, label_key, path))
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.dtype != np.uint8:
+    data = _get(batch, "data", path)
+    if (not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3 * 32 * 32
+            or data.dtype != np.uint8):
         raise GlassnetError(
-            f"{path}: 'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}"
+            f"{path}: 'data' must be uint8 of shape (N, 3072), got {_describe(data)}"
         )
-    if labels.shape != (len(data),) or labels.dtype.kind not in "iu":
-        raise GlassnetError(
-            f"{path}: {label_key!r} must be {len(data)} integers, got {labels.dtype} {labels.shape}"
-        )
+    labels = _cifar_labels(_get(batch, label_key, path), len(data), label_key, path)
     x = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    x = x.astype(np.float32) / 255 if normalize else np.ascontiguousarray(x)
-    return x, labels.astype(np.int64)
+    if normalize:
+        check_budget(x.size * 4, path, f"{len(x):,} float32 images")
+        return x.astype(np.float32) / 255, labels
+    return np.ascontiguousarray(x), labels
 
 
 def _cifar_dir(directory, subfolder: str) -> Path:
@@ -182,8 +260,18 @@ def _label_names(path: Path, key: str) -> list[str] | None:
     if not path.is_file():
         return None
     meta = restricted_load(path)
-    names = _get(meta, key, path) if isinstance(meta, dict) else None
-    return [n.decode() if isinstance(n, bytes) else str(n) for n in names] if names else None
+    if not isinstance(meta, dict):
+        raise GlassnetError(f"{path}: expected a dict of class names, got {type(meta).__name__}")
+    names = _get(meta, key, path)
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in names):
+        raise GlassnetError(f"{path}: {key!r} must be a list of strings, got {_describe(names)}")
+    try:
+        names = [n.decode("utf-8") if isinstance(n, bytes) else n for n in names]
+    except UnicodeDecodeError as exc:
+        raise GlassnetError(
+            f"{path}: {key!r} holds a name that is not UTF-8 text ({exc.reason})"
+        ) from None
+    return names or None
 
 
 def load_cifar10(directory, normalize: bool = True):
@@ -231,6 +319,22 @@ def load_cifar100(directory, label_mode: str = "fine", normalize: bool = True):
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
+_CHANNELS = {"RGB": 3, "L": 1, "RGBA": 4}
+
+
+def _image_size(size) -> tuple[int, int] | None:
+    def positive(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+
+    if size is None:
+        return None
+    if positive(size):
+        return int(size), int(size)
+    if isinstance(size, (tuple, list)) and len(size) == 2 and all(positive(v) for v in size):
+        return int(size[0]), int(size[1])
+    raise GlassnetError(f"size must be (width, height) of positive ints or an int, got {size!r}")
+
+
 def load_image_folder(directory, size: tuple[int, int] | int | None = None, mode: str = "RGB"):
     """Images in one sub-folder per class: ``directory/<class name>/<image files>``.
 
@@ -239,6 +343,7 @@ def load_image_folder(directory, size: tuple[int, int] | int | None = None, mode
     directory : str or Path
     size : (width, height) or int, optional
         Resize every image to this size (bilinear); without it all images must share one size.
+        At most Pillow's ``Image.MAX_IMAGE_PIXELS`` pixels.
     mode : {"RGB", "L", "RGBA"}
         Pillow mode the images are converted to; "L" gives one (grey) channel.
 
@@ -250,46 +355,77 @@ def load_image_folder(directory, size: tuple[int, int] | int | None = None, mode
     class_names : list of str
         The sub-folder names, sorted; hidden folders (``.name``) are skipped. Files in each are
         read in sorted order; files without an image extension are skipped.
+
+    An image over ``Image.MAX_IMAGE_PIXELS`` (a decompression bomb: Pillow only warns up to
+    twice that) is refused, and so is a set whose float32 array would exceed the memory budget
+    (:data:`glassnet.data._util.MAX_ARRAY_BYTES`), before it is decoded or resized.
     """
     directory = Path(directory)
-    mode = check_choice(mode, "mode", ("RGB", "L", "RGBA"))
-    if isinstance(size, int):
-        size = (size, size)
-    if size is not None and (len(size) != 2 or min(size) < 1):
-        raise GlassnetError(f"size must be (width, height) of positive ints or an int, got {size!r}")
+    mode = check_choice(mode, "mode", tuple(_CHANNELS))
+    size = _image_size(size)
     if not directory.is_dir():
         raise GlassnetError(f"{directory}: no such directory")
     class_dirs = sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise GlassnetError(f"{directory}: no class sub-folders (expected {directory}/<class>/<images>)")
     image = optional_import("PIL.Image", "load_image_folder()")
-    images, labels = [], []
-    for label, folder in enumerate(class_dirs):
+    folders = []
+    for folder in class_dirs:
         files = sorted(
             p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
         )
         if not files:
             raise GlassnetError(f"{folder}: no image files ({', '.join(IMAGE_EXTENSIONS)})")
+        folders.append(files)
+    channels, pixel_limit = _CHANNELS[mode], image.MAX_IMAGE_PIXELS
+    if size is not None:
+        width, height = size
+        if pixel_limit and width * height > pixel_limit:
+            raise GlassnetError(
+                f"{directory}: size {width}x{height} is {width * height:,} pixels per image, over "
+                f"Pillow's limit of {pixel_limit:,} (PIL.Image.MAX_IMAGE_PIXELS)"
+            )
+        count = sum(len(files) for files in folders)
+        check_budget(count * width * height * channels * 4, directory,
+                     f"size {width}x{height}: {count:,} float32 images of {width}x{height}x{channels}")
+    images, labels, total = [], [], 0
+    for label, files in enumerate(folders):
         for file in files:
-            try:
-                with image.open(file) as img:
-                    img = img.convert(mode)
-                    if size is not None:
-                        img = img.resize(tuple(size), image.BILINEAR)
-                    arr = np.asarray(img, dtype=np.float32) / 255
-            except (OSError, ValueError) as exc:
-                raise GlassnetError(f"{file}: cannot read image ({exc})") from None
+            arr = _read_image(image, file, size, mode)
             if images and arr.shape != images[0].shape:
                 raise GlassnetError(
                     f"{file}: size {arr.shape[1]}x{arr.shape[0]} differs from the first image's "
                     f"{images[0].shape[1]}x{images[0].shape[0]}; pass size=(width, height)"
                 )
+            total += arr.nbytes
+            check_budget(total, file, f"the images up to this one ({len(images) + 1:,})")
             images.append(arr)
             labels.append(label)
     x = np.stack(images)
     if x.ndim == 3:  # mode "L": add the channel axis
         x = x[..., None]
     return x, np.asarray(labels, dtype=np.int64), [p.name for p in class_dirs]
+
+
+def _read_image(image, file: Path, size, mode: str) -> np.ndarray:
+    """One image as float32 in [0, 1], its pixel count checked before it is decoded."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow errors over 2 * MAX_IMAGE_PIXELS and only warns above MAX_IMAGE_PIXELS
+            warnings.simplefilter("error", image.DecompressionBombWarning)
+            with image.open(file) as img:
+                width, height = img.size
+                check_budget(width * height * 4 * _CHANNELS[mode], file, f"decoding {width}x{height}")
+                img = img.convert(mode)
+                if size is not None:
+                    img = img.resize(size, image.BILINEAR)
+                return np.asarray(img, dtype=np.float32) / 255
+    except (image.DecompressionBombError, image.DecompressionBombWarning) as exc:
+        raise GlassnetError(f"{file}: refused image: {exc}") from None
+    except (OSError, ValueError, SyntaxError, struct.error, EOFError) as exc:
+        if isinstance(exc, GlassnetError):
+            raise
+        raise GlassnetError(f"{file}: cannot read image ({exc})") from None
 
 
 def load_npz(path, x: str = "x", y: str | None = "y"):
@@ -304,26 +440,70 @@ def load_npz(path, x: str = "x", y: str | None = "y"):
     Returns
     -------
     (x, y)
-        ``y`` is None when ``y=None``; otherwise ``len(x) == len(y)`` is checked.
+        ``y`` is None when ``y=None``; otherwise ``len(x) == len(y)`` is checked. Each array's
+        declared shape is checked against the bytes its member holds and the memory budget
+        before it is read; arrays of Python objects (which need pickle) are refused.
     """
     path = Path(path)
     if not path.is_file():
         raise GlassnetError(f"{path}: no such file")
+    keys = [k for k in (x, y) if k is not None]
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise GlassnetError(f"{path}: a single .npy array, not an .npz archive of named arrays")
-            keys = [k for k in (x, y) if k is not None]
-            missing = [k for k in keys if k not in archive.files]
+        if not zipfile.is_zipfile(path):
+            with open(path, "rb") as file:
+                magic = file.read(6)
+            if magic == b"\x93NUMPY":
+                raise GlassnetError(
+                    f"{path}: a single .npy array, not an .npz archive of named arrays"
+                )
+            raise GlassnetError(f"{path}: not a readable .npz archive (not a zip file)")
+        with zipfile.ZipFile(path) as archive:
+            members = {n[:-4]: n for n in archive.namelist() if n.endswith(".npy")}
+            missing = [k for k in keys if k not in members]
             if missing:
-                held = ", ".join(archive.files) or "nothing"
+                held = ", ".join(members) or "nothing"
                 raise GlassnetError(f"{path}: no array {missing[0]!r}; the archive holds {held}")
-            xs = archive[x]
-            ys = archive[y] if y is not None else None
+            arrays = [_read_npy_member(archive, members[k], k, path) for k in keys]
     except GlassnetError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+            SyntaxError) as exc:
         raise GlassnetError(f"{path}: not a readable .npz archive ({exc})") from None
+    xs, ys = arrays[0], (arrays[1] if y is not None else None)
     if ys is not None and (xs.ndim == 0 or ys.ndim == 0 or len(xs) != len(ys)):
         raise GlassnetError(f"{path}: {x!r} has shape {xs.shape} but {y!r} has shape {ys.shape}")
     return xs, ys
+
+
+def _read_npy_member(archive: zipfile.ZipFile, name: str, key: str, path: Path) -> np.ndarray:
+    """One ``.npy`` member: header first, sizes checked, then exactly the declared bytes."""
+    fmt = np.lib.format
+    info = archive.getinfo(name)
+    with archive.open(info) as file:
+        version = fmt.read_magic(file)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(file)
+        elif version == (2, 0):
+            shape, fortran, dtype = fmt.read_array_header_2_0(file)
+        else:
+            shape, fortran, dtype = fmt._read_array_header(file, version)
+        if dtype.hasobject:
+            raise GlassnetError(
+                f"{path}: not a readable .npz archive (array {key!r} holds Python objects, "
+                f"which would need pickle)"
+            )
+        nbytes = dtype.itemsize
+        for size in shape:
+            nbytes *= size
+        check_budget(nbytes, path, f"array {key!r} of shape {shape}")
+        if nbytes > info.file_size - file.tell():
+            raise GlassnetError(
+                f"{path}: array {key!r} declares shape {shape} ({nbytes:,} bytes), but its "
+                f"member holds {info.file_size - file.tell():,}"
+            )
+        if nbytes == 0:
+            return np.zeros(shape, dtype, order="F" if fortran else "C")
+        buffer = bytearray(nbytes)
+        if file.readinto(buffer) != nbytes:
+            raise GlassnetError(f"{path}: array {key!r} is truncated")
+    return np.frombuffer(buffer, dtype).reshape(shape, order="F" if fortran else "C")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import glassnet
-from glassnet.data import load_cifar100, load_cifar_batch, load_image_folder, read_idx
+from glassnet.data import load_cifar100, load_cifar_batch, load_image_folder, load_npz, read_idx
 from glassnet.data import restricted_load
 from glassnet.errors import GlassnetError
 
@@ -251,6 +251,24 @@ def test_memory_budget_default_and_env(monkeypatch):
     assert MAX_BYTES_ENV in one_line_error(max_array_bytes)
 
 
+def test_gzip_bomb_declared_in_an_idx_header_is_refused_before_inflating(tmp_path, zeros_gz, monkeypatch):
+    monkeypatch.setenv(MAX_BYTES_ENV, str(MB))
+    path = tmp_path / "train-images-idx1-ubyte.gz"
+    path.write_bytes(zeros_gz(idx_header([50 * MB])))
+    assert path.stat().st_size < 200_000
+    message = one_line_error(lambda: read_idx(path))
+    assert str(path) in message and "over the memory budget" in message and MAX_BYTES_ENV in message
+    assert peak_bytes(lambda: read_idx(path)) < 4 * MB
+
+
+def test_gzip_bomb_behind_a_small_idx_header_inflates_no_further_than_declared(tmp_path, zeros_gz):
+    path = tmp_path / "labels.gz"
+    path.write_bytes(zeros_gz(idx_header([10])))
+    message = one_line_error(lambda: read_idx(path))
+    assert str(path) in message and "trailing bytes" in message
+    assert peak_bytes(lambda: read_idx(path)) < 4 * MB
+
+
 def test_gzip_bomb_pickle_is_refused_at_the_budget(tmp_path, zeros_gz, monkeypatch):
     monkeypatch.setenv(MAX_BYTES_ENV, str(MB))
     path = tmp_path / "data_batch_1"
@@ -270,6 +288,147 @@ def test_damaged_gzip_streams(tmp_path):
         assert "gzip" in one_line_error(lambda: read_idx(path)), name
     (tmp_path / "two").write_bytes(two_members + b"\x00" * 8)
     assert read_idx(tmp_path / "two").tolist() == [97, 98, 99]
+
+
+@pytest.mark.parametrize("shape, words", [
+    ([2] * 255, "255 dimensions"),
+    ([65536] * 4, "18,446,744,073,709,551,616 bytes"),  # wraps to 0 in int64
+    ([2**32 - 1] * 3, "over the memory budget"),
+    ([100, 100], "needs 10,012 bytes, file has 1,012"),
+])
+def test_idx_headers_declaring_impossible_sizes(tmp_path, shape, words):
+    path = tmp_path / "x.idx"
+    path.write_bytes(idx_header(shape) + bytes(1000))
+    message = one_line_error(lambda: read_idx(path))
+    assert str(path) in message and words in message, message
+
+
+def test_image_folder_with_a_huge_size_is_refused_before_resizing(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "a").mkdir()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "a" / "1.png")
+    for size in [(100_000, 100_000), 10**7]:
+        message = one_line_error(lambda: load_image_folder(tmp_path, size=size))
+        assert "size" in message and str(tmp_path) in message, message
+    for size in [(1.5, 2), (True, 3), "ab", (3,), (0, 4)]:
+        assert "size must be" in one_line_error(lambda: load_image_folder(tmp_path, size=size))
+
+
+def test_image_folder_budget_counts_every_image(tmp_path, monkeypatch):
+    from PIL import Image
+
+    for i in range(3):
+        path = tmp_path / "a" / f"{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(path)
+    monkeypatch.setenv(MAX_BYTES_ENV, str(2 * 20 * 20 * 3 * 4))
+    message = one_line_error(lambda: load_image_folder(tmp_path))
+    assert "2.png" in message and "over the memory budget" in message
+    message = one_line_error(lambda: load_image_folder(tmp_path, size=20))
+    assert "over the memory budget" in message and str(tmp_path) in message
+
+
+def test_png_decompression_bomb_is_refused(tmp_path, monkeypatch):
+    from PIL import Image
+
+    (tmp_path / "a").mkdir()
+    Image.fromarray(np.zeros((100, 100, 3), np.uint8)).save(tmp_path / "a" / "big.png")  # 10,000 px
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "a" / "mid.png")  # 1,600 px
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    message = one_line_error(lambda: load_image_folder(tmp_path))  # error: over twice the limit
+    assert "big.png" in message and "pixels" in message, message
+    (tmp_path / "a" / "big.png").unlink()
+    message = one_line_error(lambda: load_image_folder(tmp_path))  # only a warning in Pillow
+    assert "mid.png" in message and "pixels" in message, message
+
+
+def npy_bytes(shape, descr="<f8", payload=b"") -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": descr, "fortran_order": False, "shape": tuple(shape)}
+    )
+    return buffer.getvalue() + payload
+
+
+def test_npz_declared_shapes_are_checked_before_allocating(tmp_path, monkeypatch):
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w") as archive:  # 80 GB declared, 16 bytes present
+        archive.writestr("x.npy", npy_bytes((10**5, 10**5), payload=bytes(16)))
+        archive.writestr("y.npy", npy_bytes((2,), payload=bytes(16)))
+    message = one_line_error(lambda: load_npz(path))
+    assert str(path) in message and "over the memory budget" in message, message
+    assert peak_bytes(lambda: load_npz(path)) < 4 * MB
+    with zipfile.ZipFile(path, "w") as archive:  # within the budget, but not in the file
+        archive.writestr("x.npy", npy_bytes((1000, 1000), payload=bytes(16)))
+        archive.writestr("y.npy", npy_bytes((2,), payload=bytes(16)))
+    message = one_line_error(lambda: load_npz(path))
+    assert "declares shape (1000, 1000) (8,000,000 bytes), but its member holds 16" in message
+    assert peak_bytes(lambda: load_npz(path)) < 4 * MB
+    monkeypatch.setenv(MAX_BYTES_ENV, "8")
+    np.savez(path, x=np.zeros(2), y=np.zeros(2))
+    assert "over the memory budget" in one_line_error(lambda: load_npz(path))
+
+
+def test_npy_renamed_npz(tmp_path):
+    path = tmp_path / "data.npz"
+    with open(path, "wb") as file:
+        np.save(file, np.arange(3))
+    assert "a single .npy array, not an .npz archive" in one_line_error(lambda: load_npz(path))
+
+
+# --- 3. CIFAR content -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key, labels, allowed", [
+    ("labels", [0, 10], "0..9"), ("labels", [-1, 3], "0..9"),
+    ("fine_labels", [99, 100], "0..99"), ("coarse_labels", [20, 0], "0..19"),
+])
+def test_cifar_labels_out_of_range(tmp_path, key, labels, allowed):
+    path = tmp_path / "batch"
+    data = np.zeros((2, 3072), np.uint8)
+    for as_array in (False, True):
+        path.write_bytes(pickle.dumps({b"data": data, key.encode(): np.array(labels) if as_array else labels}))
+        message = one_line_error(lambda: load_cifar_batch(path, label_key=key))
+        assert str(path) in message and allowed in message and key in message, message
+
+
+def test_cifar_labels_must_be_plain_ints_not_nested_lists(tmp_path):
+    # 1,000 x 1,000 x 1,000 through shared references: a few KB that np.asarray would make 8 GB
+    level0 = [0] * 1000
+    level2 = [[level0] * 1000] * 1000
+    path = tmp_path / "batch"
+    path.write_bytes(pickle.dumps({b"data": np.zeros((1000, 3072), np.uint8), b"labels": level2}))
+    message = one_line_error(lambda: load_cifar_batch(path))
+    assert "'labels' must be 1000 integers" in message and str(path) in message
+    path.write_bytes(pickle.dumps({b"data": [[0] * 3072], b"labels": [0]}))
+    assert "'data' must be uint8 of shape (N, 3072), got a list of 1" in one_line_error(lambda: load_cifar_batch(path))
+
+
+def test_cifar_label_names_must_be_strings(tmp_path):
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    batch = {b"data": np.zeros((1, 3072), np.uint8), b"fine_labels": [1], b"coarse_labels": [1]}
+    for name in ("train", "test"):
+        (folder / name).write_bytes(pickle.dumps(batch))
+    for names in ([1, 2], np.arange(3), b"apple", [b"\xff\xfe"]):
+        (folder / "meta").write_bytes(pickle.dumps({b"fine_label_names": names}))
+        message = one_line_error(lambda: load_cifar100(folder))
+        assert str(folder / "meta") in message and "fine_label_names" in message, message
+    (folder / "meta").write_bytes(pickle.dumps([b"apple"]))
+    assert "expected a dict" in one_line_error(lambda: load_cifar100(folder))
+
+
+def test_cifar_missing_key_with_odd_keys(tmp_path):
+    path = tmp_path / "batch"
+    keys = {bytes([255, i]): i for i in range(50)}
+    path.write_bytes(pickle.dumps({**keys, b"data": np.zeros((1, 3072), np.uint8)}))
+    message = one_line_error(lambda: load_cifar_batch(path))
+    assert "no 'labels' entry" in message and len(message) < 600, message
 
 
 def python2_cifar_batch(pixels: bytes, labels) -> bytes:
