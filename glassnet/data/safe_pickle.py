@@ -399,13 +399,17 @@ def restricted_load(path) -> object:
         check_pickle_sizes(data)
         return RestrictedUnpickler(io.BytesIO(data), encoding="bytes", limit=len(data)).load()
     except RefusedGlobal as exc:
-        raise GlassnetError(f"{path}: not a plain-array pickle: {exc}") from None
+        raise GlassnetError(f"{path}: not a plain-array pickle: {_one_line(exc)}") from None
     except DamagedPickle as exc:
-        raise GlassnetError(f"{path}: truncated or damaged pickle: {exc}") from None
+        raise GlassnetError(f"{path}: truncated or damaged pickle: {_one_line(exc)}") from None
     except UnsafePickle as exc:
-        raise GlassnetError(f"{path}: refused pickle: {exc}") from None
+        raise GlassnetError(f"{path}: refused pickle: {_one_line(exc)}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
             KeyError, OverflowError, MemoryError, RecursionError) as exc:
         raise GlassnetError(
-            f"{path}: truncated or damaged pickle ({type(exc).__name__}: {exc})"
+            f"{path}: truncated or damaged pickle ({type(exc).__name__}: {_one_line(exc)})"
         ) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]

@@ -169,6 +169,7 @@ def test_four_byte_counts_and_memo_indices_are_checked_too(tmp_path):
         "frame": b"\x80\x04\x95" + struct.pack("<Q", 2**40) + b"K\x01.",
         "memo": b"\x80\x02K\x01r" + struct.pack("<I", 0xFFFFFFF0) + b".",  # LONG_BINPUT
         "memo0": b"(K\x01p4294967280\n.",  # PUT, protocol 0
+        "persid": b"\x80\x02X\x01\x00\x00\x00aQ.",  # pickle's message for it spans two lines
     }
     for name, data in cases.items():
         path = tmp_path / name
