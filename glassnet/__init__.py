@@ -5,17 +5,18 @@
 ...                       input_shape=(8,), init=gn.init.Normal(std=0.1), seed=0)
 """
 
-from . import activations, backend, callbacks, losses, optimizers, regularizers
+from . import activations, backend, callbacks, losses, metrics, optimizers, regularizers
 from . import initializers
 from . import initializers as init
 from .backend import set_default_dtype
 from .callbacks import (Callback, ConstantLR, CosineDecay, EarlyStopping, ExponentialDecay, LogEvery,
-                        StepDecay)
+                        ModelCheckpoint, ReduceLROnPlateau, StepDecay)
 from .diagnostics import gradcheck
 from .errors import GlassnetError
-from .training import History
+from .training import History, Trainer
 from .layers import (Activation, AveragePooling2D, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
                      GlobalAveragePooling2D, MaxPool2D, MaxPooling2D, PReLU)
+from .layers import LayerNorm
 from .model import Sequential
 from .optimizers import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
 from .regularizers import L1, L1L2, L2
@@ -29,7 +30,8 @@ __all__ = [
     "Activation", "AdaGrad", "Adam", "AdamW", "AveragePooling2D", "AvgPool2D", "BatchNorm", "Callback",
     "ConstantLR", "Conv2D", "CosineDecay", "Dense", "Dropout", "EarlyStopping", "ExponentialDecay",
     "Flatten", "GlassnetError", "GlobalAveragePooling2D", "History", "L1", "L1L2", "L2", "LogEvery",
-    "MaxPool2D", "MaxPooling2D", "Momentum", "Nesterov", "PReLU", "RMSProp", "SGD", "Sequential",
-    "StepDecay", "activations", "backend", "callbacks", "gradcheck", "init", "initializers",
-    "load_model", "losses", "optimizers", "regularizers", "set_default_dtype", "zoo",
+    "MaxPool2D", "MaxPooling2D", "ModelCheckpoint", "Momentum", "Nesterov", "PReLU", "RMSProp",
+    "ReduceLROnPlateau", "SGD", "Sequential", "StepDecay", "Trainer", "activations", "backend", "callbacks", "gradcheck", "init", "initializers",
+    "load_model", "losses", "metrics", "optimizers", "regularizers", "set_default_dtype", "zoo",
+    "LayerNorm",  # sequence, normalization and attention layers
 ]

@@ -33,6 +33,11 @@ class Loss:
     def value_and_grad(self, pred, y):
         return self.value(pred, y), self.grad(pred, y)
 
+    def sample_values(self, pred, y) -> np.ndarray:
+        """The loss of each sample, ``(M, B)``: ``value`` is its mean over the batch (sample
+        weights scale these terms, as Keras' ``sample_weight`` does)."""
+        raise NotImplementedError
+
     def prepare_targets(self, y, output_shape) -> np.ndarray:
         """Validate targets against the model's per-sample output shape; ``(B,)`` is read as
         ``(B, 1)`` for a single output."""
@@ -59,6 +64,11 @@ def _sum_per_model(x) -> np.ndarray:
     return x.reshape(x.shape[0], -1).sum(axis=1)
 
 
+def _sum_per_sample(x) -> np.ndarray:
+    """Sum over every axis but the model and batch axes: ``(M, B)``."""
+    return x.reshape(x.shape[0], x.shape[1], -1).sum(axis=2)
+
+
 @losses.register("half_sse", "half_sum_squared_error", "half_se", "half_squared_error")
 class HalfSSE(Loss):
     """L = 1/B sum_i 1/2 ||yhat_i - y_i||^2: half the sum of squared errors of each sample,
@@ -78,6 +88,10 @@ class HalfSSE(Loss):
         d = pred - y
         B = pred.shape[1]
         return 0.5 * _sum_per_model(d * d) / B, d * (1.0 / B)
+
+    def sample_values(self, pred, y):
+        d = pred - y
+        return 0.5 * _sum_per_sample(d * d)
 
 
 @losses.register("mse", "mean_squared_error")
@@ -99,41 +113,60 @@ class MSE(Loss):
         n = d[0].size
         return _sum_per_model(d * d) / n, d * (2.0 / n)
 
+    def sample_values(self, pred, y):
+        d = pred - y
+        return _sum_per_sample(d * d) / (d[0, 0].size)
+
 
 @losses.register("binary_cross_entropy", "bce")
 class BinaryCrossEntropy(Loss):
-    """On probabilities p in (0, 1): L = -1/B sum_i sum_k [y log p + (1 - y) log(1 - p)].
-    dL/dp = (p - y)/(p(1 - p))/B. Probabilities are clipped to [eps, 1 - eps] (eps 1e-12),
-    as PyTorch clamps the log at -100; prefer ``binary_cross_entropy_logits`` for stability."""
+    """On probabilities p in (0, 1), the mean over every element (B samples x K outputs), as
+    PyTorch's ``BCELoss`` and Keras' ``binary_crossentropy``:
+    L = -1/(B*K) sum_i sum_k [y log p + (1 - y) log(1 - p)];  dL/dp = (p - y)/(p(1 - p))/(B*K).
+    Probabilities are clipped to [eps, 1 - eps] (eps 1e-12), as PyTorch clamps the log at -100;
+    prefer ``binary_cross_entropy_logits`` for stability."""
 
     name = "binary_cross_entropy"
     task = "binary"
     eps = 1e-12
 
-    def value(self, pred, y):
+    def _terms(self, pred, y):
         p = np.clip(pred, self.eps, 1 - self.eps)
-        return -_sum_per_model(y * np.log(p) + (1 - y) * np.log1p(-p)) / pred.shape[1]
+        return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+    def value(self, pred, y):
+        return _sum_per_model(self._terms(pred, y)) / pred[0].size
+
+    def sample_values(self, pred, y):
+        return _sum_per_sample(self._terms(pred, y)) / pred[0, 0].size
 
     def grad(self, pred, y):
         p = np.clip(pred, self.eps, 1 - self.eps)
-        return (p - y) / (p * (1 - p)) / pred.shape[1]
+        return (p - y) / (p * (1 - p)) / pred[0].size
 
 
 @losses.register("binary_cross_entropy_logits", "bce_logits", "sigmoid_cross_entropy")
 class BinaryCrossEntropyLogits(Loss):
-    """Sigmoid and binary cross-entropy fused, on logits z:
-    L = 1/B sum_i sum_k [max(z, 0) - z*y + log(1 + exp(-|z|))]; dL/dz = (sigmoid(z) - y)/B."""
+    """Sigmoid and binary cross-entropy fused, on logits z, the mean over every element (B x K),
+    as PyTorch's ``BCEWithLogitsLoss`` and Keras' ``binary_crossentropy(from_logits=True)``:
+    L = 1/(B*K) sum_i sum_k [max(z, 0) - z*y + log(1 + exp(-|z|))]; dL/dz = (sigmoid(z) - y)/(B*K)."""
 
     name = "binary_cross_entropy_logits"
     task = "binary"
     from_logits = True
 
+    @staticmethod
+    def _terms(z, y):
+        return np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+
     def value(self, pred, y):
-        z = pred
-        return _sum_per_model(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))) / pred.shape[1]
+        return _sum_per_model(self._terms(pred, y)) / pred[0].size
+
+    def sample_values(self, pred, y):
+        return _sum_per_sample(self._terms(pred, y)) / pred[0, 0].size
 
     def grad(self, pred, y):
-        return (sigmoid(pred) - y) / pred.shape[1]
+        return (sigmoid(pred) - y) / pred[0].size
 
 
 class _CategoricalTargets:
@@ -194,6 +227,14 @@ class SoftmaxCrossEntropy(_CategoricalTargets, Loss):
     def grad(self, pred, y):
         return self.value_and_grad(pred, y)[1]
 
+    def sample_values(self, pred, y):
+        shifted = pred - pred.max(axis=-1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        if np.issubdtype(y.dtype, np.integer):
+            idx = np.broadcast_to(y, pred.shape[:-1])[..., None]
+            return -np.take_along_axis(logp, idx, axis=-1)[..., 0]
+        return -(y * logp).sum(axis=-1)
+
     def value_and_grad(self, pred, y):
         shifted = pred - pred.max(axis=-1, keepdims=True)
         e = np.exp(shifted)
@@ -226,6 +267,10 @@ class CrossEntropy(_CategoricalTargets, Loss):
     def value(self, pred, y):
         y1 = self.one_hot_like(pred, y)
         return -_sum_per_model(y1 * np.log(np.clip(pred, self.eps, None))) / pred.shape[1]
+
+    def sample_values(self, pred, y):
+        y1 = self.one_hot_like(pred, y)
+        return -(y1 * np.log(np.clip(pred, self.eps, None))).sum(axis=-1)
 
     def grad(self, pred, y):
         y1 = self.one_hot_like(pred, y)

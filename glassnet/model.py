@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -229,7 +232,17 @@ class Sequential:
             for short, b in layer.buffers.items():
                 arrays[f"buffer/{layer.name}/{short}"] = b
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **arrays)
+        # a temporary name in the same folder, then an atomic rename: a crash mid-write never
+        # leaves a truncated model file under the real name
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         return path
 
     @classmethod

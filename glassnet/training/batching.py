@@ -32,9 +32,11 @@ class Batcher:
         self._y_per_model = per_model_data and y.ndim >= 2 and y.shape[0] == self.M and y.shape[1] == self.n
         self._pos = self.n  # start a new epoch on the first call
         self._perm = None
+        self._last = None  # which samples the last batch took (for weights_of)
 
     def next(self):
         if self.full:
+            self._last = None
             return self.x, self.y
         if self._pos >= self.n or (self.drop_last and self._pos + self.b > self.n):
             self._pos = 0
@@ -42,6 +44,7 @@ class Batcher:
                 self._perm = np.stack([s.data.permutation(self.n) for s in self.streams])
         lo, hi = self._pos, min(self._pos + self.b, self.n)
         self._pos = hi
+        self._last = slice(lo, hi) if not self.shuffle else self._perm[:, lo:hi]
         if not self.shuffle:
             if self.per_model:
                 yb = self.y[:, lo:hi] if self._y_per_model else self.y[lo:hi]
@@ -49,6 +52,14 @@ class Batcher:
             return self.x[lo:hi], self.y[lo:hi]
         idx = self._perm[:, lo:hi]  # (M, b)
         return self._take(self.x, idx, self.per_model), self._take(self.y, idx, self._y_per_model)
+
+    def weights_of_last(self, w):
+        """The entries of per-sample ``w`` (``(N,)``) for the last batch: ``(b,)`` or ``(M, b)``."""
+        if self._last is None:
+            return w
+        if isinstance(self._last, slice):
+            return w[self._last]
+        return w[self._last]  # (N,) indexed by (M, b)
 
     @staticmethod
     def _take(a, idx, per_model: bool):

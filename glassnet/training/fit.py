@@ -12,8 +12,9 @@ from .trainer import DEFAULT_BATCH_SIZE, Trainer, check_positive_int, default_lo
 
 
 def fit(model, x, y, *, loss="mse", optimizer=None, epochs=None, steps=None, batch_size=DEFAULT_BATCH_SIZE,
-        weight_decay=0.0, l1=0.0, shuffle=True, drop_last=False, validation_data=None, metrics=None,
-        callbacks=(), log_every=None, nan_guard=True, progress=None) -> History:
+        weight_decay=0.0, l1=0.0, shuffle=True, drop_last=False, validation_data=None, validation_split=0.0,
+        metrics=None, callbacks=(), log_every=None, nan_guard=True, progress=None, sample_weight=None,
+        class_weight=None, clip_value=None, clip_norm=None) -> History:
     """Train ``model`` on ``(x, y)`` and return a :class:`History`: ``Trainer(...).run(total)``.
 
     Parameters (see :class:`~glassnet.training.Trainer` for the rest)
@@ -21,6 +22,8 @@ def fit(model, x, y, *, loss="mse", optimizer=None, epochs=None, steps=None, bat
     epochs, steps : train for this many passes over the data, or this many updates (give one;
         neither means one epoch).
     batch_size : samples per update (default 32), or ``"full"`` for every sample in every update.
+    validation_split : hold out this last fraction of the samples (before any shuffling, as
+        Keras does) as validation data; not together with ``validation_data``.
     log_every : record the history every this many steps (and always at the first and last step).
         Default: once per epoch, but at most ~1000 points per curve.
     progress : show a progress bar; ``None`` = only on a terminal and for long runs.
@@ -28,10 +31,14 @@ def fit(model, x, y, *, loss="mse", optimizer=None, epochs=None, steps=None, bat
     The recorded ``loss`` is the objective being minimised: the data loss of the batch of that step
     (before its update) plus the penalty; ``data_loss`` and ``penalty`` are recorded separately.
     """
+    if validation_split:
+        x, y, sample_weight, validation_data = split_validation(model, x, y, sample_weight, validation_split,
+                                                               validation_data)
     trainer = Trainer(model, x, y, loss=loss, optimizer=optimizer, batch_size=batch_size,
                       weight_decay=weight_decay, l1=l1, shuffle=shuffle, drop_last=drop_last,
                       validation_data=validation_data, metrics=metrics, callbacks=callbacks,
-                      log_every=1, nan_guard=nan_guard)
+                      log_every=1, nan_guard=nan_guard, sample_weight=sample_weight, class_weight=class_weight,
+                      clip_value=clip_value, clip_norm=clip_norm)
     total = total_steps(epochs, steps, trainer.steps_per_epoch)
     trainer.log_every = default_log_every(total, trainer.steps_per_epoch) if log_every is None \
         else check_positive_int(log_every, "log_every")
@@ -42,6 +49,33 @@ def fit(model, x, y, *, loss="mse", optimizer=None, epochs=None, steps=None, bat
         if bar is not None:
             bar.close()
     return trainer.finish()
+
+
+def split_validation(model, x, y, sample_weight, fraction, validation_data):
+    """``(x_train, y_train, w_train, (x_val, y_val))``: the last ``fraction`` of the samples held out."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        raise GlassnetError(f"validation_split must be a fraction in [0, 1), got {fraction!r}",
+                            field="validation_split", value=fraction)
+    if validation_data is not None:
+        raise GlassnetError("give validation_data or validation_split, not both", field="validation_split",
+                            value=fraction)
+    x = model.prepare_inputs(x)
+    y = np.asarray(y)
+    per_model = x.ndim == len(model.input_shape) + 2
+    n = x.shape[1] if per_model else x.shape[0]
+    keep = n - int(round(n * fraction))
+    if keep < 1 or keep == n:
+        raise GlassnetError(f"validation_split={fraction} of {n} samples leaves "
+                            f"{'no training' if keep < 1 else 'no validation'} samples", field="validation_split",
+                            value=fraction)
+    y_per_model = per_model and y.ndim >= 2 and y.shape[:2] == (model.M, n)
+    xs = (x[:, :keep], x[:, keep:]) if per_model else (x[:keep], x[keep:])
+    ys = (y[:, :keep], y[:, keep:]) if y_per_model else (y[:keep], y[keep:])
+    if sample_weight is not None and np.shape(sample_weight) != (n,):
+        raise GlassnetError(f"sample_weight must have one weight per sample ({n}), got shape "
+                            f"{np.shape(sample_weight)}", field="sample_weight")
+    w = None if sample_weight is None else np.asarray(sample_weight)[:keep]
+    return xs[0], ys[0], w, (xs[1], ys[1])
 
 
 def total_steps(epochs, steps, steps_per_epoch: int) -> int:

@@ -125,11 +125,22 @@ class Trainer:
         :meth:`run` with ``log_first`` and its last step are always recorded.
     nan_guard : stop a model whose logged loss or final parameters are NaN/inf with status
         "diverged".
+    sample_weight : ``(N,)`` non-negative weights, one per sample: the loss becomes
+        ``1/b sum_i w_i l_i`` over a batch of b (Keras' convention: divided by the batch size, not
+        by the sum of weights), its gradient scaled per sample the same way.
+    class_weight : ``{class: weight}``; a sample's weight is its class's (1 for classes not
+        given), multiplied into ``sample_weight`` (Keras' ``class_weight``).
+    clip_value : clamp every gradient entry to ``[-clip_value, clip_value]`` (PyTorch's
+        ``clip_grad_value_``).
+    clip_norm : per model, scale the whole gradient (every parameter, penalties included) by
+        ``min(1, clip_norm / (||g|| + 1e-6))`` (PyTorch's ``clip_grad_norm_``; Keras'
+        ``global_clipnorm``). With both, values are clamped first.
     """
 
     def __init__(self, model, x, y, *, loss="mse", optimizer=None, batch_size=DEFAULT_BATCH_SIZE,
                  weight_decay=0.0, l1=0.0, shuffle: bool = True, drop_last: bool = False, validation_data=None,
-                 metrics=None, callbacks=(), log_every=LOG_EPOCH, nan_guard: bool = True):
+                 metrics=None, callbacks=(), log_every=LOG_EPOCH, nan_guard: bool = True, sample_weight=None,
+                 class_weight=None, clip_value=None, clip_norm=None):
         self.loss = losses_mod.get(loss)
         self.optimizer = optim_mod.SGD(0.01) if optimizer is None else optim_mod.get(optimizer)
         self.callbacks = list(callbacks)
@@ -148,6 +159,9 @@ class Trainer:
         self.nan_guard = bool(nan_guard)
         self._set_batching(check_batch_size(batch_size))
         self.log_every = log_every if log_every == LOG_EPOCH else check_positive_int(log_every, "log_every")
+        self.weights = sample_weights(self.y, self.n, sample_weight, class_weight, self.per_model_data, model.M)
+        self.clip_value = _positive_or_none(clip_value, "clip_value")
+        self.clip_norm = _positive_or_none(clip_norm, "clip_norm")
 
         self.optimizer.bind(model.param_list, model.M, model.dtype)
         self.set_penalties(weight_decay, l1)
@@ -234,6 +248,7 @@ class Trainer:
         step_callbacks = [cb for cb in callbacks if type(cb).on_step_begin is not Callback.on_step_begin]
         every = self.steps_per_epoch if self.log_every == LOG_EPOCH else self.log_every
         spe = self.steps_per_epoch
+        weights, clipping = self.weights, self.clip_value is not None or self.clip_norm is not None
         bar_every = max(1, steps // 200)
         logs = None
         first, last = state.step, state.step + steps - 1
@@ -247,13 +262,17 @@ class Trainer:
                 xb, yb = batcher.next()
                 pred = forward(xb, True)
                 log_now = step % every == 0 or (log_first and step == first) or (log_last and step == last)
-                if log_now:
+                if weights is not None:
+                    data_loss, grad = self._weighted(pred, yb, batcher.weights_of_last(weights), log_now)
+                elif log_now:
                     data_loss, grad = loss.value_and_grad(pred, yb)
                 else:
                     grad = loss.grad(pred, yb)
                 backward(grad)
                 for p, reg in self.terms:
                     p.grad = p.grad + reg.grad(p.value)
+                if clipping:
+                    self._clip()
                 if log_now:
                     logs = self._log(step, pred, yb, data_loss)
                     if state.all_stopped:
@@ -272,6 +291,30 @@ class Trainer:
         self.seconds += time.perf_counter() - t0
         self.history.sync(state.step, self.seconds)
         return logs
+
+    def _weighted(self, pred, yb, wb, value: bool):
+        """Loss value (if ``value``) and gradient with per-sample weights ``wb`` (``(b,)`` or ``(M, b)``)."""
+        w = wb.astype(pred.dtype, copy=False)
+        view = w.reshape(w.shape + (1,) * (pred.ndim - 2)) if w.ndim == 2 else \
+            w.reshape((1,) + w.shape + (1,) * (pred.ndim - 2))
+        grad = self.loss.grad(pred, yb) * view
+        data_loss = (self.loss.sample_values(pred, yb) * w).mean(axis=1) if value else None
+        return data_loss, grad
+
+    def _clip(self) -> None:
+        """Gradient clipping, per model (see the class docstring)."""
+        params, M = self.model.param_list, self.model.M
+        if self.clip_value is not None:
+            for p in params:
+                p.grad = np.clip(p.grad, -self.clip_value, self.clip_value)
+        if self.clip_norm is not None:
+            sq = np.zeros(M)
+            for p in params:
+                g = p.grad.reshape(M, -1)
+                sq += np.einsum("mi,mi->m", g, g)
+            coef = np.minimum(1.0, self.clip_norm / (np.sqrt(sq) + 1e-6)).astype(self.model.dtype)
+            for p in params:
+                p.grad = p.grad * coef.reshape((M,) + (1,) * (p.grad.ndim - 1))
 
     def _log(self, step: int, pred, yb, data_loss) -> dict:
         """Record the logs of ``step`` (before its update) and run the guard and ``on_log``."""
@@ -332,6 +375,62 @@ class Trainer:
     def __repr__(self):
         return (f"Trainer({self.model.M} model{'s' if self.model.M > 1 else ''}, loss={self.loss!r}, "
                 f"optimizer={self.optimizer!r}, batch_size={self.batch_size!r}, step={self.state.step})")
+
+
+def _positive_or_none(value, name: str):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value <= 0:
+        raise GlassnetError(f"{name} must be a finite number > 0 (or None), got {value!r}", field=name, value=value)
+    return float(value)
+
+
+def sample_weights(y, n: int, sample_weight, class_weight, per_model_data: bool, M: int):
+    """Per-sample weights ``(N,)`` (or ``(M, N)`` for per-model data) from ``sample_weight``
+    and ``class_weight``; ``None`` when neither is given."""
+    if sample_weight is None and class_weight is None:
+        return None
+    w = np.ones(n)
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, dtype=np.float64) if _is_numeric(sample_weight) else None
+        if sw is None or sw.shape != (n,) or not np.all(np.isfinite(sw)) or np.any(sw < 0):
+            raise GlassnetError(f"sample_weight must be {n} finite numbers >= 0 (one per sample), got "
+                                f"{'shape ' + str(sw.shape) if sw is not None else repr(sample_weight)[:60]}",
+                                field="sample_weight")
+        w = w * sw
+    if class_weight is not None:
+        if not isinstance(class_weight, dict) or not all(
+                isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in class_weight):
+            raise GlassnetError("class_weight must be a dict {class index: weight}", field="class_weight",
+                                value=class_weight)
+        for k, v in class_weight.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise GlassnetError(f"class_weight[{k}] must be a finite number >= 0, got {v!r}",
+                                    field="class_weight", value=class_weight)
+        labels = _class_labels(y[0] if per_model_data and y.ndim >= 2 and y.shape[:2] == (M, n) else y)
+        table = np.ones(max(int(labels.max()) + 1, max(class_weight) + 1))
+        for k, v in class_weight.items():
+            table[k] = v
+        w = w * table[labels]
+    return w
+
+
+def _is_numeric(a) -> bool:
+    try:
+        return np.issubdtype(np.asarray(a).dtype, np.number)
+    except Exception:  # noqa: BLE001 - ragged lists and the like
+        return False
+
+
+def _class_labels(y) -> np.ndarray:
+    """Integer classes of targets: labels as they are, one-hot rows by argmax, one column at 0.5."""
+    y = np.asarray(y)
+    if np.issubdtype(y.dtype, np.integer) and y.ndim == 1:
+        return y
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        return y.reshape(y.shape[0], -1).argmax(axis=1)
+    return (y.reshape(y.shape[0]) > 0.5).astype(np.int64)
 
 
 def default_log_every(total_steps: int, steps_per_epoch: int) -> int:

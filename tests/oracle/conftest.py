@@ -63,9 +63,9 @@ def torch_loss(name: str, pred, y):
     if name == "mse":
         return F.mse_loss(pred, y)
     if name == "binary_cross_entropy":
-        return F.binary_cross_entropy(pred, y, reduction="sum") / B
+        return F.binary_cross_entropy(pred, y)  # the mean over every element
     if name == "binary_cross_entropy_logits":
-        return F.binary_cross_entropy_with_logits(pred, y, reduction="sum") / B
+        return F.binary_cross_entropy_with_logits(pred, y)
     if name == "softmax_cross_entropy":
         return F.cross_entropy(pred, y)  # labels or class probabilities
     if name == "cross_entropy":
