@@ -7,6 +7,7 @@ from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .flatten import Flatten
+from .normalization import LayerNorm
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, MaxPool2D,
                       MaxPooling2D)
 
@@ -26,5 +27,5 @@ def from_config(config: dict) -> Layer:
 
 
 __all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNorm", "BuildContext", "Conv2D", "Dense",
-           "Dropout", "Flatten", "GlobalAveragePooling2D", "Layer", "MaxPool2D", "MaxPooling2D", "PReLU",
+           "Dropout", "Flatten", "GlobalAveragePooling2D", "Layer", "LayerNorm", "MaxPool2D", "MaxPooling2D", "PReLU",
            "Param", "from_config", "layer_types"]
