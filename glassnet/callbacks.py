@@ -128,7 +128,7 @@ class _Monitor(Callback):
         """Update ``best``/``wait`` from this step's logs; the mask of models that improved."""
         if self.monitor not in logs:
             raise GlassnetError(f"{type(self).__name__} monitors {self.monitor!r}, but the logs have "
-                                f"{sorted(logs)}; give validation data or monitor 'loss'", field="monitor",
+                                f"{sorted(logs)}; give validation_data (or validation_split) or monitor 'loss'", field="monitor",
                                 value=self.monitor)
         value = self._sign * np.asarray(logs[self.monitor], dtype=float)
         better = (value < self.best - self.min_delta) & state.active

@@ -12,6 +12,7 @@ from types import ModuleType
 
 import numpy as np
 
+from ..backend import MAX_BYTES_DEFAULT, MAX_BYTES_ENV, memory_budget  # noqa: F401 - re-exported
 from ..errors import GlassnetError
 
 _PIP_NAMES = {"sklearn": "scikit-learn", "PIL": "pillow"}
@@ -67,31 +68,15 @@ def optional_import(module: str, purpose: str) -> ModuleType:
         ) from exc
 
 
-#: The memory budget, in bytes, for one array (or one file's decompressed contents) that a
-#: loader builds from a file. Sizes a file declares (IDX dimensions, a pickle's byte counts, an
-#: image's pixel count, a gzip stream's inflated length) are checked against it *before*
-#: anything is allocated, so a small hostile file cannot make glassnet allocate gigabytes.
-#: Override it with the environment variable ``GLASSNET_MAX_BYTES`` (an int, in bytes).
-MAX_ARRAY_BYTES = 4 * 2**30
-
-#: The environment variable that overrides :data:`MAX_ARRAY_BYTES`.
-MAX_BYTES_ENV = "GLASSNET_MAX_BYTES"
+#: The memory budget for one array (or one file's decompressed contents) that a loader builds
+#: from a file is glassnet's one budget (:func:`glassnet.backend.memory_budget`, 4 GiB unless
+#: ``GLASSNET_MAX_BYTES`` says otherwise). Sizes a file declares (IDX dimensions, a pickle's byte
+#: counts, an image's pixel count, a gzip stream's inflated length) are checked against it
+#: *before* anything is allocated, so a small hostile file cannot make glassnet allocate gigabytes.
+MAX_ARRAY_BYTES = MAX_BYTES_DEFAULT
+max_array_bytes = memory_budget
 
 _CHUNK = 1 << 20  # bytes read or inflated at a time
-
-
-def max_array_bytes() -> int:
-    """The memory budget now: ``$GLASSNET_MAX_BYTES`` if set, else :data:`MAX_ARRAY_BYTES`."""
-    text = os.environ.get(MAX_BYTES_ENV, "").strip()
-    if not text:
-        return MAX_ARRAY_BYTES
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise GlassnetError(f"{MAX_BYTES_ENV} must be a positive int (bytes), got {text!r}")
-    return value
 
 
 def check_budget(nbytes: int, path, what: str) -> int:
