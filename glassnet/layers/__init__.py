@@ -6,6 +6,7 @@ from .batchnorm import BatchNorm
 from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
+from .embedding import Embedding, PositionalEmbedding
 from .flatten import Flatten
 from .normalization import LayerNorm
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, MaxPool2D,
@@ -27,5 +28,5 @@ def from_config(config: dict) -> Layer:
 
 
 __all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNorm", "BuildContext", "Conv2D", "Dense",
-           "Dropout", "Flatten", "GlobalAveragePooling2D", "Layer", "LayerNorm", "MaxPool2D", "MaxPooling2D", "PReLU",
-           "Param", "from_config", "layer_types"]
+           "Dropout", "Embedding", "Flatten", "GlobalAveragePooling2D", "Layer", "LayerNorm", "MaxPool2D", "MaxPooling2D", "PReLU",
+           "Param", "PositionalEmbedding", "from_config", "layer_types"]
