@@ -4,6 +4,7 @@ from .activation import Activation, PReLU
 from .base import BuildContext, Layer, Param, layer_types
 from .batchnorm import BatchNorm
 from .conv import Conv2D
+from .conv1d import Conv1D
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding, PositionalEmbedding
@@ -27,6 +28,6 @@ def from_config(config: dict) -> Layer:
         raise GlassnetError(f"layer {cls.kind!r}: bad fields in {sorted(config)}: {exc}") from exc
 
 
-__all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNorm", "BuildContext", "Conv2D", "Dense",
+__all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNorm", "BuildContext", "Conv1D", "Conv2D", "Dense",
            "Dropout", "Embedding", "Flatten", "GlobalAveragePooling2D", "Layer", "LayerNorm", "MaxPool2D", "MaxPooling2D", "PReLU",
            "Param", "PositionalEmbedding", "from_config", "layer_types"]
