@@ -10,6 +10,7 @@ from .dropout import Dropout
 from .embedding import Embedding, PositionalEmbedding
 from .flatten import Flatten
 from .normalization import LayerNorm
+from .recurrent import GRU, LSTM, Recurrent, SimpleRNN
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, MaxPool2D,
                       MaxPooling2D)
 
@@ -29,5 +30,5 @@ def from_config(config: dict) -> Layer:
 
 
 __all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNorm", "BuildContext", "Conv1D", "Conv2D", "Dense",
-           "Dropout", "Embedding", "Flatten", "GlobalAveragePooling2D", "Layer", "LayerNorm", "MaxPool2D", "MaxPooling2D", "PReLU",
-           "Param", "PositionalEmbedding", "from_config", "layer_types"]
+           "Dropout", "Embedding", "Flatten", "GlobalAveragePooling2D", "GRU", "LSTM", "Layer", "LayerNorm", "MaxPool2D", "MaxPooling2D", "PReLU",
+           "Param", "PositionalEmbedding", "Recurrent", "SimpleRNN", "from_config", "layer_types"]

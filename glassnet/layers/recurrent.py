@@ -1,0 +1,381 @@
+"""Recurrent layers: SimpleRNN, LSTM and GRU, with backprop through time written out step by step.
+
+All three share one loop (:class:`Recurrent`); each defines one step of its cell forward and
+backward. Weights are in PyTorch's layout so they copy straight into ``torch.nn.RNN/LSTM/GRU``:
+
+* ``weight_ih`` ``(M, G*H, C)`` and ``weight_hh`` ``(M, G*H, H)``: the G gate blocks stacked on the
+  first axis (LSTM: i, f, g, o; GRU: r, z, n; SimpleRNN: one block); ``a = W x + b`` is
+  ``x @ W^T + b``, as in ``nn.Linear``;
+* ``bias_ih``, ``bias_hh`` ``(M, G*H)``: PyTorch's two biases (they add up, except in the GRU's
+  candidate ``n`` where ``b_hn`` sits inside ``r * (...)``).
+
+Shapes: x ``(M, B, T, C)`` or shared ``(B, T, C)``; output ``(M, B, T, H)`` with
+``return_sequences=True``, else the last state ``(M, B, H)``.
+
+Initial state: zeros, or ``layer.initial_state`` (an attribute, so it also works inside a
+``Sequential``), or ``forward(x, train, initial_state=...)`` for one call. Each state array is
+``(B, H)``, ``(M, B, H)`` or ``(H,)``; the LSTM takes a pair ``(h0, c0)``. After backward,
+``layer.initial_state_grad`` holds dL/d(initial state) ``(M, B, H)`` (a pair for the LSTM).
+
+Masking padded steps: ``mask_value=v`` marks every step whose features all equal ``v`` as padding
+(Keras' ``Masking``), or pass ``forward(x, train, mask=keep)`` with ``keep`` ``(B, T)`` or
+``(M, B, T)``, True for real steps. A padded step carries the previous state through unchanged
+(``state_t = keep_t * cell(x_t, state_{t-1}) + (1 - keep_t) * state_{t-1}``, as Keras does) and its
+output is that carried state; so for right-padded sequences the last state is PyTorch's ``h_n`` of
+a packed sequence.
+
+Glass box: after backward, ``layer.step_grad_norms`` ``(M, T)`` is, per model and step, the norm
+(over batch and units) of dL/dh_t, the whole gradient reaching the hidden state of step t (from
+the output at t and through every later step) -- how gradients vanish or explode through time.
+``layer.final_state`` is the last state of the latest forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import activations as acts
+from .. import initializers as inits
+from .. import regularizers as regs
+from ..errors import GlassnetError
+from .base import BuildContext, Layer, check_int, layer_types
+
+
+def _sigmoid(z):
+    return acts.sigmoid(z)
+
+
+class Recurrent(Layer):
+    """The loop over time shared by SimpleRNN, LSTM and GRU.
+
+    Forward, for t = 0..T-1 (the input projections ``ax_t = W_ih x_t + b_ih`` of all steps are one
+    matrix product first): ``state_t = cell(ax_t, state_{t-1})`` (then masking, see the module).
+
+    Backward through time, for t = T-1..0, with ``dstate`` the gradient reaching ``state_t``:
+
+    * dh_t += dL/dy_t (the output at step t; only the last step without ``return_sequences``);
+    * the cell's step backward turns dL/dstate_t into the gradients of its pre-activations:
+      ``dax_t`` (input side, ``W_ih x_t + b_ih``) and ``dah_t`` (hidden side, ``W_hh h_{t-1} + b_hh``),
+      plus any direct path to state_{t-1} (the LSTM's ``c``, the GRU's ``z * h``);
+    * dL/dh_{t-1} = dah_t W_hh + direct path (+ the carried part at a padded step);
+    * dL/dx_t = dax_t W_ih.
+
+    Weight gradients are the sums over steps (and batch): dW_ih = sum_t dax_t^T x_t,
+    dW_hh = sum_t dah_t^T h_{t-1}, db_ih = sum_t dax_t, db_hh = sum_t dah_t -- each computed as one
+    product over the stacked steps once the loop is done.
+
+    Default initializers: PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, unless the
+    model's ``init``/``bias_init`` or the layer's ``kernel_init``/``recurrent_init``/``bias_init`` say
+    otherwise. ``weight_decay`` applies to ``weight_ih`` and ``weight_hh``, not to the biases.
+    """
+
+    gates = 1
+    state_names = ("h",)
+    accepts_shared_input = True
+
+    def __init__(self, units: int, return_sequences: bool = False, use_bias: bool = True, mask_value=None,
+                 kernel_init=None, recurrent_init=None, bias_init=None, kernel_regularizer=None,
+                 recurrent_regularizer=None, name: str | None = None):
+        super().__init__(name)
+        self.units = check_int(units, f"{type(self).__name__} units")
+        self.return_sequences = bool(return_sequences)
+        self.use_bias = bool(use_bias)
+        if mask_value is not None and (isinstance(mask_value, bool) or not isinstance(mask_value, (int, float))):
+            raise GlassnetError(f"{type(self).__name__} mask_value must be a number or None, got {mask_value!r}")
+        self.mask_value = None if mask_value is None else float(mask_value)
+        self.kernel_init = None if kernel_init is None else inits.get(kernel_init)
+        self.recurrent_init = None if recurrent_init is None else inits.get(recurrent_init)
+        self.bias_init = None if bias_init is None else inits.get(bias_init)
+        self.kernel_regularizer = regs.get(kernel_regularizer)
+        self.recurrent_regularizer = regs.get(recurrent_regularizer)
+        #: the state the next forward pass starts from (None: zeros); see the module docstring
+        self.initial_state = None
+        self.initial_state_grad = None
+        self.step_grad_norms = None
+        self.final_state = None
+        self._caches = self._prev = self._x = self._keep = None
+
+    # -- construction ---------------------------------------------------------------------------
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise GlassnetError(f"{type(self).__name__} expects sequences (steps, features), got per-sample "
+                                f"shape {tuple(input_shape)}, e.g. input_shape=(50, 8)")
+        T = input_shape[0]
+        return (T, self.units) if self.return_sequences else (self.units,)
+
+    def build(self, input_shape, ctx: BuildContext):
+        super().build(input_shape, ctx)
+        C, H, G = input_shape[-1], self.units, self.gates
+        bound = 1.0 / math.sqrt(H)
+        default = inits.Uniform(-bound, bound)
+        kinit = self.kernel_init or ctx.kernel_init or default
+        rinit = self.recurrent_init or ctx.kernel_init or default
+        binit = self.bias_init or ctx.bias_init or default
+        self.weight_ih = self.add_param("weight_ih", ctx.draw(kinit, (G * H, C), C, G * H), regularize=True,
+                                        regularizer=self.kernel_regularizer)
+        self.weight_hh = self.add_param("weight_hh", ctx.draw(rinit, (G * H, H), H, G * H), regularize=True,
+                                        regularizer=self.recurrent_regularizer)
+        if self.use_bias:
+            self.bias_ih = self.add_param("bias_ih", ctx.draw(binit, (G * H,), C, G * H), regularize=False)
+            self.bias_hh = self.add_param("bias_hh", ctx.draw(binit, (G * H,), H, G * H), regularize=False)
+        return self.output_shape
+
+    # -- one step of the cell (subclasses) ------------------------------------------------------
+    def cell(self, ax, state):
+        """``(new_state, cache)`` from the input pre-activation ``ax`` ``(M, B, G*H)`` and ``state``."""
+        raise NotImplementedError
+
+    def cell_backward(self, cache, prev, dnew):
+        """From dL/d(new state): ``(dax, dah, direct)``, the gradients of the input-side and
+        hidden-side pre-activations and of the previous state along paths that skip ``W_hh``
+        (``None`` where there is none)."""
+        raise NotImplementedError
+
+    def hidden_preactivation(self, h):
+        """``W_hh h + b_hh``: ``(M, B, H) -> (M, B, G*H)``."""
+        ah = h @ self.weight_hh.value.swapaxes(-1, -2)
+        return ah + self.bias_hh.value[:, None, :] if self.use_bias else ah
+
+    # -- the loop over time -------------------------------------------------------------------
+    def forward(self, x, train, initial_state=None, mask=None):
+        if x.ndim == 3:  # shared by all models
+            x = x[None]
+        M = self.weight_ih.value.shape[0]
+        B, T = x.shape[1], x.shape[2]
+        keep = self._keep_mask(x, mask, M)
+        # the input side of every step at once: ax[m, b, t] = W_ih x_t + b_ih
+        ax = x @ self.weight_ih.value[:, None].swapaxes(-1, -2)
+        if self.use_bias:
+            ax = ax + self.bias_ih.value[:, None, None, :]
+        state = self._start(self.initial_state if initial_state is None else initial_state, M, B, ax.dtype)
+        caches, prev = [], []
+        outputs = np.empty((M, B, T, self.units), ax.dtype) if self.return_sequences else None
+        for t in range(T):
+            new, cache = self.cell(ax[:, :, t], state)
+            if keep is not None:  # a padded step carries the state through
+                k = keep[:, :, t, None]
+                new = tuple(k * n + (1 - k) * s for n, s in zip(new, state))
+            caches.append(cache)
+            prev.append(state)
+            state = new
+            if outputs is not None:
+                outputs[:, :, t] = state[0]
+        self._caches, self._prev, self._x, self._keep = caches, prev, x, keep
+        self.final_state = state[0] if len(state) == 1 else state
+        return outputs if outputs is not None else state[0]
+
+    def backward(self, dy):
+        x, keep, W_hh = self._x, self._keep, self.weight_hh.value
+        M, T = W_hh.shape[0], len(self._caches)
+        B, GH = x.shape[1], W_hh.shape[1]
+        dstate = [np.zeros((M, B, self.units), dy.dtype) for _ in self.state_names]
+        if not self.return_sequences:
+            dstate[0] = dy
+        dax = np.empty((M, B, T, GH), dy.dtype)
+        dah = np.empty((M, B, T, GH), dy.dtype)
+        norms = np.empty((M, T), dy.dtype)
+        for t in reversed(range(T)):
+            if self.return_sequences:
+                dstate[0] = dstate[0] + dy[:, :, t]
+            norms[:, t] = np.sqrt(np.einsum("mbh,mbh->m", dstate[0], dstate[0]))
+            if keep is not None:  # state_t = k*cell(...) + (1-k)*state_{t-1}
+                k = keep[:, :, t, None]
+                carried = [(1 - k) * d for d in dstate]
+                dstate = [k * d for d in dstate]
+            dax[:, :, t], dah[:, :, t], direct = self.cell_backward(self._caches[t], self._prev[t], dstate)
+            dh_prev = dah[:, :, t] @ W_hh
+            dstate = [dh_prev if direct[0] is None else dh_prev + direct[0]] + list(direct[1:])
+            if keep is not None:
+                dstate = [d + c for d, c in zip(dstate, carried)]
+        # weight gradients: sums over every step and sample, one product each
+        h_prev = np.stack([p[0] for p in self._prev], axis=2)  # (M, B, T, H): the state entering each step
+        self.weight_ih.grad = dax.reshape(M, -1, GH).swapaxes(-1, -2) @ x.reshape(x.shape[0], -1, x.shape[-1])
+        self.weight_hh.grad = dah.reshape(M, -1, GH).swapaxes(-1, -2) @ h_prev.reshape(M, -1, self.units)
+        if self.use_bias:
+            self.bias_ih.grad = dax.sum(axis=(1, 2))
+            self.bias_hh.grad = dah.sum(axis=(1, 2))
+        self.step_grad_norms = norms
+        self.initial_state_grad = dstate[0] if len(dstate) == 1 else tuple(dstate)
+        if not self.need_input_grad:
+            return None
+        return dax @ self.weight_ih.value[:, None]  # dL/dx_t = dax_t W_ih
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def _keep_mask(self, x, mask, M):
+        """``(L, B, T)`` in x's dtype, 1 for real steps and 0 for padding; None when nothing is masked."""
+        name = type(self).__name__
+        B, T = x.shape[1], x.shape[2]
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.shape not in ((B, T), (M, B, T)):
+                raise GlassnetError(f"{name} mask has shape {mask.shape}; expected (batch, steps)=({B}, {T}) "
+                                    f"or (models={M}, {B}, {T})")
+            keep = mask.astype(bool)
+            keep = keep[None] if keep.ndim == 2 else keep
+        elif self.mask_value is not None:
+            keep = np.any(x != self.mask_value, axis=-1)
+        else:
+            return None
+        return keep.astype(x.dtype)
+
+    def _start(self, init, M, B, dtype):
+        """The initial state as a tuple of ``(M, B, H)`` arrays (read-only broadcasts are fine)."""
+        shape = (M, B, self.units)
+        if init is None:
+            return tuple(np.zeros(shape, dtype) for _ in self.state_names)
+        name = type(self).__name__
+        if len(self.state_names) > 1:
+            if not isinstance(init, (tuple, list)) or len(init) != len(self.state_names):
+                raise GlassnetError(f"{name} initial_state must be a pair ({', '.join(n + '0' for n in self.state_names)})")
+            parts = tuple(init)
+        else:
+            parts = (init,)
+        out = []
+        for state_name, part in zip(self.state_names, parts):
+            part = np.asarray(part, dtype)
+            try:
+                out.append(np.broadcast_to(part, shape))
+            except ValueError:
+                raise GlassnetError(f"{name} initial state {state_name} has shape {part.shape}; expected "
+                                    f"(batch, units)=({B}, {self.units}) or (models={M}, {B}, {self.units})") from None
+        return tuple(out)
+
+    # -- description ----------------------------------------------------------------------------
+    def config(self):
+        return {
+            **super().config(),
+            "units": self.units,
+            "return_sequences": self.return_sequences,
+            "use_bias": self.use_bias,
+            "mask_value": self.mask_value,
+            "kernel_regularizer": regs.config_of(self.kernel_regularizer),
+            "recurrent_regularizer": regs.config_of(self.recurrent_regularizer),
+        }
+
+    def __getstate__(self):
+        """Copies and pickles leave the per-step caches behind."""
+        state = self.__dict__.copy()
+        state.update(_caches=None, _prev=None, _x=None, _keep=None)
+        return state
+
+
+@layer_types.register("simple_rnn", "simplernn", "rnn")
+class SimpleRNN(Recurrent):
+    """h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), f = tanh by default (``torch.nn.RNN``;
+    PyTorch offers tanh and relu, any glassnet activation works here).
+
+    Step backward: da_t = f'(a_t) * dL/dh_t is both the input-side and the hidden-side
+    pre-activation gradient; dL/dh_{t-1} = da_t W_hh. (Elman 1990)
+    """
+
+    kind = "simple_rnn"
+
+    def __init__(self, units: int, activation="tanh", return_sequences: bool = False, use_bias: bool = True,
+                 mask_value=None, kernel_init=None, recurrent_init=None, bias_init=None, kernel_regularizer=None,
+                 recurrent_regularizer=None, name: str | None = None):
+        super().__init__(units, return_sequences, use_bias, mask_value, kernel_init, recurrent_init, bias_init,
+                         kernel_regularizer, recurrent_regularizer, name)
+        self.fn = acts.get(activation)
+        if not self.fn.elementwise:
+            raise GlassnetError(f"SimpleRNN activation must be elementwise, got {self.fn.name!r}")
+
+    def cell(self, ax, state):
+        (h,) = state
+        a = ax + self.hidden_preactivation(h)
+        h_new = self.fn(a)
+        return (h_new,), (a, h_new)
+
+    def cell_backward(self, cache, prev, dnew):
+        a, h_new = cache
+        da = self.fn.backward(a, h_new, dnew[0])
+        return da, da, (None,)
+
+    def config(self):
+        return {**super().config(), "activation": self.fn.config()}
+
+
+@layer_types.register("lstm")
+class LSTM(Recurrent):
+    """Long short-term memory, ``torch.nn.LSTM``'s equations and gate order (i, f, g, o):
+
+        i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)      input gate
+        f = sigmoid(W_if x + b_if + W_hf h + b_hf)      forget gate
+        g = tanh(W_ig x + b_ig + W_hg h + b_hg)         candidate cell
+        o = sigmoid(W_io x + b_io + W_ho h + b_ho)      output gate
+        c' = f * c + i * g,   h' = o * tanh(c')
+
+    Step backward, from dh' and dc' (both including what later steps sent back):
+    do = dh' * tanh(c'); dc = dc' + dh' * o * (1 - tanh(c')^2); di = dc * g; dg = dc * i;
+    df = dc * c; dc_prev = dc * f (the cell's direct path, which is why gradients survive many
+    steps); pre-activation gradients di*i(1-i), df*f(1-f), dg*(1-g^2), do*o(1-o), stacked i, f, g, o.
+    (Hochreiter & Schmidhuber 1997; the forget gate: Gers et al. 2000)
+    """
+
+    kind = "lstm"
+    gates = 4
+    state_names = ("h", "c")
+
+    def cell(self, ax, state):
+        h, c = state
+        H = self.units
+        a = ax + self.hidden_preactivation(h)
+        i = _sigmoid(a[..., :H])
+        f = _sigmoid(a[..., H:2 * H])
+        g = np.tanh(a[..., 2 * H:3 * H])
+        o = _sigmoid(a[..., 3 * H:])
+        c_new = f * c + i * g
+        tc = np.tanh(c_new)
+        return (o * tc, c_new), (i, f, g, o, tc)
+
+    def cell_backward(self, cache, prev, dnew):
+        i, f, g, o, tc = cache
+        _, c_prev = prev
+        dh, dc_next = dnew
+        do = dh * tc
+        dc = dc_next + dh * o * (1 - tc * tc)
+        di, df, dg = dc * g, dc * c_prev, dc * i
+        da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g * g), do * o * (1 - o)], axis=-1)
+        return da, da, (None, dc * f)
+
+
+@layer_types.register("gru")
+class GRU(Recurrent):
+    """Gated recurrent unit, ``torch.nn.GRU``'s equations and gate order (r, z, n):
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)          reset gate
+        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)          update gate
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))       candidate
+        h' = (1 - z) * n + z * h
+
+    (Keras' ``reset_after=True`` form, the cuDNN one.) Step backward from dh':
+    dn = dh' * (1 - z); dz = dh' * (h - n); dh_direct = dh' * z; da_n = dn * (1 - n^2);
+    dr = da_n * (W_hn h + b_hn); da_r = dr * r(1-r); da_z = dz * z(1-z). The input side gets
+    (da_r, da_z, da_n), the hidden side (da_r, da_z, da_n * r): the reset gate scales only the
+    hidden part of the candidate. (Cho et al. 2014, https://arxiv.org/abs/1406.1078)
+    """
+
+    kind = "gru"
+    gates = 3
+
+    def cell(self, ax, state):
+        (h,) = state
+        H = self.units
+        ah = self.hidden_preactivation(h)
+        r = _sigmoid(ax[..., :H] + ah[..., :H])
+        z = _sigmoid(ax[..., H:2 * H] + ah[..., H:2 * H])
+        hn = ah[..., 2 * H:]
+        n = np.tanh(ax[..., 2 * H:] + r * hn)
+        return ((1 - z) * n + z * h,), (r, z, n, hn)
+
+    def cell_backward(self, cache, prev, dnew):
+        r, z, n, hn = cache
+        (h_prev,) = prev
+        (dh,) = dnew
+        da_n = dh * (1 - z) * (1 - n * n)
+        da_r = da_n * hn * r * (1 - r)
+        da_z = dh * (h_prev - n) * z * (1 - z)
+        dax = np.concatenate([da_r, da_z, da_n], axis=-1)
+        dah = np.concatenate([da_r, da_z, da_n * r], axis=-1)
+        return dax, dah, (dh * z,)
