@@ -6,7 +6,12 @@
   ~1.5 decades; the x axis on request.
 * :func:`weights_figure` -- heatmaps of every dense layer's weights, biases as the last row,
   values written in the cells when they fit (seed 003's figures 8 and 11-13).
-* :func:`sweep_figures` / :func:`run_figures` -- the set written by ``glassnet plot``.
+* :func:`sweep_figures` / :func:`run_figures` -- the set written by ``glassnet plot``. A run
+  whose weights file is missing or damaged is reported (``on_problem``) and left out; the rest
+  are drawn.
+
+Figures are written to a temporary name in their folder and renamed into place; a folder that
+cannot be written is one :class:`~glassnet.errors.GlassnetError` line.
 
 Only matplotlib's object API is used (``Figure`` + ``FigureCanvasAgg``), never ``pyplot``: no
 global state, no window, safe in workers and servers.
@@ -15,6 +20,8 @@ global state, no window, safe in workers and servers.
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -45,8 +52,18 @@ def save(fig, path, fmt: str = "png") -> Path:
     if fmt not in FORMATS:
         raise GlassnetError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     path = Path(path).with_suffix(f".{fmt}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format=fmt, dpi=150)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp.{fmt}", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format=fmt, dpi=150)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise GlassnetError(f"cannot write the figure {str(path)!r}: {exc.strerror or exc}"
+                            + (f" ({exc.filename})" if getattr(exc, "filename", None) else "")) from None
     return path
 
 
@@ -227,14 +244,36 @@ def json_key(v) -> str:
     return json.dumps(v, sort_keys=True)
 
 
-def sweep_figures(store, sweep_id: str, out_dir, fmt: str = "png", logx: bool = False,
-                  metrics=None, max_weight_rows: int = 6) -> list[Path]:
-    """Curves of every metric overlaid by the swept values, and one figure of weight heatmaps
-    (the first seed of up to ``max_weight_rows`` sweep points); returns the written paths."""
-    from .model import Sequential  # noqa: PLC0415
+def _warn(message: str) -> None:
+    warnings.warn(message, stacklevel=3)
 
+
+def _load_weights(store, run, on_problem):
+    """The run's model, or ``None`` (reported through ``on_problem``) when its weights file is
+    missing or damaged; ``None`` silently when the run has no weights (failed, recorded)."""
+    from .network import Network  # noqa: PLC0415
+
+    if not run.get("weights"):
+        return None
+    problem = store.weights_problem(run)
+    if problem is None:
+        try:
+            return Network.load(store.root / run["weights"])
+        except GlassnetError as exc:
+            problem = str(exc)
+    (on_problem or _warn)(f"run {run['id']}: {problem}; its weights are not drawn "
+                          "(training its config again replaces the file)")
+    return None
+
+
+def sweep_figures(store, sweep_id: str, out_dir, fmt: str = "png", logx: bool = False,
+                  metrics=None, max_weight_rows: int = 6, on_problem=None) -> list[Path]:
+    """Curves of every metric overlaid by the swept values, and one figure of weight heatmaps
+    (the first seed of up to ``max_weight_rows`` sweep points whose weights load); returns the
+    written paths. A run whose weights file is missing or damaged is passed to ``on_problem``
+    (one line; default: a warning) and the next seed of its point is drawn instead."""
     sweep = store.sweep(sweep_id)
-    runs = [r for r in store.runs(sweep_id) if r["status"] != "pending"]
+    runs = [r for r in store.runs(sweep_id) if r["status"] not in ("pending", "running")]
     if not runs:
         raise GlassnetError(f"sweep {sweep_id} has no finished runs to plot yet")
     for r in runs:
@@ -249,26 +288,32 @@ def sweep_figures(store, sweep_id: str, out_dir, fmt: str = "png", logx: bool = 
             legend = ", ".join(nice(k) for k in (swept[1:] if len(panels) > 1 else swept))
             fig = curves_figure(panels, metric, title, logx=logx, legend_title=legend)
             paths.append(save(fig, out / f"{sweep_id}_{metric}", fmt))
-    firsts: dict[str, dict] = {}
+    points: dict[str, list[dict]] = {}
     for r in sorted(runs, key=lambda r: (_sort_key(r["params"], swept), r["seed"])):
-        if r.get("weights") and (store.root / r["weights"]).exists():
-            firsts.setdefault(label_of(r["params"], swept), r)
-    if firsts:
-        picks = list(firsts.items())
-        if len(picks) > max_weight_rows:
-            idx = np.unique(np.linspace(0, len(picks) - 1, max_weight_rows).round().astype(int))
-            picks = [picks[i] for i in idx]
-        models = [Sequential.load(store.root / r["weights"]) for _, r in picks]
-        labels = [f"{label} (seed {r['seed']})" for label, r in picks]
-        fig = weights_figure(models, labels, f"{sweep['name']}: weights after training")
+        if r.get("weights"):
+            points.setdefault(label_of(r["params"], swept), []).append(r)
+    labels = list(points)
+    if len(labels) > max_weight_rows:
+        idx = np.unique(np.linspace(0, len(labels) - 1, max_weight_rows).round().astype(int))
+        labels = [labels[i] for i in idx]
+    models, names = [], []
+    for label in labels:
+        for r in points[label]:  # the first seed whose weights load
+            model = _load_weights(store, r, on_problem)
+            if model is not None:
+                models.append(model)
+                names.append(f"{label} (seed {r['seed']})")
+                break
+    if models:
+        fig = weights_figure(models, names, f"{sweep['name']}: weights after training")
         paths.append(save(fig, out / f"{sweep_id}_weights", fmt))
     return paths
 
 
-def run_figures(store, run_id: str, out_dir, fmt: str = "png", logx: bool = False) -> list[Path]:
-    """Every curve of one run and its weight heatmaps."""
-    from .model import Sequential  # noqa: PLC0415
-
+def run_figures(store, run_id: str, out_dir, fmt: str = "png", logx: bool = False,
+                on_problem=None) -> list[Path]:
+    """Every curve of one run and its weight heatmaps (a missing or damaged weights file goes to
+    ``on_problem``, default a warning, and the curves are still drawn)."""
     run = store.run(run_id)
     curves = store.curves(run_id)
     out = Path(out_dir)
@@ -278,8 +323,8 @@ def run_figures(store, run_id: str, out_dir, fmt: str = "png", logx: bool = Fals
         fig = curves_figure({f"seed {run['seed']}": [curves[metric]]}, metric,
                             f"run {run_id} ({label}): {METRIC_LABEL.get(metric, metric)}", logx=logx)
         paths.append(save(fig, out / f"{run_id}_{metric}", fmt))
-    if run.get("weights") and (store.root / run["weights"]).exists():
-        model = Sequential.load(store.root / run["weights"])
+    model = _load_weights(store, run, on_problem)
+    if model is not None:
         paths.append(save(weights_figure(model, title=f"run {run_id}: {label}, seed {run['seed']}"),
                           out / f"{run_id}_weights", fmt))
     return paths

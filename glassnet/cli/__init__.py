@@ -7,6 +7,7 @@ To add a subcommand: write ``glassnet/cli/<name>.py`` defining a click command, 
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -51,9 +52,10 @@ def cli():
 
 
 def main(argv=None) -> int:
-    """Entry point: user errors print one line (no traceback) and exit with status 2."""
+    """Entry point: user errors print one line (no traceback) and exit with status 2; a command
+    whose runs failed exits with status 1 (after its output); Ctrl-C exits with 130."""
     try:
-        cli.main(args=argv, prog_name="glassnet", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="glassnet", standalone_mode=False)
     except GlassnetError as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
@@ -66,7 +68,14 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    return 0
+    except OSError as exc:  # a file a command could not read or write, not caught closer to it
+        if exc.errno == errno.EPIPE:  # `glassnet runs list | head`
+            return 0
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        return 2
+    # a command exits non-zero through ctx.exit(code), which click hands back here
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

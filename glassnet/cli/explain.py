@@ -115,7 +115,23 @@ def activation(name, plot):
     """
     from ..explain import explain_activation  # noqa: PLC0415
 
-    click.echo(str(explain_activation(name, plot=plot)))
+    if plot is not None:
+        _check_plot_path(plot)
+    try:
+        click.echo(str(explain_activation(name, plot=plot)))
+    except OSError as exc:
+        raise GlassnetError(f"--plot {plot!r}: cannot write it ({exc.strerror or exc})") from None
+
+
+def _check_plot_path(plot) -> None:
+    """--plot goes into an existing folder: a missing one is named, never created."""
+    from pathlib import Path  # noqa: PLC0415
+
+    parent = Path(plot).parent
+    if not parent.exists():
+        raise GlassnetError(f"--plot {plot!r}: the folder {str(parent)!r} does not exist (create it first)")
+    if not parent.is_dir():
+        raise GlassnetError(f"--plot {plot!r}: {str(parent)!r} is not a folder")
 
 
 def _floats(values, name):

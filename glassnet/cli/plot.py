@@ -23,9 +23,10 @@ def plot(ident, out, fmt, metrics, logx, store):
     with RunStore(store, create=False) as st:
         kind, full = st.resolve(ident)
         folder = out or st.root / "figures" / full
+        warn = lambda m: click.echo(f"warning: {m}", err=True)  # noqa: E731 - a damaged weights file
         if kind == "sweep":
-            paths = sweep_figures(st, full, folder, fmt, logx=logx, metrics=list(metrics) or None)
+            paths = sweep_figures(st, full, folder, fmt, logx=logx, metrics=list(metrics) or None, on_problem=warn)
         else:
-            paths = run_figures(st, full, folder, fmt, logx=logx)
+            paths = run_figures(st, full, folder, fmt, logx=logx, on_problem=warn)
         for p in paths:
             click.echo(str(p))

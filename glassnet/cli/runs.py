@@ -8,6 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import os
+import tempfile
+from pathlib import Path
 
 import click
 
@@ -24,7 +28,7 @@ def runs():
 
 @runs.command("list")
 @click.argument("sweep", required=False)
-@click.option("--status", default=None, help="Only runs with this status (completed, diverged, failed, pending).")
+@click.option("--status", default=None, help="Only runs with this status (completed, diverged, early_stopped, failed, running, pending).")
 @store_option
 def list_(sweep, status, store):
     """Sweeps in the store; with SWEEP, its runs."""
@@ -67,10 +71,13 @@ def show(ident, as_config, store):
         run = st.run(full)
         sweep = st.sweep(run["sweep_id"])
         from_study = sweep["kind"] == "study"
+        # a study run re-runs from its config like any run, unless its study recorded why it cannot
+        fixed = from_study and not (run["params"] or {}).get("re_runnable", False)
         if as_config:
-            if from_study:
-                raise GlassnetError(f"run {run['id']} was trained by {sweep['name']!r}, not from a config; "
-                                    f"re-run it with: glassnet study {sweep['name'].split(':', 1)[-1]}")
+            if fixed:
+                why = (run["params"] or {}).get("re_run_note", "recorded without a run config")
+                raise GlassnetError(f"run {run['id']} was trained by {sweep['name']!r} and has no config that re-runs "
+                                    f"it ({why}); re-run the study: glassnet study {sweep['name'].split(':', 1)[-1]}")
             cfg = {"name": sweep["name"], **{k: v for k, v in run["config"].items() if k != "name"}}
             click.echo(to_toml(cfg), nl=False)
             return
@@ -85,13 +92,16 @@ def show(ident, as_config, store):
         if run["error"]:
             click.echo(f"  error: {run['error']}")
         if run["weights"]:
-            click.echo(f"  weights: {st.root / run['weights']}")
+            problem = st.weights_problem(run)
+            click.echo(f"  weights: {st.root / run['weights']}" + (
+                f"\n  PROBLEM: {problem}; the next `glassnet train`/`sweep` of this config trains the run again"
+                if problem else ""))
         curves = st.curves(full)
         if curves:
             click.echo("  curves: " + ", ".join(f"{k} ({len(s)} points)" for k, (s, _) in curves.items()))
         if from_study:
             click.echo(f"  trained by {sweep['name']!r}: glassnet study {sweep['name'].split(':', 1)[-1]}")
-        else:
+        if not fixed:
             click.echo(f"  config: glassnet runs show {run['id']} --config > run.toml && glassnet train run.toml")
 
 
@@ -129,6 +139,8 @@ def export(idents, fmt, out, curves, store):
     from ..experiments import RunStore  # noqa: PLC0415
     from ..experiments.report import run_record  # noqa: PLC0415
 
+    if out != "-":
+        _check_out(out)
     with RunStore(store, create=False) as st:
         chosen = []
         for ident in idents or [None]:
@@ -150,16 +162,53 @@ def export(idents, fmt, out, curves, store):
             for r in chosen:
                 rec = {**run_record(r), "config": r["config"]}
                 if curves:
-                    rec["curves"] = {k: {"steps": s.tolist(), "values": [None if v != v else float(v) for v in x.tolist()]}
+                    rec["curves"] = {k: {"steps": s.tolist(), "values": x.tolist()}
                                      for k, (s, x) in st.curves(r["id"]).items()}
                 records.append(rec)
-            text = json.dumps(records, indent=1) + "\n"
+            # JSON has no NaN or infinity: they are written as null
+            text = json.dumps(_finite(records), indent=1, allow_nan=False) + "\n"
         if out == "-":
             click.echo(text, nl=False)
         else:
-            with open(out, "w") as fh:
-                fh.write(text)
+            _write(out, text)
             click.echo(f"wrote {len(chosen)} runs to {out}", err=True)
+
+
+def _finite(obj):
+    """``obj`` with every NaN or infinite float replaced by ``None``."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _check_out(out) -> None:
+    path = Path(out)
+    if path.is_dir():
+        raise GlassnetError(f"--out {out!r} is a folder; give a file name (e.g. {str(path / 'runs.csv')!r})")
+    parent = path.parent
+    if not parent.exists():
+        raise GlassnetError(f"--out {out!r}: the folder {str(parent)!r} does not exist")
+    if not parent.is_dir():
+        raise GlassnetError(f"--out {out!r}: {str(parent)!r} is not a folder")
+
+
+def _write(out, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``out`` and rename it into place."""
+    path = Path(out)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise GlassnetError(f"--out {out!r}: cannot write it ({exc.strerror or exc})") from None
 
 
 def _sweep_id(st, ident):

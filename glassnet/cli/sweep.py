@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ..experiments.executors import EXECUTORS
+from ..experiments.executors import EXECUTORS, check_workers
 
 STORE_HELP = "Run store: a .db file or a directory (default ./glassnet-runs/runs.db, or $GLASSNET_STORE)."
 
@@ -28,6 +28,29 @@ def common_options(fn):
     fn = click.option("--mlflow", "mlflow_uri", default=None, metavar="URI",
                       help="Also log runs to MLflow at this tracking URI ('-' for MLflow's default; needs mlflow).")(fn)
     return fn
+
+
+def exit_unless_trained(st, runs) -> None:
+    """After ``train``/``sweep``: say which finished runs were trained again because their weights
+    file was missing or damaged, and exit with status 1 (one line on stderr) when a run of this
+    command failed or is still being trained by another glassnet process."""
+    if st.damaged:
+        click.echo(f"trained again: {len(st.damaged)} finished runs whose weights file was missing or damaged "
+                   f"({next(iter(st.damaged.values()))})")
+    failed = [r for r in runs if r["status"] == "failed"]
+    busy = [r for r in runs if r["status"] == "running"]
+    parts = []
+    if failed:
+        why = (failed[0]["error"] or "no error recorded").splitlines()[0][:200]
+        parts.append(f"{len(failed)} of {len(runs)} runs failed (run {failed[0]['id']}: {why}); "
+                     f"see `glassnet runs show {failed[0]['id']}`, run the same command again to retry")
+    if busy:
+        who = st.busy.get(busy[0]["id"], "another process")
+        parts.append(f"{len(busy)} of {len(runs)} runs are being trained by another glassnet process ({who}); "
+                     "run the same command again when it is done")
+    if parts:
+        click.echo("error: " + "; ".join(parts), err=True)
+        click.get_current_context().exit(1)
 
 
 def make_mirrors(tensorboard, mlflow_uri):
@@ -60,6 +83,7 @@ def sweep(config, executor, address, workers, overrides, store, fresh, tensorboa
     from ..experiments import RunStore, expand, load_config, run_sweep  # noqa: PLC0415
     from ..experiments.report import summary, table  # noqa: PLC0415
 
+    check_workers(workers, executor, address)
     cfg = load_config(config, overrides)
     if dry_run:
         plan = expand(cfg, config)
@@ -78,10 +102,12 @@ def sweep(config, executor, address, workers, overrides, store, fresh, tensorboa
         click.echo(table(rows, headers))
         click.echo(f"trained {len(report.trained)} runs in {report.seconds:.1f} s"
                    + (f"; {len(report.failed)} failed (run again to retry)" if report.failed else ""))
-        if plot:
+        if plot and any(r["status"] not in ("pending", "running") for r in runs):
             from ..plots import sweep_figures  # noqa: PLC0415
 
             folder = out or st.root / "figures" / report.sweep_id
-            for p in sweep_figures(st, report.sweep_id, folder, fmt):
+            for p in sweep_figures(st, report.sweep_id, folder, fmt,
+                                   on_problem=lambda m: click.echo(f"warning: {m}", err=True)):
                 click.echo(f"figure: {p}")
         click.echo(f"store: {st.path}  (glassnet runs list {report.sweep_id})")
+        exit_unless_trained(st, st.runs(report.sweep_id))

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from .sweep import common_options, make_mirrors
+from .sweep import common_options, exit_unless_trained, make_mirrors
 
 
 @click.command()
@@ -35,6 +35,7 @@ def train(config, overrides, store, fresh, tensorboard, mlflow_uri, progress):
         runs = [st.run(r.id) for r in report.plan.runs]
         rows, headers = run_rows(runs, [])
         click.echo(table(rows, headers))
-        if report.skipped and not report.trained:
+        if report.skipped and not report.trained and not st.busy:
             click.echo("already trained (same config); --fresh trains again")
         click.echo(f"weights: {st.root / 'weights'}/<run>.npz   details: glassnet runs show {runs[0]['id']}")
+        exit_unless_trained(st, runs)

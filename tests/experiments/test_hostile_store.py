@@ -51,8 +51,11 @@ KILLED_WRITER = textwrap.dedent("""
 
     def dying_savez(file, **arrays):  # half a file, then the process is killed
         real(file, **arrays)
-        with open(file, "r+b") as fh:
-            fh.truncate(os.path.getsize(file) // 2)
+        if hasattr(file, "fileno"):
+            file.flush()
+            os.ftruncate(file.fileno(), os.fstat(file.fileno()).st_size // 2)
+        else:
+            os.truncate(file, os.path.getsize(file) // 2)
         os.kill(os.getpid(), signal.SIGKILL)
 
     np.savez = dying_savez
