@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import tempfile
-import warnings
-from pathlib import Path
-
 import numpy as np
 
 from . import initializers as inits
-from . import losses as losses_mod
-from . import training
-from .backend import as_seed_list, check_memory, model_seeds, resolve_dtype
+from .backend import as_seed_list, model_seeds, resolve_dtype
 from .errors import GlassnetError
 from .layers import BuildContext, Layer, Param, from_config
-
-FORMAT = "glassnet-model"
-FORMAT_VERSION = 1
+from .network import NETWORK_KINDS, Network, _check_input_shape
 
 
-class Sequential:
+class Sequential(Network):
     """A feed-forward network: ``Sequential([Dense(3, activation="sigmoid"), Dense(8)], input_shape=(8,))``.
 
     Parameters
@@ -63,18 +52,13 @@ class Sequential:
         if input_shape is not None:
             self.build(input_shape)
 
+    kind = "sequential"
+
     # -- building -----------------------------------------------------------------------------
     def build(self, input_shape, *, dry: bool = False) -> "Sequential":
         """Create every layer's parameters for per-sample ``input_shape``. ``dry``: shapes only
         (zero-stride placeholders; see :meth:`param_bytes`), for sizing before allocating."""
-        if isinstance(input_shape, int):
-            input_shape = (input_shape,)
-        try:
-            input_shape = tuple(int(d) for d in input_shape)
-        except (TypeError, ValueError):
-            raise GlassnetError(f"input_shape must be a tuple of positive ints, got {input_shape!r}") from None
-        if not input_shape or min(input_shape) < 1:
-            raise GlassnetError(f"input_shape must be a tuple of positive ints, got {input_shape!r}")
+        input_shape = _check_input_shape(input_shape)
         self.streams = as_seed_list(self.seeds)
         ctx = BuildContext(self.M, self.dtype, self.streams, self.init, self.bias_init, dry=dry)
         counts: dict[str, int] = {}
@@ -100,28 +84,9 @@ class Sequential:
             x = np.asarray(x)
             self.build(x.shape[1:])
 
-    # -- inspection ---------------------------------------------------------------------------
     @property
-    def params(self) -> dict[str, np.ndarray]:
-        """Parameter arrays by name, each ``(M, ...)`` (``(...)`` for a single model)."""
-        return {p.name: self._public(p.value) for p in self.param_list}
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        """Gradients from the last backward pass, by name."""
-        return {p.name: self._public(p.grad) for p in self.param_list}
-
-    def _public(self, a):
-        return a if self.ensemble else a[0]
-
-    def param_bytes(self) -> int:
-        """Bytes of every parameter of all ``M`` networks (gradients and optimizer state come on
-        top: about 2-4 times as much while training)."""
-        return int(sum(np.prod(p.value.shape, dtype=np.float64) * self.dtype.itemsize for p in self.param_list))
-
-    def param_count(self) -> int:
-        """Trainable parameters of one network."""
-        return sum(l.param_count() for l in self.layers)
+    def input_shapes(self) -> list[tuple]:
+        return [self.input_shape]
 
     def summary(self, print_fn=print) -> str:
         """A table of layers, output shapes and parameter counts (per network), and the total."""
@@ -149,21 +114,13 @@ class Sequential:
     # -- computation --------------------------------------------------------------------------
     def prepare_inputs(self, x, name: str = "x") -> np.ndarray:
         """Validate ``x`` as shared ``(B, *input_shape)`` or per-model ``(M, B, *input_shape)``."""
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-            raise GlassnetError(f"{name} must be a numeric array, got dtype {x.dtype}")
-        self._ensure_built(x)
-        n = len(self.input_shape)
-        if x.shape[-n:] != self.input_shape or x.ndim not in (n + 1, n + 2) or (
-                x.ndim == n + 2 and x.shape[0] != self.M):
-            raise GlassnetError(
-                f"{name} has shape {x.shape}; expected (batch, {', '.join(map(str, self.input_shape))}) "
-                f"or (models={self.M}, batch, ...)"
-            )
-        x = x.astype(self.dtype, copy=False)
-        if not np.all(np.isfinite(x)):
-            raise GlassnetError(f"{name} contains NaN or infinite values")
-        return x
+        if isinstance(x, (list, tuple)) and x and isinstance(x[0], np.ndarray) and len(x) == 1:
+            x = x[0]
+        arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
+        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+            raise GlassnetError(f"{name} must be a numeric array, got dtype {arr.dtype}", field=name)
+        self._ensure_built(arr)
+        return self.check_array(arr, self.input_shape, name)
 
     def forward(self, x, train: bool = False):
         """Run all layers: ``(B, ...)`` or ``(M, B, ...)`` in, ``(M, B, *output_shape)`` out."""
@@ -181,185 +138,21 @@ class Sequential:
             grad = layer.backward(grad)
         return grad
 
-    def predict(self, x, batch_size: int | None = None) -> np.ndarray:
-        """Outputs in inference mode: ``(B, ...)`` for a single network, ``(M, B, ...)`` for an ensemble."""
-        x = self.prepare_inputs(x)
-        lead = x.ndim - len(self.input_shape)
-        B = x.shape[lead - 1]
-        if batch_size is None or batch_size >= B:
-            out = self.forward(x, train=False)
-        else:
-            chunks = [self.forward(x[:, i:i + batch_size] if lead == 2 else x[i:i + batch_size], train=False)
-                      for i in range(0, B, batch_size)]
-            out = np.concatenate(chunks, axis=1)
-        return self._public(out)
-
-    def evaluate(self, x, y, loss, metrics=None) -> dict:
-        """Loss (data term, without penalties) and metrics in inference mode; per model for an ensemble.
-        ``metrics`` defaults as in ``fit``: accuracy for classification losses."""
-        return training.evaluate(self, x, y, loss, metrics)
-
-    def fit(self, x, y, **kwargs):
-        """Train; see :func:`glassnet.training.fit` for every argument. Returns a :class:`History`."""
-        return training.fit(self, x, y, **kwargs)
-
     # -- persistence --------------------------------------------------------------------------
     def config(self) -> dict:
-        return {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "name": self.name,
-            "input_shape": list(self.input_shape),
-            "models": self.M,
-            "ensemble": self.ensemble,
-            "seeds": self.seeds,
-            "dtype": self.dtype.name,
-            "layers": [l.config() for l in self.layers],
-        }
-
-    def save(self, path) -> Path:
-        """Write ``.npz``: a JSON header ``__model__`` plus one array per parameter and buffer.
-        Loads without pickle."""
-        if not self.built:
-            raise GlassnetError("cannot save a model that has not been built (give input_shape or fit it)")
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
-        arrays = {"__model__": np.array(json.dumps(self.config()))}
-        for layer in self.layers:
-            for short, p in layer.params.items():
-                arrays[f"param/{layer.name}/{short}"] = p.value
-            for short, b in layer.buffers.items():
-                arrays[f"buffer/{layer.name}/{short}"] = b
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # a temporary name in the same folder, then an atomic rename: a crash mid-write never
-        # leaves a truncated model file under the real name
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return path
+        return {**super().config(), "input_shape": list(self.input_shape),
+                "layers": [l.config() for l in self.layers]}
 
     @classmethod
-    def load(cls, path) -> "Sequential":
-        """Read a model written by :meth:`save`; a missing, malformed or oversized field fails clearly.
-
-        Nothing is drawn or allocated before the declared architecture is checked against the
-        arrays the file holds and against the memory budget (:func:`glassnet.backend.memory_budget`).
-        """
-        path = Path(path)
-        if not path.is_file():
-            raise GlassnetError(f"model file {str(path)!r} does not exist" if not path.exists()
-                                else f"model file {str(path)!r} is not a regular file")
-        try:
-            data = np.load(path, allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is one user error
-            raise GlassnetError(f"{str(path)!r} is not a glassnet model file (.npz): {_first_line(exc)}") from None
-        if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy renamed .npz
-            raise GlassnetError(f"{str(path)!r} is a single .npy array, not a glassnet model file (.npz)")
-        with data:
-            if "__model__" not in data.files:
-                raise GlassnetError(f"{str(path)!r} has no '__model__' header; not a glassnet model file")
-            try:
-                header = json.loads(str(data["__model__"]))
-            except Exception as exc:  # noqa: BLE001 - bad JSON, a corrupt entry, an object array
-                raise GlassnetError(f"{str(path)!r}: the '__model__' header is not valid JSON text "
-                                    f"({_first_line(exc)})") from None
-            _check_header(header, path)
-            try:
-                layers = [from_config(c) for c in header["layers"]]
-                model = cls(layers, None, seed=header["seeds"], dtype=header["dtype"],
-                            name=header.get("name", "sequential"))
-                model.build(header["input_shape"], dry=True)
-            except GlassnetError as exc:
-                raise GlassnetError(f"{str(path)!r}: {exc}") from None
-            model.ensemble = bool(header["ensemble"])
-            check_memory(model.param_bytes(), f"{str(path)!r}: the declared architecture")
-            stored = _stored_shapes(data, path)
-            for layer in model.layers:
-                for short, p in layer.params.items():
-                    p.value = _stored(data, stored, f"param/{layer.name}/{short}", p.value.shape, model.dtype, path)
-                    p.grad = np.zeros_like(p.value)
-                for short, b in layer.buffers.items():
-                    b[...] = _stored(data, stored, f"buffer/{layer.name}/{short}", b.shape, model.dtype, path)
-        bad = [p.name for p in model.param_list if not np.isfinite(p.value).all()]
-        if bad:
-            warnings.warn(f"{str(path)}: parameters {', '.join(bad)} hold NaN or infinite values "
-                          "(saved from a diverged run?)", RuntimeWarning, stacklevel=2)
-        return model
+    def from_header(cls, header: dict) -> "Sequential":
+        """The architecture of a model file's header, built dry (shapes only, nothing drawn)."""
+        if not isinstance(header.get("layers"), list) or not header["layers"]:
+            raise GlassnetError("model header field 'layers' must be a non-empty list")
+        if not isinstance(header.get("input_shape"), list):
+            raise GlassnetError(f"model header field 'input_shape' must be a list, got {header.get('input_shape')!r}")
+        layers = [from_config(c) for c in header["layers"]]
+        model = cls(layers, None, seed=header["seeds"], dtype=header["dtype"], name=header.get("name", "sequential"))
+        return model.build(_check_input_shape(header["input_shape"], "model header field 'input_shape'"), dry=True)
 
 
-def _first_line(exc) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _check_header(header, path) -> None:
-    required = {"format": str, "version": int, "input_shape": list, "seeds": list, "dtype": str,
-                "ensemble": bool, "layers": list}
-    if not isinstance(header, dict):
-        raise GlassnetError(f"{str(path)!r}: the '__model__' header must be a JSON object")
-    for key, typ in required.items():
-        if key not in header:
-            raise GlassnetError(f"{str(path)!r}: model header is missing the field {key!r}")
-        if not isinstance(header[key], typ):
-            raise GlassnetError(f"{str(path)!r}: model header field {key!r} must be a {typ.__name__}, "
-                                f"got {header[key]!r}")
-    if header["format"] != FORMAT:
-        raise GlassnetError(f"{str(path)!r}: format is {header['format']!r}, expected {FORMAT!r}")
-    if header["version"] > FORMAT_VERSION:
-        raise GlassnetError(f"{str(path)!r}: format version {header['version']} is newer than this "
-                            f"glassnet reads ({FORMAT_VERSION}); upgrade glassnet")
-    seeds = header["seeds"]
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63 for s in seeds):
-        raise GlassnetError(f"{str(path)!r}: model header field 'seeds' must be a non-empty list of ints >= 0, "
-                            f"got {_short(seeds)}")
-    dims = header["input_shape"]
-    if not dims or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims):
-        raise GlassnetError(f"{str(path)!r}: model header field 'input_shape' must be a list of ints >= 1, "
-                            f"got {_short(dims)}")
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _stored_shapes(data, path) -> dict[str, tuple]:
-    """``{key: shape}`` of every array in the archive, read from the .npy headers alone."""
-    shapes = {}
-    zf = data.zip
-    for info in zf.infolist():
-        key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-        try:
-            with zf.open(info) as f:
-                version = np.lib.format.read_magic(f)
-                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                    np.lib.format.read_array_header_2_0
-                shape, _, _ = read(f, max_header_size=100_000)
-        except Exception as exc:  # noqa: BLE001 - a corrupt entry is one user error
-            raise GlassnetError(f"{str(path)!r}: array {key!r} is not readable ({_first_line(exc)})") from None
-        shapes[key] = tuple(shape)
-    return shapes
-
-
-def _stored(data, shapes, key, shape, dtype, path):
-    if key not in shapes:
-        raise GlassnetError(f"{str(path)!r}: array {key!r} is missing")
-    if shapes[key] != tuple(shape):
-        raise GlassnetError(f"{str(path)!r}: array {key!r} has shape {shapes[key]}, the architecture needs "
-                            f"{tuple(shape)}")
-    try:
-        arr = data[key]
-    except ValueError as exc:  # an object array: loading it would need pickle
-        raise GlassnetError(f"{str(path)!r}: array {key!r} cannot be read without pickle ({exc})") from None
-    except Exception as exc:  # noqa: BLE001 - truncated or corrupt data
-        raise GlassnetError(f"{str(path)!r}: array {key!r} is not readable ({_first_line(exc)})") from None
-    if not np.issubdtype(arr.dtype, np.number):
-        raise GlassnetError(f"{str(path)!r}: array {key!r} has dtype {arr.dtype}, expected numbers")
-    return np.array(arr, dtype=dtype, copy=True)
+NETWORK_KINDS["sequential"] = Sequential
