@@ -1,28 +1,36 @@
-"""Reading, overriding, validating and writing experiment configs.
+"""Reading, overriding, validating and writing experiment configs: the one boundary.
 
 * :func:`load_config` reads a TOML file (or the embedded default), applies ``--set key.path=value``
-  overrides and validates it against :mod:`.schema`.
+  overrides and validates it against :mod:`.schema` with :func:`validate`, which also validates
+  every sweep point. This is the only place a config value is checked; from here on configs are
+  frozen :class:`~.schema.ExperimentConfig` / :class:`~.schema.RunConfig` objects.
+* A config file must be a regular file of at most :data:`MAX_CONFIG_BYTES`, UTF-8 TOML.
 * Every validation problem becomes ONE :class:`~glassnet.errors.GlassnetError` line naming the
   key path, the value and what is allowed, e.g.
   ``exp.toml: training.optimizer.lr = -1: lr must be >= 0, got -1``.
-* :func:`resolve` gives the canonical plain-dict form stored with every run (names canonical,
-  optimizer options explicit); :func:`to_toml` writes it back, so a stored run re-runs exactly.
+* :func:`resolve` gives the canonical plain-dict (JSON) form stored with every run (names
+  canonical, optimizer options explicit); :func:`to_toml` writes it back, so a stored run re-runs
+  exactly.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
+import math
 import re
+import stat
 import sys
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pydantic
 
 from ..errors import GlassnetError
-from .schema import ConfigKeyError, ExperimentConfig
+from .schema import ConfigKeyError, ExperimentConfig, RunConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,6 +38,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 DEFAULT_NAME = "default.toml"
+#: the largest config file read (inline data included); anything bigger is refused before reading
+MAX_CONFIG_BYTES = 4 * 2**20
 _TAG = re.compile(r"^(str|int|float|bool|none|list\[.*\]|dict\[.*\]|literal\[.*\]|function-.*|.*\[.*\])$")
 
 
@@ -40,16 +50,54 @@ def default_text() -> str:
 
 
 def read_toml(path) -> dict:
-    """A TOML file as a dict; ``None`` means the embedded default."""
+    """A TOML file as a dict; ``None`` means the embedded default.
+
+    Only a regular file of at most :data:`MAX_CONFIG_BYTES` is read (``/dev/zero``, a FIFO or a
+    folder is refused before it is opened), and it must be UTF-8 text.
+    """
     if path is None:
         return tomllib.loads(default_text())
+    return parse_toml(read_config_bytes(path), str(path))
+
+
+def read_config_bytes(path) -> bytes:
+    """The bytes of config file ``path``, checked to be a regular file within the size cap."""
     path = Path(path)
-    if not path.exists():
-        raise GlassnetError(f"config file {str(path)!r} does not exist")
     try:
-        return tomllib.loads(path.read_text())
+        info = path.stat()
+    except FileNotFoundError:
+        raise GlassnetError(f"config file {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise GlassnetError(f"config file {str(path)!r}: cannot read it ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, FIFO or socket)"
+        raise GlassnetError(f"config file {str(path)!r} is {kind}; give a TOML file")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise GlassnetError(f"config file {str(path)!r} is {info.st_size:,} bytes, over the "
+                            f"{MAX_CONFIG_BYTES // 2**20} MiB a config may have")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise GlassnetError(f"config file {str(path)!r}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > MAX_CONFIG_BYTES:  # a file that grew, or one whose size the system does not report
+        raise GlassnetError(f"config file {str(path)!r} is over the {MAX_CONFIG_BYTES // 2**20} MiB a config may have")
+    return data
+
+
+def parse_toml(data: bytes, label: str) -> dict:
+    """UTF-8 TOML bytes as a dict; a binary or non-UTF-8 file, or bad TOML, is one line."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GlassnetError(f"{label}: not a UTF-8 text file (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                            "a config is a TOML text file") from None
+    if "\x00" in text:
+        raise GlassnetError(f"{label}: not a text file (it holds NUL bytes); a config is a TOML text file")
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise GlassnetError(f"{path}: not valid TOML ({exc})") from None
+        raise GlassnetError(f"{label}: not valid TOML ({str(exc).splitlines()[0]})") from None
 
 
 def parse_override(text: str) -> tuple[str, object]:
@@ -96,11 +144,89 @@ def load_config(path=None, overrides=(), source: str | None = None) -> Experimen
 
 
 def validate(raw: dict, source: str = "config") -> ExperimentConfig:
-    """Validate a plain dict; any problem raises ONE GlassnetError line naming the key path."""
+    """Validate a plain dict, and every point of its sweep; any problem raises ONE GlassnetError
+    line naming the key path (and the sweep point)."""
     try:
-        return ExperimentConfig.model_validate(raw)
+        cfg = ExperimentConfig.model_validate(raw)
     except pydantic.ValidationError as exc:
         raise GlassnetError(f"{source}: {format_error(exc)}") from None
+    point_runs(cfg, source)
+    return cfg
+
+
+# -------------------------------------------------------------------------------- sweep points
+#: key paths a sweep may not set (seeds are replicas: ``sweep.seeds``)
+_NOT_SWEPT = ("training.seed", "training.seeds")
+
+
+def _draw(rng: np.random.Generator, dist: dict):
+    (kind, args), = dist.items()
+    if kind == "uniform":
+        return float(rng.uniform(args[0], args[1]))
+    if kind == "log_uniform":
+        return float(math.exp(rng.uniform(math.log(args[0]), math.log(args[1]))))
+    if kind == "int_uniform":
+        return int(rng.integers(int(args[0]), int(args[1]) + 1))
+    return args[int(rng.integers(len(args)))]
+
+
+def points(cfg: ExperimentConfig) -> list[dict]:
+    """The sweep's points as ``{key.path: value}`` dicts, in a fixed order (seeds excluded)."""
+    sweep = cfg.sweep
+    if sweep is None:
+        return [{}]
+    axes: list[list[dict]] = [[{path: v} for v in values] for path, values in sweep.grid.items()]
+    if sweep.zip:
+        n = len(next(iter(sweep.zip.values())))
+        axes.append([{p: vals[i] for p, vals in sweep.zip.items()} for i in range(n)])
+    if sweep.random is not None:
+        rng = np.random.default_rng(sweep.random.seed)
+        axes.append([{p: _draw(rng, d) for p, d in sweep.random.params.items()} for _ in range(sweep.random.n)])
+    return [dict(kv for d in combo for kv in d.items()) for combo in itertools.product(*axes)]
+
+
+def point_runs(cfg: ExperimentConfig, source: str = "config") -> tuple:
+    """``((point, RunConfig), ...)``: every sweep point with its validated run config (seed:
+    ``training.seed``; the planner replicates it over the seeds).
+
+    A point's values are new input, so the point is validated, once, when the experiment is
+    (:func:`validate` calls this; the result is kept on ``cfg``). Only the tables a point changes
+    are validated again with its values; the others are the experiment's validated tables,
+    reused as they are. Without a sweep the one run is the experiment's own tables.
+    """
+    if cfg._point_runs is not None:
+        return cfg._point_runs
+    base = cfg.base_run()
+    out = []
+    for point in points(cfg):
+        for path in point:
+            if path.startswith("sweep.") or path in _NOT_SWEPT:
+                raise GlassnetError(f"{source}: sweep over {path!r} is not possible; use sweep.seeds for seeds")
+        out.append((point, _with_point(base, point, f"{source}: sweep point {_short(point)}") if point else base))
+    cfg._point_runs = tuple(out)
+    return cfg._point_runs
+
+
+def _with_point(base: RunConfig, point: dict, label: str) -> RunConfig:
+    """``base`` with the point's values: the tables they touch validated, the others reused."""
+    raw = {"name": base.name, "description": base.description,
+           "data": base.data, "model": base.model, "training": base.training}
+    touched = {path.split(".")[0] for path in point}
+    for table in touched & {"data", "model", "training"}:
+        raw[table] = raw[table].model_dump(mode="json", exclude_none=True)
+    for path, value in point.items():
+        try:
+            set_path(raw, path, copy.deepcopy(value))
+        except GlassnetError as exc:
+            raise GlassnetError(f"{label}: {exc}") from None
+    try:
+        return RunConfig.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        raise GlassnetError(f"{label}: {format_error(exc)}") from None
+
+
+def _short(point: dict) -> str:
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in point.items())
 
 
 # ----------------------------------------------------------------------------- error messages
@@ -168,8 +294,11 @@ def format_error(exc: pydantic.ValidationError) -> str:
         return f"{path}: missing; this key is required{tail}"
     error = (first.get("ctx") or {}).get("error")
     if isinstance(error, ConfigKeyError):
-        key = f'"{error.key}"' if "." in error.key and not error.key.startswith("options.") else error.key
-        key_path = key if not path else (f"{path}{key}" if key.startswith("[") else f"{path}.{key}")
+        if not path:  # raised for the whole config: the key is a whole key path already
+            key_path = error.key
+        else:  # a key inside a table; a dotted sweep axis ("training.lr") is one key, quoted
+            key = f'"{error.key}"' if "." in error.key and not error.key.startswith(("options.", "[")) else error.key
+            key_path = f"{path}{key}" if key.startswith("[") else f"{path}.{key}"
         return f"{key_path} = {_show(error.value)}: {error.message}{tail}"
     msgs = []
     for e in same or [first]:
@@ -186,31 +315,40 @@ def format_error(exc: pydantic.ValidationError) -> str:
 
 
 # ---------------------------------------------------------------------------- canonical forms
-def resolve(config: ExperimentConfig) -> dict:
-    """The canonical JSON-able dict of a validated config (``None`` values dropped)."""
-    out = config.model_dump(mode="json", exclude_none=True)
-    out["training"]["optimizer"] = config.training.optimizer.resolved()
-    return out
+def resolve(config) -> dict:
+    """The canonical JSON-able dict of a validated config (``None`` values dropped): its
+    :meth:`~.schema.RunConfig.as_dict`. Validation already made every name canonical and every
+    optimizer option explicit."""
+    return config.as_dict()
 
 
-def run_config(resolved: dict) -> dict:
-    """A resolved config without its sweep: the config of one run."""
-    out = copy.deepcopy(resolved)
-    out.pop("sweep", None)
-    out["training"].pop("seeds", None)
-    return out
+def run_config(config: ExperimentConfig) -> RunConfig:
+    """The config of one run of ``config``: without its sweep and replicas."""
+    return config.base_run()
 
 
-def config_hash(run_cfg: dict) -> str:
-    """Hash of what determines a run's numbers (its name and description excluded)."""
-    body = {k: v for k, v in run_cfg.items() if k not in ("name", "description")}
+def config_hash(run_cfg) -> str:
+    """Hash of what determines a run's numbers (its name and description excluded): of a
+    :class:`~.schema.RunConfig`, or of its JSON form as stored."""
+    body = run_cfg.as_dict() if isinstance(run_cfg, pydantic.BaseModel) else run_cfg
+    body = {k: v for k, v in body.items() if k not in ("name", "description")}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def to_toml(cfg: dict) -> str:
-    """A config dict as TOML text (``glassnet runs show ID --config``)."""
+def config_json(config) -> str:
+    """The JSON text the run store keeps for a config: a validated config's canonical form
+    (:func:`resolve`); a plain mapping (a record the store is handed as JSON) as it is."""
+    return json.dumps(config.as_dict() if isinstance(config, pydantic.BaseModel) else config)
+
+
+def to_toml(cfg) -> str:
+    """A config (a validated config or its dict form) as TOML text (``glassnet runs show ID
+    --config``)."""
     import tomli_w  # noqa: PLC0415
+
+    if isinstance(cfg, pydantic.BaseModel):
+        cfg = cfg.as_dict()
 
     def clean(v):
         if isinstance(v, dict):

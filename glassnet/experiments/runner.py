@@ -2,8 +2,8 @@
 
 ``run_sweep(config, store)`` is what ``glassnet sweep`` and ``glassnet train`` call::
 
-    plan  = expand(config)                    # every run, validated, with ids and hashes
-    check = one model per group built here    # bad data/model combinations fail before any work
+    plan  = expand(config)                    # every run's frozen config (validated when read), ids, hashes
+    check = what only the data can tell       # data/model/loss fit, memory budget: before any work
     todo  = runs not finished in the store    # resume: finished runs are never trained again
     for result in execute(jobs):              # as each job finishes, in any order
         store.write_result(result)            # curves, metrics, status, weights (.npz)
@@ -18,12 +18,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backend import MAX_BYTES_ENV, memory_budget
 from ..errors import GlassnetError
+from ..training import FULL_BATCH
 from .executors import default_workers, execute
 from .planner import Plan, expand
 from .schema import ExperimentConfig
 from .store import RunStore
-from .worker import build_model, ensemble_optimizer, load_data
+from .worker import Data, load_data, make_model, run_metrics
+
+#: bytes a parameter costs while training, in parameter sizes: its values, its gradient and up
+#: to two optimizer moments (Adam)
+TRAINING_COPIES = 4
 
 
 @dataclass
@@ -44,33 +50,75 @@ class SweepReport:
 
 
 def check_plan(plan: Plan, source: str = "config") -> None:
-    """Build the data, one model and the optimizer of every group here, before any work is sent;
-    a problem names the config table it comes from (and the sweep point)."""
-    from .. import losses as losses_mod  # noqa: PLC0415
+    """Check, on the driver and before any work is sent, what only the data can tell; a problem
+    names the config table it comes from (and the sweep point).
 
+    This is not validation: every value was validated once, when the config was read
+    (:func:`~glassnet.experiments.config.validate`), and nothing here checks a value again. What
+    is left needs the data, so it is checked here, once per group of runs of one shape:
+
+    * ``data``: the data set builds and ``data.encoding`` fits its labels;
+    * ``model``: the memory the job's ensemble needs while training (parameters, gradients and
+      optimizer moments of the most models one job trains, and the activations of one batch),
+      sized with a dry build (shapes only) against the memory budget (``$GLASSNET_MAX_BYTES``)
+      before anything is allocated; then one network builds on these inputs (Dense needs flat
+      inputs, convolutions need images, the output width comes from the targets);
+    * ``training.loss`` and ``training.metrics``: they accept the network's outputs and the
+      targets (one forward pass on a few samples).
+    """
     for job in plan.jobs(workers=1, max_models=None):
         run = job.runs[0]
+        cfg = run.config
         where = f"{source}: sweep point {run.params}: " if run.params else f"{source}: "
-        steps = [("data", lambda: load_data(run.config)),
-                 ("model", lambda: build_model(run.config, [run.seed], built["data"])),
-                 ("training.loss", lambda: _dry_loss(losses_mod.get(run.config["training"]["loss"]),
-                                                     built["model"], built["data"])),
-                 ("training.optimizer", lambda: ensemble_optimizer([r.config for r in job.runs]))]
+        models = min(len(job.runs), plan.max_models or len(job.runs))
         built: dict = {}
-        for table, make in steps:
+        layers = "model.hidden" if cfg.model.hidden is not None else "model.layers"
+        steps = [("data", "data", lambda: load_data(cfg)),
+                 (layers, "budget", lambda: _fits_budget(cfg, built["data"], models)),
+                 ("model", "model", lambda: make_model(cfg, [run.seed], built["data"]).build(built["data"].x.shape[1:])),
+                 ("training.loss", "loss", lambda: _dry_loss(cfg, built["model"], built["data"]))]
+        for table, key, make in steps:
             try:
-                built[table] = make()
+                built[key] = make()
             except (GlassnetError, ValueError, TypeError) as exc:  # numpy shape errors included
                 msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise GlassnetError(f"{where}{table}: {msg}") from None
 
 
-def _dry_loss(loss, model, data):
-    """One forward pass and loss value on a few samples: catches data/model/loss mismatches."""
+def _fits_budget(cfg, data: Data, models: int) -> None:
+    """Refuse a job whose ensemble cannot fit the memory budget (see :func:`check_plan`)."""
+    dry = make_model(cfg, [0], data).build(data.x.shape[1:], dry=True)
+    per_model = dry.param_bytes() * TRAINING_COPIES
+    n = len(data.x)
+    batch = n if cfg.training.batch_size == FULL_BATCH else min(cfg.training.batch_size, n)
+    widths = sum(int(np.prod(layer.output_shape, dtype=np.float64)) for layer in dry.layers)
+    per_model += 2 * batch * widths * dry.dtype.itemsize  # forward caches and their gradients
+    need, budget = per_model * models, memory_budget()
+    if need > budget:
+        hint = "; or fewer models per job: sweep.max_models_per_job" if models > 1 else ""
+        raise GlassnetError(f"training {models} network{'s' if models > 1 else ''} of "
+                            f"{dry.param_count():,} parameters at once needs about {need / 2**20:,.0f} MiB, "
+                            f"over the memory budget of {budget / 2**20:,.0f} MiB (set {MAX_BYTES_ENV} to allow "
+                            f"more{hint})")
+
+
+def _dry_loss(cfg, model, data: Data):
+    """One forward pass, the loss and the metrics on a few samples: catches data/model/loss
+    mismatches."""
+    from .. import losses as losses_mod  # noqa: PLC0415
+
+    loss = losses_mod.get(cfg.training.loss)
     y = loss.prepare_targets(data.y, model.output_shape)
     x = model.prepare_inputs(data.x[:8])
     with np.errstate(all="ignore"):
-        return loss.value(model.forward(x, False), y[:8])
+        pred = model.forward(x, False)
+        for name, metric in run_metrics(cfg, loss, data).items():
+            try:
+                metric(pred, y[:8], loss)
+            except (GlassnetError, ValueError, TypeError, IndexError) as exc:
+                raise GlassnetError(f"metric {name!r} does not fit this model's outputs: "
+                                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        return loss.value(pred, y[:8])
 
 
 def run_sweep(config: ExperimentConfig, store: RunStore, *, executor: str = "local", workers: int | None = None,

@@ -5,31 +5,53 @@ An experiment file has four sections (``name`` and ``description`` may sit on to
     [data]       a data set from the ``glassnet.data.datasets`` registry, or inline arrays
     [model]      layers (``hidden = [3]`` or a full ``layers`` list), activations, init, dtype
     [training]   loss, optimizer and its hyperparameters, steps or epochs, batch size,
-                 weight decay, seed(s), logging
+                 weight decay, metrics, seed(s), logging
     [sweep]      optional: grid / zip / random axes over any key path, ``seeds = N`` replicas
 
-Every model forbids unknown keys and is strict about types (a TOML string is never read as a
-number). Names (data set, activation, initializer, loss, optimizer, layer type) resolve through
-the registries, so a config accepts exactly the names the Python API accepts. Errors are turned
-into ONE line naming the key path by :mod:`glassnet.experiments.config`.
+Every model forbids unknown keys, is strict about types (a TOML string is never read as a
+number) and is frozen. Names (data set, activation, initializer, loss, optimizer, metric, layer
+type) resolve through the registries, so a config accepts exactly the names the Python API
+accepts. Engine errors carry the argument they are about (``GlassnetError.field``), which is how
+a problem inside an options table is attributed to its key. Errors become ONE line naming the
+key path in :mod:`glassnet.experiments.config`.
+
+Validation happens here, once: a validated model holds canonical values (registry names, every
+optimizer option explicit, metrics as their registry configs), and nothing downstream checks them
+again. :class:`RunConfig` is the frozen config of ONE run: what the planner emits, executors ship,
+the worker trains and the store saves (its :meth:`RunConfig.as_dict` JSON form).
+
+Defaults live in the engine, not here: ``batch_size`` defaults to
+:data:`glassnet.training.DEFAULT_BATCH_SIZE` and ``"full"`` (:data:`glassnet.training.FULL_BATCH`)
+is the one spelling of full batch, checked by the same :func:`~glassnet.training.check_batch_size`
+that ``fit`` uses.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from .. import initializers as inits
 from .. import losses as losses_mod
+from .. import metrics as metrics_mod
 from .. import optimizers as optim_mod
+from ..backend import MAX_BYTES_ENV, memory_budget
 from ..errors import GlassnetError
+from ..training import DEFAULT_BATCH_SIZE, FULL_BATCH, check_batch_size
+
+#: bytes a data set sample costs at least: one float64 input value and one target value
+MIN_SAMPLE_BYTES = 16
+#: the options by which a data set builder declares how many samples it makes
+SAMPLE_COUNT_OPTIONS = ("n", "n_samples", "n_per_class")
 
 
 class ConfigKeyError(ValueError):
     """A problem with one key inside a table whose keys pydantic does not know (optimizer
-    options, data set options): ``key`` is appended to the table's path in the message."""
+    options, data set options): ``key`` is appended to the table's path in the message. Raised
+    at the top of the config (no table), ``key`` is the whole key path."""
 
     def __init__(self, key: str, value, message: str):
         super().__init__(message)
@@ -37,7 +59,7 @@ class ConfigKeyError(ValueError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 def _as_table(value, what: str = "name"):
@@ -45,13 +67,43 @@ def _as_table(value, what: str = "name"):
     return {what: value} if isinstance(value, str) else value
 
 
-def _engine_error(exc: GlassnetError, keys) -> ConfigKeyError | ValueError:
-    """Attribute an engine message ("lr must be >= 0, got -1") to the key it starts with."""
-    msg = str(exc)
-    for key in sorted(keys, key=len, reverse=True):
-        if msg.startswith(f"{key} ") or msg.startswith(f"normal {key} ") or msg.startswith(f"uniform {key} "):
-            return ConfigKeyError(key, keys[key], msg)
-    return ValueError(msg)
+def _engine_error(exc: GlassnetError, options: dict) -> ValueError:
+    """An engine error about one argument (``exc.field``), attributed to that key of ``options``
+    (a table of the config); an error about no single option stays on the table."""
+    if exc.field is not None and exc.field in options:
+        return ConfigKeyError(exc.field, options[exc.field], str(exc))
+    return ValueError(str(exc))
+
+
+def _key_path(prefix: str, key) -> str:
+    key = str(key)
+    key = f'"{key}"' if not key.replace("_", "").replace("-", "").isalnum() else key
+    return f"{prefix}.{key}" if prefix else key
+
+
+def find_non_finite(value, path: str = ""):
+    """``(key path, value)`` of the first NaN or infinite number in a raw config (TOML has
+    ``inf`` and ``nan`` literals, and ``--set`` values are read as TOML), or ``None``."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = find_non_finite(v, _key_path(path, k))
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = find_non_finite(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def _refuse_non_finite(raw):
+    found = find_non_finite(raw)
+    if found:
+        raise ConfigKeyError(found[0], found[1], "must be a finite number (inf and nan are not allowed in a config)")
+    return raw
 
 
 # --------------------------------------------------------------------------------------- data
@@ -90,12 +142,39 @@ class DataConfig(Strict):
         if self.name is not None:
             from ..data import datasets  # noqa: PLC0415
 
-            allowed = list(inspect.signature(datasets.get(self.name)).parameters)
+            params = inspect.signature(datasets.get(self.name)).parameters
+            allowed = list(params)
             for key, value in self.options.items():
                 if key not in allowed:
                     raise ConfigKeyError(f"options.{key}", value, f"data set {self.name!r} has no option {key!r}; "
                                                      f"options: {', '.join(allowed) or 'none'}")
+            self._check_size(params)
         return self
+
+    def _check_size(self, params) -> None:
+        """Refuse a data set whose declared sample count cannot fit the memory budget, before it
+        is built: ``n``/``n_samples`` (or ``n_per_class`` x ``classes``) samples of at least
+        :data:`MIN_SAMPLE_BYTES` each (a lower bound: one float64 input and one target)."""
+        def given(key):
+            value = self.options.get(key, params[key].default if key in params else None)
+            return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+        for key in SAMPLE_COUNT_OPTIONS:
+            count = given(key)
+            if key not in params or count is None:
+                continue
+            samples = count
+            if key == "n_per_class":
+                classes = self.options.get("classes", params["classes"].default if "classes" in params else 1)
+                samples *= len(classes) if isinstance(classes, (list, tuple)) else classes \
+                    if isinstance(classes, (int, float)) and not isinstance(classes, bool) else 1
+            nbytes = samples * MIN_SAMPLE_BYTES
+            budget = memory_budget()
+            if nbytes > budget:
+                raise ConfigKeyError(f"options.{key}", self.options.get(key, count),
+                                     f"data set {self.name!r} with {samples:,.0f} samples needs at least "
+                                     f"{nbytes / 2**20:,.0f} MiB, over the memory budget of {budget / 2**20:,.0f} MiB "
+                                     f"(set {MAX_BYTES_ENV} to allow more)")
 
 
 # -------------------------------------------------------------------------------------- model
@@ -126,9 +205,12 @@ class ModelConfig(Strict):
     @field_validator("activation", "output_activation")
     @classmethod
     def _activation(cls, v):
-        from ..layers import Dense  # noqa: PLC0415
+        from ..layers.activation import activation_layer  # noqa: PLC0415
 
-        Dense(1, activation=v)  # resolves the name (prelu included) or raises with valid names
+        try:  # resolves the name through the registry (prelu included) or lists the valid names
+            activation_layer(v, name="act")
+        except GlassnetError as exc:
+            raise _engine_error(exc, v if isinstance(v, dict) else {}) from None
         return _canonical_named(v, "activation")
 
     @field_validator("init", "bias_init")
@@ -153,6 +235,8 @@ class ModelConfig(Strict):
                 try:
                     from_config(layer)
                 except GlassnetError as exc:
+                    if isinstance(layer, dict) and exc.field in layer:
+                        raise ConfigKeyError(f"[{i}].{exc.field}", layer[exc.field], str(exc)) from None
                     raise ConfigKeyError(f"[{i}]", layer, str(exc)) from None
         return v
 
@@ -180,35 +264,63 @@ def _canonical_named(v, family: str):
 # ----------------------------------------------------------------------------------- training
 class OptimizerConfig(BaseModel):
     """``name`` from the optimizer registry plus that optimizer's own options (``lr``,
-    ``momentum``, ``beta1`` ...), checked against its constructor."""
+    ``momentum``, ``beta1`` ...), checked against its constructor.
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    The optimizer is constructed once, here, to validate the options; the validated config keeps
+    its canonical form (``"momentum"`` -> ``{name = "sgd", momentum = 0.9, ...}``, every option
+    explicit), so equal runs hash equally and the worker builds the optimizer it trains with
+    straight from it.
+    """
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
     name: str = "sgd"
 
-    @model_validator(mode="after")
-    def _options(self):
+    @model_validator(mode="before")
+    @classmethod
+    def _canonical(cls, v):
+        if not isinstance(v, dict):
+            return v  # an instance (already canonical), or a type error pydantic reports
+        name = v.get("name", "sgd")
+        if not isinstance(name, str):
+            return v
         try:
-            cls = optim_mod.optimizers.get(self.name)
+            opt_cls = optim_mod.optimizers.get(name)
         except GlassnetError as exc:
-            raise ConfigKeyError("name", self.name, str(exc)) from None
-        allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-        options = dict(self.model_extra or {})
+            raise ConfigKeyError("name", name, str(exc)) from None
+        allowed = [p for p in inspect.signature(opt_cls.__init__).parameters if p != "self"]
+        options = {k: x for k, x in v.items() if k != "name"}
         for key, value in options.items():
             if key not in allowed:
-                raise ConfigKeyError(key, value, f"optimizer {self.name!r} has no option {key!r}; "
+                raise ConfigKeyError(key, value, f"optimizer {name!r} has no option {key!r}; "
                                                  f"options: {', '.join(allowed)}")
             if isinstance(value, (list, tuple, dict)):
                 raise ConfigKeyError(key, value, "must be a single value (sweep over it with [sweep])")
         try:
-            optim_mod.get({"name": self.name, **options})
+            return optim_mod.get({"name": name, **options}).config()
         except GlassnetError as exc:
             raise _engine_error(exc, options) from None
-        return self
+
+    @property
+    def options(self) -> dict:
+        """Every option but the name."""
+        return dict(self.model_extra or {})
 
     def resolved(self) -> dict:
-        """Every option explicit, canonical name (``"momentum"`` -> sgd with momentum 0.9)."""
-        opt = optim_mod.get({"name": self.name, **(self.model_extra or {})})
-        return opt.config()
+        """The canonical table: ``{"name": ..., **every option}``."""
+        return {"name": self.name, **self.options}
+
+
+def _canonical_metric(spec, i: int):
+    """A metric spec resolved through ``glassnet.metrics.metrics``: its registry name when it has
+    no options, else its options table (``{name = "top_k_accuracy", k = 3}``)."""
+    try:
+        metric = metrics_mod.get(spec)
+    except GlassnetError as exc:
+        if isinstance(spec, dict) and exc.field in spec:
+            raise ConfigKeyError(f"[{i}].{exc.field}", spec[exc.field], str(exc)) from None
+        raise ConfigKeyError(f"[{i}]", spec, str(exc)) from None
+    config = metric.config()
+    return config["name"] if len(config) == 1 else config
 
 
 class TrainingConfig(Strict):
@@ -216,13 +328,15 @@ class TrainingConfig(Strict):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     steps: int | None = Field(None, ge=1)
     epochs: int | None = Field(None, ge=1)
-    #: samples per update; 0 means the full batch
-    batch_size: int = Field(32, ge=0)
+    #: samples per update, or "full" (every sample in every update); default: the engine's
+    batch_size: int | str = DEFAULT_BATCH_SIZE
     shuffle: bool = True
     weight_decay: float = Field(0.0, ge=0.0)
     l1: float = Field(0.0, ge=0.0)
     log_every: int | None = Field(None, ge=1)
-    metrics: list[str] | None = None
+    #: names or options tables from ``glassnet.metrics.metrics``; default: accuracy where the
+    #: targets are classes
+    metrics: list[str | dict[str, Any]] | None = None
     seed: int = Field(0, ge=0)
     #: replicas: N seeds (seed, seed+1, ...) or an explicit list
     seeds: int | list[int] | None = None
@@ -232,6 +346,14 @@ class TrainingConfig(Strict):
     def _short_optimizer(cls, v):
         return _as_table(v)
 
+    @field_validator("batch_size")
+    @classmethod
+    def _batch_size(cls, v):
+        if v == 0 and not isinstance(v, bool):
+            raise ValueError(f"batch_size must be a positive integer or {FULL_BATCH!r}; "
+                             f"full batch is spelled {FULL_BATCH!r} (batch_size = 0 is no longer accepted)")
+        return check_batch_size(v)
+
     @field_validator("loss")
     @classmethod
     def _loss(cls, v):
@@ -240,10 +362,14 @@ class TrainingConfig(Strict):
     @field_validator("metrics")
     @classmethod
     def _metrics(cls, v):
-        for i, name in enumerate(v or []):
-            if name != "accuracy":
-                raise ConfigKeyError(f"[{i}]", name, f"unknown metric {name!r}; valid metrics: accuracy")
-        return v
+        if v is None:
+            return v
+        out = [_canonical_metric(spec, i) for i, spec in enumerate(v)]
+        names = [m if isinstance(m, str) else m["name"] for m in out]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ConfigKeyError(f"[{i}]", v[i], f"metric {name!r} is given twice")
+        return out
 
     @field_validator("seeds")
     @classmethod
@@ -347,16 +473,76 @@ def flatten_axes(v, leaf) -> dict:
 
 
 # --------------------------------------------------------------------------------- experiment
-class ExperimentConfig(Strict):
+class _Config(Strict):
+    @model_validator(mode="before")
+    @classmethod
+    def _finite(cls, raw):
+        return _refuse_non_finite(raw)
+
+    def as_dict(self) -> dict:
+        """The canonical JSON form (``None`` values dropped): what the run store keeps and
+        ``glassnet runs show ID --config`` writes as TOML; validating it gives this config back."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class RunConfig(_Config):
+    """The frozen, validated config of ONE run (no ``[sweep]``, one ``training.seed``): what the
+    planner emits, executors ship, the worker trains and the store saves (as :meth:`as_dict`).
+
+    Built by :func:`glassnet.experiments.config.validate` from a validated experiment (its tables
+    are reused as they are, never validated again) and by the planner (one per seed, a copy with
+    ``training.seed`` set). ``training.seeds`` is always ``None`` here.
+    """
+
+    name: str = "experiment"
+    description: str = ""
+    data: DataConfig
+    model: ModelConfig
+    training: TrainingConfig
+
+    @model_validator(mode="after")
+    def _one_seed(self):
+        if self.training.seeds is not None:
+            raise ConfigKeyError("training.seeds", self.training.seeds,
+                                 "a run config has one training.seed; replicas belong to an experiment config")
+        return self
+
+    def with_seed(self, seed: int) -> "RunConfig":
+        """This run with ``training.seed = seed`` (a validated seed: no validation again)."""
+        return self.model_copy(update={"training": self.training.model_copy(update={"seed": int(seed)})})
+
+
+class ExperimentConfig(_Config):
+    """A validated experiment file: a run config, optionally with replicas (``seeds``) and a
+    ``[sweep]``. :func:`glassnet.experiments.config.validate` also validates each sweep point
+    (see :meth:`point_runs`)."""
+
     name: str = "experiment"
     description: str = ""
     data: DataConfig
     model: ModelConfig
     training: TrainingConfig
     sweep: SweepConfig | None = None
+    #: ((point, RunConfig), ...) for every sweep point, set once by config.validate
+    _point_runs: tuple | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _seeds_once(self):
         if self.sweep is not None and self.sweep.seeds is not None and self.training.seeds is not None:
             raise ValueError("give seeds in [training] or in [sweep], not both")
         return self
+
+    def base_run(self) -> RunConfig:
+        """The run without its sweep and replicas (seed: ``training.seed``); the tables are this
+        config's own, not validated again."""
+        return RunConfig(name=self.name, description=self.description, data=self.data, model=self.model,
+                         training=self.training.model_copy(update={"seeds": None}))
+
+    def seeds(self) -> list[int]:
+        """The replica seeds: ``seeds = N`` -> seed, seed+1, ..., seed+N-1; a list as given."""
+        spec = self.sweep.seeds if self.sweep is not None and self.sweep.seeds is not None else self.training.seeds
+        if spec is None:
+            return [self.training.seed]
+        if isinstance(spec, int):
+            return [self.training.seed + i for i in range(spec)]
+        return list(spec)

@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GlassnetError
+from .config import config_json
 
 DEFAULT_STORE = Path("glassnet-runs") / "runs.db"
 FINISHED = ("completed", "diverged", "early_stopped")
@@ -269,11 +270,11 @@ class RunStore:
                 "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                 "updated = excluded.updated, status = 'running', command = excluded.command",
                 (plan.sweep_id, plan.name, kind, command, now, now, len(plan.runs), json.dumps(plan.swept),
-                 json.dumps(plan.config)))
+                 config_json(plan.config)))
             self.db.executemany(
                 "INSERT OR IGNORE INTO runs (id, sweep_id, idx, config_hash, config, params, seed, status) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-                [(r.id, plan.sweep_id, r.index, r.hash, json.dumps(r.config), json.dumps(r.params), r.seed)
+                [(r.id, plan.sweep_id, r.index, r.hash, config_json(r.config), json.dumps(r.params), r.seed)
                  for r in plan.runs])
 
     def finished_ids(self, sweep_id: str) -> set[str]:

@@ -89,7 +89,7 @@ BAD = [
     ({"training": {"optimizer": "adamx"}}, 'training.optimizer.name = "adamx"', ["unknown optimizer", "adam"]),
     ({"model": {"hidden": None, "layers": [{"type": "densse", "units": 3}]}}, "model.layers[0]",
      ["unknown layer", "dense"]),
-    ({"training": {"metrics": ["f1"]}}, 'training.metrics[0] = "f1"', ["unknown metric", "accuracy"]),
+    ({"training": {"metrics": ["f2"]}}, 'training.metrics[0] = "f2"', ["unknown metric", "accuracy", "f1"]),
     # sweep tables
     ({"sweep": {"grid": {"training.weight_decay": []}}}, 'sweep.grid."training.weight_decay" = []', ["non-empty"]),
     ({"sweep": {"zip": {"training.l1": [0, 1], "training.weight_decay": [0]}}}, "sweep.zip", ["one length"]),

@@ -25,8 +25,8 @@ def test_no_sweep_is_one_run_with_the_training_seed():
 def test_training_seeds_replicate():
     plan = plan_of(None, training={"seed": 3, "seeds": 4})
     assert [r.seed for r in plan.runs] == [3, 4, 5, 6]
-    assert [r.config["training"]["seed"] for r in plan.runs] == [3, 4, 5, 6]
-    assert all("seeds" not in r.config["training"] for r in plan.runs)
+    assert [r.config.training.seed for r in plan.runs] == [3, 4, 5, 6]
+    assert all("seeds" not in r.config.as_dict()["training"] and r.config.training.seeds is None for r in plan.runs)
 
 
 def test_grid_is_the_cartesian_product_in_order_times_seeds():
@@ -34,7 +34,7 @@ def test_grid_is_the_cartesian_product_in_order_times_seeds():
     plan = plan_of({"seeds": [10, 20], "grid": {"training.weight_decay": wd, "training.optimizer.lr": lr}})
     assert len(plan.runs) == len(wd) * len(lr) * 2
     expected = [(w, l, s) for w, l in itertools.product(wd, lr) for s in (10, 20)]
-    got = [(r.config["training"]["weight_decay"], r.config["training"]["optimizer"]["lr"], r.seed) for r in plan.runs]
+    got = [(r.config.training.weight_decay, r.config.training.optimizer.lr, r.seed) for r in plan.runs]
     assert got == expected
     assert plan.swept == ["training.weight_decay", "training.optimizer.lr"]
     assert plan.runs[3].params == {"training.weight_decay": 0.0, "training.optimizer.lr": 2.0}
@@ -44,14 +44,14 @@ def test_zip_is_one_axis_and_multiplies_with_the_grid():
     plan = plan_of({"grid": {"training.l1": [0.0, 1e-3]},
                     "zip": {"training.optimizer.lr": [0.1, 1.0, 5.0], "training.batch_size": [1, 4, 8]}})
     assert len(plan.runs) == 2 * 3
-    pairs = {(r.config["training"]["optimizer"]["lr"], r.config["training"]["batch_size"]) for r in plan.runs}
+    pairs = {(r.config.training.optimizer.lr, r.config.training.batch_size) for r in plan.runs}
     assert pairs == {(0.1, 1), (1.0, 4), (5.0, 8)}
 
 
 def test_nested_toml_tables_are_key_paths():
     # [sweep.grid] training.weight_decay = [...] parses as nested tables
     plan = plan_of({"grid": {"training": {"weight_decay": [0.0, 0.5]}}})
-    assert [r.config["training"]["weight_decay"] for r in plan.runs] == [0.0, 0.5]
+    assert [r.config.training.weight_decay for r in plan.runs] == [0.0, 0.5]
 
 
 def test_random_search_is_seeded_and_in_bounds():
@@ -129,5 +129,5 @@ def test_chunking_spreads_over_workers_and_caps_models():
 def test_chunking_halves_the_most_expensive_group_first():
     plan = plan_of({"seeds": 4, "grid": {"training.steps": [100, 1000]}})
     jobs = chunk(group(plan.runs), workers=3)
-    sizes = {(j.runs[0].config["training"]["steps"], len(j.runs)) for j in jobs}
+    sizes = {(j.runs[0].config.training.steps, len(j.runs)) for j in jobs}
     assert sizes == {(100, 4), (1000, 2)}

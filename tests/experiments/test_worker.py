@@ -8,7 +8,8 @@ import pytest
 from expt_helpers import make_raw
 from glassnet.experiments import expand, validate
 from glassnet.experiments.planner import Job
-from glassnet.experiments.worker import FullDataMetrics, load_data, run_job
+from glassnet.experiments.worker import load_data, run_job, run_metrics
+from glassnet import losses
 
 
 def _jobs(raw, workers=1):
@@ -59,14 +60,18 @@ def test_a_diverging_model_keeps_its_curve_and_the_rest_train_on():
 
 
 def test_k_minus_1_accuracy_decodes_the_reference_class():
-    data = load_data(make_raw(data={"options": {"encoding": "k-1"}}))
+    cfg = validate(make_raw(data={"options": {"encoding": "k-1"}})).base_run()
+    data = load_data(cfg)
     assert data.encoding == "k-1" and data.y.shape == (8, 7)
-    acc = FullDataMetrics(data.x, data.y, None, "k-1")
+    loss = losses.get(cfg.training.loss)
+    # the run's accuracy is the registry's, decoding with the data's encoding
+    acc = run_metrics(cfg, loss, data)["accuracy"]
+    assert acc.config() == {"name": "accuracy", "encoding": "k-1"}
     perfect = data.y[None].astype(float) * 0.9 + 0.05          # class 0: every output < 0.5
-    assert acc.accuracy(perfect)[0] == 1.0
+    assert acc(perfect, data.y, loss)[0] == 1.0
     wrong0 = perfect.copy()
     wrong0[0, 0, 3] = 0.8                                     # class 0 now reads as class 4
-    assert acc.accuracy(wrong0)[0] == 7 / 8
+    assert acc(wrong0, data.y, loss)[0] == 7 / 8
     # the argmax reading would count class 0 and class 1 as the same class
     assert np.argmax(data.y[0]) == np.argmax(data.y[1])
 
@@ -75,7 +80,7 @@ def test_inline_data_and_label_encoding():
     raw = make_raw(data={"name": None, "options": None, "x": [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], "y": [0, 2, 1],
                          "encoding": "k"}, model={"output_activation": "sigmoid"})
     raw["data"] = {k: v for k, v in raw["data"].items() if v is not None}
-    data = load_data(validate(raw).model_dump(mode="json", exclude_none=True))
+    data = load_data(validate(raw).base_run())
     np.testing.assert_array_equal(data.y, np.eye(3)[[0, 2, 1]])
     assert data.num_classes == 3
 
