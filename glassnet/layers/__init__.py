@@ -1,6 +1,7 @@
 """Layers. Each is a small class with ``forward(x, train)`` and ``backward(dy)``; see ``base``."""
 
 from .activation import Activation, PReLU
+from .attention import MultiHeadAttention
 from .base import BuildContext, Layer, Param, layer_types
 from .batchnorm import BatchNorm
 from .conv import Conv2D
@@ -10,9 +11,9 @@ from .dropout import Dropout
 from .embedding import Embedding, PositionalEmbedding
 from .flatten import Flatten
 from .normalization import LayerNorm
-from .recurrent import GRU, LSTM, Recurrent, SimpleRNN
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, MaxPool2D,
                       MaxPooling2D)
+from .recurrent import GRU, LSTM, Recurrent, SimpleRNN
 
 
 def from_config(config: dict) -> Layer:
@@ -29,6 +30,7 @@ def from_config(config: dict) -> Layer:
         raise GlassnetError(f"layer {cls.kind!r}: bad fields in {sorted(config)}: {exc}") from exc
 
 
-__all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNorm", "BuildContext", "Conv1D", "Conv2D", "Dense",
-           "Dropout", "Embedding", "Flatten", "GlobalAveragePooling2D", "GRU", "LSTM", "Layer", "LayerNorm", "MaxPool2D", "MaxPooling2D", "PReLU",
-           "Param", "PositionalEmbedding", "Recurrent", "SimpleRNN", "from_config", "layer_types"]
+__all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNorm", "BuildContext", "Conv1D", "Conv2D",
+           "Dense", "Dropout", "Embedding", "Flatten", "GRU", "GlobalAveragePooling2D", "LSTM", "Layer",
+           "LayerNorm", "MaxPool2D", "MaxPooling2D", "MultiHeadAttention", "PReLU", "Param",
+           "PositionalEmbedding", "Recurrent", "SimpleRNN", "from_config", "layer_types"]
