@@ -16,7 +16,8 @@ from .errors import GlassnetError
 from .training import History, Trainer
 from .layers import (Activation, AveragePooling2D, AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten,
                      GlobalAveragePooling2D, MaxPool2D, MaxPooling2D, PReLU)
-from .layers import LayerNorm, Embedding, PositionalEmbedding, Conv1D, SimpleRNN, LSTM, GRU, MultiHeadAttention
+from .layers import (GRU, LSTM, Conv1D, Embedding, LayerNorm, MultiHeadAttention, PositionalEmbedding,
+                     SimpleRNN)
 from .model import Sequential
 from .network import Network
 from .optimizers import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
@@ -34,5 +35,6 @@ __all__ = [
     "MaxPool2D", "MaxPooling2D", "ModelCheckpoint", "Momentum", "Nesterov", "PReLU", "RMSProp",
     "ReduceLROnPlateau", "SGD", "Sequential", "StepDecay", "Trainer", "activations", "backend", "callbacks", "gradcheck", "init", "initializers",
     "load_model", "losses", "metrics", "optimizers", "regularizers", "set_default_dtype", "zoo",
-    "LayerNorm", "Embedding", "PositionalEmbedding", "Conv1D", "SimpleRNN", "LSTM", "GRU", "MultiHeadAttention",  # sequence, normalization and attention layers
+    # sequence, normalization and attention layers
+    "Conv1D", "Embedding", "GRU", "LSTM", "LayerNorm", "MultiHeadAttention", "PositionalEmbedding", "SimpleRNN",
 ]
