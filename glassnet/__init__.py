@@ -18,6 +18,8 @@ from .layers import (Activation, AveragePooling2D, AvgPool2D, BatchNorm, Conv2D,
                      GlobalAveragePooling2D, MaxPool2D, MaxPooling2D, PReLU)
 from .layers import (GRU, LSTM, Conv1D, Embedding, LayerNorm, MultiHeadAttention, PositionalEmbedding,
                      SimpleRNN)
+from .graph import Input, Model
+from .layers.merge import Add, Concatenate, Multiply
 from .model import Sequential
 from .network import Network
 from .optimizers import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
@@ -29,12 +31,12 @@ load_model = Network.load
 __version__ = "0.1.0"
 
 __all__ = [
-    "Activation", "AdaGrad", "Adam", "AdamW", "AveragePooling2D", "AvgPool2D", "BatchNorm", "Callback",
-    "ConstantLR", "Conv2D", "CosineDecay", "Dense", "Dropout", "EarlyStopping", "ExponentialDecay",
-    "Flatten", "GlassnetError", "GlobalAveragePooling2D", "History", "L1", "L1L2", "L2", "LogEvery",
-    "MaxPool2D", "MaxPooling2D", "ModelCheckpoint", "Momentum", "Nesterov", "PReLU", "RMSProp",
-    "ReduceLROnPlateau", "SGD", "Sequential", "StepDecay", "Trainer", "activations", "backend", "callbacks", "gradcheck", "init", "initializers",
-    "load_model", "losses", "metrics", "optimizers", "regularizers", "set_default_dtype", "zoo",
-    # sequence, normalization and attention layers
-    "Conv1D", "Embedding", "GRU", "LSTM", "LayerNorm", "MultiHeadAttention", "PositionalEmbedding", "SimpleRNN",
+    "Activation", "AdaGrad", "Adam", "AdamW", "Add", "AveragePooling2D", "AvgPool2D", "BatchNorm", "Callback",
+    "Concatenate", "ConstantLR", "Conv1D", "Conv2D", "CosineDecay", "Dense", "Dropout", "EarlyStopping",
+    "Embedding", "ExponentialDecay", "Flatten", "GRU", "GlassnetError", "GlobalAveragePooling2D", "History",
+    "Input", "L1", "L1L2", "L2", "LSTM", "LayerNorm", "LogEvery", "MaxPool2D", "MaxPooling2D", "Model",
+    "ModelCheckpoint", "Momentum", "MultiHeadAttention", "Multiply", "Nesterov", "Network", "PReLU",
+    "PositionalEmbedding", "RMSProp", "ReduceLROnPlateau", "SGD", "Sequential", "SimpleRNN", "StepDecay",
+    "Trainer", "activations", "backend", "callbacks", "gradcheck", "init", "initializers", "load_model",
+    "losses", "metrics", "optimizers", "regularizers", "set_default_dtype", "zoo",
 ]

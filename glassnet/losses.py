@@ -299,3 +299,75 @@ def accuracy(pred, y, loss: Loss) -> np.ndarray:
         truth = np.asarray(y)[..., 0] > 0.5 if np.asarray(y).ndim >= 2 else np.asarray(y) > 0.5
     correct = guess == truth
     return correct.reshape(correct.shape[0], -1).mean(axis=1)
+
+
+class MultiLoss(Loss):
+    """The loss of a model with several outputs: ``L = sum_k w_k L_k(pred_k, y_k)`` (Keras'
+    ``loss_weights``); predictions, targets and gradients are lists in output order, and
+    ``dL/dpred_k = w_k dL_k/dpred_k``. ``parts`` gives each output's own loss for the logs."""
+
+    name = "multi"
+
+    def __init__(self, losses_, weights=None, names=None):
+        self.losses = [get(l) for l in losses_]
+        k = len(self.losses)
+        weights = [1.0] * k if weights is None else list(weights)
+        if len(weights) != k or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and np.isfinite(w)
+                                        and w >= 0 for w in weights):
+            raise GlassnetError(f"loss_weights must be {k} finite numbers >= 0 (one per output), got {weights!r}",
+                                field="loss_weights", value=weights)
+        self.weights = [float(w) for w in weights]
+        self.names = list(names) if names is not None else [f"output_{i}" for i in range(k)]
+        self.task = "regression"  # no default metric: each output's loss is logged instead
+
+    def prepare_targets(self, y, output_shape):
+        if not isinstance(y, (list, tuple)) or len(y) != len(self.losses):
+            raise GlassnetError(f"y must be a list of {len(self.losses)} target arrays (one per output: "
+                                f"{', '.join(self.names)})", field="y")
+        return [l.prepare_targets(t, s) for l, t, s in zip(self.losses, y, output_shape)]
+
+    def value(self, pred, y):
+        return sum(w * l.value(p, t) for l, w, p, t in zip(self.losses, self.weights, pred, y))
+
+    def grad(self, pred, y):
+        return [l.grad(p, t) * w for l, w, p, t in zip(self.losses, self.weights, pred, y)]
+
+    def value_and_grad(self, pred, y):
+        value, grads = 0.0, []
+        for l, w, p, t in zip(self.losses, self.weights, pred, y):
+            v, g = l.value_and_grad(p, t)
+            value = value + w * v
+            grads.append(g * w)
+        return value, grads
+
+    def sample_values(self, pred, y):
+        return sum(w * l.sample_values(p, t) for l, w, p, t in zip(self.losses, self.weights, pred, y))
+
+    def parts(self, pred, y) -> dict:
+        """Each output's own (unweighted) loss, ``{"<output>_loss": (M,)}``."""
+        return {f"{n}_loss": l.value(p, t) for n, l, p, t in zip(self.names, self.losses, pred, y)}
+
+    def config(self):
+        return {"name": self.name, "losses": [l.config() for l in self.losses], "weights": self.weights}
+
+    def __repr__(self):
+        return f"MultiLoss({[l.name for l in self.losses]}, weights={self.weights})"
+
+
+def for_outputs(loss, loss_weights, names) -> Loss:
+    """The loss of a model with outputs ``names``: one loss (or its name) for every output, a
+    list in output order, or a dict by output name; weighted by ``loss_weights`` (list or dict)."""
+    k = len(names)
+    if isinstance(loss, dict):
+        unknown = sorted(set(loss) - set(names))
+        if unknown or len(loss) != k:
+            raise GlassnetError(f"loss must name every output ({', '.join(names)}), got keys {sorted(loss)}",
+                                field="loss", value=loss)
+        loss = [loss[n] for n in names]
+    elif not isinstance(loss, (list, tuple)):
+        loss = [loss] * k
+    if len(loss) != k:
+        raise GlassnetError(f"loss must be one loss or {k} (one per output), got {len(loss)}", field="loss")
+    if isinstance(loss_weights, dict):
+        loss_weights = [loss_weights.get(n, 1.0) for n in names]
+    return MultiLoss(loss, loss_weights, names)

@@ -95,6 +95,13 @@ class Layer:
         self.params[short_name] = p
         return p
 
+    def __call__(self, inputs):
+        """The functional API: ``Dense(8)(x)`` on a symbolic tensor (``gn.Input(...)`` or another
+        layer's output) records the call and returns the output tensor (see :mod:`glassnet.graph`)."""
+        from ..graph import call_layer  # noqa: PLC0415 - the graph module builds on the layers
+
+        return call_layer(self, inputs)
+
     # -- computation --------------------------------------------------------------------------
     def forward(self, x, train: bool):
         raise NotImplementedError

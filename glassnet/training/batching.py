@@ -20,7 +20,8 @@ class Batcher:
                  drop_last: bool = False):
         self.x, self.y = x, y
         self.per_model = per_model_data
-        self.n = x.shape[1] if per_model_data else x.shape[0]
+        first = x[0] if isinstance(x, list) else x
+        self.n = first.shape[1] if per_model_data else first.shape[0]
         self.b = batch_size
         self.full = batch_size >= self.n
         # a last batch smaller than b is skipped (batch norm cannot normalize one sample)
@@ -29,7 +30,8 @@ class Batcher:
         self.shuffle = shuffle and not self.full
         self.streams = streams
         self.M = len(streams)
-        self._y_per_model = per_model_data and y.ndim >= 2 and y.shape[0] == self.M and y.shape[1] == self.n
+        y0 = y[0] if isinstance(y, list) else y
+        self._y_per_model = per_model_data and y0.ndim >= 2 and y0.shape[0] == self.M and y0.shape[1] == self.n
         self._pos = self.n  # start a new epoch on the first call
         self._perm = None
         self._last = None  # which samples the last batch took (for weights_of)
@@ -46,12 +48,16 @@ class Batcher:
         self._pos = hi
         self._last = slice(lo, hi) if not self.shuffle else self._perm[:, lo:hi]
         if not self.shuffle:
-            if self.per_model:
-                yb = self.y[:, lo:hi] if self._y_per_model else self.y[lo:hi]
-                return self.x[:, lo:hi], yb
-            return self.x[lo:hi], self.y[lo:hi]
+            cut = slice(lo, hi)
+            return self._slice(self.x, cut, self.per_model), self._slice(self.y, cut, self._y_per_model)
         idx = self._perm[:, lo:hi]  # (M, b)
         return self._take(self.x, idx, self.per_model), self._take(self.y, idx, self._y_per_model)
+
+    @staticmethod
+    def _slice(a, cut, per_model: bool):
+        if isinstance(a, list):  # several inputs or outputs: each the same way
+            return [Batcher._slice(e, cut, per_model) for e in a]
+        return a[:, cut] if per_model else a[cut]
 
     def weights_of_last(self, w):
         """The entries of per-sample ``w`` (``(N,)``) for the last batch: ``(b,)`` or ``(M, b)``."""
@@ -63,6 +69,8 @@ class Batcher:
 
     @staticmethod
     def _take(a, idx, per_model: bool):
+        if isinstance(a, list):
+            return [Batcher._take(e, idx, per_model) for e in a]
         if not per_model:
             return a[idx]  # (b...) indexed by (M, b) -> (M, b, ...)
         return a[np.arange(a.shape[0])[:, None], idx]

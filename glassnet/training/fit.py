@@ -14,7 +14,7 @@ from .trainer import DEFAULT_BATCH_SIZE, Trainer, check_positive_int, default_lo
 def fit(model, x, y, *, loss="mse", optimizer=None, epochs=None, steps=None, batch_size=DEFAULT_BATCH_SIZE,
         weight_decay=0.0, l1=0.0, shuffle=True, drop_last=False, validation_data=None, validation_split=0.0,
         metrics=None, callbacks=(), log_every=None, nan_guard=True, progress=None, sample_weight=None,
-        class_weight=None, clip_value=None, clip_norm=None) -> History:
+        class_weight=None, clip_value=None, clip_norm=None, loss_weights=None) -> History:
     """Train ``model`` on ``(x, y)`` and return a :class:`History`: ``Trainer(...).run(total)``.
 
     Parameters (see :class:`~glassnet.training.Trainer` for the rest)
@@ -38,7 +38,7 @@ def fit(model, x, y, *, loss="mse", optimizer=None, epochs=None, steps=None, bat
                       weight_decay=weight_decay, l1=l1, shuffle=shuffle, drop_last=drop_last,
                       validation_data=validation_data, metrics=metrics, callbacks=callbacks,
                       log_every=1, nan_guard=nan_guard, sample_weight=sample_weight, class_weight=class_weight,
-                      clip_value=clip_value, clip_norm=clip_norm)
+                      clip_value=clip_value, clip_norm=clip_norm, loss_weights=loss_weights)
     total = total_steps(epochs, steps, trainer.steps_per_epoch)
     trainer.log_every = default_log_every(total, trainer.steps_per_epoch) if log_every is None \
         else check_positive_int(log_every, "log_every")
@@ -102,18 +102,25 @@ def _progress_bar(progress, total, M):
 def evaluate(model, x, y, loss, metrics=None) -> dict:
     """Data loss and metrics in inference mode: floats for one network, ``(M,)`` arrays otherwise.
     ``metrics`` default as in ``fit``: accuracy for classification losses."""
-    loss = losses_mod.get(loss)
+    outputs = getattr(model, "outputs", None)
+    multi = outputs is not None and len(outputs) > 1
+    loss = losses_mod.for_outputs(loss, None, [t.name for t in outputs]) if multi else losses_mod.get(loss)
     x = model.prepare_inputs(x)
-    y = loss.prepare_targets(y, model.output_shape)
-    n = x.shape[-len(model.input_shape) - 1]
+    n = model.n_samples(x)
     if n == 0:
         raise GlassnetError("x has no samples; give at least one", field="x")
-    if y.shape[0] != n and not (x.ndim == len(model.input_shape) + 2 and y.ndim >= 2 and y.shape[1] == n):
-        raise GlassnetError(f"x has {n} samples but y has {y.shape[0]}; they must match", field="y")
-    y = y.astype(model.dtype, copy=False) if np.issubdtype(y.dtype, np.floating) else y
+    y = loss.prepare_targets(y, model.output_shape)
+    targets = []
+    for t in (y if multi else [y]):
+        if t.shape[0] != n and not (model.is_per_model(x) and t.ndim >= 2 and t.shape[1] == n):
+            raise GlassnetError(f"x has {n} samples but y has {t.shape[0]}; they must match", field="y")
+        targets.append(t.astype(model.dtype, copy=False) if np.issubdtype(t.dtype, np.floating) else t)
+    y = targets if multi else targets[0]
     pred = model.forward(x, False)
     out = {"loss": loss.value(pred, y)}
-    for name, metric in metrics_mod.resolve(metrics, loss).items():
+    if multi:
+        out.update(loss.parts(pred, y))
+    for name, metric in metrics_mod.resolve(metrics if not multi else [], loss).items():
         out[name] = metric(pred, y, loss)
     if not model.ensemble:
         out = {k: float(v[0]) for k, v in out.items()}

@@ -108,7 +108,9 @@ class Trainer:
     x : ``(N, *input_shape)`` shared by all models, or ``(M, N, *input_shape)`` per model.
     y : targets for ``loss``: ``(N, *output_shape)``, integer labels ``(N,)`` for the categorical
         losses; ``(M, N, ...)`` when ``x`` is per model.
-    loss : a name from the ``glassnet.losses.losses`` registry, an options dict, or a Loss.
+    loss : a name from the ``glassnet.losses.losses`` registry, an options dict, or a Loss; for a
+        model with several outputs one loss for all, a list in output order or a dict by output
+        name, weighted by ``loss_weights`` (each output's own loss is logged as ``<output>_loss``).
     optimizer : an Optimizer, a name or an options dict; default ``SGD(lr=0.01)``. Binding the same
         optimizer to the same model again keeps its state (momentum, moments, step count).
     batch_size : samples per update, or ``"full"``. Larger than N means full batch. The last batch
@@ -140,8 +142,13 @@ class Trainer:
     def __init__(self, model, x, y, *, loss="mse", optimizer=None, batch_size=DEFAULT_BATCH_SIZE,
                  weight_decay=0.0, l1=0.0, shuffle: bool = True, drop_last: bool = False, validation_data=None,
                  metrics=None, callbacks=(), log_every=LOG_EPOCH, nan_guard: bool = True, sample_weight=None,
-                 class_weight=None, clip_value=None, clip_norm=None):
-        self.loss = losses_mod.get(loss)
+                 class_weight=None, clip_value=None, clip_norm=None, loss_weights=None):
+        outputs = getattr(model, "outputs", None)
+        if outputs is not None and len(outputs) > 1 or isinstance(loss, (list, dict)):
+            names = [t.name for t in outputs] if outputs is not None else []
+            self.loss = losses_mod.for_outputs(loss, loss_weights, names)
+        else:
+            self.loss = losses_mod.get(loss)
         self.optimizer = optim_mod.SGD(0.01) if optimizer is None else optim_mod.get(optimizer)
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
@@ -150,12 +157,16 @@ class Trainer:
                                     value=cb)
         self.model = model
         self.x, self.y, self.per_model_data = self._prepare(model, x, y)
-        self.n = self.x.shape[1] if self.per_model_data else self.x.shape[0]
+        self.n = model.n_samples(self.x)
         if self.n == 0:
             raise GlassnetError("x has no samples; give at least one", field="x")
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         self.val = self._validation(validation_data)
         self.metrics = metrics_mod.resolve(metrics, self.loss)
+        if isinstance(self.loss, losses_mod.MultiLoss) and (self.metrics or sample_weight is not None
+                                                             or class_weight is not None):
+            raise GlassnetError("metrics and sample or class weights are not supported for a model with several "
+                                "outputs yet; each output's loss is logged", field="metrics")
         self.nan_guard = bool(nan_guard)
         self._set_batching(check_batch_size(batch_size))
         self.log_every = log_every if log_every == LOG_EPOCH else check_positive_int(log_every, "log_every")
@@ -172,38 +183,36 @@ class Trainer:
         self._began = False
 
     # -- setup ----------------------------------------------------------------------------------
-    def _prepare(self, model, x, y):
+    def _prepare(self, model, x, y, what: str = "y"):
         x = model.prepare_inputs(x)
-        per_model_data = x.ndim == len(model.input_shape) + 2
+        per_model_data = model.is_per_model(x)
+        n = model.n_samples(x)
         y = self.loss.prepare_targets(y, model.output_shape)
-        y = y.astype(model.dtype, copy=False) if np.issubdtype(y.dtype, np.floating) else y
-        n = x.shape[1] if per_model_data else x.shape[0]
-        ny = y.shape[1] if (per_model_data and y.ndim >= 2 and y.shape[0] == model.M and y.shape[1] == n) \
-            else y.shape[0]
-        if ny != n:
-            raise GlassnetError(f"x has {n} samples but y has {ny}; they must match", field="y")
-        if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
-            raise GlassnetError("y contains NaN or infinite values", field="y")
-        return x, y, per_model_data
+        targets = y if isinstance(y, list) else [y]
+        for i, t in enumerate(targets):
+            if np.issubdtype(t.dtype, np.floating):
+                targets[i] = t = t.astype(model.dtype, copy=False)
+            ny = t.shape[1] if (per_model_data and t.ndim >= 2 and t.shape[0] == model.M and t.shape[1] == n) \
+                else t.shape[0]
+            if ny != n:
+                raise GlassnetError(f"x has {n} samples but {what} has {ny}; they must match", field=what)
+            if np.issubdtype(t.dtype, np.floating) and not np.all(np.isfinite(t)):
+                raise GlassnetError(f"{what} contains NaN or infinite values", field=what)
+        return x, (targets if isinstance(y, list) else targets[0]), per_model_data
 
     def _validation(self, validation_data):
         if validation_data is None:
             return None
-        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        if not (isinstance(validation_data, tuple) and len(validation_data) == 2) and not (
+                isinstance(validation_data, list) and len(validation_data) == 2):
             raise GlassnetError("validation_data must be a tuple (x_val, y_val)", field="validation_data")
-        xv = self.model.prepare_inputs(validation_data[0], "validation x")
-        yv = self.loss.prepare_targets(validation_data[1], self.model.output_shape)
-        if len(xv) == 0 if xv.ndim == len(self.model.input_shape) + 1 else xv.shape[1] == 0:
+        try:
+            xv, yv, _ = self._prepare(self.model, validation_data[0], validation_data[1], "validation y")
+        except GlassnetError as exc:
+            raise GlassnetError(f"validation_data: {exc}", field="validation_data") from None
+        if self.model.n_samples(xv) == 0:
             raise GlassnetError("validation x has no samples", field="validation_data")
-        nx = xv.shape[-len(self.model.input_shape) - 1]
-        ny = yv.shape[1] if (yv.ndim >= 2 and xv.ndim == len(self.model.input_shape) + 2 and yv.shape[0] == self.model.M
-                             and yv.shape[1] == nx) else yv.shape[0]
-        if nx != ny:
-            raise GlassnetError(f"validation x has {nx} samples but validation y has {ny}; they must match",
-                                field="validation_data")
-        if np.issubdtype(yv.dtype, np.floating) and not np.all(np.isfinite(yv)):
-            raise GlassnetError("validation y contains NaN or infinite values", field="validation_data")
-        return xv, (yv.astype(self.model.dtype, copy=False) if np.issubdtype(yv.dtype, np.floating) else yv)
+        return xv, yv
 
     def _set_batching(self, batch_size) -> None:
         b = self.n if batch_size == FULL_BATCH else min(batch_size, self.n)
@@ -323,11 +332,15 @@ class Trainer:
         for p, reg in self.terms:
             penalty = penalty + reg.penalty(p.value)
         logs = {"loss": data_loss + penalty, "data_loss": data_loss, "penalty": penalty}
+        if hasattr(self.loss, "parts"):  # several outputs: each one's own loss too
+            logs.update(self.loss.parts(pred, yb))
         for name, metric in self.metrics.items():
             logs[name] = metric(pred, yb, self.loss)
         if self.val is not None:
             pv = model.forward(self.val[0], False)
             logs["val_loss"] = self.loss.value(pv, self.val[1])
+            if hasattr(self.loss, "parts"):
+                logs.update({f"val_{k}": v for k, v in self.loss.parts(pv, self.val[1]).items()})
             for name, metric in self.metrics.items():
                 logs[f"val_{name}"] = metric(pv, self.val[1], self.loss)
         if self.nan_guard:
