@@ -74,7 +74,7 @@ def check_plan(plan: Plan, source: str = "config") -> None:
         built: dict = {}
         layers = "model.hidden" if cfg.model.hidden is not None else "model.layers"
         steps = [("data", "data", lambda: load_data(cfg)),
-                 (layers, "budget", lambda: _fits_budget(cfg, built["data"], models)),
+                 (layers, "budget", lambda: _fits_budget(cfg, built["data"], models, plan.config.sweep is not None)),
                  ("model", "model", lambda: make_model(cfg, [run.seed], built["data"]).build(built["data"].x.shape[1:])),
                  ("training.loss", "loss", lambda: _dry_loss(cfg, built["model"], built["data"]))]
         for table, key, make in steps:
@@ -85,7 +85,7 @@ def check_plan(plan: Plan, source: str = "config") -> None:
                 raise GlassnetError(f"{where}{table}: {msg}") from None
 
 
-def _fits_budget(cfg, data: Data, models: int) -> None:
+def _fits_budget(cfg, data: Data, models: int, sweep: bool) -> None:
     """Refuse a job whose ensemble cannot fit the memory budget (see :func:`check_plan`)."""
     dry = make_model(cfg, [0], data).build(data.x.shape[1:], dry=True)
     per_model = dry.param_bytes() * TRAINING_COPIES
@@ -95,7 +95,8 @@ def _fits_budget(cfg, data: Data, models: int) -> None:
     per_model += 2 * batch * widths * dry.dtype.itemsize  # forward caches and their gradients
     need, budget = per_model * models, memory_budget()
     if need > budget:
-        hint = "; or fewer models per job: sweep.max_models_per_job" if models > 1 else ""
+        hint = "" if models == 1 else "; or fewer models per job: sweep.max_models_per_job" if sweep \
+            else "; or fewer seeds"
         raise GlassnetError(f"training {models} network{'s' if models > 1 else ''} of "
                             f"{dry.param_count():,} parameters at once needs about {need / 2**20:,.0f} MiB, "
                             f"over the memory budget of {budget / 2**20:,.0f} MiB (set {MAX_BYTES_ENV} to allow "
