@@ -175,6 +175,13 @@ class MultiHeadAttention(Layer):
             "kernel_regularizer": regs.config_of(self.kernel_regularizer),
         }
 
+    def __repr__(self):
+        extra = "".join(f", {k}={getattr(self, k)!r}" for k in ("value_dim", "output_dim", "kv_dim")
+                        if getattr(self, k) is not None)
+        extra += ", causal=True" if self.causal else ""
+        extra += ", use_bias=False" if not self.use_bias else ""
+        return f"MultiHeadAttention({self.num_heads}, {self.key_dim}{extra})"
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state.update(_cache=None)

@@ -97,6 +97,9 @@ class Embedding(Layer):
         return {**super().config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_regularizer": regs.config_of(self.embeddings_regularizer)}
 
+    def __repr__(self):
+        return f"Embedding({self.input_dim}, {self.output_dim})"
+
 
 @layer_types.register("positional_embedding", "position_embedding")
 class PositionalEmbedding(Layer):

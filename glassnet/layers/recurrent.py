@@ -254,6 +254,20 @@ class Recurrent(Layer):
             "recurrent_regularizer": regs.config_of(self.recurrent_regularizer),
         }
 
+    def __repr__(self):
+        parts = [str(self.units)]
+        fn = getattr(self, "fn", None)  # SimpleRNN's activation
+        if fn is not None and fn.config() != {"name": "tanh"}:
+            spec = fn.config()
+            parts.append(f"activation={spec['name'] if len(spec) == 1 else spec!r}")
+        if self.return_sequences:
+            parts.append("return_sequences=True")
+        if not self.use_bias:
+            parts.append("use_bias=False")
+        if self.mask_value is not None:
+            parts.append(f"mask_value={self.mask_value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     def __getstate__(self):
         """Copies and pickles leave the per-step caches behind."""
         state = self.__dict__.copy()
