@@ -3,8 +3,10 @@
 ``glassnet playground`` (or :func:`serve`) starts a local server; the page talks to one
 :class:`~glassnet.playground.session.PlaygroundSession` per connection over a websocket.
 
-Modules: ``settings`` (the one table of controls), ``protocol`` (message validation),
-``session`` (data, network, training loop, NaN guard), ``frames`` (what the page draws),
+Modules: ``settings`` (the one table of controls), ``options`` (its option lists, from the
+engine's registries), ``protocol`` (message validation), ``session`` (data, network, and the
+engine's Trainer that trains it), ``callbacks`` (the session's curve, NaN guard and stop rules),
+``frames`` (what the page draws),
 ``backprop`` (one point's forward/backward/update, via ``diagnostics.trace_model``),
 ``export`` (TOML, Python, .npz), ``controller`` (messages -> replies), ``server`` (Starlette).
 The web dependencies (``pip install 'glassnet[playground]'``) are imported only by ``server``.

@@ -157,7 +157,7 @@ class Controller:
         label = data_mod.check_label(s.settings["problem"], msg["label"], s.settings["classes"], drawn=False)
         if msg.get("apply"):
             backprop.apply(s, msg["x1"], msg["x2"], label)
-            s.last = s._evaluate()
+            s.last = s.evaluate()
             s.pending.append(s.last)
             return [backprop.trace(s, msg["x1"], msg["x2"], label), self.update()]
         return [backprop.trace(s, msg["x1"], msg["x2"], label)]

@@ -1,8 +1,9 @@
 """The points the playground trains on: generated 2-D sets, your own points, CSV uploads.
 
 Points are ``(n, 2)`` coordinates plus labels: class indices ``0..K-1`` for classification (binary
-class 1 is TensorFlow Playground's +1, drawn blue), float targets for regression. The generators
-are :mod:`glassnet.data.toy2d`; only CSV parsing and the split live here.
+class 1 is TensorFlow Playground's +1, drawn blue), float targets for regression. The generated
+sets are the data set registry's 2-D generators (:mod:`glassnet.data.catalog`, see
+:mod:`glassnet.playground.options`); only CSV parsing and the split live here.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import toy2d
 from ..errors import GlassnetError
+from . import options
 from .settings import FEATURE_KEYS, MAX_CUSTOM_POINTS
 
 #: the square every view draws, as in TF Playground
@@ -38,26 +39,22 @@ class Points:
 
 def generate(settings: dict) -> Points:
     """The generated data set that ``settings`` names (not ``custom``)."""
+    name, options_ = generator(settings)
+    ds = options.generate(name, **options_)
+    return Points(ds.x, ds.y.astype(np.float64) if ds.task == "regression" else ds.y)
+
+
+def generator(settings: dict) -> tuple[str, dict]:
+    """The registry name and options of the generated data set that ``settings`` name: TF
+    Playground's sizes (500 points to classify, 1200 for regression; 600 for K classes),
+    noise as a fraction."""
     noise, seed = settings["noise"] / 100.0, settings["seed"]
     problem = settings["problem"]
     if problem == "regression":
-        fn = {"plane": toy2d.plane, "multi-gaussian": toy2d.multi_gaussian}[settings["regDataset"]]
-        x, y = fn(N_REGRESSION, noise=noise, seed=seed)
-        return Points(x, y.astype(np.float64))
-    name = settings["dataset"]
+        return settings["regDataset"], {"n": N_REGRESSION, "noise": noise, "seed": seed}
     if problem == "multiclass":
-        k = settings["classes"]
-        if name == "spiral":
-            x, y = toy2d.spiral(N_MULTICLASS, noise=noise, seed=seed, classes=k)
-        else:
-            x, y = toy2d.blobs(N_MULTICLASS, classes=k, noise=noise, seed=seed)
-        return Points(x, y)
-    if name == "blobs":
-        x, y = toy2d.blobs(N_CLASSIFICATION, classes=2, noise=noise, seed=seed)
-    else:
-        fn = {"circle": toy2d.circle, "xor": toy2d.xor, "gauss": toy2d.gauss, "spiral": toy2d.spiral}[name]
-        x, y = fn(N_CLASSIFICATION, noise=noise, seed=seed)
-    return Points(x, y)
+        return settings["dataset"], {"n": N_MULTICLASS, "noise": noise, "seed": seed, "classes": settings["classes"]}
+    return settings["dataset"], {"n": N_CLASSIFICATION, "noise": noise, "seed": seed, "classes": 2}
 
 
 def split(points: Points, perc_train: int, seed: int) -> tuple[Points, Points]:
@@ -154,14 +151,16 @@ def _numeric(cell: str) -> bool:
 
 def previews(n: int = 150) -> dict:
     """Small versions of every generated set for the page's data-set buttons:
-    ``{name: [x1, x2, label, ...]}`` flattened and rounded."""
+    ``{"problem:name": [x1, x2, label, ...]}`` flattened and rounded."""
     out = {}
     base = {"noise": 0, "seed": 0, "classes": 3}
-    cases = [("classification", d) for d in ("circle", "xor", "gauss", "spiral", "blobs")]
-    cases += [("multiclass", d) for d in ("spiral", "blobs")] + [("regression", d) for d in ("plane", "multi-gaussian")]
+    cases = [("classification", o.name) for o in options.datasets("classification")]
+    cases += [("multiclass", name) for name in options.multiclass_datasets()]
+    cases += [("regression", o.name) for o in options.datasets("regression")]
     for problem, name in cases:
-        s = {**base, "problem": problem, "dataset": name, "regDataset": name}
-        p = generate(s)
+        if name == options.CUSTOM:
+            continue
+        p = generate({**base, "problem": problem, "dataset": name, "regDataset": name})
         idx = np.random.default_rng(1).permutation(len(p))[:n]
         out[f"{problem}:{name}"] = flat(Points(p.x[idx], p.y[idx]))
     return out

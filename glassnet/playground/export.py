@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import GlassnetError
 from ..model import Sequential
 from . import data as data_mod
-from . import network
+from . import network, options
 from .settings import BY_KEY, MAX_HIDDEN_LAYERS, MAX_NEURONS
 
 try:  # Python 3.11+
@@ -32,27 +32,6 @@ except ImportError:  # pragma: no cover
     import tomli as tomllib
 
 MAX_IMPORT_BYTES = 2_000_000
-PY_INITS = {
-    "tf": ("gn.init.Uniform(-0.5, 0.5)", "gn.init.Constant(0.1)"),
-    "glorot": ("gn.init.GlorotUniform()", "gn.init.Zeros()"),
-    "he": ("gn.init.HeNormal()", "gn.init.Zeros()"),
-    "normal": ("gn.init.Normal(std=0.5)", "gn.init.Zeros()"),
-    "equal": ("gn.init.Constant(0.3)", "gn.init.Zeros()"),
-    "zeros": ("gn.init.Zeros()", "gn.init.Zeros()"),
-}
-
-
-def _generator(s: dict) -> tuple[str, dict]:
-    """The toy2d function and its arguments for a generated data set."""
-    noise = s["noise"] / 100
-    if s["problem"] == "regression":
-        name = {"plane": "plane", "multi-gaussian": "multi_gaussian"}[s["regDataset"]]
-        return name, {"n": data_mod.N_REGRESSION, "noise": noise, "seed": s["seed"]}
-    if s["problem"] == "multiclass":
-        return s["dataset"], {"n": data_mod.N_MULTICLASS, "noise": noise, "seed": s["seed"], "classes": s["classes"]}
-    if s["dataset"] == "blobs":
-        return "blobs", {"n": data_mod.N_CLASSIFICATION, "noise": noise, "seed": s["seed"], "classes": 2}
-    return s["dataset"], {"n": data_mod.N_CLASSIFICATION, "noise": noise, "seed": s["seed"]}
 
 
 def _clean(spec: dict) -> dict:
@@ -71,13 +50,13 @@ def to_toml(session) -> str:
 
     s = session.settings
     _, _, loss = network.task(s)
-    w_init, b_init = network.INITS[s["init"]]
+    w_init, b_init = network.init_specs(s)
     x = np.concatenate([session.xtr, session.xte]).round(6)
     y = np.concatenate([session.train_pts.y, session.test_pts.y])
     if s["problem"] == "classification":
         y = 2.0 * y - 1.0  # the -1/+1 targets of the tanh output
     data = {"validation_split": round(1 - s["percTrainData"] / 100, 2), "split_seed": s["seed"]}
-    source = "your own points" if session.uses_custom else f"{_generator(s)[0]}, noise {s['noise']}%"
+    source = "your own points" if session.uses_custom else f"{data_mod.generator(s)[0]}, noise {s['noise']}%"
     doc = {
         "name": "playground",
         "description": (f"from the glassnet playground: {s['problem']} on {source}, features "
@@ -143,7 +122,7 @@ def from_toml(session, text: str) -> None:
 def to_python(session) -> str:
     s = session.settings
     outputs, _, loss = network.task(s)
-    w_init, b_init = PY_INITS[s["init"]]
+    w_init, b_init = network.init_specs(s)
     lines = ['"""The glassnet playground\'s setup as a script: same data, network and training."""',
              "", "import numpy as np", "", "import glassnet as gn", "from glassnet.data import toy2d", ""]
     if session.uses_custom:
@@ -151,9 +130,12 @@ def to_python(session) -> str:
         lines += [f"points = np.array({pts!r})", "X = points[:, :2]",
                   "labels = points[:, 2]" + (".astype(np.int64)" if s["problem"] != "regression" else "")]
     else:
-        name, args = _generator(s)
-        call = ", ".join(f"{k}={v!r}" for k, v in args.items() if k != "n")
-        lines.append(f"X, labels = toy2d.{name}({args['n']}, {call})")
+        name, args = data_mod.generator(s)
+        if "classes" in args and not options.takes_classes(name):
+            del args["classes"]
+        call = ", ".join(f"{k}={v!r}" for k, v in args.items())
+        lines.append(f"data = gn.data.load({name!r}, {call})")
+        lines.append("X, labels = data.x, data.y")
     lines += [f"order = np.random.default_rng({s['seed']}).permutation(len(X))",
               f"n_train = round(len(X) * {s['percTrainData'] / 100!r})",
               "train, test = order[:n_train], order[n_train:]",
@@ -166,15 +148,13 @@ def to_python(session) -> str:
     lines += ["", "model = gn.Sequential(["]
     for spec in network.layer_specs(s):
         lines.append(f"    {_py_layer(spec)},")
-    lines.append(f"], input_shape=({len(session.feature_names)},), init={w_init}, bias_init={b_init}, "
-                 f"seed={session.model_seed}, dtype=\"float64\")")
-    opt = network.optimizer_spec(s)
-    cls = {"sgd": "SGD", "momentum": "SGD", "adam": "Adam"}[opt.pop("name")]
-    opt_args = ", ".join(f"{k}={v!r}" for k, v in opt.items())
+    lines.append(f"], input_shape=({len(session.feature_names)},), init=gn.initializers.get({w_init!r}), "
+                 f"bias_init=gn.initializers.get({b_init!r}), seed={session.model_seed}, dtype=\"float64\")")
     wd = s["regularizationRate"] if s["regularization"] == "L2" else 0.0
     l1 = s["regularizationRate"] if s["regularization"] == "L1" else 0.0
     lines += ["model.summary()",
-              f"history = model.fit(x_train, y_train, loss={loss!r}, optimizer=gn.{cls}({opt_args}),",
+              f"history = model.fit(x_train, y_train, loss={loss!r}, "
+              f"optimizer=gn.optimizers.get({network.optimizer_spec(s)!r}),",
               f"                    epochs={max(session.epoch, 1)}, batch_size={s['batchSize']}, "
               f"weight_decay={wd!r}, l1={l1!r},",
               "                    validation_data=(x_test, y_test))",
@@ -183,6 +163,7 @@ def to_python(session) -> str:
 
 
 def _py_layer(spec: dict) -> str:
+    """A layer config as the public constructor call: ``gn.Dense(4, activation='tanh')``."""
     spec = dict(spec)
     kind = spec.pop("type")
     if kind == "dense":

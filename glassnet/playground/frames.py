@@ -126,21 +126,18 @@ def update(session, grid: GridCache, frame: int) -> dict:
 
 
 def confusion(session) -> list[list[int]] | None:
-    """Counts ``[true class][predicted class]`` on the test points (training points if none)."""
-    s = session.settings
-    if s["problem"] == "regression":
+    """Counts ``[true class][predicted class]`` on the test points (training points if none),
+    classes read as the accuracy metric reads them."""
+    if session.metric is None:
         return None
     x, y = (session.xte, session.yte) if len(session.xte) else (session.xtr, session.ytr)
     if len(x) == 0:
         return None
     with np.errstate(all="ignore"):
-        pred = session.model.forward(x, False)[0]
-    if s["problem"] == "multiclass":
-        k, truth, guess = s["classes"], y, pred.argmax(axis=1)
-    else:
-        k, truth, guess = 2, (y[:, 0] > 0).astype(int), (pred[:, 0] > 0).astype(int)
+        pred = session.model.forward(x, False)
+        guess, truth, k = session.metric.classes(pred, y, session.loss)
     m = np.zeros((k, k), dtype=int)
-    np.add.at(m, (truth, guess), 1)
+    np.add.at(m, (truth[0], guess[0]), 1)
     return m.tolist()
 
 

@@ -6,6 +6,11 @@ page draws one neuron per unit of the group's last output; links and bias square
 group's Dense weights. The output group is ``Dense(1, tanh)`` for two classes (targets -1/+1 and
 half squared error, as in TensorFlow Playground), ``Dense(K)`` logits with softmax cross-entropy
 for K classes, and a linear ``Dense(1)`` for regression.
+
+Every name resolves through the engine's registries: layers are built from their configs
+(:func:`glassnet.layers.from_config`), initializers by :func:`glassnet.initializers.get`, the
+optimizer by :func:`glassnet.optimizers.get` (see :mod:`glassnet.playground.options` for what
+the page offers).
 """
 
 from __future__ import annotations
@@ -16,20 +21,9 @@ import numpy as np
 
 from .. import initializers as inits
 from .. import optimizers as optim
-from ..layers import Activation, BatchNorm, Dense, Dropout
+from ..layers import Dense, from_config
 from ..model import Sequential
-
-#: weight and bias initializers per ``init`` setting (glassnet registry specs)
-INITS = {
-    "tf": ({"name": "uniform", "low": -0.5, "high": 0.5}, {"name": "constant", "value": 0.1}),
-    "glorot": ("glorot_uniform", "zeros"),
-    "he": ("he_normal", "zeros"),
-    "normal": ({"name": "normal", "std": 0.5}, "zeros"),
-    "equal": ({"name": "constant", "value": 0.3}, "zeros"),
-    "zeros": ("zeros", "zeros"),
-}
-#: page names -> glassnet activation registry names
-ACTIVATION_NAMES = {"linear": "identity"}
+from . import options
 
 
 @dataclass
@@ -62,7 +56,6 @@ def layer_specs(settings: dict) -> list[dict]:
     """The architecture as glassnet layer configs (what export writes and ``build`` builds)."""
     specs = []
     for units, act in zip(settings["networkShape"], hidden_activations(settings)):
-        act = ACTIVATION_NAMES.get(act, act)
         if settings["batchNorm"]:
             specs += [{"type": "dense", "units": units, "activation": None},
                       {"type": "batchnorm"}, {"type": "activation", "activation": act}]
@@ -75,19 +68,18 @@ def layer_specs(settings: dict) -> list[dict]:
     return specs
 
 
-def _layer(spec: dict):
-    spec = dict(spec)
-    kind = spec.pop("type")
-    return {"dense": Dense, "batchnorm": BatchNorm, "activation": Activation, "dropout": Dropout}[kind](**spec)
+def init_specs(settings: dict) -> tuple:
+    """(weight initializer, bias initializer) as registry specs, for the ``init`` setting."""
+    return options.init_specs(settings["init"])
 
 
 def build(settings: dict, n_inputs: int, seed: int) -> tuple[Sequential, list[Group]]:
     """A fresh float64 network for ``settings`` with ``n_inputs`` features, and its groups."""
-    w_init, b_init = INITS[settings["init"]]
-    layers = [_layer(s) for s in layer_specs(settings)]
+    w_init, b_init = init_specs(settings)
+    layers = [from_config(spec) for spec in layer_specs(settings)]
     model = Sequential(layers, input_shape=(n_inputs,), init=inits.get(w_init), bias_init=inits.get(b_init),
                        seed=seed, dtype="float64", name="playground")
-    groups, acts = [], hidden_activations(settings) + [task(settings)[1] or "linear"]
+    groups, acts = [], hidden_activations(settings) + [task(settings)[1] or "identity"]
     for i, layer in enumerate(model.layers):
         if isinstance(layer, Dense):
             groups.append(Group(layer, i, acts[len(groups)]))
@@ -96,36 +88,22 @@ def build(settings: dict, n_inputs: int, seed: int) -> tuple[Sequential, list[Gr
     return model, groups
 
 
-def optimizer(settings: dict, model: Sequential):
-    """The optimizer the settings name, bound to ``model``'s parameters."""
-    lr = settings["learningRate"]
+def optimizer_spec(settings: dict) -> dict:
+    """The optimizer as a registry spec: its name, the learning rate and the page's
+    hyperparameters it uses (momentum, Adam's betas)."""
     name = settings["optimizer"]
-    if name == "adam":
-        opt = optim.Adam(lr=lr, beta1=settings["beta1"], beta2=settings["beta2"])
-    elif name == "momentum":
-        opt = optim.SGD(lr=lr, momentum=settings["momentum"])
-    else:
-        opt = optim.SGD(lr=lr)
-    return opt.bind(model.param_list, model.M, model.dtype)
+    return {"name": name, "lr": settings["learningRate"],
+            **{h: settings[h] for h in options.optimizer_uses(name)}}
+
+
+def optimizer(settings: dict):
+    """A fresh optimizer the settings name (unbound: the Trainer binds it to the model)."""
+    return optim.get(optimizer_spec(settings))
 
 
 def apply_live(settings: dict, opt) -> None:
-    """Push live hyperparameters (learning rate, momentum, betas) into a running optimizer,
+    """Push live hyperparameters (learning rate, momentum, betas) into a bound optimizer,
     keeping its state (velocities, moment estimates)."""
     opt.set_lr(np.full(opt.M, settings["learningRate"]))
-    if settings["optimizer"] == "momentum":
-        opt.momentum[...] = settings["momentum"]
-    elif settings["optimizer"] == "adam":
-        opt.beta1[...] = settings["beta1"]
-        opt.beta2[...] = settings["beta2"]
-
-
-def optimizer_spec(settings: dict) -> dict:
-    """The optimizer as a glassnet config dict (for export)."""
-    name = settings["optimizer"]
-    spec = {"name": name, "lr": settings["learningRate"]}
-    if name == "momentum":
-        spec["momentum"] = settings["momentum"]
-    elif name == "adam":
-        spec.update(beta1=settings["beta1"], beta2=settings["beta2"])
-    return spec
+    for h in options.optimizer_uses(settings["optimizer"]):
+        getattr(opt, h)[...] = settings[h]

@@ -1,11 +1,22 @@
-"""One page's training session: settings, data, a glassnet network, its optimizer, the loop.
+"""One page's training session: settings, data, a glassnet network and the Trainer that trains it.
 
-The loop is the engine's own pieces, stepped a batch at a time so the server can interleave
-messages: ``model.forward(x, train=True)``, ``loss.grad``, ``model.backward``, the regularizer's
-gradient on every weight, ``optimizer.step()``. (``Sequential.fit`` would rebind the optimizer,
-and so reset Adam's moments, on every call.) After each epoch the train and test losses are
-evaluated in inference mode; a non-finite loss or weight pauses training, restores the weights
-of the previous epoch and says what diverged and why (the NaN guard).
+The session holds a :class:`~glassnet.training.Trainer` over its training points (the same
+loop ``fit`` runs) and calls ``trainer.run`` up to the end of each epoch, within a frame's time
+budget (:class:`~glassnet.playground.callbacks.Deadline` ends a run early; the next run goes
+on from that step). Its callbacks (:mod:`glassnet.playground.callbacks`) evaluate the train
+and test losses in inference mode after every epoch, guard against divergence and apply the
+stop conditions. A non-finite loss or a weight beyond ``WEIGHT_LIMIT`` pauses training,
+restores the weights of the previous epoch and says what diverged and why.
+
+Live settings reach the running Trainer without touching the weights or the optimizer's state:
+learning rate, momentum and betas go into the optimizer, the L1/L2 rate through
+``trainer.set_penalties``. A new batch size takes effect at the next epoch's start, where the
+session hands the same optimizer (its state kept: binding it to the same parameters again keeps
+it) and the same model to a Trainer with the new batching, so every epoch is one pass over the
+points with one batch size. With batch norm, a batch of one point is never made (its variance
+is 0): the batch size is at least 2, and a last batch of one point is dropped (``drop_last``,
+only then). Seeded like ``fit``: shuffles come from the model's own data stream, so a session
+and ``fit`` with the same settings and seed give bit-identical weights.
 
 Nothing here knows about websockets: the server calls :meth:`set`, :meth:`train`, ... and sends
 what :mod:`glassnet.playground.frames` builds.
@@ -19,19 +30,30 @@ import time
 import numpy as np
 
 from .. import losses as losses_mod
+from .. import metrics as metrics_mod
 from ..data.toy2d import features
 from ..errors import GlassnetError
 from ..regularizers import L1, L2
+from ..training import Trainer
 from . import data as data_mod
 from . import network
-from .settings import BY_KEY, EFFECT_ORDER, MULTICLASS_DATASETS, defaults, effect_of, validate
+from .callbacks import Deadline, EpochCurve, StopRules, WeightGuard
+from .settings import BY_KEY, EFFECT_ORDER, defaults, effect_of, multiclass_datasets, validate
 
 #: a weight beyond this means training has run away (the NaN guard stops it before it overflows)
 WEIGHT_LIMIT = 1e6
+#: the Trainer records no history of its own: the page's curve is the per-epoch evaluation, and
+#: a page may train for millions of epochs
+NO_LOGS = 2**62
 
 
 class PlaygroundSession:
-    """The state of one page. ``settings`` is a partial dict of the table's keys."""
+    """The state of one page. ``settings`` is a partial dict of the table's keys.
+
+    Between calls everything is inspectable: ``model``, ``trainer`` (None while there are no
+    training points), ``opt`` (the trainer's optimizer), ``epoch`` (epochs completed), ``last``
+    (the latest evaluation) and ``pending`` (curve points not sent yet).
+    """
 
     def __init__(self, settings: dict | None = None):
         self.settings = defaults()
@@ -39,6 +61,11 @@ class PlaygroundSession:
         self.custom_problem: str | None = None
         self.playing = False
         self.notes: list[str] = []
+        self.deadline = Deadline()
+        self.guard = WeightGuard(self, WEIGHT_LIMIT)
+        self.stop_rules = StopRules(self)
+        self.callbacks = [EpochCurve(self), self.guard, self.stop_rules, self.deadline]
+        self.trainer: Trainer | None = None
         self._build_data()
         if settings:
             self.set(settings)
@@ -69,7 +96,7 @@ class PlaygroundSession:
             elif EFFECT_ORDER[effect] >= EFFECT_ORDER["model"]:
                 self._build_model()
             elif effect == "optimizer":
-                self.opt = network.optimizer(self.settings, self.model)
+                self._new_trainer(network.optimizer(self.settings))
             self._apply_live()
         except GlassnetError:
             self.settings = old
@@ -80,9 +107,11 @@ class PlaygroundSession:
 
     def _reconcile(self, s: dict) -> None:
         """Adjust combinations that cannot work, noting each change for the page."""
-        if s["problem"] == "multiclass" and s["dataset"] not in MULTICLASS_DATASETS:
-            self.notes.append(f"data set {s['dataset']!r} has two classes; using 'spiral' for {s['classes']} classes")
-            s["dataset"] = "spiral"
+        multiclass = multiclass_datasets()
+        if s["problem"] == "multiclass" and s["dataset"] not in multiclass:
+            fallback = "spiral" if "spiral" in multiclass else multiclass[0]
+            self.notes.append(f"data set {s['dataset']!r} has two classes; using {fallback!r} for {s['classes']} classes")
+            s["dataset"] = fallback
         uses_custom = (s["regDataset"] if s["problem"] == "regression" else s["dataset"]) == "custom"
         if uses_custom and (self.custom is None or self.custom_problem != s["problem"]):
             key = "regDataset" if s["problem"] == "regression" else "dataset"
@@ -95,10 +124,16 @@ class PlaygroundSession:
             raise GlassnetError("choose at least one input feature (x, y, xSquared, ...)")
 
     def _apply_live(self) -> None:
+        """Learning rate, momentum/betas and the L1/L2 penalty into the running Trainer (its
+        optimizer's state and the weights stay); a new batch size waits for the next epoch."""
         s = self.settings
-        network.apply_live(s, self.opt)
         rate = s["regularizationRate"]
-        self.reg = None if s["regularization"] == "none" or rate == 0 else (L1 if s["regularization"] == "L1" else L2)(rate)
+        kind = s["regularization"] if rate else "none"
+        # for the backprop view, which takes one plain step on one point
+        self.reg = None if kind == "none" else (L1 if kind == "L1" else L2)(rate)
+        if self.trainer is not None:
+            network.apply_live(s, self.opt)
+            self.trainer.set_penalties(weight_decay=rate if kind == "L2" else 0.0, l1=rate if kind == "L1" else 0.0)
 
     # -- data and model ---------------------------------------------------------------------------
     @property
@@ -135,15 +170,43 @@ class PlaygroundSession:
         self.model, self.groups = network.build(s, len(self.feature_names), self.model_seed)
         _, _, loss_name = network.task(s)
         self.loss = losses_mod.get(loss_name)
-        self.opt = network.optimizer(s, self.model)
-        self._apply_live()
+        self.metric_specs = self._metric_specs()
+        self.metric = metrics_mod.get(self.metric_specs[0]) if self.metric_specs else None
         self.epoch = 0
-        self._pos = len(self.xtr)  # the first step starts an epoch
-        self._perm_rng = np.random.default_rng([s["seed"], self.model_seed])
         self.pending: list[tuple] = []  # curve points not yet sent: (epoch, train, test, train_acc, test_acc)
-        self.last = self._evaluate()
+        self._new_trainer(network.optimizer(s))
+        self.last = self.evaluate()
         self.pending.append(self.last)
         self._good = self._snapshot()
+
+    def _metric_specs(self) -> list:
+        """Accuracy from the metrics registry: the tanh output against -1/+1 targets is read at 0,
+        the K logits by their argmax; none for regression."""
+        problem = self.settings["problem"]
+        if problem == "regression":
+            return []
+        return [{"name": "accuracy", "threshold": 0}] if problem == "classification" else ["accuracy"]
+
+    def _batching(self) -> tuple[int, bool]:
+        """(batch size, drop_last) for the training points (see the module docstring)."""
+        n = len(self.xtr)
+        b = min(self.settings["batchSize"], n)
+        if self.settings["batchNorm"]:
+            b = min(max(b, 2), n)
+            return b, n % b == 1
+        return b, False
+
+    def _new_trainer(self, optimizer) -> None:
+        """A Trainer for the model and the training points with ``optimizer`` (bound by the
+        Trainer: a new one starts fresh, the running one keeps its state); None without points."""
+        self.opt = optimizer
+        self.trainer = None
+        if len(self.xtr):
+            self._trainer_batching = b, drop_last = self._batching()
+            self.trainer = Trainer(self.model, self.xtr, self.ytr, loss=self.loss, optimizer=optimizer, batch_size=b,
+                                   drop_last=drop_last, shuffle=True, metrics=self.metric_specs,
+                                   callbacks=self.callbacks, log_every=NO_LOGS, nan_guard=False)
+        self._apply_live()
 
     def reset(self) -> None:
         """New initial weights (a new draw), same data; the epoch counter restarts."""
@@ -183,48 +246,47 @@ class PlaygroundSession:
         for p, v in zip(self.model.param_list, values):
             p.value[...] = v
 
+    def _epoch_start(self) -> None:
+        """At an epoch's start: keep the weights (the guard's way back) and apply a new batch size."""
+        self._good = self._snapshot()
+        if self._batching() != self._trainer_batching:
+            self._new_trainer(self.opt)
+
     def train(self, epochs: int, budget_s: float = 0.25) -> list[dict]:
         """Train up to ``epochs`` epochs, or until ``budget_s`` seconds pass (mid-epoch is fine:
         the next call goes on where this one stopped). Returns events for the page: a
         ``diverged`` or ``stopped`` message when the NaN guard or a stop condition paused."""
-        n = len(self.xtr)
-        if n == 0:
+        if self.trainer is None:
             self.playing = False
             return [{"type": "stopped", "reason": "no training points: draw or upload some"}]
-        b = min(self.settings["batchSize"], n)
-        bn = self.settings["batchNorm"]
-        params = [p for p in self.model.param_list if p.regularize]
-        forward, backward, step = self.model.forward, self.model.backward, self.opt.step
-        deadline = time.perf_counter() + budget_s
-        done = 0
-        with np.errstate(all="ignore"):  # a diverging network overflows; the guard below reports it
-            while done < epochs:
-                if self._pos >= n:
-                    self._perm = self._perm_rng.permutation(n)
-                    self._pos = 0
-                    self._good = self._snapshot()
-                idx = self._perm[self._pos:self._pos + b]
-                self._pos += len(idx)
-                if not (bn and len(idx) < 2):  # batch norm needs two points per batch
-                    pred = forward(self.xtr[idx], True)
-                    backward(self.loss.grad(pred, self.ytr[idx]))
-                    if self.reg is not None:
-                        for p in params:
-                            p.grad = p.grad + self.reg.grad(p.value)
-                    step()
-                if self._pos >= n:
-                    self.epoch += 1
-                    done += 1
-                    event = self._end_epoch()
-                    if event is not None:
-                        self.playing = False
-                        return [event]
-                if time.perf_counter() > deadline:
-                    break
+        self.deadline.at = time.perf_counter() + budget_s
+        for _ in range(epochs):
+            trainer = self.trainer
+            spe, into = trainer.steps_per_epoch, trainer.state.step % trainer.steps_per_epoch
+            if into == 0:
+                self._epoch_start()
+                trainer = self.trainer
+                spe = trainer.steps_per_epoch
+            trainer.run(spe - into, log_first=False, log_last=False)
+            event = self._event()
+            if event is not None:
+                self.playing = False
+                return [event]
+            if trainer.state.step % spe or time.perf_counter() > self.deadline.at:
+                break  # the frame's time is up (mid-epoch: the next call finishes it)
         return []
 
-    def _evaluate(self) -> tuple:
-        """(epoch, train loss, test loss, train accuracy, test accuracy); None where undefined."""
+    def _event(self) -> dict | None:
+        """What the callbacks ended the run for: a divergence (then restore) or a stop condition."""
+        if self.guard.tripped:
+            self.guard.tripped = False
+            return self._diverged()
+        reason, self.stop_rules.reason = self.stop_rules.reason, None
+        return None if reason is None else {"type": "stopped", "reason": reason}
+
+    def evaluate(self) -> tuple:
+        """(epoch, train loss, test loss, train accuracy, test accuracy) in inference mode;
+        None where undefined (no points, or no accuracy for regression)."""
         out = [self.epoch]
         accs = []
         with np.errstate(all="ignore"):
@@ -235,38 +297,18 @@ class PlaygroundSession:
                     continue
                 pred = self.model.forward(x, False)
                 out.append(float(self.loss.value(pred, y)[0]))
-                accs.append(None if self.settings["problem"] == "regression" else self._accuracy(pred, y))
+                accs.append(None if self.metric is None else float(self.metric(pred, y, self.loss)[0]))
         return tuple(out + accs)
 
-    def _accuracy(self, pred, y) -> float:
-        if self.settings["problem"] == "multiclass":
-            return float((pred[0].argmax(axis=-1) == y).mean())
-        return float(((pred[0, :, 0] > 0) == (y[:, 0] > 0)).mean())
-
-    def _end_epoch(self) -> dict | None:
-        self.last = self._evaluate()
-        self.pending.append(self.last)
-        bad = self._divergence()
-        if bad is not None:
-            return bad
-        s, test = self.settings, self.last[2]
-        if s["stopEpochs"] and self.epoch >= s["stopEpochs"]:
-            return {"type": "stopped", "reason": f"reached the stop condition: epoch {self.epoch:,}"}
-        if s["stopLoss"] and test is not None and test < s["stopLoss"]:
-            return {"type": "stopped",
-                    "reason": f"reached the stop condition: test loss {test:.4f} < {s['stopLoss']:g} at epoch {self.epoch:,}"}
-        return None
-
-    def _divergence(self) -> dict | None:
-        """The NaN guard: a loss that is not finite or a weight beyond ``WEIGHT_LIMIT`` pauses
-        training with a message saying what diverged and why; the weights go back to the start of
-        the epoch (the last state that passed this check)."""
+    def _diverged(self) -> dict:
+        """The NaN guard's message: what diverged and why. The weights go back to the start of
+        the epoch (the last state that passed the guard) and the optimizer starts afresh (its
+        state holds the overflow too)."""
         loss = self.last[1]
-        sizes = [(float(np.max(np.abs(p.value))) if np.isfinite(p.value).all() else math.inf, p.name)
-                 for p in self.model.param_list]
+        with np.errstate(invalid="ignore"):
+            sizes = [(float(np.max(np.abs(p.value))) if np.isfinite(p.value).all() else math.inf, p.name)
+                     for p in self.model.param_list]
         biggest, where = max(sizes)
-        if loss is not None and math.isfinite(loss) and biggest <= WEIGHT_LIMIT:
-            return None
         if loss is None or not math.isfinite(loss):
             what = f"the loss became {'NaN' if loss is None or math.isnan(loss) else 'inf'}"
         else:
@@ -282,9 +324,9 @@ class PlaygroundSession:
                    f" (first in {where}); lower the learning rate")
         epoch = self.epoch
         self._restore(self._good)
-        self.opt = network.optimizer(s, self.model)  # its state holds the overflow too
         self.epoch -= 1
-        self.last = self._evaluate()
+        self._new_trainer(network.optimizer(s))
+        self.last = self.evaluate()
         self.pending.append(self.last)
         return {"type": "diverged", "epoch": epoch, "learningRate": lr,
                 "message": (f"Training paused: {what} at epoch {epoch:,} with learning rate {lr:g}: "
@@ -307,7 +349,7 @@ class PlaygroundSession:
             if not 0 <= i < units:
                 raise GlassnetError(f"bias index must be in [0, {units}), got {i}")
             dense.b.value[0, i] = value
-        self.last = self._evaluate()
+        self.last = self.evaluate()
         self.pending.append(self.last)
 
     def load_weights(self, model) -> None:
@@ -324,6 +366,6 @@ class PlaygroundSession:
         for a, b in zip(self.model.layers, model.layers):
             for k in a.buffers:
                 a.buffers[k][...] = b.buffers[k][:1]
-        self.opt = network.optimizer(self.settings, self.model)
-        self.last = self._evaluate()
+        self._new_trainer(network.optimizer(self.settings))
+        self.last = self.evaluate()
         self.pending.append(self.last)

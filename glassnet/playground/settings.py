@@ -7,6 +7,11 @@ and its key in ``set`` messages. The server validates every value with :func:`va
 receives the same table as the ES module ``/settings.js`` (see :func:`as_js_module`), so the
 browser and the server can never disagree on a range.
 
+The option lists of activations, initializers, optimizers and data sets are not in the table:
+their rows name a ``source`` (:mod:`glassnet.playground.options`), and :func:`table` fills in
+``choices`` (with ``labels``, ``helps`` and ``aliases``) from the engine's registries each time
+it is called, so a newly registered activation is offered and accepted with no other edit.
+
 Effects, from weakest to strongest:
 
 * ``view``: only how the page draws (the server may compute extra overlays).
@@ -24,13 +29,10 @@ import math
 
 from ..data.toy2d import FEATURE_NAMES
 from ..errors import GlassnetError
+from . import options
 
-ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu", "gelu"]
 LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10]
 REG_RATES = [0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10]
-CLASS_DATASETS = ["circle", "xor", "gauss", "spiral", "blobs", "custom"]
-MULTICLASS_DATASETS = ["spiral", "blobs", "custom"]
-REG_DATASETS = ["plane", "multi-gaussian", "custom"]
 
 #: size limits that keep one page from exhausting the machine
 MAX_HIDDEN_LAYERS = 10
@@ -58,9 +60,9 @@ SETTINGS: list[dict] = [
          choices=["classification", "multiclass", "regression"]),
     _row("dataset", "enum", "circle", "Data", "data", "data",
          "The classification data set; 'custom' is your own points (CSV upload or click to draw).",
-         choices=CLASS_DATASETS),
+         source="dataset:classification"),
     _row("regDataset", "enum", "plane", "Data", "data", "data", "The regression data set.",
-         choices=REG_DATASETS),
+         source="dataset:regression"),
     _row("classes", "int", 3, "Classes", "data", "data", "Number of classes for multi-class data.",
          min=3, max=8, step=1),
     _row("noise", "int", 0, "Noise", "data", "data", "Noise in percent (0-50), as in TF Playground.",
@@ -80,15 +82,14 @@ SETTINGS: list[dict] = [
          f"Neurons per hidden layer (0-{MAX_HIDDEN_LAYERS} layers of 1-{MAX_NEURONS} neurons).",
          min=1, max=MAX_NEURONS, maxlen=MAX_HIDDEN_LAYERS),
     _row("activation", "enum", "tanh", "Activation", "network", "model",
-         "Activation of the hidden layers (a layer may override it).", choices=ACTIVATIONS),
+         "Activation of the hidden layers (a layer may override it).", source="activation"),
     _row("layerActivations", "enumlist", [], "Per-layer activations", "network", "model",
          "One entry per hidden layer; an empty entry uses the global activation.",
-         choices=[""] + ACTIVATIONS, maxlen=MAX_HIDDEN_LAYERS),
+         source="activation", maxlen=MAX_HIDDEN_LAYERS),
     _row("init", "enum", "tf", "Initialization", "network", "model",
-         "tf: weights U(-0.5, 0.5), biases 0.1 (TF Playground); glorot/he: scaled random; "
-         "normal: N(0, 0.5²); equal: every weight 0.3 (watch the symmetry: units stay identical); "
-         "zeros: every weight and bias 0.",
-         choices=["tf", "glorot", "he", "normal", "equal", "zeros"]),
+         "How the weights start (biases 0 unless the option says otherwise): TF Playground's "
+         "U(-0.5, 0.5), all equal (watch the symmetry: units stay identical), or an engine "
+         "initializer.", source="initializer"),
     _row("dropout", "enum", 0, "Dropout", "network", "model",
          "Dropout rate after each hidden layer (training only).", choices=[0, 0.1, 0.2, 0.3, 0.5]),
     _row("batchNorm", "bool", False, "Batch norm", "network", "model",
@@ -102,14 +103,15 @@ SETTINGS: list[dict] = [
     _row("regularizationRate", "enum", 0, "Regularization rate", "training", "live",
          "Strength of the penalty; changing it does not reset training.", choices=REG_RATES),
     _row("optimizer", "enum", "sgd", "Optimizer", "training", "optimizer",
-         "sgd: w -= lr·g; momentum: v = μv + g, w -= lr·v; adam: bias-corrected moment estimates.",
-         choices=["sgd", "momentum", "adam"]),
-    _row("momentum", "enum", 0.9, "Momentum μ", "training", "live", "Momentum coefficient.",
-         choices=[0.5, 0.8, 0.9, 0.95, 0.99]),
+         "The update rule (each option's help gives it); changing it restarts the optimizer's "
+         "state, not the weights.", source="optimizer"),
+    _row("momentum", "enum", 0.9, "Momentum μ", "training", "live",
+         "Momentum coefficient (for the optimizers that use one).",
+         choices=[0.5, 0.8, 0.9, 0.95, 0.99], optimizerHyper=True),
     _row("beta1", "enum", 0.9, "Adam β₁", "training", "live", "Adam's first-moment decay.",
-         choices=[0.5, 0.8, 0.9, 0.95, 0.99]),
+         choices=[0.5, 0.8, 0.9, 0.95, 0.99], optimizerHyper=True),
     _row("beta2", "enum", 0.999, "Adam β₂", "training", "live", "Adam's second-moment decay.",
-         choices=[0.9, 0.99, 0.999, 0.9999]),
+         choices=[0.9, 0.99, 0.999, 0.9999], optimizerHyper=True),
     _row("epochsPerUpdate", "int", 3, "Epochs per update", "training", "live",
          "Epochs trained between two updates of the page.", min=1, max=50, step=1),
     _row("fps", "int", 30, "Updates per second (max)", "training", "live",
@@ -138,14 +140,40 @@ def defaults() -> dict:
             for row in SETTINGS}
 
 
-def _allowed(row) -> str:
-    t = row["type"]
+def row(key: str) -> dict:
+    """The row of ``key`` as the page gets it: a ``source`` row with its options as of now
+    (``choices``, and ``labels``, ``helps`` and ``aliases`` by option name)."""
+    base = BY_KEY[key]
+    source = base.get("source")
+    if source is None:
+        return base
+    opts = options.options(source)
+    names = [o.name for o in opts]
+    filled = {**base, "choices": ([""] if base["type"] == "enumlist" else []) + names,
+              "labels": {o.name: o.label for o in opts}, "helps": {o.name: o.help for o in opts},
+              "aliases": options.aliases(source, names)}
+    if key == "optimizer":
+        filled["uses"] = {name: options.optimizer_uses(name) for name in names}
+    return filled
+
+
+def table() -> list[dict]:
+    """Every row, option lists filled in from the registries now (what ``/settings.js`` serves)."""
+    return [row(r["key"]) for r in SETTINGS]
+
+
+def choices(key: str) -> list:
+    return row(key)["choices"]
+
+
+def _allowed(r: dict) -> str:
+    t = r["type"]
     if t in ("enum", "enumlist"):
-        return "one of " + ", ".join(repr(c) for c in row["choices"])
+        return "one of " + ", ".join(repr(c) for c in r["choices"])
     if t == "bool":
         return "true or false"
     if t in ("int", "float", "intlist"):
-        return f"{'an integer' if t != 'float' else 'a number'} in [{row['min']}, {row['max']}]"
+        return f"{'an integer' if t != 'float' else 'a number'} in [{r['min']}, {r['max']}]"
     return t  # pragma: no cover
 
 
@@ -154,42 +182,62 @@ def _is_number(v) -> bool:
 
 
 def validate(key: str, value):
-    """The canonical value of setting ``key``, or :class:`SettingError` saying what is allowed."""
-    row = BY_KEY.get(key)
-    if row is None:
+    """The canonical value of setting ``key``, or :class:`SettingError` saying what is allowed.
+
+    A ``source`` row accepts a name of its options as of now, or an alias of one (the registry's
+    aliases, case and ``-``/``_`` ignored), and returns the option's own name."""
+    base = BY_KEY.get(key)
+    if base is None:
         raise SettingError(f"unknown setting {key!r}; valid settings: {', '.join(BY_KEY)}")
-    t = row["type"]
-    bad = SettingError(f"setting {key!r} = {value!r} is not allowed: expected {_allowed(row)}")
+    t = base["type"]
+    if base.get("source") is not None:
+        return _validate_named(base, value)
+    bad = SettingError(f"setting {key!r} = {value!r} is not allowed: expected {_allowed(base)}")
     if t == "bool":
         if not isinstance(value, bool):
             raise bad
         return value
     if t == "enum":
-        for choice in row["choices"]:
+        for choice in base["choices"]:
             if (value == choice and type(value) is not bool) or (
                     _is_number(value) and _is_number(choice) and math.isclose(value, choice, rel_tol=1e-9)):
                 return choice
         raise bad
     if t == "int":
-        if not _is_number(value) or int(value) != value or not row["min"] <= value <= row["max"]:
+        if not _is_number(value) or int(value) != value or not base["min"] <= value <= base["max"]:
             raise bad
         return int(value)
     if t == "float":
-        if not _is_number(value) or not row["min"] <= value <= row["max"]:
+        if not _is_number(value) or not base["min"] <= value <= base["max"]:
             raise bad
         return float(value)
-    if t in ("intlist", "enumlist"):
-        if not isinstance(value, list) or len(value) > row["maxlen"]:
-            raise SettingError(f"setting {key!r} must be a list of at most {row['maxlen']} entries, "
-                               f"each {_allowed(row)}; got {value!r}")
-        if t == "intlist":
-            if not all(_is_number(v) and int(v) == v and row["min"] <= v <= row["max"] for v in value):
-                raise bad
-            return [int(v) for v in value]
-        if not all(isinstance(v, str) and v in row["choices"] for v in value):
+    if t == "intlist":
+        _check_list(base, value)
+        if not all(_is_number(v) and int(v) == v and base["min"] <= v <= base["max"] for v in value):
             raise bad
-        return list(value)
+        return [int(v) for v in value]
     raise bad  # pragma: no cover
+
+
+def _check_list(base, value) -> None:
+    if not isinstance(value, list) or len(value) > base["maxlen"]:
+        raise SettingError(f"setting {base['key']!r} must be a list of at most {base['maxlen']} entries, "
+                           f"each {_allowed(row(base['key']))}; got {value!r}")
+
+
+def _validate_named(base, value):
+    """An option name (or alias) of a ``source`` row, checked against the registry now."""
+    key = base["key"]
+    if base["type"] == "enumlist":
+        _check_list(base, value)
+        out = [v if v == "" else options.resolve(base["source"], v) for v in value]
+        if any(v is None for v in out):
+            raise SettingError(f"setting {key!r} = {value!r} is not allowed: expected {_allowed(row(key))}")
+        return out
+    name = options.resolve(base["source"], value)
+    if name is None:
+        raise SettingError(f"setting {key!r} = {value!r} is not allowed: expected {_allowed(row(key))}")
+    return name
 
 
 def effect_of(keys) -> str:
@@ -197,11 +245,17 @@ def effect_of(keys) -> str:
     return max((BY_KEY[k]["effect"] for k in keys), key=EFFECT_ORDER.__getitem__, default="view")
 
 
+def multiclass_datasets() -> list[str]:
+    """The ``dataset`` choices that have more than two classes (then ``custom``)."""
+    return options.multiclass_datasets()
+
+
 def as_js_module() -> str:
-    """The table as an ES module, served at ``/settings.js`` for ``state.js`` to import."""
+    """The table as an ES module, served at ``/settings.js`` for ``state.js`` to import; its
+    option lists are the registries' at the time of the call."""
     limits = {"maxHiddenLayers": MAX_HIDDEN_LAYERS, "maxNeurons": MAX_NEURONS,
               "maxCustomPoints": MAX_CUSTOM_POINTS, "featureKeys": FEATURE_KEYS,
-              "multiclassDatasets": MULTICLASS_DATASETS}
+              "multiclassDatasets": multiclass_datasets()}
     return ("// Generated by glassnet/playground/settings.py: the one table of the page's controls.\n"
-            f"export const SETTINGS = {json.dumps(SETTINGS, ensure_ascii=False, indent=1)};\n"
+            f"export const SETTINGS = {json.dumps(table(), ensure_ascii=False, indent=1)};\n"
             f"export const LIMITS = {json.dumps(limits)};\n")

@@ -16,7 +16,7 @@ with warnings.catch_warnings():  # Starlette 1.x prefers httpx2 for its test cli
     from starlette.testclient import TestClient  # noqa: E402
 
 from glassnet.playground import create_app, protocol  # noqa: E402
-from glassnet.playground.settings import MAX_HIDDEN_LAYERS, MAX_NEURONS, SETTINGS  # noqa: E402
+from glassnet.playground.settings import MAX_HIDDEN_LAYERS, MAX_NEURONS, table  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -56,8 +56,8 @@ def test_routes_serve_the_page_its_modules_and_the_settings_table(client):
     assert page.status_code == 200 and '<script type="module" src="/static/main.js">' in page.text
     js = client.get("/settings.js")
     assert js.headers["content-type"].startswith("text/javascript")
-    table = json.loads(js.text.split("export const SETTINGS = ", 1)[1].split(";\nexport const LIMITS", 1)[0])
-    assert table == json.loads(json.dumps(SETTINGS))
+    served = json.loads(js.text.split("export const SETTINGS = ", 1)[1].split(";\nexport const LIMITS", 1)[0])
+    assert served == json.loads(json.dumps(table()))
     for path in ["main.js", "state.js", "connection.js", "controls.js", "render/network.js", "render/heatmap.js",
                  "render/chart.js", "style.css", "vendor/uPlot.esm.js", "vendor/uPlot.min.css", "vendor/uPlot.LICENSE.txt"]:
         r = client.get(f"/static/{path}")
@@ -194,3 +194,80 @@ def test_too_many_pages_get_an_error():
             with c.websocket_connect("/ws") as second:
                 msg = second.receive_json()
                 assert msg["type"] == "error" and "too many" in msg["message"]
+
+
+# -- option lists from the registries --------------------------------------------------------------
+def served_rows(client) -> dict:
+    text = client.get("/settings.js").text
+    rows = json.loads(text.split("export const SETTINGS = ", 1)[1].split(";\nexport const LIMITS", 1)[0])
+    return {row["key"]: row for row in rows}
+
+
+def test_a_newly_registered_activation_is_offered_and_accepted(client):
+    """Registering an activation is the only edit: the page's lists offer it and a set message
+    trains with it; gone again once unregistered."""
+    from glassnet.activations import Activation, activations
+
+    class Cube(Activation):
+        """f(z) = z^3; f'(z) = 3 z^2."""
+
+        name = "cube"
+        label = "Cube"
+        formula = "f(z) = z^3"
+        derivative_formula = "f'(z) = 3z^2"
+
+        def __call__(self, z):
+            return z * z * z
+
+        def derivative(self, z, a):
+            return 3 * z * z
+
+    assert "cube" not in served_rows(client)["activation"]["choices"]
+    with activations.temporary("cube", Cube, "cubic"):
+        rows = served_rows(client)
+        assert "cube" in rows["activation"]["choices"] and "cube" in rows["layerActivations"]["choices"]
+        assert rows["activation"]["labels"]["cube"] == "Cube" and rows["activation"]["helps"]["cube"] == "f(z) = z^3"
+        assert rows["activation"]["aliases"]["cubic"] == "cube"
+        with connect(client, activation="cube", layerActivations=["", "cubic"]) as ws:
+            ws.send_json({"type": "step"})
+            seen = recv_until(ws, "update")
+            assert not [m for m in seen if m["type"] == "error"], seen
+            assert seen[-1]["epoch"] == 1 and seen[-1]["loss"]["train"] is not None
+            ws.send_json({"type": "set", "settings": {"networkShape": [3]}})
+            network = [m for m in recv_until(ws, "update") if m["type"] == "network"][-1]
+            assert [c["activation"] for c in network["columns"]] == ["cube", "tanh"]
+    assert "cube" not in served_rows(client)["activation"]["choices"]
+    with connect(client) as ws:
+        ws.send_json({"type": "set", "settings": {"activation": "cube"}})
+        assert "'activation' = 'cube' is not allowed" in recv_until(ws, "error")[-1]["message"]
+
+
+def test_an_activation_that_is_not_elementwise_is_not_offered(client):
+    """Softmax normalizes a whole layer: not a hidden unit's activation. The rule is the entry's
+    ``elementwise`` property, so another such entry is left out as well."""
+    from glassnet.activations import Softmax, activations
+
+    class Sparsemax(Softmax):
+        name = "sparsemax_like"
+
+    with activations.temporary("sparsemax_like", Sparsemax):
+        choices = served_rows(client)["activation"]["choices"]
+        assert "softmax" not in choices and "sparsemax_like" not in choices and "tanh" in choices
+
+
+def test_every_list_of_the_page_comes_from_a_registry(client):
+    import glassnet as gn
+    from glassnet.data import datasets
+
+    rows = served_rows(client)
+    assert set(rows["init"]["choices"]) >= set(gn.initializers.initializers.names())
+    assert set(rows["optimizer"]["choices"]) >= set(gn.optimizers.optimizers.names())
+    assert rows["optimizer"]["uses"]["momentum"] == ["momentum"] and rows["optimizer"]["uses"]["sgd"] == []
+    assert set(rows["dataset"]["choices"]) - {"custom"} <= set(datasets.names())
+    assert {"circle", "xor", "gauss", "spiral"} <= set(rows["dataset"]["choices"])
+    assert {"plane", "multi_gaussian"} <= set(rows["regDataset"]["choices"])
+    # old names still open: TF Playground's "linear", the page's former "multi-gaussian" and "he"
+    with connect(client, activation="linear", problem="regression", regDataset="multi-gaussian", init="he") as ws:
+        ws.send_json({"type": "ping"})
+        recv_until(ws, "pong")
+

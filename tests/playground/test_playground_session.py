@@ -33,14 +33,14 @@ def test_learning_rate_and_regularization_change_without_reset():
     c = started(optimizer="adam", learningRate=0.01)
     c.s.train(4)
     before, epoch, opt = params(c), c.s.epoch, c.s.opt
-    moments = [s["m"].copy() for s in opt.state]
+    moments = [s["m"].copy() for s in opt.state.values()]
     for change in ({"learningRate": 0.1}, {"regularization": "L2"}, {"regularizationRate": 0.01}, {"beta1": 0.8}):
         replies = c.handle({"type": "set", "settings": change})
         assert replies[0]["effect"] == "live"
         assert [r["type"] for r in replies] == ["settings", "update"]  # no new network, no new data
     assert c.s.epoch == epoch and c.s.opt is opt
     assert all(np.array_equal(a, b) for a, b in zip(before, params(c)))
-    assert all(np.array_equal(m, s["m"]) for m, s in zip(moments, opt.state))
+    assert all(np.array_equal(m, s["m"]) for m, s in zip(moments, opt.state.values()))
     assert opt.lr[0] == pytest.approx(0.1) and opt.beta1[0] == pytest.approx(0.8)
     assert c.s.reg is not None and c.s.reg.rate == 0.01
     # the next steps use the new rate: one SGD-free check, the epoch counter goes on from 4

@@ -1,28 +1,26 @@
 // DOM controls bound to the state. Each `<div data-setting="key">` of the page becomes the
 // control its row in the settings table calls for (select, slider, checkbox, number), labelled
 // and explained from the table; changes go to the state, state changes come back to the DOM.
-// Context rules (momentum only for the momentum optimizer, ...) and classroom hiding live here.
+// Context rules (momentum only for the optimizers that use it, ...) and classroom hiding live here.
+// The option texts of registry-backed rows (activations, optimizers, ...) come with the table.
 
 import { TABLE } from "./state.js";
 import { el } from "./util.js";
 
+/** Texts for the options of the page's own rows; a `source` row brings its `labels`. */
 const OPTION_TEXT = {
   problem: { classification: "Classification", multiclass: "Multi-class (softmax)", regression: "Regression" },
   regularization: { none: "None", L1: "L1", L2: "L2" },
-  optimizer: { sgd: "SGD", momentum: "Momentum", adam: "Adam" },
-  init: { tf: "TF (±0.5, bias 0.1)", glorot: "Glorot uniform", he: "He normal", normal: "Normal σ=0.5",
-          equal: "All equal (0.3)", zeros: "All zeros" },
   dropout: { 0: "off" },
-  activation: { tanh: "Tanh", relu: "ReLU", sigmoid: "Sigmoid", linear: "Linear", leaky_relu: "Leaky ReLU",
-                elu: "ELU", gelu: "GELU" },
 };
+
+/** Does the chosen optimizer use the hyperparameter of row `key` (the server says which do)? */
+const optimizerUses = key => s => ((TABLE.optimizer.uses || {})[s.optimizer] || []).includes(key);
 
 /** When a control makes sense, given the other settings. */
 const CONTEXT = {
   classes: s => s.problem === "multiclass",
-  momentum: s => s.optimizer === "momentum",
-  beta1: s => s.optimizer === "adam",
-  beta2: s => s.optimizer === "adam",
+  ...Object.fromEntries(Object.values(TABLE).filter(r => r.optimizerHyper).map(r => [r.key, optimizerUses(r.key)])),
   regularizationRate: s => s.regularization !== "none",
   noise: s => (s.problem === "regression" ? s.regDataset : s.dataset) !== "custom",
   seed: s => (s.problem === "regression" ? s.regDataset : s.dataset) !== "custom",
@@ -50,7 +48,8 @@ export class Controls {
     let input, show = null;
     if (kind === "select") {
       input = el("select", { id: `ctl-${key}`, name: key },
-        ...row.choices.map(c => el("option", { value: String(c), text: (OPTION_TEXT[key] || {})[c] ?? String(c) })));
+        ...row.choices.map(c => el("option", { value: String(c), title: (row.helps || {})[c] ?? "",
+                                               text: (row.labels || OPTION_TEXT[key] || {})[c] ?? String(c) })));
       input.addEventListener("change", () => this.state.set({ [key]: row.choices.find(c => String(c) === input.value) }));
       box.append(el("label", { for: input.id, text: row.label }), input);
     } else if (kind === "checkbox") {

@@ -1,5 +1,7 @@
 // The page's state: ONE typed table of every control (served by the server from
 // glassnet/playground/settings.py as /settings.js), its values, and the URL hash.
+// The option lists of a row with a `source` (activations, initializers, optimizers, data sets)
+// come from the engine's registries; such a row also carries `labels`, `helps` and `aliases`.
 //
 // Hash format (TF Playground's): "#key=value&key=value", lists comma-separated
 // ("networkShape=4,2"), booleans "true"/"false". Classroom mode: "<control>_hide=true" hides a
@@ -22,6 +24,14 @@ function sameValue(a, b) {
   return Array.isArray(a) ? Array.isArray(b) && a.length === b.length && a.every((x, i) => x === b[i]) : a === b;
 }
 
+/** The option a name means in a `source` row: names compare as the registries compare them
+ * (case, "-" or "_"), and an alias means its entry ("linear" is "identity"). */
+export function optionName(row, text) {
+  if (!row.source || text === "") return text;
+  const key = text.trim().toLowerCase().replaceAll("-", "_");
+  return row.choices.includes(key) ? key : (row.aliases || {})[key] ?? text;
+}
+
 /** A value from its URL text, or undefined when the text is not allowed for the row. */
 export function parseValue(row, text) {
   let v;
@@ -29,12 +39,13 @@ export function parseValue(row, text) {
     case "bool": v = text === "true" ? true : text === "false" ? false : undefined; break;
     case "int": case "float": v = text.trim() === "" ? undefined : Number(text); break;
     case "enum": {
-      const hit = row.choices.find(c => String(c) === text || (typeof c === "number" && Number(text) === c));
+      const name = optionName(row, text);
+      const hit = row.choices.find(c => String(c) === name || (typeof c === "number" && Number(text) === c));
       v = hit;
       break;
     }
     case "intlist": v = text === "" ? [] : text.split(",").map(Number); break;
-    case "enumlist": v = text === "" ? [] : text.split(","); break;
+    case "enumlist": v = text === "" ? [] : text.split(",").map(t => optionName(row, t)); break;
   }
   return v !== undefined && validValue(row, v) ? v : undefined;
 }

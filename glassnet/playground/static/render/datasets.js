@@ -1,11 +1,10 @@
 // The data-set chooser: one small scatter per data set (from the server's previews), the
-// choices that fit the problem type, the selected one outlined.
+// choices that fit the problem type (the data set registry's, from the settings table), the
+// selected one outlined.
 
 import { classColor, valueColor } from "./colors.js";
 import { el } from "../util.js";
-
-const TITLES = { circle: "Circle", xor: "Exclusive or", gauss: "Gaussian", spiral: "Spiral", blobs: "Blobs",
-                 plane: "Plane", "multi-gaussian": "Multi gaussian", custom: "Your own points" };
+import { LIMITS, TABLE } from "../state.js";
 
 export class DatasetPicker {
   constructor(container, { state }) {
@@ -19,15 +18,15 @@ export class DatasetPicker {
   render() {
     const problem = this.state.get("problem");
     const key = problem === "regression" ? "regDataset" : "dataset";
-    const names = problem === "regression" ? ["plane", "multi-gaussian", "custom"]
-                : problem === "multiclass" ? ["spiral", "blobs", "custom"]
-                : ["circle", "xor", "gauss", "spiral", "blobs", "custom"];
+    const row = TABLE[key];
+    const names = problem === "multiclass" ? LIMITS.multiclassDatasets : row.choices;
     const current = this.state.get(key);
     this.root.replaceChildren(...names.map(name => {
       const c = el("canvas", { width: 56, height: 56 });
       this._draw(c, this.previews[`${problem}:${name}`], problem);
-      const b = el("button", { class: `ds ${name === current ? "selected" : ""}`, title: TITLES[name],
-                               "data-dataset": name, "aria-label": TITLES[name] }, c);
+      const label = row.labels[name] ?? name, help = row.helps[name] ?? label;
+      const b = el("button", { class: `ds ${name === current ? "selected" : ""}`, title: help,
+                               "data-dataset": name, "aria-label": label }, c);
       if (name === "custom") b.append(el("span", { class: "ds-custom", text: "✎" }));
       b.addEventListener("click", () => this.state.set({ [key]: name }));
       return b;

@@ -168,9 +168,10 @@ export class NetworkView {
     const spacing = colX(1) - colX(0), narrow = spacing < 84;
     hidden.forEach((col, c) => {
       const n = shape[c];
+      const actRow = TABLE.activation, all = this.state.get("activation");
       const sel = el("select", { class: "layer-act", title: "Activation of this layer" },
-        el("option", { value: "", text: `${this.state.get("activation")} (all)` }),
-        ...TABLE.activation.choices.map(a => el("option", { value: a, text: a })));
+        el("option", { value: "", text: `${actRow.labels[all] ?? all} (all)` }),
+        ...actRow.choices.map(a => el("option", { value: a, text: actRow.labels[a] ?? a, title: actRow.helps[a] ?? "" })));
       sel.value = acts[c] || "";
       sel.addEventListener("change", () => {
         const a = [...acts];
