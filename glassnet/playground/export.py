@@ -24,7 +24,7 @@ from ..errors import GlassnetError
 from ..model import Sequential
 from . import data as data_mod
 from . import network, options
-from .settings import BY_KEY, MAX_HIDDEN_LAYERS, MAX_NEURONS
+from .settings import BY_KEY, FEATURE_KEYS, MAX_HIDDEN_LAYERS, MAX_NEURONS
 
 try:  # Python 3.11+
     import tomllib
@@ -199,9 +199,17 @@ def from_npz(session, content: str) -> None:
     session.load_weights(model)
 
 
+#: layer types a playground network is made of
+NPZ_LAYERS = ("dense", "batchnorm", "activation", "dropout")
+#: float types a playground network may be saved in
+NPZ_DTYPES = ("float32", "float64")
+
+
 def _check_npz(path: str) -> None:
     """Refuse, before building anything, a file that would build more than a page may hold: a
-    decompressed size over 20 MB, unexpected layer types, or more units than the limits allow."""
+    decompressed size over 20 MB, or a header declaring other layer types, more inputs than the
+    page has features, more than ``MAX_HIDDEN_LAYERS`` hidden layers or ``MAX_NEURONS`` units,
+    more than one model, or a seed or dtype no page writes. One line says what is wrong."""
     try:
         with zipfile.ZipFile(path) as z:
             if sum(i.file_size for i in z.infolist()) > 10 * MAX_IMPORT_BYTES:
@@ -213,13 +221,37 @@ def _check_npz(path: str) -> None:
             raise GlassnetError("the weights file has no '__model__' header; save it with model.save or Export")
         try:
             header = json.loads(str(f["__model__"]))
-            layers = header["layers"]
-            ok = isinstance(layers, list) and len(layers) <= 4 * MAX_HIDDEN_LAYERS + 1 and all(
-                isinstance(c, dict) and c.get("type") in ("dense", "batchnorm", "activation", "dropout")
-                and (c.get("type") != "dense" or (isinstance(c.get("units"), int) and 1 <= c["units"] <= MAX_NEURONS))
-                for c in layers) and len(header.get("seeds", [])) == 1
-        except (ValueError, KeyError, TypeError):
-            ok = False
-    if not ok:
-        raise GlassnetError(f"the weights file is not a playground network (dense, batch-norm, activation and "
-                            f"dropout layers of at most {MAX_NEURONS} units, one model)")
+        except (ValueError, OSError):  # not JSON text, or not a readable array
+            header = None
+    problem = _header_problem(header)
+    if problem:
+        raise GlassnetError(f"the weights file is not a playground network: {problem}")
+
+
+def _header_problem(header) -> str | None:
+    """What makes ``header`` (a model file's JSON header) more than a playground network, or None."""
+    if not isinstance(header, dict):
+        return "its '__model__' header is not a JSON object"
+    layers, shape, seeds = header.get("layers"), header.get("input_shape"), header.get("seeds")
+    if not isinstance(layers, list) or not all(isinstance(c, dict) for c in layers):
+        return "its header has no list of layers"
+    kinds = [c.get("type") for c in layers]
+    if any(k not in NPZ_LAYERS for k in kinds):
+        return f"layer types must be {', '.join(NPZ_LAYERS)}; it has {sorted(set(map(str, kinds)) - set(NPZ_LAYERS))}"
+    units = [c.get("units") for c in layers if c.get("type") == "dense"]
+    if not 1 <= len(units) <= MAX_HIDDEN_LAYERS + 1 or len(layers) > 4 * MAX_HIDDEN_LAYERS + 1:
+        return (f"at most {MAX_HIDDEN_LAYERS} hidden layers and an output layer (dense, batch-norm, activation "
+                f"and dropout layers); it has {len(units)} dense layers of {len(layers)}")
+    if not all(_int(u, 1, MAX_NEURONS) for u in units):
+        return f"every layer has 1 to {MAX_NEURONS} units; it has {units}"
+    if not (isinstance(shape, list) and len(shape) == 1 and _int(shape[0], 1, len(FEATURE_KEYS))):
+        return f"its input is 1 to {len(FEATURE_KEYS)} features; it declares input_shape {str(shape)[:60]}"
+    if not (isinstance(seeds, list) and len(seeds) == 1 and _int(seeds[0], 0, 2**63 - 1)):
+        return f"it holds one model with a seed in [0, 2^63); it declares seeds {str(seeds)[:60]}"
+    if header.get("dtype") not in NPZ_DTYPES:
+        return f"its dtype is one of {', '.join(NPZ_DTYPES)}; it declares {str(header.get('dtype'))[:30]!r}"
+    return None
+
+
+def _int(v, lo: int, hi: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi

@@ -271,3 +271,57 @@ def test_every_list_of_the_page_comes_from_a_registry(client):
         ws.send_json({"type": "ping"})
         recv_until(ws, "pong")
 
+
+# -- hardening: sizes declared by an import are checked before anything is built -----------------------
+def _npz(header: dict) -> str:
+    import base64
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, __model__=np.array(json.dumps(header)))
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+PLAYGROUND_HEADER = {"format": "glassnet-model", "version": 1, "kind": "sequential", "name": "playground",
+                     "models": 1, "ensemble": False, "seeds": [1], "dtype": "float64", "input_shape": [2],
+                     "layers": [{"type": "dense", "name": "dense_0", "units": 4, "activation": {"name": "tanh"}},
+                                {"type": "dense", "name": "dense_1", "units": 1, "activation": {"name": "tanh"}}]}
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"input_shape": [10**9]}, "input_shape [1000000000]"),
+    ({"input_shape": [2, 100_000, 100_000]}, "1 to 7 features"),
+    ({"input_shape": "2"}, "1 to 7 features"),
+    ({"seeds": list(range(10_000))}, "one model"),
+    ({"seeds": [-1]}, "one model"),
+    ({"dtype": "complex256"}, "dtype"),
+    ({"layers": [{"type": "dense", "units": 4}] * 12}, "at most 10 hidden layers"),
+    ({"layers": [{"type": "dense", "units": 4}, {"type": "dense", "units": 33}]}, "1 to 32 units"),
+    ({"layers": [{"type": "dense", "units": 4}, {"type": "dense", "units": True}]}, "1 to 32 units"),
+])
+def test_an_import_declaring_more_than_a_page_holds_is_refused_unbuilt(client, monkeypatch, change, words):
+    """The size bomb of issue 10: a message of under a kilobyte declaring a huge input. The
+    header is checked against the page's limits before any model is built, and refused in one line."""
+    from glassnet.playground import export
+
+    def never(*args, **kwargs):
+        raise AssertionError("a model was built from a refused header")
+
+    monkeypatch.setattr(export.Sequential, "load", never)
+    content = _npz({**PLAYGROUND_HEADER, **change})
+    with connect(client) as ws:
+        ws.send_json({"type": "import", "format": "npz", "content": content})
+        error = recv_until(ws, "error")[-1]
+        assert "not a playground network" in error["message"] and words in error["message"], error
+        assert "\n" not in error["message"]
+        ws.send_json({"type": "ping"})
+        assert recv_until(ws, "pong")[-1]["type"] == "pong"
+
+
+def test_a_playground_header_passes_the_size_check():
+    from glassnet.playground.export import _header_problem
+
+    assert _header_problem(PLAYGROUND_HEADER) is None
+    assert len(_npz({**PLAYGROUND_HEADER, "input_shape": [10**9]})) < 1000  # the bomb is that small
