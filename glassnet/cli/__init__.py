@@ -52,8 +52,9 @@ def cli():
 
 
 def main(argv=None) -> int:
-    """Entry point: user errors print one line (no traceback) and exit with status 2; a command
-    whose runs failed exits with status 1 (after its output); Ctrl-C exits with 130."""
+    """Entry point: user errors (usage errors included) print one line, never a traceback, and
+    exit with status 2; a command whose runs failed exits with status 1 (after its output);
+    Ctrl-C exits with 130."""
     try:
         code = cli.main(args=argv, prog_name="glassnet", standalone_mode=False)
     except GlassnetError as exc:
@@ -62,8 +63,12 @@ def main(argv=None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as exc:  # one line too, naming where the help is
+        where = exc.ctx.command_path if exc.ctx is not None else "glassnet"
+        click.echo(f"error: {' '.join(exc.format_message().split())} (see `{where} --help`)", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
