@@ -202,6 +202,7 @@ class PlaygroundSession:
         self.opt = optimizer
         self.trainer = None
         if len(self.xtr):
+            # no history (NO_LOGS), so no logged-step guard: WeightGuard checks every epoch's end
             self._trainer_batching = b, drop_last = self._batching()
             self.trainer = Trainer(self.model, self.xtr, self.ytr, loss=self.loss, optimizer=optimizer, batch_size=b,
                                    drop_last=drop_last, shuffle=True, metrics=self.metric_specs,
