@@ -12,6 +12,7 @@ Needs scikit-learn >= 1.6 (``pip install glassnet[sklearn]``); ``import glassnet
 from ._checks import EXPECTED_FAILED_CHECKS
 from ._estimators import OPTIMIZERS, PER_MODEL_PARAMS, GlassnetClassifier, GlassnetRegressor
 from ._models import take_model
+from ._search import GlassnetSearchCV
 
-__all__ = ["EXPECTED_FAILED_CHECKS", "GlassnetClassifier", "GlassnetRegressor",
+__all__ = ["EXPECTED_FAILED_CHECKS", "GlassnetClassifier", "GlassnetRegressor", "GlassnetSearchCV",
            "OPTIMIZERS", "PER_MODEL_PARAMS", "take_model"]

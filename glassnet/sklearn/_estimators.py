@@ -287,6 +287,18 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     def _n_outputs(self) -> int:
         return len(self.classes_)
 
+    @staticmethod
+    def _n_outputs_of(attrs) -> int:
+        """Outputs of a network for fitted attributes ``attrs`` (the search's fold data)."""
+        return len(attrs["classes_"])
+
+    def _program_targets(self, t, attrs) -> np.ndarray:
+        """Targets for a search program: one-hot rows instead of integer labels. The fused softmax
+        cross-entropy gradient ``(p - onehot)/B`` is then one subtraction instead of a gather and a
+        scatter per step, and bit for bit the gradient of the labels (the logged loss value may
+        differ in the last bits: it is summed over the zeros too)."""
+        return np.eye(len(attrs["classes_"]), dtype=self.dtype)[t]
+
     def _validate(self, X, y, reset: bool, classes=None):
         X, y = validate_data(self, X, y, reset=reset, dtype=(np.float64, np.float32))
         check_classification_targets(y)
@@ -301,6 +313,17 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
             raise GlassnetError(f"y has labels not in classes_ {self.classes_.tolist()}: "
                                 f"{np.unique(np.asarray(y)[unknown]).tolist()[:5]}", field="y")
         return X, t.astype(np.int64)
+
+    def _score_outputs(self, outputs, y, attrs) -> float:
+        """``score`` (accuracy) from raw network outputs: what ``score(X, y)`` returns for a fitted
+        estimator with ``attrs`` whose network gives ``outputs`` on ``X``."""
+        pred = attrs["classes_"][np.argmax(outputs, axis=1)]
+        y = np.asarray(y)
+        if y.ndim == 1:  # accuracy_score's count of equal labels over n, without re-validating
+            return float(np.average(y == pred))
+        from sklearn.metrics import accuracy_score
+
+        return accuracy_score(y, pred)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch on ``(X, y)``, continuing from the previous call (weights and optimizer state).
@@ -371,6 +394,13 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
     def _n_outputs(self) -> int:
         return self.n_outputs_
 
+    @staticmethod
+    def _n_outputs_of(attrs) -> int:
+        return attrs["n_outputs_"]
+
+    def _program_targets(self, t, attrs) -> np.ndarray:
+        return t
+
     def _validate(self, X, y, reset: bool, classes=None):
         X, y = validate_data(self, X, y, reset=reset, dtype=(np.float64, np.float32), y_numeric=True,
                              multi_output=True)
@@ -382,6 +412,12 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
             raise GlassnetError(f"y has {1 if y.ndim == 1 else y.shape[1]} targets, the fitted network "
                                 f"predicts {self.n_outputs_}", field="y")
         return X, y.reshape(len(y), self.n_outputs_)
+
+    def _score_outputs(self, outputs, y, attrs) -> float:
+        """``score`` (R^2, as ``RegressorMixin.score``) from raw network outputs."""
+        from sklearn.metrics import r2_score
+
+        return r2_score(y, outputs if attrs["_y_2d"] else outputs[:, 0])
 
     def partial_fit(self, X, y):
         """One epoch on ``(X, y)``, continuing from the previous call."""

@@ -1,0 +1,417 @@
+"""Grid and random search with cross-validation, trained as model-axis programs.
+
+``GridSearchCV(GlassnetClassifier(...), grid, cv=5)`` fits ``candidates x folds`` networks one
+after another. :class:`GlassnetSearchCV` fits the same networks, but stacks every one that has
+the same *shapes and loop* into ONE glassnet ensemble and trains it with one ``model.fit`` call:
+
+* **per model** (one value per network of a program): the parameters in
+  :data:`~glassnet.sklearn.PER_MODEL_PARAMS` -- ``lr``, ``momentum``, ``weight_decay``, ``l1`` and
+  ``random_state`` (the network's seed: initial weights and shuffles) -- and the fold: each network
+  gets its own fold's training rows as per-model data ``x`` ``(M, n_train, ...)``;
+* **per program**: everything else (``hidden_layer_sizes``, ``activation``, ``batch_size``,
+  ``epochs``, ``optimizer``, ``build_fn``, ...) and the shapes of the data: the number of training
+  rows, features and outputs (classes). Candidates that differ there become separate programs.
+
+Folds of different sizes (1,797 digits in 5 folds: training sets of 1,437 and 1,438 rows) are
+**grouped by size**, never padded or subsampled: a network must see exactly the rows, batches and
+shuffles it would see alone, so each size is its own program (two programs for the digits grid).
+Padding a shorter fold with zero-weight rows would make one program, but the last batch of each
+epoch would then differ in length from a single fit's, and BLAS sums a product with extra zero
+rows in a different order: results equal only up to rounding. Grouping keeps them exact.
+
+Why the results equal ``GridSearchCV``'s: the candidates come from the same ``ParameterGrid`` /
+``ParameterSampler``, the folds from the same ``check_cv(cv, y, classifier=...)`` splits, each
+network is built and seeded exactly as ``GlassnetClassifier.fit`` builds it (model ``m`` of a
+glassnet ensemble draws its weights and shuffles from its own seed's streams, the same numbers a
+single network with that seed draws), and every network is scored by the same scorer on a fitted
+estimator holding that network alone (:func:`~glassnet.sklearn.take_model`). Per-model learning
+rates, momenta and penalties are the same numbers in the same update formulas. The engine switches
+a few speed choices (contiguous transposes, an einsum sum, the sigmoid formula) at
+``glassnet.backend.MANY_MODELS`` = 16 networks: below it every network is bit-identical to a
+single fit by the engine's own guarantee; above it ReLU/tanh MLPs were measured bit-identical on
+this machine (the test asserts equal scores), while sigmoid/swish/softplus networks differ from a
+single fit by a few ulps. ``max_models=15`` keeps every program below the boundary (slower).
+
+``seeds=[s0, s1, ...]`` trains every candidate x fold once per seed (overriding
+``random_state``), all in the same programs, and scores each fold by the mean over seeds.
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
+from sklearn.utils import _safe_indexing
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, indexable, validate_data
+
+from ..errors import GlassnetError
+from ._estimators import PER_MODEL_PARAMS, _GlassnetEstimator
+from ._models import take_model
+from ._program import train_program
+
+
+@dataclass
+class _Task:
+    """One network to train: candidate ``cand``, fold ``fold``, seed index ``rep``."""
+
+    cand: int
+    fold: int
+    rep: int
+    est: object
+    seed: int
+    data: "_FoldData"
+    test_score: float = np.nan
+    train_score: float = np.nan
+    fit_time: float = 0.0
+    score_time: float = 0.0
+
+
+@dataclass
+class _FoldData:
+    """A fold's training rows, validated as ``estimator.fit`` validates them; ``scratch`` is the
+    estimator that validated them (it validates test rows as ``predict`` would)."""
+
+    x: np.ndarray
+    t: np.ndarray
+    attrs: dict
+    scratch: object
+    _tests: dict = field(default_factory=dict)
+
+    def test(self, X, y, rows):
+        """``(network input, targets)`` for ``rows`` of ``(X, y)``, validated once per fold."""
+        key = id(rows)
+        if key not in self._tests:
+            xv = validate_data(self.scratch, _safe_indexing(X, rows), reset=False, dtype=(np.float64, np.float32))
+            self._tests[key] = (self.scratch._as_input(xv), _safe_indexing(y, rows))
+        return self._tests[key]
+
+
+def _delegate(name):
+    def check(self):
+        if hasattr(self, "best_estimator_"):
+            return hasattr(self.best_estimator_, name)
+        return hasattr(self.estimator, name)
+
+    return check
+
+
+class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
+    """Exhaustive (``param_grid``) or random (``param_distributions``, ``n_iter``) search over a
+    glassnet estimator, every candidate x fold x seed of one shape trained as one ensemble.
+
+    Parameters
+    ----------
+    estimator : GlassnetClassifier or GlassnetRegressor
+    param_grid : dict or list of dicts, as ``GridSearchCV``'s
+    param_distributions : dict or list of dicts, as ``RandomizedSearchCV``'s (give this or
+        ``param_grid``); ``n_iter`` candidates are drawn with ``random_state``.
+    scoring : None (the estimator's ``score``), a scorer name or a callable ``(est, X, y)``.
+    cv : int, splitter or iterable, as ``GridSearchCV``'s (default 5-fold, stratified for
+        classifiers).
+    refit : bool, default True. Refit the best candidate on all of ``X`` as ``best_estimator_``.
+    seeds : None or list of int. Train each candidate x fold once per seed (overriding
+        ``random_state``) and score each fold by the mean over seeds; the refit uses ``seeds[0]``.
+    max_models : None or int. Most networks per program (None: no limit); larger groups are
+        split in order. See the module docstring for ``max_models=15``.
+    error_score : "raise" or a number (default NaN), the score of a candidate whose training fails.
+    return_train_score : bool, default False.
+    random_state : int, RandomState or None; draws the candidates of a random search.
+    verbose : int. 1 prints one line per program.
+
+    Attributes
+    ----------
+    cv_results_ : dict of arrays, as ``GridSearchCV.cv_results_`` (``mean_fit_time`` is each
+        network's share of its program's wall time).
+    best_index_, best_params_, best_score_, best_estimator_, refit_time_, scorer_, n_splits_,
+    multimetric_ (always False).
+    programs_ : list of dicts, one per model-axis program: the shared parameters, ``models``,
+        ``n_train``, ``seconds``.
+    """
+
+    def __init__(self, estimator, param_grid=None, *, param_distributions=None, n_iter=10, scoring=None,
+                 cv=None, refit=True, seeds=None, max_models=None, error_score=np.nan,
+                 return_train_score=False, random_state=None, verbose=0):
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.param_distributions = param_distributions
+        self.n_iter = n_iter
+        self.scoring = scoring
+        self.cv = cv
+        self.refit = refit
+        self.seeds = seeds
+        self.max_models = max_models
+        self.error_score = error_score
+        self.return_train_score = return_train_score
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- setup --------------------------------------------------------------------------------------
+    def _candidates(self) -> list[dict]:
+        if (self.param_grid is None) == (self.param_distributions is None):
+            raise GlassnetError("give exactly one of param_grid (grid search) and param_distributions "
+                                "(random search)", field="param_grid")
+        if self.param_grid is not None:
+            return list(ParameterGrid(self.param_grid))
+        return list(ParameterSampler(self.param_distributions, self.n_iter, random_state=self.random_state))
+
+    def _check(self):
+        if not isinstance(self.estimator, _GlassnetEstimator):
+            raise GlassnetError(f"estimator must be a GlassnetClassifier or GlassnetRegressor, got "
+                                f"{type(self.estimator).__name__}; use GridSearchCV for other estimators",
+                                field="estimator")
+        if self.seeds is not None:
+            seeds = list(self.seeds)
+            if not seeds or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0
+                                    for s in seeds):
+                raise GlassnetError(f"seeds must be None or a non-empty list of ints >= 0, got {self.seeds!r}",
+                                    field="seeds")
+        mm = self.max_models
+        if mm is not None and (isinstance(mm, bool) or not isinstance(mm, numbers.Integral) or mm < 1):
+            raise GlassnetError(f"max_models must be None or a positive int, got {mm!r}", field="max_models")
+        if not (self.error_score == "raise" or isinstance(self.error_score, numbers.Number)):
+            raise GlassnetError(f"error_score must be 'raise' or a number, got {self.error_score!r}",
+                                field="error_score")
+        if isinstance(self.scoring, (list, tuple, set, dict)):
+            raise GlassnetError("GlassnetSearchCV takes one scorer (a name or a callable); multi-metric "
+                                "scoring is not supported", field="scoring")
+
+    # -- fitting ------------------------------------------------------------------------------------
+    def fit(self, X, y=None, groups=None):
+        """Train every candidate x fold (x seed) in model-axis programs, then refit the best."""
+        self._check()
+        X, y, groups = indexable(X, y, groups)
+        candidates = self._candidates()
+        if not candidates:
+            raise GlassnetError("the search has no candidates", field="param_grid")
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        splits = list(cv.split(X, y, groups))
+        self.n_splits_ = len(splits)
+        self.scorer_ = check_scoring(self.estimator, self.scoring)
+        self.multimetric_ = False
+        seeds = [None] if self.seeds is None else [int(s) for s in self.seeds]
+        tasks, failed = self._plan(X, y, candidates, splits, seeds)
+        self.programs_ = []
+        for program in self._programs(tasks):
+            self._run_program(program, X, y, splits)
+        self._store_results(candidates, tasks, failed, len(seeds))
+        if self.refit:
+            best = clone(self.estimator).set_params(**candidates[self.best_index_])
+            if self.seeds is not None:
+                best.set_params(random_state=seeds[0])
+            t0 = time.perf_counter()
+            self.best_estimator_ = best.fit(X, y)
+            self.refit_time_ = time.perf_counter() - t0
+            if hasattr(self.best_estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.best_estimator_.feature_names_in_
+        return self
+
+    def _plan(self, X, y, candidates, splits, seeds):
+        """Validate each candidate and fold once; list the networks to train."""
+        tasks, failed, folds = [], {}, {}
+        for ci, params in enumerate(candidates):
+            est = clone(self.estimator).set_params(**clone(params, safe=False))
+            try:
+                est._check_params()
+            except Exception as exc:  # noqa: BLE001 - reported as GridSearchCV does
+                if self.error_score == "raise":
+                    raise
+                failed[ci] = f"{type(exc).__name__}: {exc}"
+                continue
+            for fi, (train, _) in enumerate(splits):
+                key = (fi, type(est), est.dtype, None if est.input_shape is None else tuple(est.input_shape))
+                if key not in folds:
+                    folds[key] = self._fold_data(est, _safe_indexing(X, train), _safe_indexing(y, train))
+                for ri, seed in enumerate(seeds):
+                    tasks.append(_Task(ci, fi, ri, est, est._seed() if seed is None else seed, folds[key]))
+        return tasks, failed
+
+    @staticmethod
+    def _fold_data(est, X, y) -> _FoldData:
+        scratch = clone(est)
+        x, t = scratch._validate(X, y, reset=True)
+        attrs = {k: v for k, v in vars(scratch).items() if k not in scratch.get_params(deep=False)}
+        return _FoldData(scratch._as_input(x), scratch._program_targets(t, attrs), attrs, scratch)
+
+    def _programs(self, tasks):
+        """Tasks grouped by everything that is not per model (and by data shape), in order,
+        split into chunks of at most ``max_models``."""
+        groups: "OrderedDict[tuple, list]" = OrderedDict()
+        shared = {}
+        for task in tasks:
+            if id(task.est) not in shared:
+                shared[id(task.est)] = tuple(sorted((k, repr(v)) for k, v in task.est.get_params(deep=False).items()
+                                                    if k not in PER_MODEL_PARAMS))
+            key = (type(task.est).__name__, shared[id(task.est)], task.data.x.shape,
+                   task.est._n_outputs_of(task.data.attrs))
+            groups.setdefault(key, []).append(task)
+        size = self.max_models
+        for group in groups.values():
+            step = len(group) if size is None else size
+            for i in range(0, len(group), step):
+                yield group[i:i + step]
+
+    def _run_program(self, program, X, y, splits):
+        rep = program[0].est
+        M = len(program)
+        t0 = time.perf_counter()
+        try:
+            datas = [t.data for t in program]
+            uniq = list({id(d): d for d in datas}.values())  # distinct folds, in order
+            block_of = [next(i for i, u in enumerate(uniq) if u is d) for d in datas]
+            model = rep._new_model(datas[0].x.shape[1:], rep._n_outputs_of(datas[0].attrs),
+                                   [t_.seed for t_ in program])
+            optimizer = rep._new_optimizer(lr=[t_.est.lr for t_ in program],
+                                           momentum=[t_.est.momentum for t_ in program])
+            kw = rep._train_kwargs()
+            hist = train_program(model, np.stack([u.x for u in uniq]), np.stack([u.t for u in uniq]), block_of,
+                                 optimizer=optimizer, epochs=int(rep.epochs), batch_size=kw["batch_size"],
+                                 shuffle=kw["shuffle"], loss=kw["loss"],
+                                 weight_decay=[t_.est.weight_decay for t_ in program],
+                                 l1=[t_.est.l1 for t_ in program])
+        except Exception as exc:  # noqa: BLE001 - a failing program scores error_score, as GridSearchCV
+            if self.error_score == "raise":
+                raise
+            warnings.warn(f"{M} fits failed ({type(exc).__name__}: {exc}); their score is "
+                          f"{self.error_score}", FitFailedWarning, stacklevel=3)
+            for task in program:
+                task.test_score = task.train_score = self.error_score
+            return
+        seconds = time.perf_counter() - t0
+        self.programs_.append({"params": {k: v for k, v in rep.get_params(deep=False).items()
+                                          if k not in PER_MODEL_PARAMS},
+                               "models": M, "n_train": int(datas[0].x.shape[0]), "seconds": seconds})
+        if self.verbose:
+            print(f"[GlassnetSearchCV] program {len(self.programs_)}: {M} networks x {datas[0].x.shape[0]} "
+                  f"rows, {seconds:.2f} s")
+        for m, task in enumerate(program):
+            task.fit_time = seconds / M
+            one = take_model(model, m)
+            train, test = splits[task.fold]
+            s0 = time.perf_counter()
+            if self.scoring is None:  # the estimator's own score, from the network's outputs
+                task.test_score = self._default_score(task, one, task.data.test(X, y, test))
+                if self.return_train_score:
+                    task.train_score = self._default_score(task, one, task.data.test(X, y, train))
+            else:
+                fitted = clone(task.est)
+                fitted.__dict__.update(task.data.attrs)
+                fitted.model_ = one
+                fitted.optimizer_ = task.est._new_optimizer()
+                fitted.n_iter_ = int(rep.epochs)
+                fitted.loss_curve_ = [float(v) for v in hist.curves["loss"][m]]
+                task.test_score = self._score(fitted, _safe_indexing(X, test), _safe_indexing(y, test))
+                if self.return_train_score:
+                    task.train_score = self._score(fitted, _safe_indexing(X, train), _safe_indexing(y, train))
+            task.score_time = time.perf_counter() - s0
+
+    def _default_score(self, task, one, data) -> float:
+        x, y_true = data
+        return float(task.est._score_outputs(np.asarray(one.predict(x), dtype=np.float64), y_true,
+                                             task.data.attrs))
+
+    def _score(self, est, X, y) -> float:
+        try:
+            return float(self.scorer_(est, X, y))
+        except Exception as exc:  # noqa: BLE001
+            if self.error_score == "raise":
+                raise
+            warnings.warn(f"scoring failed ({type(exc).__name__}: {exc}); the score is {self.error_score}",
+                          FitFailedWarning, stacklevel=4)
+            return float(self.error_score)
+
+    # -- results --------------------------------------------------------------------------------------
+    def _store_results(self, candidates, tasks, failed, n_seeds):
+        n_c, n_s = len(candidates), self.n_splits_
+        arrays = {k: np.full((n_c, n_s, n_seeds), np.nan) for k in ("test", "train", "fit", "score")}
+        for ci in failed:
+            arrays["test"][ci] = arrays["train"][ci] = float(self.error_score)
+        if failed:
+            warnings.warn(f"{len(failed)} of {n_c} candidates failed; e.g. {next(iter(failed.values()))}",
+                          FitFailedWarning, stacklevel=3)
+        for t in tasks:
+            idx = (t.cand, t.fold, t.rep)
+            arrays["test"][idx], arrays["train"][idx] = t.test_score, t.train_score
+            arrays["fit"][idx], arrays["score"][idx] = t.fit_time, t.score_time
+        results = {}
+
+        def store(name, a, splits=False, rank=False):
+            if splits:
+                for j in range(n_s):
+                    results[f"split{j}_{name}"] = a[:, j]
+            means = np.average(a, axis=1)
+            results[f"mean_{name}"] = means
+            results[f"std_{name}"] = np.sqrt(np.average((a - means[:, np.newaxis]) ** 2, axis=1))
+            if rank:  # as scikit-learn: NaN means rank last
+                if np.isnan(means).all():
+                    results[f"rank_{name}"] = np.ones_like(means, dtype=np.int32)
+                else:
+                    filled = np.nan_to_num(means, nan=np.nanmin(means) - 1)
+                    results[f"rank_{name}"] = rankdata(-filled, method="min").astype(np.int32, copy=False)
+
+        store("fit_time", arrays["fit"].sum(axis=2))
+        store("score_time", arrays["score"].sum(axis=2))
+        names = sorted({k for p in candidates for k in p})
+        for name in names:
+            col = np.ma.MaskedArray(np.empty(n_c, dtype=object), mask=True)
+            for i, p in enumerate(candidates):
+                if name in p:
+                    col[i] = p[name]
+            results[f"param_{name}"] = col
+        results["params"] = candidates
+        store("test_score", arrays["test"].mean(axis=2), splits=True, rank=True)
+        if n_seeds > 1:
+            per_seed = arrays["test"].mean(axis=1)  # (candidates, seeds)
+            results["std_seed_test_score"] = per_seed.std(axis=1)
+        if self.return_train_score:
+            store("train_score", arrays["train"].mean(axis=2), splits=True)
+        self.cv_results_ = results
+        self.best_index_ = int(results["rank_test_score"].argmin())
+        self.best_score_ = float(results["mean_test_score"][self.best_index_])
+        self.best_params_ = candidates[self.best_index_]
+
+    # -- using the best estimator ---------------------------------------------------------------------
+    def _best(self):
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_
+
+    def predict(self, X):
+        return self._best().predict(X)
+
+    @available_if(_delegate("predict_proba"))
+    def predict_proba(self, X):
+        return self._best().predict_proba(X)
+
+    @available_if(_delegate("predict_log_proba"))
+    def predict_log_proba(self, X):
+        return self._best().predict_log_proba(X)
+
+    def score(self, X, y=None):
+        """``scorer_(best_estimator_, X, y)``, as ``GridSearchCV.score``."""
+        return self.scorer_(self._best(), X, y)
+
+    @property
+    def classes_(self):
+        return self._best().classes_
+
+    @property
+    def n_features_in_(self):
+        return self._best().n_features_in_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        sub = self.estimator.__sklearn_tags__()
+        tags.estimator_type = sub.estimator_type
+        tags.classifier_tags = sub.classifier_tags
+        tags.regressor_tags = sub.regressor_tags
+        tags.target_tags.required = sub.target_tags.required
+        return tags
