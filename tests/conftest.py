@@ -120,6 +120,32 @@ class LayerCase:
     error: str | None = None  # set when no network could be built for an unknown layer type
     kinds: set = field(default_factory=set)
     generic: bool = False  # built by guessing default arguments (see _generic_case)
+    #: a graph model instead of a chain: ``graph(**model_kwargs) -> gn.Model`` (merge layers)
+    graph: Callable | None = None
+    #: inputs other than random floats: ``inputs(rng, shape) -> x`` (token ids for embeddings)
+    inputs: Callable | None = None
+    #: check dL/dinput too (not for graphs or integer inputs)
+    check_input: bool = True
+
+    def build(self, **kwargs):
+        """The test network: ``Sequential(make(), input_shape, **kwargs)`` or the graph."""
+        if self.graph is not None:
+            return self.graph(**kwargs)
+        return gn.Sequential(self.make(), input_shape=self.input_shape, **kwargs)
+
+    def data(self, rng, n: int, away_from_zero):
+        shape = (n,) + self.input_shape
+        return self.inputs(rng, shape) if self.inputs is not None else away_from_zero(rng, shape)
+
+
+def _merge_graph(**kwargs):
+    """Both branches of the input, merged three ways: add (a skip connection), multiply (gating)
+    and concatenate, so every merge layer's gradient reaches a fan-out."""
+    x = gn.Input((4,))
+    h = gn.Dense(4, activation="tanh")(x)
+    s = gn.Add()([x, h])
+    g = gn.Multiply()([s, gn.Dense(4, activation="sigmoid")(x)])
+    return gn.Model(x, gn.Dense(3)(gn.Concatenate()([g, h])), **kwargs)
 
 
 KNOWN_LAYER_CASES = [
@@ -139,6 +165,18 @@ KNOWN_LAYER_CASES = [
     LayerCase("batchnorm_image", lambda: [gn.BatchNorm(momentum=0.3), gn.Flatten(), gn.Dense(3)], (3, 3, 2),
               kinds={"batchnorm", "flatten"}),
     LayerCase("flatten", lambda: [gn.Flatten(), gn.Dense(3, activation="tanh")], (2, 3, 2), kinds={"flatten"}),
+    LayerCase("merge", lambda: [], (4,), kinds={"add", "multiply", "concatenate"}, graph=_merge_graph,
+              check_input=False),
+    LayerCase("conv1d", lambda: [gn.Conv1D(3, 3, strides=2, padding="same", activation="tanh"),
+                                 gn.Conv1D(2, 2, padding="causal", dilation_rate=2), gn.Flatten(), gn.Dense(3)],
+              (6, 2), kinds={"conv1d", "flatten"}),
+    LayerCase("recurrent", lambda: [gn.SimpleRNN(3, return_sequences=True), gn.LSTM(3, return_sequences=True),
+                                    gn.GRU(3)], (4, 2), kinds={"simple_rnn", "lstm", "gru"}),
+    LayerCase("attention", lambda: [gn.PositionalEmbedding(5), gn.MultiHeadAttention(2, 2, causal=True), gn.LayerNorm(),
+                                    gn.Flatten(), gn.Dense(3)], (4, 4),
+              kinds={"positional_embedding", "multi_head_attention", "layernorm"}),
+    LayerCase("embedding", lambda: [gn.Embedding(5, 3), gn.Flatten(), gn.Dense(3)], (4,), kinds={"embedding"},
+              inputs=lambda rng, shape: rng.integers(0, 5, shape).astype(np.float64), check_input=False),
 ]
 
 

@@ -163,12 +163,11 @@ def test_gradcheck_loss(loss_case, M, rng):
 def test_gradcheck_layer(layer_case, M, train, rng, cases):
     if layer_case.error:
         pytest.fail(layer_case.error)
-    model = gn.Sequential(layer_case.make(), input_shape=layer_case.input_shape, seed=3,
-                          models=M if M > 1 else None, dtype="float64", bias_init=gn.init.Normal(std=0.2))
-    x = cases.away_from_zero(rng, (6,) + layer_case.input_shape)
+    model = layer_case.build(seed=3, models=M if M > 1 else None, dtype="float64", bias_init=gn.init.Normal(std=0.2))
+    x = layer_case.data(rng, 6, cases.away_from_zero)
     y = rng.standard_normal((6, 3))
     assert_away_from_kinks(model, x, cases.KINKED, train=train)
-    gn.gradcheck(model, x, y, "mse", train=train).assert_close()
+    gn.gradcheck(model, x, y, "mse", train=train, check_input=layer_case.check_input).assert_close()
 
 
 def test_gradcheck_through_dropout_and_batchnorm_together(rng, cases):

@@ -183,8 +183,8 @@ class Trainer:
         self._began = False
 
     # -- setup ----------------------------------------------------------------------------------
-    def _prepare(self, model, x, y, what: str = "y"):
-        x = model.prepare_inputs(x)
+    def _prepare(self, model, x, y, what: str = "y", x_name: str = "x"):
+        x = model.prepare_inputs(x, x_name)
         per_model_data = model.is_per_model(x)
         n = model.n_samples(x)
         y = self.loss.prepare_targets(y, model.output_shape)
@@ -195,7 +195,7 @@ class Trainer:
             ny = t.shape[1] if (per_model_data and t.ndim >= 2 and t.shape[0] == model.M and t.shape[1] == n) \
                 else t.shape[0]
             if ny != n:
-                raise GlassnetError(f"x has {n} samples but {what} has {ny}; they must match", field=what)
+                raise GlassnetError(f"{x_name} has {n} samples but {what} has {ny}; they must match", field=what)
             if np.issubdtype(t.dtype, np.floating) and not np.all(np.isfinite(t)):
                 raise GlassnetError(f"{what} contains NaN or infinite values", field=what)
         return x, (targets if isinstance(y, list) else targets[0]), per_model_data
@@ -207,7 +207,8 @@ class Trainer:
                 isinstance(validation_data, list) and len(validation_data) == 2):
             raise GlassnetError("validation_data must be a tuple (x_val, y_val)", field="validation_data")
         try:
-            xv, yv, _ = self._prepare(self.model, validation_data[0], validation_data[1], "validation y")
+            xv, yv, _ = self._prepare(self.model, validation_data[0], validation_data[1], "validation y",
+                                      "validation x")
         except GlassnetError as exc:
             raise GlassnetError(f"validation_data: {exc}", field="validation_data") from None
         if self.model.n_samples(xv) == 0:

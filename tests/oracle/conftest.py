@@ -77,6 +77,10 @@ def torch_loss(name: str, pred, y):
 
 LOSS_TWINS = {"half_sse", "mse", "binary_cross_entropy", "binary_cross_entropy_logits", "softmax_cross_entropy",
               "cross_entropy"}
+#: layers whose PyTorch oracle tests live beside them in tests/layers (weights copied into
+#: nn.LSTM, nn.MultiheadAttention, ...), not in this chain-of-layers twin
+SEQUENCE_ORACLES = {"conv1d", "simple_rnn", "lstm", "gru", "multi_head_attention", "layernorm", "embedding",
+                    "positional_embedding"}
 LAYER_TWINS = {"dense", "activation", "prelu", "dropout", "batchnorm", "flatten", "conv2d", "max_pool2d",
                "avg_pool2d", "global_average_pooling2d"}
 
@@ -252,6 +256,8 @@ class TorchTwin(nn.Module):
             return _Pool(layer)
         if kind == "global_average_pooling2d":
             return _Lambda(lambda x: x.mean(dim=(1, 2)))
+        if kind in SEQUENCE_ORACLES:
+            pytest.skip(f"{kind}: compared with its PyTorch module in tests/layers")
         pytest.skip(f"no torch twin for layer {kind!r} (add one to tests/oracle/conftest.py to cover it)")
 
     def forward(self, x):
