@@ -103,6 +103,13 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._items)
 
+    def aliases(self, name: str | None = None) -> dict[str, str] | list[str]:
+        """Alias -> registered name for the whole family, or the aliases of ``name``."""
+        if name is None:
+            return dict(self._aliases)
+        key = self.canonical(name)
+        return sorted(a for a, k in self._aliases.items() if k == key)
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and (
             _key(name) in self._items or _key(name) in self._aliases

@@ -74,6 +74,27 @@ def test_set_batch_size_and_penalties_between_steps():
     assert trainer.steps_per_epoch == 1 and logs["penalty"][0] > 0
 
 
+def test_set_batch_size_starts_a_new_epoch_at_that_step():
+    x, y = data(n=20)
+    ends = []
+
+    class Ends(gn.Callback):
+        def on_epoch_end(self, state):
+            ends.append((state.step, state.epoch))
+
+    trainer = Trainer(mlp(), x, y, loss="mse", batch_size=5, callbacks=[Ends()])
+    trainer.run(6)                      # epoch 0 ends after step 3; epoch 1 is half done
+    trainer.set_batch_size(10)          # the half epoch counts; epoch 2 starts at step 6
+    trainer.run(4)
+    assert ends == [(3, 0), (7, 2), (9, 3)] and trainer.epoch == 4
+
+
+def test_registry_lists_aliases():
+    from glassnet.activations import activations
+
+    assert "linear" in activations.aliases("identity") and activations.aliases()["linear"] == "identity"
+
+
 def test_drop_last_skips_a_short_batch():
     x, y = data(n=11)
     trainer = Trainer(mlp(), x, y, loss="mse", batch_size=5, drop_last=True)

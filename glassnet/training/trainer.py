@@ -60,6 +60,8 @@ class TrainState:
         self.step = 0
         self.epoch = 0
         self.steps_per_epoch = steps_per_epoch
+        #: epochs are counted from this step (a batch-size change starts a new epoch there)
+        self.epoch_origin, self.epochs_before = 0, 0
         self.active = np.ones(self.M, dtype=bool)
         #: True once every model has stopped (kept as a flag: the loop reads it every step)
         self.all_stopped = False
@@ -226,7 +228,12 @@ class Trainer:
 
     def set_batch_size(self, batch_size) -> None:
         """Change the batch size between steps (the playground's live setting); the next step
-        starts a new epoch."""
+        starts a new epoch (a partly done epoch counts as one)."""
+        state = self.state
+        done = state.step - state.epoch_origin
+        state.epochs_before += done // self.steps_per_epoch + (1 if done % self.steps_per_epoch else 0)
+        state.epoch_origin = state.step
+        state.epoch = state.epochs_before
         self._set_batching(check_batch_size(batch_size))
 
     def set_penalties(self, weight_decay=0.0, l1=0.0) -> None:
@@ -257,7 +264,7 @@ class Trainer:
         forward, backward, opt_step = model.forward, model.backward, self.optimizer.step
         step_callbacks = [cb for cb in callbacks if type(cb).on_step_begin is not Callback.on_step_begin]
         every = self.steps_per_epoch if self.log_every == LOG_EPOCH else self.log_every
-        spe = self.steps_per_epoch
+        spe, origin = self.steps_per_epoch, state.epoch_origin
         weights, clipping = self.weights, self.clip_value is not None or self.clip_norm is not None
         bar_every = max(1, steps // 200)
         logs = None
@@ -266,7 +273,7 @@ class Trainer:
         with np.errstate(all="ignore"):  # overflow in a diverging model is caught by the guard
             for step in range(first, last + 1):
                 state.step = step
-                state.epoch = step // spe
+                state.epoch = state.epochs_before + (step - origin) // spe
                 for cb in step_callbacks:
                     cb.on_step_begin(state)
                 xb, yb = batcher.next()
@@ -289,7 +296,7 @@ class Trainer:
                         state.step = step + 1
                         break
                 opt_step()
-                if (step + 1) % spe == 0:
+                if (step + 1 - origin) % spe == 0:
                     for cb in callbacks:
                         cb.on_epoch_end(state)
                 state.step = step + 1
@@ -297,7 +304,7 @@ class Trainer:
                     progress.update(bar_every)
                 if state.stop_training or state.all_stopped:
                     break
-        state.epoch = state.step // spe
+        state.epoch = state.epochs_before + (state.step - origin) // spe
         self.seconds += time.perf_counter() - t0
         self.history.sync(state.step, self.seconds)
         return logs
