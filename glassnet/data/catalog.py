@@ -22,6 +22,7 @@ from ..registry import Registry
 from . import images, toy2d
 from ._util import optional_import
 from .encoding import identity_patterns
+from .preprocessing import train_test_split
 
 TASKS = ("classification", "regression")
 XY = ("x1", "x2")
@@ -107,9 +108,15 @@ def _circle(n: int = 500, noise: float = 0.0, seed=0) -> Dataset:
 
 
 @datasets.register("xor")
-def _xor(n: int = 500, noise: float = 0.0, seed=0) -> Dataset:
-    """TF Playground exclusive or: :func:`glassnet.data.toy2d.xor`."""
-    return _binary("xor", *toy2d.xor(n, noise, seed))
+def _xor(n: int = 500, noise: float = 0.0, seed=0, features=None) -> Dataset:
+    """TF Playground exclusive or: :func:`glassnet.data.toy2d.xor`. ``features`` (e.g.
+    ``["x1x2"]``) replaces the columns x1, x2 by those Playground features
+    (:func:`glassnet.data.toy2d.features`), as the Playground's input toggles do."""
+    x, y = toy2d.xor(n, noise, seed)
+    if features is None:
+        return _binary("xor", x, y)
+    names = [features] if isinstance(features, str) else list(features)
+    return Dataset("xor", toy2d.features(x, names), y, "classification", 2, tuple(names), ("0", "1"))
 
 
 @datasets.register("gauss", "gaussian")
@@ -155,19 +162,43 @@ def _identity8(encoding: str = "k", n: int = 8, dtype=np.float32) -> Dataset:
     return Dataset("identity8", x, y, "regression", None, tuple(f"x{i + 1}" for i in range(n)))
 
 
+PARTS = ("all", "train", "test")
+
+
+def _part(name: str, x, y, part: str, train_fraction: float, split_seed):
+    """The whole image set, or its training or test part: the stratified split
+    ``train_test_split(x, y, train_fraction, seed=split_seed, stratify=True)`` (class proportions
+    kept in both parts), so a config can name exactly the images a model trained on."""
+    if part not in PARTS:
+        raise GlassnetError(f"data set {name!r}: part must be one of {', '.join(PARTS)}, got {part!r}")
+    if part == "all":
+        return x, y
+    train, test = train_test_split(x, y, train_fraction, seed=split_seed, stratify=True)
+    return train if part == "train" else test
+
+
 @datasets.register("digits")
-def _digits(dtype=np.float32) -> Dataset:
-    """scikit-learn's 8x8 digits as images (1797, 8, 8, 1): :func:`glassnet.data.images.digits`."""
+def _digits(dtype=np.float32, flat: bool = False, part: str = "all", train_fraction: float = 0.7,
+            split_seed=0) -> Dataset:
+    """scikit-learn's 8x8 digits as images (1797, 8, 8, 1): :func:`glassnet.data.images.digits`;
+    ``flat`` gives rows of 64 pixels, ``part`` the stratified "train" or "test" part (see
+    :func:`_part`)."""
     x, y = images.digits(dtype)
+    x, y = _part("digits", x, y, part, train_fraction, split_seed)
+    if flat:
+        x = x.reshape(len(x), -1)
     return Dataset("digits", x, y, "classification", 10, None, tuple(map(str, range(10))))
 
 
 @datasets.register("shapes")
 def _shapes(n_per_class: int = 100, classes=10, size: int = 32, quality: str = "high",
-            noise: float | None = None, blur: float | None = None, seed=0) -> Dataset:
-    """Procedural 32x32 RGB shapes: :func:`glassnet.data.images.shapes`."""
+            noise: float | None = None, blur: float | None = None, seed=0, part: str = "all",
+            train_fraction: float = 0.7, split_seed=0) -> Dataset:
+    """Procedural 32x32 RGB shapes: :func:`glassnet.data.images.shapes`; ``part`` the stratified
+    "train" or "test" part (see :func:`_part`)."""
     names = images.shape_class_names(classes)
     x, y = images.shapes(n_per_class, classes, size, quality, noise, blur, seed=seed)
+    x, y = _part("shapes", x, y, part, train_fraction, split_seed)
     return Dataset("shapes", x, y, "classification", len(names), None, names)
 
 
