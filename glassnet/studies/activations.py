@@ -13,7 +13,6 @@ import numpy as np
 
 from .. import activations as acts
 from .. import losses as losses_mod
-from ..data import spiral, split, standardize
 from ..diagnostics import compute_gradients, count_dead_units, layer_gradient_norms
 from ..layers import Dense
 from ..model import Sequential
@@ -21,6 +20,7 @@ from ..optimizers import SGD
 from .base import Study, register_study
 from .common import Probe, best_time, first_above, steps_stats
 from .report import choose, curves, fmt, names_list, pct, ratio_phrase, step_text
+from .runconfig import DataRecipe
 
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "linear")
 HIDDEN = 4
@@ -77,19 +77,21 @@ class Activations(Study):
                 "batch_size": 32, "steps": 1500 if quick else 8000, "high lr (dying ReLU run)": 0.5,
                 "accuracy target": 0.9, "width": 16}
 
-    def measure(self, s):
-        X, y = spiral(n=400, noise=0.05, seed=0)
-        (xtr, ytr), (xte, yte) = split(X, y, 0.5, seed=0)
-        xtr, xte, _ = standardize(xtr, xte)
-        ytr, yte = ytr.astype(float)[:, None], yte.astype(float)[:, None]
+    def measure(self, s, recorder):
+        recipe = DataRecipe("spiral", options={"n": 400, "noise": 0.05, "seed": 0}, validation_split=0.5,
+                            split_seed=0, standardize=True)
+        data = recipe.load()
+        xtr, xte = data.x, data.x_val
+        ytr, yte = data.y.astype(float)[:, None], data.y_val.astype(float)[:, None]
         runs = {}
         for act, lr, tag in [(a, s["lr"], "normal") for a in ACTIVATIONS] + \
                             [(a, s["high lr (dying ReLU run)"], "high") for a in ("relu", "leaky_relu", "elu")]:
             model = _net(act, range(s["seeds"]), s["width"])
             probe = Probe(_probe(xtr, ytr))
-            hist = model.fit(xtr, ytr, loss="binary_cross_entropy", optimizer=SGD(lr=lr, momentum=0.9),
+            hist = model.fit(data.x, data.y, loss="binary_cross_entropy", optimizer=SGD(lr=lr, momentum=0.9),
                              batch_size=s["batch_size"], steps=s["steps"], log_every=max(1, s["steps"] // 100),
-                             metrics=[], callbacks=[probe], progress=False)
+                             metrics=[], callbacks=[probe, recorder.callback(recipe, f"{act}, {tag} lr")],
+                             progress=False)
             run = {k: v.T for k, v in probe.values.items()}
             run["steps"] = np.array(probe.steps)
             run["status"] = np.array(hist.status)

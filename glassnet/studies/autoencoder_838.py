@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses as losses_mod
-from ..data import from_one_hot, identity_patterns
+from ..data import from_one_hot
 from ..initializers import Normal
 from ..layers import Dense
 from ..model import Sequential
@@ -27,6 +27,7 @@ from ..optimizers import SGD
 from .base import Study, register_study
 from .common import Probe, by_config, grid
 from .autoencoder_report import analyze
+from .runconfig import DataRecipe
 
 
 def _probe_fn(x, y, encoding):
@@ -55,9 +56,12 @@ def _probe_fn(x, y, encoding):
     return fn
 
 
-def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict) -> dict:
-    """Train one ensemble and return its curves ``(M, T)``, final parameters and statuses."""
-    x, y = identity_patterns(8, encoding, dtype=np.float64)
+def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict, recorder=None, note: str = "") -> dict:
+    """Train one ensemble and return its curves ``(M, T)``, final parameters and statuses
+    (``recorder``: a :class:`~glassnet.studies.recording.Recorder` that records the fit)."""
+    recipe = DataRecipe("identity8", options={"encoding": encoding, "dtype": "float64"})
+    data = recipe.load()
+    x, y = data.x, data.y
     var = s["init_variance"]
     model = Sequential([Dense(3, activation="sigmoid"), Dense(y.shape[1], activation="sigmoid")],
                        input_shape=(8,), init=Normal(variance=var), bias_init=Normal(variance=var),
@@ -65,7 +69,8 @@ def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict) -> d
     probe = Probe(_probe_fn(x, y, encoding))
     hist = model.fit(x, y, loss="half_sse", optimizer=SGD(lr=lr), weight_decay=weight_decay,
                      batch_size=batch_size, steps=s["steps"], log_every=s["log_every"], metrics=[],
-                     callbacks=[probe], progress=False)
+                     callbacks=[probe] + ([recorder.callback(recipe, note)] if recorder is not None else []),
+                     progress=False)
     out = {k: v.T for k, v in probe.values.items()}  # (M, T)
     out["steps"] = np.array(probe.steps)
     out["penalty"] = hist.curves["penalty"]
@@ -117,14 +122,14 @@ class Autoencoder838(Study):
             "loss": "half_sse + lambda/2 sum W^2 (biases excluded)",
         }
 
-    def measure(self, s):
+    def measure(self, s, recorder):
         S = s["seeds"]
         wds, seeds = grid(s["weight_decays"], S)
-        wd = _group(train("k", seeds, s["base_lr"], wds, 8, s), len(s["weight_decays"]))
+        wd = _group(train("k", seeds, s["base_lr"], wds, 8, s, recorder, "weight decay sweep"), len(s["weight_decays"]))
         lrs, seeds = grid(s["learning_rates"], S)
-        lr = _group(train("k", seeds, lrs, 0.0, 8, s), len(s["learning_rates"]))
-        k1 = _group(train("k-1", range(S), s["base_lr"], 0.0, 8, s), 1)
-        b1 = _group(train("k", range(S), s["base_lr"], 0.0, 1, s), 1)
+        lr = _group(train("k", seeds, lrs, 0.0, 8, s, recorder, "learning rate sweep"), len(s["learning_rates"]))
+        k1 = _group(train("k-1", range(S), s["base_lr"], 0.0, 8, s, recorder, "k-1 targets"), 1)
+        b1 = _group(train("k", range(S), s["base_lr"], 0.0, 1, s, recorder, "batch size 1"), 1)
         i0 = s["weight_decays"].index(0.0)
         base = {k: (v[i0:i0 + 1] if isinstance(v, np.ndarray) and v.ndim >= 2 else v) for k, v in wd.items()}
         base["params"] = {n: a[i0:i0 + 1] for n, a in wd["params"].items()}

@@ -3,8 +3,11 @@
 A study reproduces one seed experiment in three steps, kept apart on purpose:
 
 1. ``settings(quick, seeds)``: every knob of the run as a flat dict (shown in the report);
-2. ``measure(settings)``: trains the networks and returns the raw measurements (curves, final
-   numbers, weights, timings) as a dict of NumPy arrays and numbers;
+2. ``measure(settings, recorder)``: trains the networks and returns the raw measurements (curves,
+   final numbers, weights, timings) as a dict of NumPy arrays and numbers. Its arrays come from
+   :class:`~glassnet.studies.runconfig.DataRecipe` tables, and each fit that is an experiment
+   gets ``recorder.callback(data=recipe)`` (see :mod:`glassnet.studies.recording`), so every
+   network it trains is stored with a run config that ``glassnet train`` re-runs;
 3. ``analyze(data, settings, report)``: a pure function of the measurements that fills the
    :class:`~glassnet.studies.report.Report` (findings, tables, figures). It never trains.
 
@@ -21,8 +24,7 @@ from pathlib import Path
 
 from ..errors import GlassnetError
 from ..registry import Registry
-from .recording import FitRecorder, recording
-from .recording import write as write_runs
+from .recording import Recorder
 from .report import Report, fmt, markdown_table
 
 studies: Registry["Study"] = Registry("study")
@@ -47,7 +49,7 @@ class Study:
     def settings(self, quick: bool, seeds: int) -> dict:
         raise NotImplementedError
 
-    def measure(self, settings: dict) -> dict:
+    def measure(self, settings: dict, recorder: Recorder) -> dict:
         raise NotImplementedError
 
     def analyze(self, data: dict, settings: dict, report: Report) -> None:
@@ -60,21 +62,22 @@ class Study:
 
         With ``store`` (a run-store path or :class:`~glassnet.experiments.store.RunStore`), every
         network trained while measuring is recorded there as one sweep (see
-        :mod:`glassnet.studies.recording`); its id is ``result.extra["sweep_id"]``. Recording
-        only reads what training produced, so the measurements are the same either way.
+        :mod:`glassnet.studies.recording`); its id is ``result.extra["sweep_id"]``. The recorder
+        is passed to ``measure`` explicitly (without a store it is disabled); it only reads what
+        training produced, so the measurements are the same either way.
         """
         seeds = (self.quick_seeds if quick else self.full_seeds) if seeds is None else _check_seeds(seeds)
         out = Path(out) if out is not None else DEFAULT_ROOT / self.name
         settings = self.settings(quick, seeds)
         t0 = time.perf_counter()
-        recorder = FitRecorder(self.name, settings)
-        with blas_threads(self.blas_threads), (recording(recorder) if store is not None else contextlib.nullcontext()):
-            data = self.measure(settings)
+        recorder = Recorder(self.name, settings, enabled=store is not None, blas_threads=self.blas_threads)
+        with blas_threads(self.blas_threads):
+            data = self.measure(settings, recorder)
         seconds = time.perf_counter() - t0
         sweep_id = None
         if store is not None:
             cmd = command or f"glassnet study {self.name}" + (" --quick" if quick else "")
-            sweep_id = write_runs(recorder, store, quick, cmd)
+            sweep_id = recorder.write(store, quick, cmd)
         report = self.make_report(data, settings, out if write else None, quick, seconds, sweep_id=sweep_id)
         result = StudyResult(self.name, quick, seeds, settings, data, report, out if write else None, seconds)
         if sweep_id is not None:

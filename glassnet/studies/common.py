@@ -68,7 +68,13 @@ def final_values(curves) -> np.ndarray:
 
 class Probe(Callback):
     """Calls ``fn(model) -> dict of numbers/arrays`` at every logged step and stacks the results:
-    ``probe.values[key]`` has one entry per logged step, ``probe.steps`` the steps."""
+    ``probe.values[key]`` has one entry per logged step, ``probe.steps`` the steps.
+
+    ``fn`` must only read the model (a forward pass in inference mode, parameters, gradients):
+    the probe is then a read-only callback, which leaves a fit re-runnable from its run config."""
+
+    #: reads the Trainer, never changes it (see :mod:`glassnet.studies.recording`)
+    reads_only = True
 
     def __init__(self, fn):
         self.fn = fn

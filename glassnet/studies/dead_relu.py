@@ -23,6 +23,7 @@ from ..optimizers import SGD
 from .base import Study, register_study
 from .common import final_values
 from .report import choose, count_of, curves, fmt, names_list
+from .runconfig import DataRecipe
 
 CASES = [("dead first ReLU (w1=-1, w2=1)", "relu", -1.0, 1.0),
          ("dead second ReLU (w1=1, w2=-1)", "relu", 1.0, -1.0),
@@ -59,8 +60,10 @@ class DeadReLU(Study):
                 "loss": "half_sse", "x range": "U(0.5, 2)", "target": "y = 2x",
                 "w1 grid": [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0]}
 
-    def measure(self, s):
-        x, y = _data(s["samples"])
+    def measure(self, s, recorder):
+        recipe = DataRecipe.inline(*_data(s["samples"]))
+        data = recipe.load()
+        x, y = data.x, data.y
         groups = {}
         for act in ("relu", "leaky_relu"):
             cases = [c for c in CASES if c[1] == act]
@@ -73,7 +76,8 @@ class DeadReLU(Study):
             dead0 = {k: v.copy() for k, v in count_dead_units(model, x).items()}
             w0 = {k: v.copy() for k, v in model.params.items()}
             hist = model.fit(x, y, loss="half_sse", optimizer=SGD(lr=s["lr"]), batch_size="full",
-                             steps=s["steps"], log_every=max(1, s["steps"] // 200), metrics=[], progress=False)
+                             steps=s["steps"], log_every=max(1, s["steps"] // 200), metrics=[],
+                             callbacks=[recorder.callback(recipe, f"{act}, weights set by hand")], progress=False)
             dead1 = count_dead_units(model, x) if act == "relu" else {k: v * 0 for k, v in dead0.items()}
             groups[act] = {
                 "labels": [c[0] for c in cases], "pred0": pred0[..., 0], "loss0": loss0, "grads0": grads0,

@@ -15,14 +15,13 @@ import time
 
 import numpy as np
 
-from ..data import digits, train_test_split
 from ..layers import Dense, Dropout
 from ..model import Sequential
 from ..optimizers import Adam
 from .base import Study, register_study
 from .common import first_above, steps_stats
-from .recording import paused
 from .report import choose, curves, fmt, pct, ratio_phrase
+from .runconfig import DataRecipe
 
 
 def _net(dropout: float, seeds, width: int):
@@ -49,10 +48,10 @@ def _interleaved(fns: dict, repeat: int) -> dict:
 
 
 def _fit_steps(model, x, y, batch, steps):
+    """A timing loop, not an experiment: it gets no recorder callback, so it is not recorded."""
     def run():
-        with paused():  # a timing loop, not an experiment: keep it out of the run store
-            model.fit(x, y, loss="softmax_cross_entropy", optimizer=Adam(1e-3), batch_size=batch, steps=steps,
-                      log_every=steps, metrics=[], progress=False)
+        model.fit(x, y, loss="softmax_cross_entropy", optimizer=Adam(1e-3), batch_size=batch, steps=steps,
+                  log_every=steps, metrics=[], progress=False)
         return steps
     return run
 
@@ -92,15 +91,17 @@ class DropoutCost(Study):
                 "batch_size": 64, "epochs": 8 if quick else 60, "timing steps": 10,
                 "timing repeats": 15 if quick else 40, "width": 256, "accuracy target": 0.95}
 
-    def measure(self, s):
-        x, y = digits()
-        x = x.reshape(len(x), -1)
-        (xtr, ytr), (xte, yte) = train_test_split(x, y, train_fraction=0.7, seed=0, stratify=True)
+    def measure(self, s, recorder):
+        digits = {"flat": True, "train_fraction": 0.7, "split_seed": 0}
+        recipe = DataRecipe("digits", options={**digits, "part": "train"})
+        train, test = recipe.load(), DataRecipe("digits", options={**digits, "part": "test"}).load()
+        xtr, ytr, xte, yte = train.x, train.y, test.x, test.y
         out = {}
         for rate in (0.0, s["dropout rate"]):
             model = _net(rate, range(s["seeds"]), s["width"])
             h = model.fit(xtr, ytr, loss="softmax_cross_entropy", optimizer=Adam(1e-3), batch_size=s["batch_size"],
-                          epochs=s["epochs"], validation_data=(xte, yte), metrics=["accuracy"], progress=False)
+                          epochs=s["epochs"], validation_data=(xte, yte), metrics=["accuracy"],
+                          callbacks=[recorder.callback(recipe, f"dropout {rate:g}")], progress=False)
             train_eval = model.evaluate(xtr, ytr, "softmax_cross_entropy")
             test_eval = model.evaluate(xte, yte, "softmax_cross_entropy")
             out[rate] = {"steps": h.steps, "epoch_steps": int(np.ceil(len(xtr) / s["batch_size"])),

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import digits, shapes, train_test_split
 from ..diagnostics import count_dead_units
 from ..optimizers import Adam
 from ..zoo import SEED002_FILTERS, seed002_cnn, seed002_dense
 from .base import Study, register_study
 from .image_report import analyze
+from .runconfig import DataRecipe
 
 DENSE_VARIANTS = {
     "relu, batch 64": {"activation": "relu", "batch": 64},
@@ -34,13 +34,14 @@ DENSE_VARIANTS = {
 }
 
 
-def _train(model, data, batch, epochs, checkpoint):
+def _train(model, data, batch, epochs, checkpoint, record):
     """Fit with the test set evaluated every epoch; returns curves and the numbers at the
-    checkpoint epoch and at the end."""
+    checkpoint epoch and at the end. ``record``: the recorder's callback for this fit."""
     xtr, ytr, xte, yte = data
     per_epoch = int(np.ceil(len(xtr) / batch))
     h = model.fit(xtr, ytr, loss="softmax_cross_entropy", optimizer=Adam(1e-3), batch_size=batch, epochs=epochs,
-                  validation_data=(xte, yte), log_every=per_epoch, metrics=["accuracy"], progress=False)
+                  validation_data=(xte, yte), log_every=per_epoch, metrics=["accuracy"], callbacks=[record],
+                  progress=False)
     end = model.evaluate(xte, yte, "softmax_cross_entropy")
     long_loss, long_acc = np.atleast_1d(end["loss"]), np.atleast_1d(end["accuracy"])
     # glass box: how many classes does it still tell apart, and how many ReLU units are dead
@@ -73,28 +74,29 @@ class ImageClassifier(Study):
                 "cnn dense units": [32, 32] if quick else [128, 128], "cnn epochs": 6 if quick else 8,
                 "cnn l2": 5e-4, "cnn batch": 64, "optimizer": "Adam lr 0.001", "loss": "softmax_cross_entropy"}
 
-    def measure(self, s):
-        size = s["image size"]
-        if s["data"] == "digits":
-            x, y = digits()
-        else:
-            x, y = shapes(n_per_class=s["images per class"], classes=s["classes"], size=size, seed=0)
-        shape = x.shape[1:]
-        (xtr, ytr), (xte, yte) = train_test_split(x, y, train_fraction=0.7, seed=0, stratify=True)
-        data = (xtr, ytr, xte, yte)
+    def measure(self, s, recorder):
+        split = {"train_fraction": 0.7, "split_seed": 0}
+        if s["data"] != "digits":
+            split.update(n_per_class=s["images per class"], classes=s["classes"], size=s["image size"], seed=0)
+        recipe = DataRecipe(s["data"], options={**split, "part": "train"})
+        train, test = recipe.load(), DataRecipe(s["data"], options={**split, "part": "test"}).load()
+        xtr, ytr, xte, yte = data = (train.x, train.y, test.x, test.y)
+        shape = xtr.shape[1:]
         dense = {}
         for name, v in DENSE_VARIANTS.items():
             model = seed002_dense(hidden=tuple(s["dense hidden"]), input_shape=shape, classes=s["classes"],
                                   activation=v["activation"], batch_norm=v.get("batch_norm", False),
                                   seed=list(range(s["seeds"])), dtype="float32")
-            dense[name] = _train(model, data, v["batch"], s["long epochs"], s["short epochs"])
+            dense[name] = _train(model, data, v["batch"], s["long epochs"], s["short epochs"],
+                                 recorder.callback(recipe, name))
         cnn = {}
         for half in (False, True):
             model = seed002_cnn(filters=tuple(s["cnn filters"]), input_shape=shape, classes=s["classes"],
                                 dense_units=tuple(s["cnn dense units"]), l2=s["cnn l2"], halve_filters=half,
                                 seed=list(range(s["cnn seeds"])), dtype="float32")
-            cnn["half filters" if half else "full filters"] = _train(model, data, s["cnn batch"], s["cnn epochs"],
-                                                                     max(1, s["cnn epochs"] // 2))
+            label = "half filters" if half else "full filters"
+            cnn[label] = _train(model, data, s["cnn batch"], s["cnn epochs"], max(1, s["cnn epochs"] // 2),
+                                recorder.callback(recipe, f"CNN, {label}"))
         return {"dense": dense, "cnn": cnn, "n_train": len(xtr), "n_test": len(xte)}
 
     def analyze(self, data, settings, report):

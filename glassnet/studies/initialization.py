@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses as losses_mod
-from ..data import circle, split, standardize
 from ..diagnostics import duplicate_units
 from ..initializers import GlorotUniform, HeNormal, Initializer, Normal, Zeros
 from ..layers import Dense
@@ -25,6 +24,7 @@ from ..model import Sequential
 from ..optimizers import SGD
 from .base import Study, register_study
 from .common import Probe, first_above, steps_stats
+from .runconfig import DataRecipe
 from .report import choose, count_of, curves, fmt, names_list, pct, ratio_phrase, step_text
 
 
@@ -83,11 +83,12 @@ class Initialization(Study):
                 "optimizer": "SGD", "lr": 0.1, "batch_size": 16, "steps": 1500 if quick else 6000,
                 "accuracy target": 0.9}
 
-    def measure(self, s):
-        X, y = circle(n=400, noise=0.05, seed=0)
-        (xtr, ytr), (xte, yte) = split(X, y, 0.5, seed=0)
-        xtr, xte, _ = standardize(xtr, xte)
-        ytr, yte = ytr.astype(float)[:, None], yte.astype(float)[:, None]
+    def measure(self, s, recorder):
+        recipe = DataRecipe("circle", options={"n": 400, "noise": 0.05, "seed": 0}, validation_split=0.5,
+                            split_seed=0, standardize=True)
+        data = recipe.load()
+        xtr, xte = data.x, data.x_val
+        ytr, yte = data.y.astype(float)[:, None], data.y_val.astype(float)[:, None]
         out = {}
         for wname, winit in WEIGHT_INITS.items():
             for bname, binit in BIAS_INITS.items():
@@ -95,9 +96,10 @@ class Initialization(Study):
                                     Dense(1, activation="sigmoid")], input_shape=(2,), init=winit(),
                                    bias_init=binit(), seed=list(range(s["seeds"])), dtype="float64")
                 probe = Probe(_probe(xtr, ytr))
-                model.fit(xtr, ytr, loss="binary_cross_entropy", optimizer=SGD(lr=s["lr"]),
+                model.fit(data.x, data.y, loss="binary_cross_entropy", optimizer=SGD(lr=s["lr"]),
                           batch_size=s["batch_size"], steps=s["steps"], log_every=max(1, s["steps"] // 100),
-                          metrics=[], callbacks=[probe], progress=False)
+                          metrics=[], callbacks=[probe, recorder.callback(recipe, f"{wname} weights, {bname} biases")],
+                          progress=False)
                 run = {k: v.T for k, v in probe.values.items()}  # (S, T)
                 run["steps"] = np.array(probe.steps)
                 run["test_accuracy"] = np.atleast_1d(model.evaluate(xte, yte, "binary_cross_entropy")["accuracy"])

@@ -16,13 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses as losses_mod
-from ..data import circle, standardize
 from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import SGD
 from .base import Study, register_study
 from .common import Probe, by_config, first_below, grid
 from .report import choose, count_of, curves, fmt, names_list, ratio_phrase, step_text
+from .runconfig import DataRecipe
 
 MOMENTA = (0.0, 0.9, 0.99, 0.999999)
 START = (-2.0, 2.5)
@@ -65,8 +65,10 @@ class MomentumStudy(Study):
                 "converged when excess loss <": 1e-6, "net": "circle (n=400), 2-8-1 tanh + sigmoid, BCE",
                 "net lr": 0.05, "net batch_size": 32, "net steps": 1000 if quick else 5000}
 
-    def measure(self, s):
-        x, y = regression_data()
+    def measure(self, s, recorder):
+        bowl = DataRecipe.inline(*regression_data())
+        data = bowl.load()
+        x, y = data.x, data.y
         w_star = np.linalg.lstsq(x, y, rcond=None)[0][:, 0]
         mse = losses_mod.get("mse")
         best = float(mse.value((x @ w_star)[None, :, None], y)[0])
@@ -76,19 +78,20 @@ class MomentumStudy(Study):
         probe = Probe(lambda m: {"w": m.layers[0].W.value[:, :, 0].copy()})
         hist = model.fit(x, y, loss="mse", optimizer=SGD(lr=s["convex lr"], momentum=s["momenta"]),
                          batch_size="full", steps=s["convex steps"], log_every=1, metrics=[],
-                         callbacks=[probe], progress=False)
+                         callbacks=[probe, recorder.callback(bowl, "quadratic bowl, weights start at START")],
+                         progress=False)
         convex = {"steps": hist.steps, "excess": hist.curves["loss"] - best, "traj": probe.values["w"].transpose(1, 0, 2),
                   "w_star": w_star, "best": best, "status": np.array(hist.status)}
-        # the bowl, for the contour plot
-        X, y2 = circle(n=400, noise=0.05, seed=1)
-        X, _ = standardize(X)
+        # a small network on the circle set
+        circle = DataRecipe("circle", options={"n": 400, "noise": 0.05, "seed": 1}, standardize=True)
+        cd = circle.load()
         mom, seeds = grid(s["momenta"], s["seeds"])
         net = Sequential([Dense(8, activation="tanh"), Dense(1, activation="sigmoid")], input_shape=(2,),
                          seed=seeds, dtype="float64")
-        h = net.fit(X, y2.astype(float)[:, None], loss="binary_cross_entropy",
+        h = net.fit(cd.x, cd.y, loss="binary_cross_entropy",
                     optimizer=SGD(lr=s["net lr"], momentum=mom), batch_size=s["net batch_size"],
                     steps=s["net steps"], log_every=max(1, s["net steps"] // 200), metrics=["accuracy"],
-                    progress=False)
+                    callbacks=[recorder.callback(circle, "small network")], progress=False)
         small = {"steps": h.steps, "loss": by_config(h.curves["loss"], M),
                  "accuracy": by_config(h.curves["accuracy"], M), "status": by_config(np.array(h.status), M)}
         return {"convex": convex, "net": small, "x": x, "y": y}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses as losses_mod
-from ..data import circle, features, multi_gaussian, plane, split, standardize, xor
 from ..diagnostics import check_collapse, collapse_linear
 from ..layers import Dense
 from ..model import Sequential
@@ -24,15 +23,23 @@ from ..optimizers import SGD
 from .base import Study, register_study
 from .common import Probe, by_config, grid
 from .playground_report import analyze
+from .runconfig import DataRecipe
 
 LRS = (0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 BATCHES = (1, 10, 30)
 
 
-def _prepared(X, y, seed=0):
-    (xtr, ytr), (xte, yte) = split(X, y, 0.5, seed=seed)
-    xtr, xte, _ = standardize(xtr, xte)
-    return xtr, ytr.astype(float)[:, None], xte, yte.astype(float)[:, None]
+def _recipe(name, **options) -> DataRecipe:
+    """A Playground set, half held out for testing (split seed 0), standardized with the training
+    half's statistics."""
+    return DataRecipe(name, options={**options, "seed": 0}, validation_split=0.5, split_seed=0, standardize=True)
+
+
+def _prepared(recipe: DataRecipe):
+    """``recipe``'s data: the arrays a fit trains on (``x, y`` as loaded) and float column targets
+    ``(N, 1)`` for evaluating: ``(data, xtr, ytr, xte, yte)``."""
+    d = recipe.load()
+    return d, d.x, d.y.astype(float)[:, None], d.x_val, d.y_val.astype(float)[:, None]
 
 
 def _mlp(hidden, act, out_act, seeds, n_in=2):
@@ -51,14 +58,15 @@ def _r2(pred, y):
     return 1 - sse / ((y - y.mean()) ** 2).sum()
 
 
-def measure_lr(s):
-    xtr, ytr, xte, yte = _prepared(*circle(n=500, noise=0.1, seed=0))
+def measure_lr(s, recorder):
+    recipe = _recipe("circle", n=500, noise=0.1)
+    d, xtr, ytr, xte, yte = _prepared(recipe)
     lrs, seeds = grid(s["learning rates"], s["seeds"])
     model = _mlp((4, 2), "tanh", "sigmoid", seeds)
     probe = _full_loss_probe(xtr, ytr, "binary_cross_entropy")
-    hist = model.fit(xtr, ytr, loss="binary_cross_entropy", optimizer=SGD(lr=lrs), batch_size=10,
-                     steps=s["steps"], log_every=max(1, s["steps"] // 200), metrics=[], callbacks=[probe],
-                     progress=False)
+    hist = model.fit(d.x, d.y, loss="binary_cross_entropy", optimizer=SGD(lr=lrs), batch_size=10,
+                     steps=s["steps"], log_every=max(1, s["steps"] // 200), metrics=[],
+                     callbacks=[probe, recorder.callback(recipe, "learning rate sweep")], progress=False)
     ev = model.evaluate(xte, yte, "binary_cross_entropy")
     C = len(s["learning rates"])
     return {"steps": np.array(probe.steps), "loss": by_config(probe.values["loss"].T, C),
@@ -66,26 +74,29 @@ def measure_lr(s):
             "status": by_config(np.array(hist.status), C)}
 
 
-def measure_batch(s):
-    xtr, ytr, xte, yte = _prepared(*circle(n=500, noise=0.1, seed=0))
+def measure_batch(s, recorder):
+    recipe = _recipe("circle", n=500, noise=0.1)
+    d, xtr, ytr, xte, yte = _prepared(recipe)
     out = {}
     for b in BATCHES:
         model = _mlp((4, 2), "tanh", "sigmoid", range(s["seeds"]))
         per_epoch = int(np.ceil(len(xtr) / b))
         probe = _full_loss_probe(xtr, ytr, "binary_cross_entropy")
-        hist = model.fit(xtr, ytr, loss="binary_cross_entropy", optimizer=SGD(lr=s["batch lr"]), batch_size=b,
-                         epochs=s["batch epochs"], log_every=per_epoch, metrics=[], callbacks=[probe], progress=False)
+        hist = model.fit(d.x, d.y, loss="binary_cross_entropy", optimizer=SGD(lr=s["batch lr"]), batch_size=b,
+                         epochs=s["batch epochs"], log_every=per_epoch, metrics=[],
+                         callbacks=[probe, recorder.callback(recipe, f"batch size {b}")], progress=False)
         ev = model.evaluate(xte, yte, "binary_cross_entropy")
         out[b] = {"epoch_loss": probe.values["loss"].T, "test_loss": ev["loss"], "test_accuracy": ev["accuracy"],
                   "updates": hist.steps_done, "seconds": hist.seconds}
     return out
 
 
-def measure_collapse(s):
-    xtr, ytr, xte, yte = _prepared(*plane(n=600, noise=0.0, seed=0))
+def measure_collapse(s, recorder):
+    recipe = _recipe("plane", n=600, noise=0.0)
+    d, xtr, ytr, xte, yte = _prepared(recipe)
     model = _mlp((3, 2), None, None, range(s["seeds"]))
-    model.fit(xtr, ytr, loss="mse", optimizer=SGD(lr=0.01), batch_size=10, steps=s["steps"], metrics=[],
-              progress=False)
+    model.fit(d.x, d.y, loss="mse", optimizer=SGD(lr=0.01), batch_size=10, steps=s["steps"], metrics=[],
+              callbacks=[recorder.callback(recipe, "linear 2-3-2-1 network")], progress=False)
     W, b = collapse_linear(model)
     gap = check_collapse(model, xte)
     A = np.column_stack([xtr, np.ones(len(xtr))])
@@ -94,30 +105,29 @@ def measure_collapse(s):
             "r2": _r2(model.forward(xte, False), yte), "layer_shapes": [tuple(p.value.shape[1:]) for p in model.param_list]}
 
 
-def measure_regression(s):
-    xtr, ytr, xte, yte = _prepared(*multi_gaussian(n=800, noise=0.0, seed=0))
+def measure_regression(s, recorder):
+    recipe = _recipe("multi_gaussian", n=800, noise=0.0)
+    d, xtr, ytr, xte, yte = _prepared(recipe)
     out = {}
     for act in ("linear", "tanh", "relu"):
         model = _mlp((8, 8), act, None, range(s["seeds"]))
-        model.fit(xtr, ytr, loss="mse", optimizer=SGD(lr=0.03, momentum=0.9), batch_size=10, steps=s["steps"],
-                  metrics=[], progress=False)
+        model.fit(d.x, d.y, loss="mse", optimizer=SGD(lr=0.03, momentum=0.9), batch_size=10, steps=s["steps"],
+                  metrics=[], callbacks=[recorder.callback(recipe, f"regression, {act}")], progress=False)
         pred = model.forward(xte, False)
         out[act] = {"test_mse": losses_mod.get("mse").value(pred, yte), "r2": _r2(pred, yte)}
     return out
 
 
-def measure_xor(s):
-    X, y = xor(n=500, noise=0.0, seed=0)
-    (xtr_raw, ytr), (xte_raw, yte) = split(X, y, 0.5, seed=0)
-    ytr, yte = ytr.astype(float)[:, None], yte.astype(float)[:, None]
+def measure_xor(s, recorder):
     out = {}
     for name, feats, hidden in (("x1, x2; no hidden layer", ("x1", "x2"), ()),
                                 ("x1x2 only; no hidden layer", ("x1x2",), ()),
                                 ("x1, x2; hidden layer of 4 tanh", ("x1", "x2"), (4,))):
-        xtr, xte, _ = standardize(features(xtr_raw, feats), features(xte_raw, feats))
+        recipe = _recipe("xor", n=500, noise=0.0, features=list(feats))
+        d, xtr, ytr, xte, yte = _prepared(recipe)
         model = _mlp(hidden, "tanh", "sigmoid", range(s["seeds"]), n_in=len(feats))
-        model.fit(xtr, ytr, loss="binary_cross_entropy", optimizer=SGD(lr=0.1), batch_size=10, steps=s["steps"],
-                  metrics=[], progress=False)
+        model.fit(d.x, d.y, loss="binary_cross_entropy", optimizer=SGD(lr=0.1), batch_size=10, steps=s["steps"],
+                  metrics=[], callbacks=[recorder.callback(recipe, f"xor, {name}")], progress=False)
         ev = model.evaluate(xte, yte, "binary_cross_entropy")
         out[name] = {"test_accuracy": ev["accuracy"], "test_loss": ev["loss"], "params": model.param_count()}
     return out
@@ -136,9 +146,10 @@ class PlaygroundExercises(Study):
                 "batch lr": 0.03, "batch epochs": 15 if quick else 60,
                 "data": "circle (n=500, noise 0.1), plane, multi-gaussian, xor; standardized; half held out"}
 
-    def measure(self, s):
-        return {"lr": measure_lr(s), "batch": measure_batch(s), "collapse": measure_collapse(s),
-                "regression": measure_regression(s), "xor": measure_xor(s)}
+    def measure(self, s, recorder):
+        return {"lr": measure_lr(s, recorder), "batch": measure_batch(s, recorder),
+                "collapse": measure_collapse(s, recorder), "regression": measure_regression(s, recorder),
+                "xor": measure_xor(s, recorder)}
 
     def analyze(self, data, settings, report):
         analyze(data, settings, report)

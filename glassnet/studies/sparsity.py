@@ -18,7 +18,6 @@ import copy
 
 import numpy as np
 
-from ..data import digits, train_test_split
 from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import SGD
@@ -26,6 +25,7 @@ from ..sparse import ProximalSGD, fine_tune, near_zero_share, prune_magnitude, s
 from .base import Study, register_study
 from .common import by_config, grid
 from .report import choose, fmt, names_list, pct
+from .runconfig import DataRecipe
 
 NEAR_ZERO = 1e-3
 
@@ -39,11 +39,12 @@ def _acc(model, x, y):
     return np.atleast_1d(model.evaluate(x, y, "softmax_cross_entropy")["accuracy"])
 
 
-def _fit(model, data, s, **kw):
-    xtr, ytr = data[:2]
+def _fit(model, data, s, recorder, note, **kw):
+    """Train on the recipe ``data[0]``'s arrays ``data[1]``, recorded."""
+    recipe, train = data
     kw.setdefault("optimizer", SGD(lr=s["lr"]))
-    return model.fit(xtr, ytr, loss="softmax_cross_entropy", batch_size=s["batch_size"], metrics=[],
-                     progress=False, **kw)
+    return model.fit(train.x, train.y, loss="softmax_cross_entropy", batch_size=s["batch_size"], metrics=[],
+                     callbacks=[recorder.callback(recipe, note)], progress=False, **kw)
 
 
 @register_study
@@ -60,20 +61,22 @@ class Sparsity(Study):
                 "l1 rates": [1e-4, 1e-3, 3e-3], "prune levels": [0.5, 0.8, 0.9, 0.95],
                 "near-zero tolerance": NEAR_ZERO}
 
-    def measure(self, s):
-        x, y = digits()
-        x = x.reshape(len(x), -1).astype(np.float64)
-        (xtr, ytr), (xte, yte) = train_test_split(x, y, train_fraction=0.7, seed=0, stratify=True)
-        data = (xtr, ytr, xte, yte)
+    def measure(self, s, recorder):
+        digits = {"dtype": "float64", "flat": True, "train_fraction": 0.7, "split_seed": 0}
+        recipe = DataRecipe("digits", options={**digits, "part": "train"})
+        train = recipe.load()
+        test = DataRecipe("digits", options={**digits, "part": "test"}).load()
+        xtr, ytr, xte, yte = train.x, train.y, test.x, test.y
+        data = (recipe, train)
         S, rates, levels = s["seeds"], s["l1 rates"], s["prune levels"]
         base = _net(range(S))
-        _fit(base, data, s, steps=s["steps"])
+        _fit(base, data, s, recorder, "baseline", steps=s["steps"])
         out = {"baseline": {"sparsity": sparsity(base), "near_zero": near_zero_share(base, NEAR_ZERO),
                             "accuracy": _acc(base, xte, yte)}}
         # 1. L1 in the loss, and the same nets with their near-zeros set to exactly zero
         l1v, seeds = grid(rates, S)
         l1 = _net(seeds)
-        _fit(l1, data, s, steps=s["steps"], l1=l1v)
+        _fit(l1, data, s, recorder, "L1 in the loss", steps=s["steps"], l1=l1v)
         out["l1"] = {"sparsity": by_config(sparsity(l1), len(rates)),
                      "near_zero": by_config(near_zero_share(l1, NEAR_ZERO), len(rates)),
                      "accuracy": by_config(_acc(l1, xte, yte), len(rates))}
@@ -90,13 +93,14 @@ class Sparsity(Study):
             pr["sparsity"].append(sparsity(m))
             pr["accuracy"].append(_acc(m, xte, yte))
             fine_tune(m, xtr, ytr, masks, loss="softmax_cross_entropy", optimizer=SGD(lr=s["lr"]),
-                      batch_size=s["batch_size"], steps=s["fine-tune steps"], metrics=[], progress=False)
+                      batch_size=s["batch_size"], steps=s["fine-tune steps"], metrics=[], progress=False,
+                      callbacks=[recorder.callback(recipe, f"fine-tuning after pruning to {level:g}")])
             pr["tuned_sparsity"].append(sparsity(m))
             pr["tuned_accuracy"].append(_acc(m, xte, yte))
         out["pruning"] = {k: np.array(v) for k, v in pr.items()}
         # 3. proximal SGD: soft-thresholding gives exact zeros
         prox = _net(seeds)
-        _fit(prox, data, s, steps=s["steps"], optimizer=ProximalSGD(lr=s["lr"], l1=l1v))
+        _fit(prox, data, s, recorder, "proximal SGD", steps=s["steps"], optimizer=ProximalSGD(lr=s["lr"], l1=l1v))
         out["proximal"] = {"sparsity": by_config(sparsity(prox), len(rates)),
                            "near_zero": by_config(near_zero_share(prox, NEAR_ZERO), len(rates)),
                            "accuracy": by_config(_acc(prox, xte, yte), len(rates))}
