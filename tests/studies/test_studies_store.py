@@ -20,7 +20,7 @@ def test_every_quick_study_recorded_one_sweep_of_its_networks(quick_results, qui
             assert (sweep["name"], sweep["kind"]) == (f"study:{name}", "study")
             stored = st.runs(sweep["id"])
             assert len(stored) == sweep["n_runs"] == r.extra["runs"] > 0
-            assert all(run["status"] in FINISHED and run["config"]["study"] == name for run in stored)
+            assert all(run["status"] in FINISHED and run["config"]["name"] == f"study:{name}" for run in stored)
             assert r.extra["sweep_id"] in "\n".join(r.report.intro)  # the report names its sweep
 
 
