@@ -49,33 +49,49 @@ from ..training.trainer import check_batch_size, check_positive_int
 from .slots import Slots, check_configs, evaluate_models, make_optimizer, optimizer_spec, prepared
 
 #: statuses of a trial
-RUNNING, COMPLETED, HALVED, DIVERGED, QUEUED = "running", "completed", "halved", "diverged", "queued"
+RUNNING, COMPLETED, HALVED, DIVERGED, QUEUED, PAUSED = "running", "completed", "halved", "diverged", "queued", "paused"
 
 
 @dataclass
 class Trial:
     """One configuration's run: where and when it trained, its scores at the rungs, its end.
 
+    ``segments`` lists ``[slot, first step, end step, steps trained before]`` for each stretch
+    the configuration trained in a slot (one, unless it was paused at a rung and promoted later);
     ``rungs`` holds ``(steps trained, validation score, validation loss)`` at each rung reached;
-    ``steps``/``loss`` the training-loss curve (batch loss at the logged steps, counted in steps
-    this configuration trained).
+    ``steps``/``loss`` the training-loss curve (batch loss at the logged steps, against the steps
+    this configuration had trained).
     """
 
     index: int
     config: dict
     seed: int
     bracket: int = 0
-    slot: int = -1
-    start: int = -1
-    end: int = -1
     status: str = QUEUED
+    segments: list = field(default_factory=list)
     rungs: list = field(default_factory=list)
     steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    saved: dict | None = field(default=None, repr=False)
+
+    @property
+    def slot(self) -> int:
+        """The slot it trained in last (-1: never started)."""
+        return self.segments[-1][0] if self.segments else -1
+
+    @property
+    def start(self) -> int:
+        """The Trainer step it started at (-1: never)."""
+        return self.segments[0][1] if self.segments else -1
+
+    @property
+    def end(self) -> int:
+        """The Trainer step it last trained up to (-1: never started)."""
+        return self.segments[-1][2] if self.segments else -1
 
     @property
     def trained_steps(self) -> int:
-        return 0 if self.start < 0 else max(0, self.end - self.start)
+        return int(sum(e - s for _, s, e, _ in self.segments))
 
     @property
     def rung(self) -> int:
@@ -163,18 +179,17 @@ def _finite(v, default=-math.inf):
 
 
 def rung_ages(min_steps: int, max_steps: int, eta: int) -> list[int]:
-    """``min_steps * eta^k`` below ``max_steps``, then ``max_steps``."""
-    out, r = [], min_steps
-    while r < max_steps:
-        out.append(int(r))
-        r *= eta
-    return out + [int(max_steps)]
+    """``max_steps * eta^-k`` for ``k = K .. 0``, ``K = floor(log_eta(max_steps / min_steps))``:
+    the rungs end exactly at ``max_steps`` and the first is at least ``min_steps`` (rounded)."""
+    K = int(math.floor(math.log(max_steps / min_steps, eta) + 1e-9))
+    ages = [max(1, int(round(max_steps / eta ** k))) for k in range(K, -1, -1)]
+    return sorted(set(ages))
 
 
 def successive_halving(model_fn, x, y, configs, *, validation_data, loss, min_steps: int, max_steps: int,
                        eta: int = 3, slots: int | None = None, optimizer="sgd", metric="accuracy",
                        mode: str | None = None, batch_size=32, seed=0, shuffle: bool = True,
-                       log_every: int | None = None) -> TuneResult:
+                       log_every: int | None = None, order: str = "random", rng=0) -> TuneResult:
     """Successive halving of ``configs`` inside one Trainer (see the module docstring).
 
     Parameters
@@ -190,8 +205,13 @@ def successive_halving(model_fn, x, y, configs, *, validation_data, loss, min_st
     seed : one seed (every configuration starts from the same network and data order: the
         comparison differs only in hyperparameters) or a list of one seed per configuration.
     log_every : training-loss log interval (default ``min_steps // 4``).
+    order, rng : with refilled slots, the order configurations enter: ``"random"`` (a permutation
+        drawn from ``rng``; the asynchronous rule compares each with those before it, so a queue
+        sorted by, say, learning rate would bias it) or ``"given"``.
     """
     n = _check_n(configs)
+    if order not in ("random", "given"):
+        raise GlassnetError(f"order must be 'random' or 'given', got {order!r}", field="order", value=order)
     mode, metric = _metric_mode(metric, mode)
     min_steps, max_steps = _check_steps(min_steps, max_steps)
     eta = _check_eta(eta)
@@ -203,11 +223,16 @@ def successive_halving(model_fn, x, y, configs, *, validation_data, loss, min_st
                                 field="slots", value=slots)
     M = n if slots is None else slots
     trials = [Trial(i, c, seeds[i]) for i, c in enumerate(configs)]
+    refill = slots is not None and slots < n
+    start_order = list(range(n))
+    if refill and order == "random":
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        start_order = [int(i) for i in gen.permutation(n)]
     ages = rung_ages(min_steps, max_steps, eta)
-    return _Ladder(model_fn, x, y, trials, [ages], M, validation_data=validation_data, loss=loss,
+    return _Ladder(model_fn, x, y, trials, [ages], M, start_order=start_order, validation_data=validation_data,
+                   loss=loss,
                    optimizer=optimizer, metric=metric, mode=mode, batch_size=batch_size, shuffle=shuffle,
-                   log_every=log_every, eta=eta, refill=slots is not None and slots < n,
-                   method="successive-halving").run()
+                   log_every=log_every, eta=eta, refill=refill, method="successive-halving").run()
 
 
 def hyperband_brackets(max_steps: int, min_steps: int, eta: int) -> list[tuple[int, int]]:
@@ -247,10 +272,10 @@ def hyperband(model_fn, x, y, configs, *, validation_data, loss, min_steps: int,
 
 
 class _Ladder:
-    """The driver: run the Trainer to the next rung, score, stop, refill; repeat."""
+    """The driver: run the Trainer to the next rung, score, stop or pause, refill; repeat."""
 
     def __init__(self, model_fn, x, y, trials, ages, M, *, validation_data, loss, optimizer, metric, mode,
-                 batch_size, shuffle, log_every, eta, refill, method):
+                 batch_size, shuffle, log_every, eta, refill, method, start_order=None):
         if not callable(model_fn):
             raise GlassnetError(f"model_fn must be a function seeds -> Sequential, got {model_fn!r}",
                                 field="model_fn", value=model_fn)
@@ -262,7 +287,8 @@ class _Ladder:
         self.metric, self.mode, self.refill, self.method = metric, mode, refill, method
         self.model_fn = model_fn
         self.loss = losses_mod.get(loss)
-        first = trials[:M]
+        start_order = list(range(len(trials))) if start_order is None else list(start_order)
+        first = [trials[i] for i in start_order[:M]]
         model = model_fn([t.seed for t in first])
         if getattr(model, "M", None) != M:
             raise GlassnetError(f"model_fn({M} seeds) must return a model of {M} networks, got "
@@ -279,14 +305,15 @@ class _Ladder:
             raise GlassnetError("validation_data must be a tuple (x_val, y_val)", field="validation_data")
         self.xv, self.yv = prepared(model, self.loss, *validation_data)
         self.slots = Slots(self.trainer, list(configs[0]))
-        self.slot_trial = [t.index for t in first]
+        self.slot_trial = [t.index for t in first]        # -1: an idle slot
         for m, t in enumerate(first):
-            t.slot, t.start, t.status = m, 0, RUNNING
-        self.queue = list(range(M, len(trials)))
-        self.recorded: dict[tuple[int, int], list[float]] = {}
-        self.settings = {"eta": eta, "slots": M, "metric": metric, "mode": mode, "loss": self.loss.name,
-                         "optimizer": optimizer, "batch_size": batch_size, "rungs": ages, "refill": refill,
-                         "log_every": self.log_every}
+            t.segments.append([m, 0, 0, 0])
+            t.status = RUNNING
+        self.queue = start_order[M:]
+        self.results: dict[tuple[int, int], list[tuple[float, int]]] = {}   # (bracket, rung) -> (goodness, trial)
+        self.settings = {"eta": eta, "slots": M, "start_order": start_order, "metric": metric, "mode": mode,
+                         "loss": self.loss.name, "optimizer": optimizer, "batch_size": batch_size, "rungs": ages,
+                         "refill": refill, "log_every": self.log_every}
 
     # -- helpers --------------------------------------------------------------------------------
     def _goodness(self, score: float) -> float:
@@ -294,14 +321,16 @@ class _Ladder:
             return -1e300
         return score if self.mode == "max" else -score
 
+    def _next_age(self, t: Trial) -> int:
+        return self.ages[t.bracket][len(t.rungs)]
+
     def _next_event(self) -> int | None:
         active = self.trainer.state.active
         best = None
         for m in np.flatnonzero(active):
             t = self.trials[self.slot_trial[m]]
-            ages = self.ages[t.bracket]
-            k = len(t.rungs)
-            at = t.start + ages[k]
+            _, s0, _, a0 = t.segments[-1]
+            at = s0 + self._next_age(t) - a0
             best = at if best is None else min(best, at)
         return best
 
@@ -324,6 +353,9 @@ class _Ladder:
             tr.check_parameters()
             self._rung(tr.state.step)
         tr.finish()
+        for t in self.trials:
+            if t.status == PAUSED:       # paused at a rung and never promoted: halved there
+                t.status, t.saved = HALVED, None
         self._curves()
         return TuneResult(self.method, self.trials, self.ages, self.metric, self.mode, self.eta,
                           max(a[-1] for a in self.ages), self.M, int(self.M * tr.state.step),
@@ -337,33 +369,37 @@ class _Ladder:
         arriving = {}   # (bracket, rung) -> slots arriving there now
         freed = []
         for m in range(self.M):
+            if self.slot_trial[m] < 0:
+                continue
             t = self.trials[self.slot_trial[m]]
             if t.status != RUNNING:
                 continue
-            t.end = step
+            seg = t.segments[-1]
+            seg[2] = step
             if not state.active[m]:          # stopped by the NaN guard since the last rung
                 t.status = DIVERGED
                 freed.append(m)
                 continue
-            ages = self.ages[t.bracket]
+            age = seg[3] + step - seg[1]
             k = len(t.rungs)
-            if t.start + ages[k] != step:
+            if age != self.ages[t.bracket][k]:
                 continue
-            t.rungs.append((int(ages[k]), float(scores[m]), float(vloss[m])))
+            t.rungs.append((int(age), float(scores[m]), float(vloss[m])))
             arriving.setdefault((t.bracket, k), []).append(m)
         stop_halved, stop_done = [], []
         for (b, k), ms in arriving.items():
-            last = k == len(self.ages[b]) - 1
-            if last:
+            if k == len(self.ages[b]) - 1:
                 stop_done += ms
-                continue
-            if self.refill:
-                rec = self.recorded.setdefault((b, k), [])
-                rec.extend(self._goodness(scores[m]) for m in ms)
-                cutoff = float(np.quantile(rec, 1 - 1 / self.eta))
-                stop_halved += [m for m in ms if self._goodness(scores[m]) < cutoff]
+            elif self.refill:
+                # ASHA: pause here; promoted later if among the best 1/eta of this rung's results
+                self.results.setdefault((b, k), []).extend(
+                    (self._goodness(scores[m]), self.slot_trial[m]) for m in ms)
+                for m in ms:
+                    t = self.trials[self.slot_trial[m]]
+                    t.saved, t.status = self.slots.save(m), PAUSED
+                stop_halved += ms
             else:
-                # the cohort is every slot of the bracket still training: all arrive together
+                # synchronous: the cohort is every slot of the bracket still training
                 keep = max(1, len(ms) // self.eta)
                 order = sorted(ms, key=lambda m: (-self._goodness(scores[m]), _finite(vloss[m], math.inf), m))
                 stop_halved += order[keep:]
@@ -373,40 +409,67 @@ class _Ladder:
                 mask[ms] = True
                 state.stop_models(mask, status)
                 for m in ms:
-                    self.trials[self.slot_trial[m]].status = status
+                    t = self.trials[self.slot_trial[m]]
+                    if t.status == RUNNING:
+                        t.status = status
                 freed += ms
         if self.refill:
-            self._refill(sorted(freed), step)
+            for m in freed:
+                self.slot_trial[m] = -1
+            self._fill(step)
 
-    def _refill(self, freed, step: int) -> None:
-        take = freed[:len(self.queue)]
-        if not take:
-            return
-        for m in take:
-            t = self.trials[self.queue.pop(0)]
-            self._collect(self.trials[self.slot_trial[m]])
-            self.slots.fresh(m, t.seed, self.model_fn)
+    def _promotable(self) -> Trial | None:
+        """The paused trial to promote next: among the best ``floor(n_k / eta)`` of the ``n_k``
+        results at rung ``k``, highest rung first, best first (Li et al. 2020, Algorithm 2)."""
+        for (b, k) in sorted(self.results, key=lambda bk: -bk[1]):
+            rec = self.results[(b, k)]
+            top = sorted(rec, key=lambda gi: (-gi[0], gi[1]))[:len(rec) // self.eta]
+            for _, i in top:
+                t = self.trials[i]
+                if t.status == PAUSED and t.rung == k:   # paused here, not at a later rung
+                    return t
+        return None
+
+    def _fill(self, step: int) -> None:
+        """Give every idle slot a job: a promotable paused configuration, else the next new one."""
+        took = np.zeros(self.M, bool)
+        for m in range(self.M):
+            if self.slot_trial[m] >= 0:
+                continue
+            t = self._promotable()
+            if t is not None:
+                self.slots.load(m, t.saved)
+                t.saved = None
+                age = t.rungs[-1][0]
+            elif self.queue:
+                t = self.trials[self.queue.pop(0)]
+                self.slots.fresh(m, t.seed, self.model_fn)
+                age = 0
+            else:
+                continue
             self.slots.set(m, t.config)
-            t.slot, t.start, t.end, t.status = m, step, step, RUNNING
+            t.segments.append([m, step, step, age])
+            t.status = RUNNING
             self.slot_trial[m] = t.index
-        mask = np.zeros(self.M, bool)
-        mask[take] = True
-        self.slots.reactivate(mask)
+            took[m] = True
+        if took.any():
+            self.slots.reactivate(took)
 
-    def _collect(self, t: Trial) -> None:
-        """The training-loss curve of trial ``t`` from the Trainer's history (its slot, its steps)."""
+    def _curves(self) -> None:
+        """Each trial's training-loss curve from the Trainer's history: its slots, its steps."""
         hist = self.trainer.history
-        hist.sync(self.trainer.state.step, self.trainer.seconds)
         if "loss" not in hist.curves:
             return
         steps = hist.steps
-        sel = (steps >= t.start) & (steps < max(t.end, t.start + 1))
-        t.steps = (steps[sel] - t.start).astype(np.int64)
-        t.loss = hist.curves["loss"][t.slot, sel].copy()
-
-    def _curves(self) -> None:
-        for m in range(self.M):
-            self._collect(self.trials[self.slot_trial[m]])
+        for t in self.trials:
+            parts_s, parts_l = [], []
+            for slot, s0, s1, a0 in t.segments:
+                sel = (steps >= s0) & (steps < max(s1, s0 + 1))
+                parts_s.append(steps[sel] - s0 + a0)
+                parts_l.append(hist.curves["loss"][slot, sel])
+            if parts_s:
+                t.steps = np.concatenate(parts_s).astype(np.int64)
+                t.loss = np.concatenate(parts_l).copy()
 
 
 # -- argument checks --------------------------------------------------------------------------------

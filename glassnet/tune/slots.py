@@ -182,6 +182,26 @@ class Slots:
         self.model.seeds[m] = int(seed)
         self.model.streams[m] = new.streams[0]  # the same list the batcher and dropout read
 
+    def save(self, m: int) -> dict:
+        """A copy of slot ``m``'s network, optimizer state, seed and streams (to resume later)."""
+        return {"params": [p.value[m].copy() for p in self.model.param_list],
+                "buffers": [{k: v[m].copy() for k, v in layer.buffers.items()} for layer in self.model.layers],
+                "state": [{k: a[m].copy() for k, a in self.opt.state[p].items()} for p in self.model.param_list],
+                "seed": self.model.seeds[m], "streams": self.model.streams[m]}
+
+    def load(self, m: int, saved: dict) -> None:
+        """Put a network saved by :meth:`save` into slot ``m`` (any slot)."""
+        for p, v in zip(self.model.param_list, saved["params"]):
+            p.value[m] = v
+        for layer, bufs in zip(self.model.layers, saved["buffers"]):
+            for k, v in bufs.items():
+                layer.buffers[k][m] = v
+        for p, arrays in zip(self.model.param_list, saved["state"]):
+            for k, v in arrays.items():
+                self.opt.state[p][k][m] = v
+        self.model.seeds[m] = saved["seed"]
+        self.model.streams[m] = saved["streams"]
+
     def reactivate(self, mask) -> None:
         """Let the stopped models where ``mask`` is True train again (status back to "completed")."""
         mask = np.asarray(mask, bool)

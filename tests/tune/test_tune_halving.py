@@ -47,7 +47,7 @@ def test_grid_and_sample():
 
 def test_rungs_and_hyperband_brackets():
     assert tune.rung_ages(10, 90, 3) == [10, 30, 90]
-    assert tune.rung_ages(10, 100, 3) == [10, 30, 90, 100]
+    assert tune.rung_ages(10, 100, 3) == [11, 33, 100]   # max_steps * 3^-k: they end at max_steps
     # Li et al. 2018, Table 1 (R = 81, eta = 3): n = 81, 34, 15, 8, 5 at r = 1, 3, 9, 27, 81
     assert tune.hyperband_brackets(81, 1, 3) == [(81, 1), (34, 3), (15, 9), (8, 27), (5, 81)]
 
@@ -85,23 +85,29 @@ def test_the_winner_trains_exactly_as_a_separate_fit():
     assert (ev["accuracy"], ev["loss"]) == (b.score, b.rungs[-1][2])
 
 
-def test_refill_trains_every_configuration_in_fewer_slots():
+def test_refill_pauses_at_rungs_and_promotes_the_best_third():
     x, y, xv, yv = _data()
     r = _sh(slots=4, batch_size="full")
     assert r.slots == 4 and all(t.rung >= 0 for t in r.trials)
     assert {t.slot for t in r.trials} == {0, 1, 2, 3}
-    assert r.slot_steps < r.grid_model_steps and r.model_steps <= r.slot_steps
-    done = [t for t in r.trials if t.status == "completed"]
-    assert done and all(t.trained_steps == 90 for t in done)
-    # a configuration that entered a freed slot later trains exactly as it would alone
-    late = [t for t in done if t.start > 0]
-    assert late, "no refilled configuration finished"
-    t = late[0]
+    assert r.model_steps <= r.slot_steps < r.grid_model_steps
+    # ASHA's promotion rule: at most floor(n_k / 3) of the n_k configurations that reached rung k go on
+    for k in (0, 1):
+        n_k = sum(t.rung >= k for t in r.trials)
+        assert sum(t.rung >= k + 1 for t in r.trials) <= n_k // 3
+    assert all(t.status == ("completed" if t.rung == 2 else "halved") for t in r.trials)
+    # a configuration paused at rungs and resumed (perhaps in another slot) trains exactly as alone
+    t = max(r.trials, key=lambda t: len(t.segments))
+    assert len(t.segments) > 1
+    ages = [a for _, _, _, a in t.segments]
+    assert ages == [0] + [a for a, _, _ in t.rungs[:len(ages) - 1]]
     single = model_fn([t.seed])
     gn.Trainer(single, x, y, loss="softmax_cross_entropy", batch_size="full", metrics=[],
                optimizer=gn.SGD(lr=t.config["lr"], momentum=t.config["momentum"]),
-               weight_decay=t.config["weight_decay"]).run(90)
+               weight_decay=t.config["weight_decay"]).run(t.trained_steps)
     assert single.evaluate(xv, yv, "softmax_cross_entropy")["loss"] == t.rungs[-1][2]
+    # its training curve runs over the steps it trained, without gaps
+    assert t.steps[0] == 0 and t.steps[-1] == t.trained_steps - 1 and np.all(np.diff(t.steps) > 0)
 
 
 def test_a_diverging_configuration_is_marked_and_its_slot_refilled():
@@ -110,7 +116,7 @@ def test_a_diverging_configuration_is_marked_and_its_slot_refilled():
     r = tune.successive_halving(lambda s: gn.Sequential([gn.Dense(8, activation="relu"), gn.Dense(1)],
                                                          input_shape=(2,), seed=s), x, y * 1.0, configs,
                                 validation_data=(xv, yv * 1.0), loss="mse", metric="loss", min_steps=5,
-                                max_steps=45, slots=3, batch_size="full")
+                                max_steps=45, slots=3, batch_size="full", order="given")
     assert r.mode == "min"
     assert r.trials[0].status == "diverged"
     assert r.trials[0].trained_steps <= 5

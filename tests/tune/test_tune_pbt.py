@@ -70,7 +70,8 @@ def test_exploit_and_explore_follow_the_rules():
         # the copier was the worst and the source among the best
         s = r.scores[rnd]
         assert ev.dst == int(np.argmax(s)) and ev.src == int(np.argmin(s))
-        assert ev.before == pytest.approx({"lr": r.hyper["lr"][rnd, ev.dst], "momentum": r.hyper["momentum"][rnd, ev.dst]})
+        assert ev.before == pytest.approx({"lr": r.hyper["lr"][rnd, ev.dst],
+                                           "momentum": r.hyper["momentum"][rnd, ev.dst]})
         src_lr, src_mu = r.hyper["lr"][rnd, ev.src], r.hyper["momentum"][rnd, ev.src]
         assert ev.after["lr"] / src_lr == pytest.approx(0.8) or ev.after["lr"] / src_lr == pytest.approx(1.25) \
             or ev.after["lr"] in (0.1, 100.0)
