@@ -18,6 +18,7 @@ from .loaders import (
     read_idx,
 )
 from .preprocessing import Scaler, min_max_scale, standardize, train_test_split, train_val_test_split
+from .tables import load_csv
 from .safe_pickle import RestrictedUnpickler, restricted_load
 from .toy2d import (
     FEATURE_NAMES,
