@@ -15,11 +15,11 @@ The web dependencies (``pip install 'glassnet[playground]'``) are imported only 
 from __future__ import annotations
 
 
-def create_app(max_sessions: int = 8):
-    """The Starlette application (see :mod:`glassnet.playground.server`)."""
+def create_app(max_sessions: int = 8, hosts_allowed: tuple[str, ...] = ()):
+    """The ASGI application (see :mod:`glassnet.playground.server`)."""
     from .server import create_app as _create  # noqa: PLC0415 - keeps `import glassnet` light
 
-    return _create(max_sessions)
+    return _create(max_sessions, hosts_allowed)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True) -> None:

@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import protocol
+from . import hosts, protocol
 from .controller import Controller
 from .settings import as_js_module
 
@@ -98,8 +98,38 @@ class Connection:
             await asyncio.sleep(max(0.0, frame_time - (loop.time() - t0)))
 
 
-def create_app(max_sessions: int = MAX_SESSIONS):
-    """The Starlette application. At most ``max_sessions`` pages train at once."""
+class HostCheck:
+    """ASGI middleware: refuse, with 403, every HTTP request and websocket whose ``Host`` is not
+    a loopback name or one of ``configured`` (see :mod:`glassnet.playground.hosts`)."""
+
+    def __init__(self, app, configured: tuple[str, ...] = ()):
+        self.app, self.configured = app, tuple(configured)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        if hosts.allowed(host, self.configured):
+            return await self.app(scope, receive, send)
+        body = (f"403 Forbidden: this glassnet playground answers only to localhost, 127.0.0.1 and [::1]"
+                f" (the request named host {host[:80]!r})\n").encode()
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 403, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return None
+        await receive()  # websocket.connect
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await send({"type": "websocket.http.response.start", "status": 403, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:  # a server without denial responses answers a close before accept with 403
+            await send({"type": "websocket.close", "code": 1008})
+        return None
+
+
+def create_app(max_sessions: int = MAX_SESSIONS, hosts_allowed: tuple[str, ...] = ()):
+    """The Starlette application. At most ``max_sessions`` pages train at once; requests must
+    name a loopback host or one of ``hosts_allowed`` (the host the server was started on)."""
     from starlette.applications import Starlette  # noqa: PLC0415 - the optional extra
     from starlette.responses import FileResponse, Response  # noqa: PLC0415
     from starlette.routing import Mount, Route, WebSocketRoute  # noqa: PLC0415
@@ -135,7 +165,7 @@ def create_app(max_sessions: int = MAX_SESSIONS):
     routes = [Route("/", index), Route("/settings.js", settings_js),
               Mount("/static", StaticFiles(directory=STATIC), name="static"),
               WebSocketRoute("/ws", websocket)]
-    return Starlette(routes=routes)
+    return HostCheck(Starlette(routes=routes), hosts_allowed)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -147,7 +177,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def _config(host, port, log_level):
     import uvicorn  # noqa: PLC0415 - the optional extra
 
-    return uvicorn.Config(create_app(), host=host, port=port, log_level=log_level,
+    return uvicorn.Config(create_app(hosts_allowed=(host,)), host=host, port=port, log_level=log_level,
                           ws_max_size=protocol.MAX_MESSAGE_BYTES + 4096, lifespan="off")
 
 

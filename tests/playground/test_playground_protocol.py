@@ -3,52 +3,25 @@ every message type, malformed and oversized messages, limits, live training and 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import warnings
 
 import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
-with warnings.catch_warnings():  # Starlette 1.x prefers httpx2 for its test client; httpx still works
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient  # noqa: E402
 
 from glassnet.playground import create_app, protocol  # noqa: E402
 from glassnet.playground.settings import MAX_HIDDEN_LAYERS, MAX_NEURONS, table  # noqa: E402
+
+from playground_ws import BASE, LoopbackClient, connect, recv_until  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
 def client():
-    with TestClient(create_app()) as c:
+    with LoopbackClient() as c:
         yield c
-
-
-def recv_until(ws, kind, limit=400):
-    """Messages up to and including the first of type ``kind``."""
-    seen = []
-    for _ in range(limit):
-        m = ws.receive_json()
-        seen.append(m)
-        if m["type"] == kind:
-            return seen
-    raise AssertionError(f"no {kind!r} among {[m['type'] for m in seen]}")
-
-
-@contextlib.contextmanager
-def connect(client, **settings):
-    """A page: connected, greeted, settings sent and the full state received."""
-    with client.websocket_connect("/ws") as ws:
-        hello = ws.receive_json()
-        assert hello["type"] == "hello" and set(hello["messages"]) == set(protocol.MESSAGES)
-        ws.send_json({"type": "set", "settings": settings})
-        kinds = [m["type"] for m in recv_until(ws, "update") if m["type"] != "notice"]
-        assert kinds == ["settings", "network", "data", "update"]
-        yield ws
-        ws.send_json({"type": "pause"})
 
 
 def test_routes_serve_the_page_its_modules_and_the_settings_table(client):
@@ -183,12 +156,12 @@ def test_other_sites_cannot_open_the_websocket(client):
     with pytest.raises(WebSocketDisconnect):
         with client.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as ws:
             ws.receive_json()
-    with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
+    with client.websocket_connect("/ws", headers={"origin": BASE}) as ws:
         assert ws.receive_json()["type"] == "hello"
 
 
 def test_too_many_pages_get_an_error():
-    with TestClient(create_app(max_sessions=1)) as c:
+    with LoopbackClient(create_app(max_sessions=1)) as c:
         with c.websocket_connect("/ws") as first:
             assert first.receive_json()["type"] == "hello"
             with c.websocket_connect("/ws") as second:
