@@ -57,6 +57,8 @@ def _broadcast_targets(pred, y):
     Shared targets ``(B, *output)`` and shared labels ``(B,)`` get the model axis by broadcasting.
     """
     y = np.asarray(y)
+    if np.issubdtype(y.dtype, np.integer) and y.shape == pred.shape[:2] and pred.shape[-1] > 1:
+        return y                                               # per-model labels (M, B)
     if y.ndim == pred.ndim - 1 and y.shape[1:] == pred.shape[2:]:
         return np.broadcast_to(y, pred.shape[:1] + y.shape)   # shared targets
     if y.ndim == pred.ndim - 2:

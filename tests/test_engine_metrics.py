@@ -93,3 +93,12 @@ def test_every_registered_metric_runs_on_both_tasks():
         m = metrics.get(name)
         assert m(LOGITS, LABELS, CE).shape == (M,)
         assert np.isfinite(m(LOGITS, np.eye(K)[LABELS], CE)).all()
+
+
+def test_per_model_labels_when_the_batch_size_equals_the_number_of_classes():
+    """(M, B) labels with B == K were read as shared one-hot rows (a 10-sample last batch of a
+    10-class problem crashed)."""
+    pred = RNG.standard_normal((3, 4, 4))
+    labels = RNG.integers(0, 4, (3, 4))
+    want = (pred.argmax(-1) == labels).mean(axis=1)
+    np.testing.assert_allclose(metrics.get("accuracy")(pred, labels, CE), want)
