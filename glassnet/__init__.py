@@ -25,7 +25,6 @@ from .network import Network
 from .optimizers import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
 from .regularizers import L1, L1L2, L2
 from . import zoo  # noqa: E402 - builders for the seeds' models (after the layers and model)
-from . import sparse  # noqa: E402 - registers the proximal_sgd and ftrl optimizers
 
 load_model = Network.load
 __version__ = "0.1.0"

@@ -284,23 +284,6 @@ def get(spec) -> Loss:
     return losses.create(spec)
 
 
-def accuracy(pred, y, loss: Loss) -> np.ndarray:
-    """Share of correct predictions per model, shape ``(M,)``.
-
-    Multi-column outputs: argmax of the prediction against the integer label or the argmax of a
-    one-hot target (the 8-3-8 autoencoder is correct when all 8 argmaxes are). A single output:
-    thresholded at 0 for logits, 0.5 otherwise, against labels rounded at 0.5.
-    """
-    if pred.shape[-1] > 1:
-        guess = pred.argmax(axis=-1)
-        truth = y if np.issubdtype(np.asarray(y).dtype, np.integer) else np.asarray(y).argmax(axis=-1)
-    else:
-        guess = pred[..., 0] > (0.0 if loss.from_logits else 0.5)
-        truth = np.asarray(y)[..., 0] > 0.5 if np.asarray(y).ndim >= 2 else np.asarray(y) > 0.5
-    correct = guess == truth
-    return correct.reshape(correct.shape[0], -1).mean(axis=1)
-
-
 class MultiLoss(Loss):
     """The loss of a model with several outputs: ``L = sum_k w_k L_k(pred_k, y_k)`` (Keras'
     ``loss_weights``); predictions, targets and gradients are lists in output order, and

@@ -334,6 +334,102 @@ class AdamW(Adam):
         return {**super().config(), "decay_all": self.decay_all}
 
 
+# -- optimizers that produce exact zeros (seed 000, question 6: sparse models) -------------------
+
+def soft_threshold(w: np.ndarray, t) -> np.ndarray:
+    """The L1 proximal operator: sign(w) * max(|w| - t, 0). Entries with |w| <= t become exactly 0."""
+    return np.sign(w) * np.maximum(np.abs(w) - t, 0)
+
+
+@optimizers.register("proximal_sgd", "prox_sgd", "ista")
+class ProximalSGD(Optimizer):
+    """SGD followed by the L1 proximal step (ISTA; Parikh & Boyd, *Proximal Algorithms*, 2014,
+    https://web.stanford.edu/~boyd/papers/prox_algs.html):
+
+        w <- w - lr * g
+        w <- sign(w) * max(|w| - lr * l1, 0)      (weights only; biases take the plain step)
+
+    This minimizes loss + l1 * sum|w| like ``fit(l1=...)`` does, but a weight whose update lands
+    within lr*l1 of zero becomes exactly 0 instead of oscillating around it. Give the L1 rate
+    here, not also to ``fit``. ``l1`` may differ per model.
+    """
+
+    name = "proximal_sgd"
+    hyper = ("lr", "l1")
+
+    def __init__(self, lr=0.01, l1=1e-4):
+        super().__init__(lr)
+        self.l1_init = _check_scalar_or_list(l1, "l1", low=0)
+
+    def _new_value(self, p):
+        w = p.value - self.view(self.lr, p) * p.grad
+        if p.regularize:
+            w = soft_threshold(w, self.view(self.lr * self.l1, p))
+        return w
+
+    def update(self, p, state):
+        return self._new_value(p) - p.value
+
+    def step(self):
+        # assign rather than add a delta, so thresholded weights are exactly 0 (no rounding);
+        # a frozen model has lr 0, and lr 0 leaves the value as it is
+        self.t += 1
+        for p in self.params:
+            p.value[...] = self._new_value(p)
+
+
+@optimizers.register("ftrl", "ftrl_proximal")
+class FTRLProximal(Optimizer):
+    """FTRL-Proximal with per-coordinate learning rates (McMahan et al. 2013, "Ad Click
+    Prediction: a View from the Trenches", https://research.google/pubs/pub41159/), Algorithm 1:
+
+        sigma = (sqrt(n + g^2) - sqrt(n)) / lr;   zeta <- zeta + g - sigma * w;   n <- n + g^2
+        w = 0                                                  if |zeta| <= l1
+        w = -(zeta - sign(zeta) * l1) / ((beta + sqrt(n)) / lr + l2)   otherwise
+
+    (``lr`` is the paper's alpha.) Weights whose accumulated gradient stays below l1 are exactly
+    zero. Biases use l1 = l2 = 0. State starts at zeta = n = 0, so the first step lands at the
+    unregularized FTRL solution regardless of the initial weights.
+    """
+
+    name = "ftrl"
+    hyper = ("lr", "l1", "l2")
+
+    def __init__(self, lr=0.1, l1=1e-3, l2=0.0, beta=1.0):
+        super().__init__(lr)
+        self.l1_init = _check_scalar_or_list(l1, "l1", low=0)
+        self.l2_init = _check_scalar_or_list(l2, "l2", low=0)
+        self.beta = float(_check_scalar_or_list(beta, "beta", low=0))
+
+    def init_state(self, value):
+        return {"zeta": np.zeros_like(value), "n": np.zeros_like(value)}
+
+    def _new_value(self, p, state):
+        g, zeta, n = p.grad, state["zeta"], state["n"]
+        lr = self.view(self.lr, p)
+        safe_lr = np.where(lr > 0, lr, 1.0)
+        sigma = (np.sqrt(n + g * g) - np.sqrt(n)) / safe_lr
+        zeta += g - sigma * p.value
+        n += g * g
+        l1 = self.view(self.l1, p) if p.regularize else 0.0
+        l2 = self.view(self.l2, p) if p.regularize else 0.0
+        w = -(zeta - np.sign(zeta) * l1) / ((self.beta + np.sqrt(n)) / safe_lr + l2)
+        w = np.where(np.abs(zeta) <= l1, 0.0, w)
+        return np.where(lr > 0, w, p.value)  # a frozen model (lr 0) keeps its weights
+
+    def update(self, p, state):
+        return self._new_value(p, state) - p.value
+
+    def step(self):
+        self.t += 1
+        for p in self.params:
+            p.value[...] = self._new_value(p, self.state[p])
+
+    def config(self):
+        return {**super().config(), "beta": self.beta}
+
+
+
 def get(spec) -> Optimizer:
     """An optimizer from a name (defaults), a ``{"name": ..., **options}`` dict, or an instance."""
     if isinstance(spec, Optimizer):

@@ -68,7 +68,7 @@ def softmax(z, label, names):
     Example:
         glassnet explain softmax 7 1 2.2 --label 0
     """
-    from ..explain import explain_softmax  # noqa: PLC0415
+    from ..diagnostics.explain import explain_softmax  # noqa: PLC0415
 
     click.echo(str(explain_softmax(_floats(z, "Z"), label=label,
                                    names=None if names is None else names.split(","))))
@@ -87,7 +87,7 @@ def params(sizes, conv, kernel, no_bias):
         glassnet explain params 6 32 32 32 4
         glassnet explain params --conv 3 64 128 --kernel 3
     """
-    from ..explain import count_conv_params, count_params  # noqa: PLC0415
+    from ..diagnostics.explain import count_conv_params, count_params  # noqa: PLC0415
 
     ints = _ints(sizes, "SIZES")
     if conv:
@@ -113,7 +113,7 @@ def activation(name, plot):
     Example:
         glassnet explain activation elu --plot elu.png
     """
-    from ..explain import explain_activation  # noqa: PLC0415
+    from ..diagnostics.explain import explain_activation  # noqa: PLC0415
 
     if plot is not None:
         _check_plot_path(plot)

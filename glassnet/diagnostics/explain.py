@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import activations as acts
-from . import losses as losses_mod
-from .errors import GlassnetError
+from .. import activations as acts
+from .. import losses as losses_mod
+from ..errors import GlassnetError
 
 
 def _g(v) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import activations as acts
 from .. import losses as losses_mod
+from .. import metrics as metrics_mod
 from ..diagnostics import compute_gradients, count_dead_units, layer_gradient_norms
 from ..layers import Dense
 from ..model import Sequential
@@ -39,7 +40,7 @@ def _probe(x, y):
     def fn(model):
         out = {f"grad/{k}": v for k, v in layer_gradient_norms(model).items()}  # this step's gradient
         pred = model.forward(x, False)
-        out["loss"], out["accuracy"] = bce.value(pred, y), losses_mod.accuracy(pred, y, bce)
+        out["loss"], out["accuracy"] = bce.value(pred, y), metrics_mod.get("accuracy")(pred, y, bce)
         dead = count_dead_units(model, x)
         stuck = count_dead_units(model, x, family=True)
         out["dead"] = sum(dead.values()) if dead else np.zeros(model.M)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses as losses_mod
+from .. import metrics as metrics_mod
 from ..diagnostics import duplicate_units
 from ..initializers import GlorotUniform, HeNormal, Initializer, Normal, Zeros
 from ..layers import Dense
@@ -57,7 +58,7 @@ def _probe(x, y):
 
     def fn(model):
         pred = model.forward(x, False)
-        out = {"loss": bce.value(pred, y), "accuracy": losses_mod.accuracy(pred, y, bce)}
+        out = {"loss": bce.value(pred, y), "accuracy": metrics_mod.get("accuracy")(pred, y, bce)}
         groups = duplicate_units(model, atol=1e-10)
         for layer in HIDDEN:
             units = model.layers[HIDDEN.index(layer)].units

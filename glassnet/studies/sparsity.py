@@ -2,10 +2,10 @@
 
 1. L1 regularization (``fit(l1=...)``): the penalty pulls weights towards zero, but plain
    (sub)gradient steps rarely land exactly on it — so exact zeros and near-zeros are counted.
-2. Magnitude pruning (:func:`glassnet.sparse.prune_magnitude`) of the unregularized network to a
+2. Magnitude pruning (:func:`glassnet.diagnostics.pruning.prune_magnitude`) of the unregularized network to a
    target sparsity, with and without fine-tuning the remaining weights
-   (:func:`glassnet.sparse.fine_tune`, pruned weights held at zero).
-3. A proximal optimizer (:class:`glassnet.sparse.ProximalSGD`): the L1 step is a soft
+   (:func:`glassnet.diagnostics.pruning.fine_tune`, pruned weights held at zero).
+3. A proximal optimizer (:class:`glassnet.optimizers.ProximalSGD`): the L1 step is a soft
    threshold, which sets small weights to exactly zero.
 
 Task: scikit-learn's 8x8 digits (64 inputs, 10 classes), a 64-64-10 ReLU network, softmax
@@ -21,7 +21,9 @@ import numpy as np
 from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import SGD
-from ..sparse import ProximalSGD, fine_tune, near_zero_share, prune_magnitude, sparsity
+from ..diagnostics.pruning import fine_tune, prune_magnitude
+from ..diagnostics.weights import near_zero_share, sparsity
+from ..optimizers import ProximalSGD
 from .base import Study, register_study
 from .common import by_config, grid
 from .report import choose, fmt, names_list, pct

@@ -8,7 +8,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.errors import GlassnetError
-from glassnet.explain import count_conv_params, count_params, explain_activation, explain_softmax
+from glassnet.diagnostics.explain import count_conv_params, count_params, explain_activation, explain_softmax
 
 
 def test_softmax_seed_004():

@@ -9,8 +9,8 @@ import pytest
 import glassnet as gn
 from glassnet.diagnostics import near_zero_share, sparsity
 from glassnet.errors import GlassnetError
-from glassnet.sparse import (FTRLProximal, ProximalSGD, fine_tune, prune_magnitude, soft_threshold,
-                             sparsity_report)
+from glassnet.diagnostics.pruning import fine_tune, prune_magnitude, sparsity_report
+from glassnet.optimizers import FTRLProximal, ProximalSGD, soft_threshold
 
 
 @pytest.fixture(scope="module")
