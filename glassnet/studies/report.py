@@ -137,6 +137,8 @@ class Report:
         self.intro: list[str] = []
         self.findings: list[str] = []
         self.numbers: dict[str, float] = {}
+        #: key -> whether the claim's premise held (see :meth:`claim`)
+        self.claims: dict[str, bool] = {}
         self.summary: tuple[list[str], list[list]] | None = None
         self.blocks: list[str] = []
         self.figures: list[Path] = []
@@ -151,6 +153,24 @@ class Report:
     def finding(self, text: str) -> None:
         """A key finding: listed at the top of the report (and returned to the CLI)."""
         self.findings.append(text)
+
+    def claim(self, key: str, premise: bool, holds: str, otherwise: str, numbers: dict | None = None,
+              seed: str | None = None) -> bool:
+        """A finding that is a claim with a premise: ``holds`` is written only when ``premise``
+        is true on the measurements, ``otherwise`` (what happened instead) when it is not. Both
+        texts carry the numbers they rest on; ``numbers`` are recorded under ``key.<name>`` so
+        tests can check them, and ``claims[key]`` says which text was written. ``seed``: what
+        the seed document claims, added as "(the seed says ...; this measurement agrees /
+        contradicts it)" so a contradicted seed is said in so many words."""
+        premise = bool(premise)
+        for name, value in (numbers or {}).items():
+            self.number(f"{key}.{name}", value)
+        text = holds if premise else otherwise
+        if seed is not None:
+            text += f" (The seed says {seed}; this measurement {'agrees' if premise else 'contradicts it'}.)"
+        self.claims[key] = premise
+        self.finding(text)
+        return premise
 
     def section(self, title: str) -> None:
         self.blocks.append(f"## {title}")

@@ -93,3 +93,14 @@ def test_run_without_writing_returns_results(tmp_path):
     r = run_study("dead-relu", quick=True, out=tmp_path / "x", write=False)
     assert r.report_path is None and not (tmp_path / "x").exists()
     assert r.findings and r.numbers
+
+
+def test_a_claim_is_written_only_when_its_premise_holds():
+    from glassnet.studies.report import Report
+
+    r = Report("t")
+    assert r.claim("fast", 3 < 5, "A is faster (3 vs 5 s).", "A is not faster (3 vs 5 s).", {"a": 3, "b": 5})
+    assert not r.claim("slow", 7 < 5, "B is faster.", "B is slower (7 vs 5 s).", seed="B is faster")
+    assert r.findings == ["A is faster (3 vs 5 s).",
+                          "B is slower (7 vs 5 s). (The seed says B is faster; this measurement contradicts it.)"]
+    assert r.claims == {"fast": True, "slow": False} and r.numbers["fast.a"] == 3.0
