@@ -53,15 +53,30 @@ def train_program(model, blocks_x, blocks_t, block_of, *, optimizer, epochs: int
     spe = trainer.steps_per_epoch
     trainer.log_every = default_log_every(epochs * spe, spe)
     full = trainer.batcher.full
-    flat_x = blocks_x.reshape((F * n,) + blocks_x.shape[2:])
-    flat_t = blocks_t.reshape((F * n,) + blocks_t.shape[2:])
-    offsets = (block_of * n)[:, None]
     for epoch in range(epochs):
         if shuffle and not full:
-            rows = np.stack([s.data.permutation(n) for s in model.streams]) + offsets  # (M, n)
-            np.take(flat_x, rows, axis=0, out=bx)
-            np.take(flat_t, rows, axis=0, out=bt)
+            _gather_epoch(model, blocks_x, blocks_t, block_of, bx, bt)
         trainer.run(spe, log_first=epoch == 0, log_last=epoch == epochs - 1)
         if trainer.state.all_stopped:
             break
     return trainer.finish()
+
+
+def _gather_epoch(model, blocks_x, blocks_t, block_of, bx, bt) -> None:
+    """Write this epoch's permuted rows into the buffers: network ``m`` gets block ``block_of[m]``
+    in the order ``model.streams[m].data.permutation(n)`` (what the engine's Batcher draws).
+    Networks with the same block and the same permutation (same seed) share one gather; the others
+    get a copy of it."""
+    n = blocks_x.shape[1]
+    done: dict = {}
+    for m, stream in enumerate(model.streams):
+        perm = stream.data.permutation(n)
+        key = (int(block_of[m]), perm.tobytes())
+        if key in done:
+            first = done[key]
+            bx[m] = bx[first]
+            bt[m] = bt[first]
+            continue
+        done[key] = m
+        np.take(blocks_x[block_of[m]], perm, axis=0, out=bx[m], mode="clip")  # "clip": unbuffered; perm is valid
+        np.take(blocks_t[block_of[m]], perm, axis=0, out=bt[m], mode="clip")

@@ -240,7 +240,7 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
         scratch = clone(est)
         x, t = scratch._validate(X, y, reset=True)
         attrs = {k: v for k, v in vars(scratch).items() if k not in scratch.get_params(deep=False)}
-        return _FoldData(scratch._as_input(x), scratch._program_targets(t, attrs), attrs, scratch)
+        return _FoldData(scratch._as_input(x), scratch._training_targets(t, attrs), attrs, scratch)
 
     def _programs(self, tasks):
         """Tasks grouped by everything that is not per model (and by data shape), in order,
