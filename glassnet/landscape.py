@@ -41,7 +41,7 @@ from .errors import GlassnetError
 #: activation functions with f(-z) = -f(z): a hidden unit's sign can be flipped
 ODD = (acts.Identity, acts.Tanh)
 #: default bytes for the activations of one evaluation chunk
-CHUNK_BYTES = 256 * 2**20
+CHUNK_BYTES = 16 * 2**20
 
 
 # -- points and ensembles ---------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def ensemble(model, stacked, m: int = 0):
     ens.M, ens.ensemble = P, True
     ens.seeds, ens.streams = [0] * P, ens.streams * P
     for p, a in zip(ens.param_list, stacked):
-        p.value = np.ascontiguousarray(a, dtype=model.dtype)
+        p.value = np.array(a, dtype=model.dtype, order="C")   # a copy: never an alias of the caller's arrays
     for src, dst in zip(model.layers, ens.layers):
         for k, b in src.buffers.items():
             dst.buffers[k] = np.broadcast_to(b[m], (P,) + b.shape[1:]).copy()
@@ -165,15 +165,18 @@ def random_direction(model, rng=0, m: int = 0, normalization: str = "filter", bi
 
 
 def along(center, directions, coords) -> list[np.ndarray]:
-    """``(P, ...)`` arrays of the points ``center + sum_i coords[:, i] * directions[i]``."""
+    """``(P, ...)`` arrays of the points ``center + sum_i coords[:, i] * directions[i]``, in the
+    parameters' dtype."""
     coords = np.asarray(coords, dtype=np.float64)
     coords = coords[:, None] if coords.ndim == 1 else coords
+    P = coords.shape[0]
     out = []
     for i, c in enumerate(center):
-        a = np.broadcast_to(c, (coords.shape[0],) + c.shape).astype(np.float64)
+        a = np.empty((P,) + c.shape, dtype=c.dtype)
+        a[...] = c
         for j, d in enumerate(directions):
-            a = a + coords[:, j].reshape((-1,) + (1,) * c.ndim) * d[i]
-        out.append(a.astype(c.dtype))
+            a += coords[:, j].astype(c.dtype).reshape((-1,) + (1,) * c.ndim) * d[i]
+        out.append(a)
     return out
 
 
@@ -238,6 +241,25 @@ def slice_1d(model, x, y, loss, *, m: int = 0, direction=None, alphas=None, rng=
     res = evaluate(model, along(theta, [d], alphas), x, y, loss, metrics, max_models, m)
     return Slice(alphas, None, res.pop("loss"), {k: v for k, v in res.items() if k != "chunks"}, theta, [d],
                  len(alphas), res["chunks"])
+
+
+def slices_1d(model, x, y, loss, count: int, *, m: int = 0, alphas=None, rng=0, normalization="filter",
+              biases="zero", metrics=(), max_models=None) -> list[Slice]:
+    """``count`` 1-D slices around network ``m`` along independent random directions, all
+    ``count x len(alphas)`` points evaluated as one ensemble (see :func:`slice_1d`)."""
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise GlassnetError(f"count must be a positive integer, got {count!r}", field="count", value=count)
+    theta = point(model, m)
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    dirs = [random_direction(model, rng, m, normalization, biases) for _ in range(count)]
+    alphas = np.linspace(-1, 1, 41) if alphas is None else np.asarray(alphas, dtype=float)
+    A = len(alphas)
+    parts = [along(theta, [d], alphas) for d in dirs]
+    stacked = [np.concatenate([p[i] for p in parts]) for i in range(len(theta))]
+    res = evaluate(model, stacked, x, y, loss, metrics, max_models, m)
+    return [Slice(alphas, None, res["loss"][k * A:(k + 1) * A],
+                  {n: v[k * A:(k + 1) * A] for n, v in res.items() if n not in ("loss", "chunks")}, theta, [d],
+                  count * A, res["chunks"]) for k, d in enumerate(dirs)]
 
 
 def slice_2d(model, x, y, loss, *, m: int = 0, directions=None, alphas=None, betas=None, rng=0,
@@ -395,14 +417,22 @@ def permute(model, pt, perms: dict, signs: dict | None = None) -> list[np.ndarra
     return new
 
 
-def align(model, a=0, b=1, method: str = "weights", x=None, signs: bool | None = None) -> Alignment:
+def align(model, a=0, b=1, method: str = "weights", x=None, signs: bool | None = None,
+          max_sweeps: int = 20) -> Alignment:
     """Align network ``b``'s hidden units to network ``a``'s (indices into ``model`` or points).
 
-    ``method="weights"``: unit ``j``'s feature is its incoming weights and bias (after the layer
-    below was aligned); ``"activations"``: its activations on ``x``. Units are matched by the
-    Hungarian algorithm on the correlation matrix (maximizing the total correlation, or its
-    absolute value with ``signs``, flipping the units whose match correlates negatively).
-    ``signs`` defaults to True where the activation is odd (tanh, linear).
+    Units are matched by the Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) on a
+    correlation matrix ``C[i, j]`` between A's unit ``i`` and B's unit ``j``, maximizing the total
+    correlation, or, with ``signs``, its absolute value, flipping the units whose match correlates
+    negatively. ``signs`` defaults to True where the activation is odd (tanh, linear).
+
+    ``method="weights"``: a unit's feature is its incoming weights and bias; layer by layer from
+    the input (each layer's incoming weights already in A's order below it), then repeated sweeps
+    that add the outgoing weights (in the order the layer above currently has) until no unit
+    moves, at most ``max_sweeps`` (coordinate ascent, as in Git Re-Basin's weight matching,
+    Ainsworth et al. 2023, https://arxiv.org/abs/2209.04836, with correlations for inner
+    products). ``method="activations"``: a unit's feature is its activations on ``x``, layer by
+    layer (Li et al. 2016).
     """
     from scipy.optimize import linear_sum_assignment  # noqa: PLC0415 - scipy only when aligning
 
@@ -411,34 +441,55 @@ def align(model, a=0, b=1, method: str = "weights", x=None, signs: bool | None =
     if method == "activations" and x is None:
         raise GlassnetError("method='activations' needs x (inputs to compare the units on)", field="x")
     dense, odd = _dense_chain(model)
-    pa = point(model, a) if isinstance(a, (int, np.integer)) else _check_point(model, a, "a")
-    pb = point(model, b) if isinstance(b, (int, np.integer)) else _check_point(model, b, "b")
-    perms, sgns, sims = {}, {}, []
-    cur = [q.copy() for q in pb]
-    if method == "activations":
-        xa = model.prepare_inputs(x)
-    for k, li in enumerate(dense[:-1]):
-        flip = odd[k] if signs is None else bool(signs)
-        if flip and not odd[k]:
+    hidden = dense[:-1]
+    flips = {}
+    for k, li in enumerate(hidden):
+        flips[li] = odd[k] if signs is None else bool(signs)
+        if flips[li] and not odd[k]:
             raise GlassnetError(f"layer {model.layers[li].name}: sign flips need an odd activation (tanh, linear)",
                                 field="signs", value=signs)
-        if method == "weights":
-            fa, fb = _incoming(model, pa, li), _incoming(model, cur, li)
-        else:
-            fa, fb = _hidden(model, pa, li, xa).T, _hidden(model, cur, li, xa).T
-        C = _corr(fa, fb)                               # C[i, j]: A's unit i vs B's unit j
-        score = np.abs(C) if flip else C
-        rows, cols = linear_sum_assignment(score, maximize=True)
+    pa = point(model, a) if isinstance(a, (int, np.integer)) else _check_point(model, a, "a")
+    pb = point(model, b) if isinstance(b, (int, np.integer)) else _check_point(model, b, "b")
+    xa = model.prepare_inputs(x) if method == "activations" else None
+
+    def features(pt, li, outgoing):
+        if method == "activations":
+            return _hidden(model, pt, li, xa).T
+        f = _incoming(model, pt, li)
+        if outgoing:
+            f = np.concatenate([f, _params_of(model, pt)[dense[dense.index(li) + 1]]["W"]], axis=1)
+        return f
+
+    perms = {li: np.arange(model.layers[li].units) for li in hidden}
+    sgns = {li: np.ones(model.layers[li].units) for li in hidden}
+    cur = [q.copy() for q in pb]
+
+    def match(li, outgoing) -> bool:
+        nonlocal cur
+        C = _corr(features(pa, li, outgoing), features(cur, li, outgoing))
+        rows, cols = linear_sum_assignment(np.abs(C) if flips[li] else C, maximize=True)
         perm = cols[np.argsort(rows)]
-        s = np.sign(C[np.arange(len(perm)), perm]) if flip else np.ones(len(perm))
+        s = np.sign(C[np.arange(len(perm)), perm]) if flips[li] else np.ones(len(perm))
         s[s == 0] = 1
-        before = float(np.mean(np.diag(C)))
+        if np.array_equal(perm, np.arange(len(perm))) and (s > 0).all():
+            return False
         cur = permute(model, cur, {li: perm}, {li: s})
-        after = float(np.mean(C[np.arange(len(perm)), perm] * s))
-        perms[li], sgns[li] = perm, s
-        sims.append((before, after))
-    return Alignment([dense[k] for k in range(len(dense) - 1)], [perms[li] for li in dense[:-1]],
-                     [sgns[li] for li in dense[:-1]], cur, sims)
+        perms[li], sgns[li] = perms[li][perm], sgns[li][perm] * s
+        return True
+
+    for li in hidden:
+        match(li, outgoing=False)
+    if method == "weights":
+        for _ in range(max_sweeps):
+            if not any([match(li, outgoing=True) for li in hidden]):
+                break
+    sims = []
+    for li in hidden:
+        out = method == "weights"
+        fa = features(pa, li, out)
+        sims.append((float(np.mean(np.diag(_corr(fa, features(pb, li, out))))),
+                     float(np.mean(np.diag(_corr(fa, features(cur, li, out)))))))
+    return Alignment(hidden, [perms[li] for li in hidden], [sgns[li] for li in hidden], cur, sims)
 
 
 def _incoming(model, pt, li):

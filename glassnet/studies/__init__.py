@@ -23,3 +23,4 @@ from . import dropout_cost  # noqa: E402,F401  isort: skip
 from . import playground_exercises  # noqa: E402,F401  isort: skip
 from . import image_classifier  # noqa: E402,F401  isort: skip
 from . import sparsity  # noqa: E402,F401  isort: skip
+from . import loss_landscape  # noqa: E402,F401  isort: skip
