@@ -155,21 +155,18 @@ class DataConfig(Strict):
         """Refuse a data set whose declared sample count cannot fit the memory budget, before it
         is built: ``n``/``n_samples`` (or ``n_per_class`` x ``classes``) samples of at least
         :data:`MIN_SAMPLE_BYTES` each (a lower bound: one float64 input and one target)."""
-        def given(key):
-            value = self.options.get(key, params[key].default if key in params else None)
+        def number(key, default=None):
+            value = self.options.get(key, params[key].default if key in params else default)
+            if key == "classes" and isinstance(value, (list, tuple)):  # classes given by name
+                return len(value)
             return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
         for key in SAMPLE_COUNT_OPTIONS:
-            count = given(key)
-            if key not in params or count is None:
+            count = number(key) if key in params else None
+            if count is None:
                 continue
-            samples = count
-            if key == "n_per_class":
-                classes = self.options.get("classes", params["classes"].default if "classes" in params else 1)
-                samples *= len(classes) if isinstance(classes, (list, tuple)) else classes \
-                    if isinstance(classes, (int, float)) and not isinstance(classes, bool) else 1
-            nbytes = samples * MIN_SAMPLE_BYTES
-            budget = memory_budget()
+            samples = count * (number("classes", 1) or 1) if key == "n_per_class" else count
+            nbytes, budget = samples * MIN_SAMPLE_BYTES, memory_budget()
             if nbytes > budget:
                 raise ConfigKeyError(f"options.{key}", self.options.get(key, count),
                                      f"data set {self.name!r} with {samples:,.0f} samples needs at least "
