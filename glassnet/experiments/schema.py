@@ -81,28 +81,38 @@ def _key_path(prefix: str, key) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def find_non_finite(value, path: str = ""):
-    """``(key path, value)`` of the first NaN or infinite number in a raw config (TOML has
-    ``inf`` and ``nan`` literals, and ``--set`` values are read as TOML), or ``None``."""
+#: integers a config may hold: TOML's 64-bit range (Python's TOML reader accepts any size)
+INT_LIMIT = 2**63
+
+
+def find_bad_number(value, path: str = ""):
+    """``(key path, value)`` of the first NaN or infinite number, or integer beyond 64 bits, in a
+    raw config (TOML has ``inf`` and ``nan`` literals, and ``--set`` values are read as TOML), or
+    ``None``."""
     if isinstance(value, float):
         return None if math.isfinite(value) else (path, value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if -INT_LIMIT <= value < INT_LIMIT else (path, value)
     if isinstance(value, dict):
         for k, v in value.items():
-            found = find_non_finite(v, _key_path(path, k))
+            found = find_bad_number(v, _key_path(path, k))
             if found:
                 return found
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            found = find_non_finite(v, f"{path}[{i}]")
+            found = find_bad_number(v, f"{path}[{i}]")
             if found:
                 return found
     return None
 
 
-def _refuse_non_finite(raw):
-    found = find_non_finite(raw)
+def _refuse_bad_numbers(raw):
+    found = find_bad_number(raw)
     if found:
-        raise ConfigKeyError(found[0], found[1], "must be a finite number (inf and nan are not allowed in a config)")
+        if isinstance(found[1], float):
+            raise ConfigKeyError(found[0], found[1], "must be a finite number (inf and nan are not allowed in a config)")
+        raise ConfigKeyError(found[0], f"{str(found[1])[:12]}... ({len(str(abs(found[1])))} digits)",
+                             "must be an integer within 64 bits, as TOML integers are")
     return raw
 
 
@@ -165,11 +175,11 @@ class DataConfig(Strict):
             count = number(key) if key in params else None
             if count is None:
                 continue
-            samples = count * (number("classes", 1) or 1) if key == "n_per_class" else count
+            samples = int(count * (number("classes", 1) or 1) if key == "n_per_class" else count)
             nbytes, budget = samples * MIN_SAMPLE_BYTES, memory_budget()
             if nbytes > budget:
                 raise ConfigKeyError(f"options.{key}", self.options.get(key, count),
-                                     f"data set {self.name!r} with {samples:,.0f} samples needs at least "
+                                     f"data set {self.name!r} with {samples:,} samples needs at least "
                                      f"{nbytes / 2**20:,.0f} MiB, over the memory budget of {budget / 2**20:,.0f} MiB "
                                      f"(set {MAX_BYTES_ENV} to allow more)")
 
@@ -474,7 +484,7 @@ class _Config(Strict):
     @model_validator(mode="before")
     @classmethod
     def _finite(cls, raw):
-        return _refuse_non_finite(raw)
+        return _refuse_bad_numbers(raw)
 
     def as_dict(self) -> dict:
         """The canonical JSON form (``None`` values dropped): what the run store keeps and

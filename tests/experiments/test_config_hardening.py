@@ -51,6 +51,18 @@ def test_non_finite_numbers_in_tables_and_sweeps_are_refused(tmp_path):
     assert _one_line(validate, raw, "c").startswith('c: sweep.random.params."training.l1".uniform[1] = inf:')
 
 
+def test_integers_beyond_64_bits_are_refused(tmp_path):
+    # TOML integers are 64-bit; Python's reader accepts any size, which overflowed later
+    path = tmp_path / "c.toml"
+    text = to_toml(make_raw(data={"name": "spiral", "options": {"n": 7}}))
+    path.write_text(text.replace("n = 7", "n = 1" + "0" * 400))
+    assert _one_line(load_config, path).startswith(f"{path}: data.options.n = \"100000000000... (401 digits)\": "
+                                                   "must be an integer within 64 bits")
+    raw = make_raw(sweep={"random": {"n": 2, "params": {"training.l1": {"uniform": [0, 10**400]}}}})
+    assert _one_line(validate, raw, "c").startswith('c: sweep.random.params."training.l1".uniform[1] = ')
+    assert _one_line(load_config, None, [f"training.steps={2**63}"]).startswith("default config: training.steps")
+
+
 def test_train_with_infinite_weight_decay_exits_2_with_one_line(capsys, tmp_path):
     code = main(["train", "--set", "training.weight_decay=inf", "--store", str(tmp_path / "s"), "--no-progress"])
     out, err = capsys.readouterr()
