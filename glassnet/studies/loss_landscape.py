@@ -30,7 +30,7 @@ from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import SGD
 from .base import Study, register_study
-from .report import choose, compare_phrase, fmt, names_list, pct, ratio_phrase
+from .report import choose, compare_phrase, fmt, pct, ratio_phrase
 from .runconfig import DataRecipe
 
 LOSS = "softmax_cross_entropy"
@@ -127,79 +127,87 @@ class LossLandscape(Study):
         ls, lf = float(np.mean(sm["loss"])), float(np.mean(fb["loss"]))
         rs, rf = float(np.mean(sm["rise"])), float(np.mean(fb["rise"]))
         ws, wf = float(np.mean(sm["width"])), float(np.mean(fb["width"]))
-        for k, v in (("small.loss", ls), ("full.loss", lf), ("small.rise", rs), ("full.rise", rf),
-                     ("small.width", ws), ("full.width", wf)):
-            report.number(k, v)
         S, D = sm["rise"].shape
         comparable = max(ls, lf) <= tol * min(ls, lf)
         lower_s = int(np.sum(sm["rise"].mean(axis=1) < fb["rise"].mean(axis=1)))
-        # the difference counts only if it exceeds two standard errors of the direction-to-direction spread
+        # a difference counts only beyond two standard errors of the direction-to-direction spread
         se = float(np.sqrt(sm["rise"].var(ddof=1) / sm["rise"].size + fb["rise"].var(ddof=1) / fb["rise"].size))
         clear = abs(rf - rs) > 2 * se
-        report.number("rise.se", se)
         b8 = f"batch {s['small batch']}"
-        report.finding(
-            f"Sharp vs flat: {b8} ended at training loss {fmt(ls)}, the full batch at {fmt(lf)} (mean of {S} "
-            "seeds) — "
-            + choose(comparable, f"within a factor {fmt(tol)}, so their sharpness compares fairly. ",
-                     f"more than a factor {fmt(tol)} apart, so the sharpness below compares minima of different "
-                     "depth, not only of different width. ")
-            + f"Along {D} filter-normalized random directions per network, the loss rose by {fmt(rs)} ({b8}) and "
-            f"{fmt(rf)} (full batch) at distance {fmt(r)} (standard error of the difference {fmt(se)}; per seed, "
-            f"{b8} was flatter for {lower_s} of {S}): "
-            + choose(clear, "the full-batch minima were " + ratio_phrase(rf, rs, "sharper than", "flatter than",
-                                                                          "as sharp as", tol=0.0)
-                     + f" the {b8} minima" + choose(
-                         comparable and rf > rs, ", as Keskar et al. and Li et al. report.",
-                         choose(comparable, ", the opposite of Keskar et al.'s observation.", ".")),
-                     "the difference is within two standard errors: no clear difference in sharpness here."))
-        report.finding(
-            f"Width of the region where the loss stays within {fmt(s['width rise'])} of the minimum's, along the same "
-            f"directions: {fmt(ws)} ({b8}) vs {fmt(wf)} (full batch) — the {b8} minima are "
-            + compare_phrase(ws, wf, "wider", "narrower", "about as wide", rel_tol=0.05) + ".")
+        measured = (f"{b8} ended at training loss {fmt(ls)}, the full batch at {fmt(lf)} (mean of {S} seeds); along "
+                    f"{D} filter-normalized random directions per network the loss rose by {fmt(rs)} ({b8}) and "
+                    f"{fmt(rf)} (full batch) at distance {fmt(r)}, standard error of the difference {fmt(se)}; "
+                    f"{b8} was flatter for {lower_s} of {S} seeds")
+        if not comparable:
+            why = (f"Sharp vs flat not compared: the training losses are more than a factor {fmt(tol)} apart, so "
+                   f"the minima differ in depth, not only in width ({measured}).")
+        elif not clear:
+            why = f"No clear difference in sharpness: the rises differ by less than two standard errors ({measured})."
+        else:
+            why = (f"The {b8} minima were the sharper ones, " + ratio_phrase(rs, rf, "sharper than", "flatter than",
+                                                                                 "as sharp as", tol=0.0)
+                   + f" the full-batch minima, the opposite of Keskar et al.'s observation ({measured}).")
+        report.claim(
+            "full_batch_sharper", comparable and clear and rf > rs,
+            f"Full-batch minima are sharper: at a similar training loss, the full-batch minima were "
+            + ratio_phrase(rf, rs, "sharper than", "flatter than", "as sharp as", tol=0.0)
+            + f" the {b8} minima, as Keskar et al. and Li et al. report ({measured}).", why,
+            {"loss_small": ls, "loss_full": lf, "rise_small": rs, "rise_full": rf, "se": se})
+        report.claim(
+            "small_batch_wider", ws > 1.05 * wf,
+            f"The {b8} minima are wider: the loss stays within {fmt(s['width rise'])} of the minimum's over "
+            f"{fmt(ws)} ({b8}) vs {fmt(wf)} (full batch) along the same directions.",
+            f"The {b8} minima are not wider: the loss stays within {fmt(s['width rise'])} of the minimum's over "
+            f"{fmt(ws)} ({b8}) vs {fmt(wf)} (full batch) — "
+            + compare_phrase(ws, wf, "wider", "narrower", "about as wide", rel_tol=0.05) + ".",
+            {"width_small": ws, "width_full": wf})
         p = data["paths"]
         bar = {k: np.array([L.barrier(p["ts"], row) for row in p[k]]) for k in ("raw", "weights", "activations")}
-        for k, v in bar.items():
-            report.number(f"barrier.{k}", float(v.mean()))
         raw, wts, act = (float(bar[k].mean()) for k in ("raw", "weights", "activations"))
         gone = s["barrier gone below"]
         npairs = len(p["pairs"])
         ends = float(np.mean(p["raw"][:, [0, -1]]))
-        report.finding(
-            f"Between two independently trained {b8} networks ({npairs} pairs of seeds) the loss along the straight "
-            f"line rose {fmt(raw)} above the line between its ends (ends at {fmt(ends)} on average). After "
-            f"aligning the hidden units by permutation and sign on their activations the barrier was {fmt(act)}"
-            + choose(act < gone and raw >= gone, f": below {fmt(gone)}, it vanished — the two solutions are one "
-                                                 "basin up to a relabelling of hidden units.",
-                     choose(act < raw, f": {pct(1 - act / raw if raw else 0)} lower, but not gone.",
-                            ": alignment did not lower it.")))
-        report.finding(
-            f"Matching on weight correlations instead (incoming and outgoing weights, coordinate ascent over the "
-            f"layers) left a barrier of {fmt(wts)} ("
-            + ratio_phrase(wts, act, "higher than", "lower than", "the same as", tol=0.1)
-            + f" matching on activations, {fmt(act)}); mean matched correlation after alignment: weights "
-            f"{fmt(float(np.mean(p['similarity']['weights'])))}, activations "
-            f"{fmt(float(np.mean(p['similarity']['activations'])))}.")
+        setup = (f"between two independently trained {b8} networks ({npairs} pairs of seeds; ends at {fmt(ends)} on "
+                 f"average) the loss along the straight line rose {fmt(raw)} above the line between its ends; "
+                 f"after aligning the hidden units by permutation and sign on their activations, {fmt(act)}")
+        report.claim(
+            "alignment_removes_barrier", raw >= gone > act,
+            f"Aligning hidden units removes the barrier: {setup} — below {fmt(gone)}, so the two solutions are one "
+            "basin up to a relabelling of their hidden units.",
+            "Aligning hidden units did not remove the barrier: " + setup
+            + choose(raw < gone, f" (there was hardly a barrier to remove: below {fmt(gone)} before aligning).",
+                     choose(act < raw, f" ({pct(1 - act / raw if raw else 0)} lower, but not below {fmt(gone)}).",
+                            " (no lower).")),
+            {"raw": raw, "activations": act, "weights": wts})
+        sim_w = float(np.mean(p["similarity"]["weights"]))
+        sim_a = float(np.mean(p["similarity"]["activations"]))
+        matched = (f"barrier {fmt(act)} after matching on activations, {fmt(wts)} after matching on weight "
+                   f"correlations (incoming and outgoing weights, coordinate ascent over the layers), {fmt(raw)} "
+                   f"without; mean matched correlation: activations {fmt(sim_a)}, weights {fmt(sim_w)}")
+        report.claim(
+            "activations_match_better", act < wts,
+            f"Matching on activations aligned better than matching on weights: {matched}.",
+            f"Matching on weights aligned at least as well as matching on activations: {matched}.",
+            {"similarity_weights": sim_w, "similarity_activations": sim_a})
         lowest = {}
         for label, d in (("small", sm), ("full", fb)):
             c = d["plane"].shape[0] // 2
             lo = np.unravel_index(int(np.argmin(d["plane"])), d["plane"].shape)
-            report.number(f"{label}.plane_center", float(d["plane"][c, c]))
-            report.number(f"{label}.plane_min", float(d["plane"].min()))
             lowest[label] = (float(d["plane"].min()), float(d["plane_axis"][lo[0]]), float(d["plane_axis"][lo[1]]),
                              float(d["plane"][c, c]))
-        lo_s, lo_f = lowest["small"], lowest["full"]
-        at_center = [v[0] >= v[3] - 1e-6 * abs(v[3]) for v in (lo_s, lo_f)]
-        where = [f"{label}: {fmt(v[3])} at the center, {fmt(v[0])} at ({fmt(v[1])}, {fmt(v[2])})"
-                 for ok, v, label in zip(at_center, (lo_s, lo_f), (b8, "full batch")) if not ok]
-        report.finding(
-            f"On the {sm['plane'].shape[0]}x{sm['plane'].shape[1]} plane through each first network "
-            f"({sm['plane_models']:,} networks evaluated as one ensemble in {sm['plane_chunks']} batched pass"
-            f"{'es' if sm['plane_chunks'] > 1 else ''}, {sm['plane_seconds']:.2f} s), "
-            + choose(all(at_center), "the trained network is the lowest point of its plane for both batch sizes.",
-                     "the trained network is not the lowest point of its plane for "
-                     + names_list([w.split(":")[0] for w in where]) + " (" + "; ".join(where)
-                     + "): it sits near, not at, a minimum along these directions."))
+        at_center = [v[0] >= v[3] - 1e-6 * abs(v[3]) for v in lowest.values()]
+        where = "; ".join(f"{label}: {fmt(v[3])} at the center, lowest {fmt(v[0])} at ({fmt(v[1])}, {fmt(v[2])})"
+                          for v, label in zip(lowest.values(), (b8, "full batch")))
+        plane = (f"{sm['plane'].shape[0]}x{sm['plane'].shape[1]} plane through each first network "
+                 f"({sm['plane_models']:,} networks evaluated as one ensemble in {sm['plane_chunks']} batched pass"
+                 f"{'es' if sm['plane_chunks'] > 1 else ''}, {sm['plane_seconds']:.2f} s; {where})")
+        report.claim(
+            "trained_network_lowest", all(at_center),
+            f"Each trained network is the lowest point of its plane: on the {plane}.",
+            f"Not every trained network is the lowest point of its plane (it sits near, not at, a minimum along "
+            f"those directions): on the {plane}.",
+            {"center_small": lowest["small"][3], "min_small": lowest["small"][0], "center_full": lowest["full"][3],
+             "min_full": lowest["full"][0]})
         rows = [[b8, ls, float(np.mean(sm["accuracy"])), rs, ws, "—"],
                 ["full batch", lf, float(np.mean(fb["accuracy"])), rf, wf, "—"],
                 ["path, not aligned", "—", "—", "—", "—", raw],

@@ -90,23 +90,30 @@ def _fake(rise_small=0.3, rise_full=0.6, loss_small=0.05, loss_full=0.05, raw=0.
                       "similarity": {"weights": np.full((3, 2), 0.7), "activations": np.full((3, 2), 0.8)}}}
 
 
-def _findings(data):
+def _report(data):
     s = STUDY.settings(True, 3)
-    return STUDY.make_report(data, s, None, True, 0.0).findings
+    return STUDY.make_report(data, s, None, True, 0.0)
 
 
-def test_findings_follow_the_numbers():
-    f = _findings(_fake())
-    assert "sharper than the batch 8 minima, as Keskar et al." in f[0]
-    assert "vanished" in f[2]
-    f = _findings(_fake(rise_small=0.6, rise_full=0.3))
-    assert "flatter than the batch 8 minima, the opposite of Keskar" in f[0]
-    f = _findings(_fake(rise_small=0.45, rise_full=0.452))
-    assert "no clear difference" in f[0]
-    f = _findings(_fake(loss_full=0.5))
-    assert "more than a factor 2 apart" in f[0] and "Keskar" not in f[0]
-    f = _findings(_fake(act=0.2))
-    assert "lower, but not gone" in f[2]
-    f = _findings(_fake(act=0.6))
-    assert "did not lower it" in f[2]
-    assert "lowest point of its plane for both" in f[4]
+def test_claims_follow_the_numbers():
+    r = _report(_fake())
+    assert r.claims == {"full_batch_sharper": True, "small_batch_wider": True, "alignment_removes_barrier": True,
+                        "activations_match_better": True, "trained_network_lowest": True}
+    assert "2x sharper than the batch 8 minima, as Keskar et al." in r.findings[0]
+    assert r.numbers["full_batch_sharper.rise_full"] == pytest.approx(0.6, abs=0.02)
+    r = _report(_fake(rise_small=0.6, rise_full=0.3))
+    assert not r.claims["full_batch_sharper"] and "the opposite of Keskar" in r.findings[0]
+    r = _report(_fake(rise_small=0.45, rise_full=0.452))
+    assert not r.claims["full_batch_sharper"] and "No clear difference" in r.findings[0]
+    r = _report(_fake(loss_full=0.5))
+    assert not r.claims["full_batch_sharper"] and "more than a factor 2 apart" in r.findings[0]
+    r = _report(_fake(act=0.2))
+    assert not r.claims["alignment_removes_barrier"] and "60.0% lower, but not below 0.01" in r.findings[2]
+    r = _report(_fake(act=0.6, wts=0.3))
+    assert not r.claims["alignment_removes_barrier"] and "(no lower)" in r.findings[2]
+    assert not r.claims["activations_match_better"]
+    d = _fake()
+    g = d["small"]["plane_axis"]
+    d["small"]["plane"] = np.add.outer((g - 0.5) ** 2, g ** 2)   # its lowest point away from the center
+    r = _report(d)
+    assert not r.claims["trained_network_lowest"] and "near, not at" in r.findings[4]
