@@ -57,7 +57,7 @@ class LossLandscape(Study):
                 "full-batch steps": 600 if quick else 1500, "directions per network": 16 if quick else 32,
                 "1-D points": 41, "2-D grid": 21 if quick else 41, "radius": 0.5, "width rise": 0.1,
                 "path points": 21 if quick else 41, "comparable if training losses within a factor": 2.0,
-                "barrier gone below": 0.01}
+                "barrier gone below (share of the loss at the ends)": 0.25}
 
     def make_report(self, data, settings, out, quick, seconds, sweep_id=None):
         report = super().make_report(data, settings, out, quick, seconds, sweep_id=sweep_id)
@@ -164,19 +164,21 @@ class LossLandscape(Study):
         p = data["paths"]
         bar = {k: np.array([L.barrier(p["ts"], row) for row in p[k]]) for k in ("raw", "weights", "activations")}
         raw, wts, act = (float(bar[k].mean()) for k in ("raw", "weights", "activations"))
-        gone = s["barrier gone below"]
         npairs = len(p["pairs"])
         ends = float(np.mean(p["raw"][:, [0, -1]]))
+        share = s["barrier gone below (share of the loss at the ends)"]
+        gone = share * ends   # a barrier this small is within the ends' own loss: no barrier to speak of
         setup = (f"between two independently trained {b8} networks ({npairs} pairs of seeds; ends at {fmt(ends)} on "
                  f"average) the loss along the straight line rose {fmt(raw)} above the line between its ends; "
                  f"after aligning the hidden units by permutation and sign on their activations, {fmt(act)}")
         report.claim(
             "alignment_removes_barrier", raw >= gone > act,
-            f"Aligning hidden units removes the barrier: {setup} — below {fmt(gone)}, so the two solutions are one "
-            "basin up to a relabelling of their hidden units.",
+            f"Aligning hidden units removes the barrier: {setup} — below {fmt(gone)} ({pct(share, 0)} of the loss at "
+            "the ends), so the two solutions are one basin up to a relabelling of their hidden units.",
             "Aligning hidden units did not remove the barrier: " + setup
             + choose(raw < gone, f" (there was hardly a barrier to remove: below {fmt(gone)} before aligning).",
-                     choose(act < raw, f" ({pct(1 - act / raw if raw else 0)} lower, but not below {fmt(gone)}).",
+                     choose(act < raw, f" ({pct(1 - act / raw if raw else 0)} lower, but not below {fmt(gone)}, "
+                                       f"{pct(share, 0)} of the loss at the ends).",
                             " (no lower).")),
             {"raw": raw, "activations": act, "weights": wts})
         sim_w = float(np.mean(p["similarity"]["weights"]))

@@ -108,7 +108,7 @@ def test_claims_follow_the_numbers():
     r = _report(_fake(loss_full=0.5))
     assert not r.claims["full_batch_sharper"] and "more than a factor 2 apart" in r.findings[0]
     r = _report(_fake(act=0.2))
-    assert not r.claims["alignment_removes_barrier"] and "60.0% lower, but not below 0.01" in r.findings[2]
+    assert not r.claims["alignment_removes_barrier"] and "60.0% lower, but not below 0.0125" in r.findings[2]
     r = _report(_fake(act=0.6, wts=0.3))
     assert not r.claims["alignment_removes_barrier"] and "(no lower)" in r.findings[2]
     assert not r.claims["activations_match_better"]
