@@ -57,7 +57,8 @@ def check_plan(plan: Plan, source: str = "config") -> None:
     (:func:`~glassnet.experiments.config.validate`), and nothing here checks a value again. What
     is left needs the data, so it is checked here, once per group of runs of one shape:
 
-    * ``data``: the data set builds and ``data.encoding`` fits its labels;
+    * ``data``: the data set builds (its builder checks its own option values; the config
+      checked their names and declared size) and ``data.encoding`` fits its labels;
     * ``model``: the memory the job's ensemble needs while training (parameters, gradients and
       optimizer moments of the most models one job trains, and the activations of one batch),
       sized with a dry build (shapes only) against the memory budget (``$GLASSNET_MAX_BYTES``)
@@ -65,6 +66,9 @@ def check_plan(plan: Plan, source: str = "config") -> None:
       inputs, convolutions need images, the output width comes from the targets);
     * ``training.loss`` and ``training.metrics``: they accept the network's outputs and the
       targets (one forward pass on a few samples).
+
+    (The budget check is the one place a memory bomb in ``model`` is caught: it needs the input
+    width, which only the data gives.)
     """
     for job in plan.jobs(workers=1, max_models=None):
         run = job.runs[0]
@@ -76,7 +80,8 @@ def check_plan(plan: Plan, source: str = "config") -> None:
         steps = [("data", "data", lambda: load_data(cfg)),
                  (layers, "budget", lambda: _fits_budget(cfg, built["data"], models, plan.config.sweep is not None)),
                  ("model", "model", lambda: make_model(cfg, [run.seed], built["data"]).build(built["data"].x.shape[1:])),
-                 ("training.loss", "loss", lambda: _dry_loss(cfg, built["model"], built["data"]))]
+                 ("training.loss", "forward", lambda: _dry_loss(cfg, built["model"], built["data"])),
+                 ("training.metrics", "metrics", lambda: _dry_metrics(cfg, built["data"], *built["forward"]))]
         for table, key, make in steps:
             try:
                 built[key] = make()
@@ -104,22 +109,29 @@ def _fits_budget(cfg, data: Data, models: int, sweep: bool) -> None:
 
 
 def _dry_loss(cfg, model, data: Data):
-    """One forward pass, the loss and the metrics on a few samples: catches data/model/loss
-    mismatches."""
+    """One forward pass and the loss on a few samples: catches data/model/loss mismatches.
+    Returns ``(pred, y, loss)`` for the metrics check."""
     from .. import losses as losses_mod  # noqa: PLC0415
 
     loss = losses_mod.get(cfg.training.loss)
-    y = loss.prepare_targets(data.y, model.output_shape)
+    y = loss.prepare_targets(data.y, model.output_shape)[:8]
     x = model.prepare_inputs(data.x[:8])
     with np.errstate(all="ignore"):
         pred = model.forward(x, False)
+        loss.value(pred, y)
+    return pred, y, loss
+
+
+def _dry_metrics(cfg, data: Data, pred, y, loss) -> None:
+    """The run's metrics on those outputs: catches a metric that cannot read them (top-k of one
+    output, a threshold that is not a number)."""
+    with np.errstate(all="ignore"):
         for name, metric in run_metrics(cfg, loss, data).items():
             try:
-                metric(pred, y[:8], loss)
+                metric(pred, y, loss)
             except (GlassnetError, ValueError, TypeError, IndexError) as exc:
-                raise GlassnetError(f"metric {name!r} does not fit this model's outputs: "
-                                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-        return loss.value(pred, y[:8])
+                raise GlassnetError(f"{name}: cannot be computed on this model's outputs "
+                                    f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
 
 
 def run_sweep(config: ExperimentConfig, store: RunStore, *, executor: str = "local", workers: int | None = None,

@@ -247,3 +247,18 @@ def test_a_newly_registered_activation_is_accepted_by_a_config_and_trains():
     msg = _bad(raw)
     assert msg.startswith('c: model.activation = "cube": unknown activation')
     assert "sigmoid" in msg and "relu" in msg and "cube" not in msg.split("valid names:")[1]
+
+
+def test_check_plan_names_the_table_of_what_only_the_data_can_tell(tmp_path):
+    """check_plan validates nothing again; it checks what needs the data, by table."""
+    cases = [({"data": {"name": "spiral", "options": {"n": -5}}}, "c: data: n must be"),
+             ({"model": {"hidden": None, "layers": [{"type": "conv2d", "filters": 2, "kernel_size": 3}]}},
+              "c: model.layers: Conv2D expects images"),
+             ({"training": {"metrics": [{"name": "binary_accuracy", "threshold": "x"}]}},
+              "c: training.metrics: binary_accuracy: cannot be computed")]
+    for change, start in cases:
+        with RunStore(tmp_path / "s") as st:
+            with pytest.raises(GlassnetError) as info:
+                run_sweep(validate(make_raw(**change), "c"), st, progress=False, echo=None, source="c")
+            assert str(info.value).startswith(start) and "\n" not in str(info.value), str(info.value)
+            assert st.runs() == []  # refused before the sweep is recorded
