@@ -22,7 +22,7 @@ from ..backend import MAX_BYTES_ENV, memory_budget
 from ..errors import GlassnetError
 from ..training import FULL_BATCH
 from .executors import default_workers, execute
-from .planner import Plan, expand
+from .planner import Plan, expand, group
 from .schema import ExperimentConfig
 from .store import RunStore
 from .worker import Data, load_data, make_model, run_metrics
@@ -70,11 +70,11 @@ def check_plan(plan: Plan, source: str = "config") -> None:
     (The budget check is the one place a memory bomb in ``model`` is caught: it needs the input
     width, which only the data gives.)
     """
-    for job in plan.jobs(workers=1, max_models=None):
-        run = job.runs[0]
+    for runs in group(plan.runs):
+        run = runs[0]
         cfg = run.config
         where = f"{source}: sweep point {run.params}: " if run.params else f"{source}: "
-        models = min(len(job.runs), plan.max_models or len(job.runs))
+        models = min(len(runs), plan.max_models or len(runs))  # the most one job of the group trains
         built: dict = {}
         layers = "model.hidden" if cfg.model.hidden is not None else "model.layers"
         steps = [("data", "data", lambda: load_data(cfg)),
