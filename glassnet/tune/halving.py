@@ -5,9 +5,9 @@ configurations for a few steps, keeps the best ``1/eta`` of them, trains those `
 longer, and so on up to ``max_steps``. Here every configuration is a *slot* of one
 :class:`~glassnet.training.Trainer` (one model on the model axis, with its own learning rate,
 momentum, weight decay... as ``(M,)`` arrays), so the whole search is one vectorized training
-loop. At each *rung* (a number of steps a configuration has trained: ``min_steps * eta^k``, and
-``max_steps`` last) the configurations there are scored on the validation data, and the worse
-ones stop: ``trainer.state.stop_models(mask, "halved")``.
+loop. At each *rung* (a number of steps a configuration has trained: ``max_steps * eta^-k`` down
+to about ``min_steps``, see :func:`rung_ages`) the configurations there are scored on the
+validation data, and the worse ones stop: ``trainer.state.stop_models(mask, "halved")``.
 
 Two ways to use the slots:
 
@@ -15,13 +15,16 @@ Two ways to use the slots:
   best ``max(1, n // eta)`` of the ``n`` still training go on. A stopped slot is frozen (no
   update), but the engine still computes its forward and backward pass: the *model-steps*
   (steps configurations trained, summed) shrink, the *slot-steps* (work done) do not.
-* ``slots=S < N`` (refill; the asynchronous rule of ASHA, Li et al. 2020,
-  https://arxiv.org/abs/1810.05934): ``S`` slots; a slot whose configuration was halved or
-  finished takes the next configuration from the queue, with a fresh network (the initial
-  weights ``model_fn([seed])`` draws) and zeroed optimizer state. A configuration reaching rung
-  ``k`` goes on if its score is at least the ``1 - 1/eta`` quantile of every score recorded at
-  rung ``k`` so far (its own and those arriving at the same step included). Slot-steps then
-  follow model-steps.
+* ``slots=S < N`` (refill; ASHA, Li et al. 2020, https://arxiv.org/abs/1810.05934): ``S``
+  slots. A configuration reaching a rung (not the last) *pauses*: its network, buffers and
+  optimizer state are saved and its slot is freed. A free slot takes, first, a paused
+  configuration that is among the best ``floor(n_k / eta)`` of the ``n_k`` scores recorded at its
+  rung ``k`` (highest rung first), restored into that slot, or else the next new configuration,
+  with a fresh network (the initial weights ``model_fn([seed])`` draws) and zeroed optimizer
+  state; else it idles. Configurations enter in random order (``order``). A configuration never
+  promoted ends "halved" at its rung. Slot-steps then follow model-steps, up to the idle slots
+  at the end. With full-batch training a resumed configuration trains exactly as it would alone;
+  with minibatches its data order continues from the slot's shuffle, not its own.
 
 :func:`hyperband` (Li et al. 2018, https://arxiv.org/abs/1603.06560) runs several synchronous
 brackets side by side in the same ensemble: bracket ``s`` starts ``n_s`` configurations at

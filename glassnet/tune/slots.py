@@ -15,7 +15,9 @@ Per-model hyperparameters a configuration may set (a dict ``{name: value}``):
   ``l1 sum |W|``, weights only), unless the optimizer has a hyperparameter of that name.
 
 Architecture (widths, activations) is fixed per Trainer: configurations that differ in it need
-separate Trainers.
+separate Trainers. Optimizer state that is not per model stays shared: Adam's step count ``t``
+(its bias correction) is the Trainer's, so a slot given a fresh network late in training skips
+Adam's warm-up correction; SGD has no such state.
 """
 
 from __future__ import annotations
