@@ -145,3 +145,13 @@ def test_bad_arguments(kw, match):
     args.update(kw)
     with pytest.raises(GlassnetError, match=match):
         tune.pbt(ae_fn, x, y, args.pop("configs"), **args)
+
+
+def test_momentum_can_grow_from_zero():
+    """Every member starts without momentum; a perturbation may give one some (SGD keeps its
+    velocity buffer from the start when momentum is tuned), and training goes on with it."""
+    x, y = _ae()
+    r = tune.pbt(ae_fn, x, y, [{"lr": v, "momentum": 0.0} for v in (1.0, 2.0, 4.0, 8.0)], steps=400, interval=50,
+                 loss="half_sse", rng=1)
+    assert r.hyper["momentum"][0].max() == 0 and r.hyper["momentum"].max() >= 0.2
+    assert np.isfinite(r.final).all()
