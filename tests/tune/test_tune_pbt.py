@@ -153,5 +153,5 @@ def test_momentum_can_grow_from_zero():
     x, y = _ae()
     r = tune.pbt(ae_fn, x, y, [{"lr": v, "momentum": 0.0} for v in (1.0, 2.0, 4.0, 8.0)], steps=400, interval=50,
                  loss="half_sse", rng=1)
-    assert r.hyper["momentum"][0].max() == 0 and r.hyper["momentum"].max() >= 0.2
+    assert r.hyper["momentum"][0].max() == 0 and r.hyper["momentum"].max() > 0.19
     assert np.isfinite(r.final).all()
