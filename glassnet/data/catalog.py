@@ -152,14 +152,15 @@ def _multi_gaussian(n: int = 1200, noise: float = 0.0, seed=0) -> Dataset:
 
 
 @datasets.register("identity8", "autoencoder8")
-def _identity8(encoding: str = "k", n: int = 8, dtype=np.float32) -> Dataset:
+def _identity8(encoding: str = "k", n: int = 8, dtype=np.float32, input_encoding: str = "k") -> Dataset:
     """The 8-3-8 autoencoder of seed 003: :func:`glassnet.data.encoding.identity_patterns`.
 
     ``y`` holds target vectors (``"k"`` or ``"k-1"`` encoded), trained as a regression with
     half the sum of squared errors, as in the seed; decode outputs with ``from_one_hot``.
+    ``input_encoding = "k-1"`` codes the inputs the same way (the seed's 7-3-7 k-1 network).
     """
-    x, y = identity_patterns(n, encoding, dtype)
-    return Dataset("identity8", x, y, "regression", None, tuple(f"x{i + 1}" for i in range(n)))
+    x, y = identity_patterns(n, encoding, dtype, input_encoding)
+    return Dataset("identity8", x, y, "regression", None, tuple(f"x{i + 1}" for i in range(x.shape[1])))
 
 
 PARTS = ("all", "train", "test")

@@ -8,7 +8,11 @@
               class 7  <0,0,0,0,0,0,0,1>  ->  <0,0,0,0,0,0,1>
               class 0  <1,0,0,0,0,0,0,0>  ->  <0,0,0,0,0,0,0>
 
-          With one column fewer the 8-3-8 network has 52 parameters instead of 59.
+          The seed codes inputs *and* targets this way, so its k-1 network is 7-3-7: 7*3+3 + 3*7+7
+          = 52 parameters instead of the 8-3-8 network's 8*3+3 + 3*8+8 = 59. With k-1 targets
+          but the 8 one-hot inputs kept (``identity_patterns(encoding="k-1")``) it is 8-3-7:
+          8*3+3 + 3*7+7 = 55. ``identity_patterns(encoding="k-1", input_encoding="k-1")`` gives
+          the seed's 7-3-7 arrays.
 """
 
 from __future__ import annotations
@@ -106,24 +110,29 @@ def from_one_hot(targets, encoding: str = "k", threshold: float = 0.5) -> np.nda
 decode = from_one_hot
 
 
-def identity_patterns(n: int = 8, encoding: str = "k", dtype=np.float32):
+def identity_patterns(n: int = 8, encoding: str = "k", dtype=np.float32, input_encoding: str = "k"):
     """The inputs and targets of the n-m-n identity autoencoder (8-3-8 in seed 003).
 
     Parameters
     ----------
     n : int
-        Number of patterns and input width (8 in the seed).
+        Number of patterns (8 in the seed).
     encoding : {"k", "k-1"}
-        Encoding of the targets; the inputs are always the ``n`` one-hot rows.
+        Encoding of the targets.
     dtype : NumPy dtype
+    input_encoding : {"k", "k-1"}
+        Encoding of the inputs: ``"k"`` the ``n`` one-hot rows (the identity matrix), ``"k-1"``
+        the same reference-class coding as the targets (pattern 0 is the all-zeros row). The
+        seed's k-1 network codes both ways: 7-3-7, 52 parameters (8-3-7 with one-hot inputs: 55).
 
     Returns
     -------
-    x : ndarray, shape (n, n)
-        The identity matrix: row ``c`` is class ``c`` one-hot.
+    x : ndarray, shape (n, n) or (n, n - 1)
+        ``one_hot(arange(n), n, input_encoding)``: for ``"k"`` the identity matrix.
     y : ndarray, shape (n, n) or (n, n - 1)
-        ``one_hot(arange(n), n, encoding)``; for ``"k"`` equal to ``x``.
+        ``one_hot(arange(n), n, encoding)``; for ``"k"`` equal to the identity matrix.
     """
     n = check_int(n, "n", 2)
-    x = np.eye(n, dtype=dtype)
-    return x, one_hot(np.arange(n), n, encoding=encoding, dtype=dtype)
+    labels = np.arange(n)
+    return (one_hot(labels, n, encoding=input_encoding, dtype=dtype),
+            one_hot(labels, n, encoding=encoding, dtype=dtype))
