@@ -25,6 +25,7 @@ from .network import Network
 from .optimizers import SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSProp
 from .regularizers import L1, L1L2, L2
 from . import zoo  # noqa: E402 - builders for the seeds' models (after the layers and model)
+from .notebook import study  # noqa: E402 - gn.study(name, quick=True); studies load on call
 
 load_model = Network.load
 __version__ = "0.1.0"

@@ -48,6 +48,12 @@ class Network:
 
     kind = "network"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the summary as an HTML table (see :func:`glassnet.notebook.summary_html`)."""
+        from .notebook import summary_html  # noqa: PLC0415 - notebook helpers load on use
+
+        return summary_html(self)
+
     # -- inspection ---------------------------------------------------------------------------
     @property
     def params(self) -> dict[str, np.ndarray]:

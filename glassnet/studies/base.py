@@ -162,6 +162,12 @@ class StudyResult:
     def figures(self) -> list[Path]:
         return self.report.figures
 
+    def _repr_html_(self) -> str:
+        """Jupyter: findings and figures inline (see :func:`glassnet.notebook.study_html`)."""
+        from ..notebook import study_html  # noqa: PLC0415 - notebook helpers load on use
+
+        return study_html(self)
+
 
 def register_study(cls: type[Study]) -> type[Study]:
     """Class decorator: register one instance of ``cls`` under ``cls.name``."""

@@ -72,6 +72,19 @@ class History:
         out = np.array([row[np.isfinite(row)][-1] if np.isfinite(row).any() else np.nan for row in c])
         return float(out[0]) if self.single else out
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the final metrics as a table (see :func:`glassnet.notebook.history_html`)."""
+        from ..notebook import history_html  # noqa: PLC0415 - notebook helpers load on use
+
+        return history_html(self)
+
+    def plot(self, keys=None, per_model=None, band: str = "minmax", figsize=None):
+        """Loss and metric curves as a matplotlib ``Figure``: one line per model, or the mean with
+        a band for larger ensembles (see :func:`glassnet.notebook.plot_curves`)."""
+        from ..notebook import plot_history  # noqa: PLC0415 - matplotlib loads only here
+
+        return plot_history(self, keys=keys, per_model=per_model, band=band, figsize=figsize)
+
     def __repr__(self):
         counts = {s: self.status.count(s) for s in set(self.status)}
         return (f"History({len(self.steps)} points over {self.steps_done} steps, "

@@ -1,0 +1,356 @@
+"""glassnet in Jupyter: rich displays, history figures, a live training plot and ``study()``.
+
+Nothing here is imported by ``import glassnet``'s engine path: matplotlib and IPython load only
+when a figure is drawn or a notebook display is made, so ``import glassnet`` stays light.
+
+- :func:`summary_html`: a model's summary as an HTML table (``Network._repr_html_``);
+- :func:`history_html`, :func:`plot_history`: a :class:`~glassnet.training.History`'s final
+  metrics and its curves (``History._repr_html_``, ``History.plot``);
+- :class:`LivePlot`: a callback that redraws loss/metric curves during ``fit`` in a notebook;
+- :func:`study`: run a study from Python and get a :class:`~glassnet.studies.StudyResult`,
+  which displays its findings and figures inline (:func:`study_html`).
+
+>>> import numpy as np, glassnet as gn
+>>> model = gn.Sequential([gn.Dense(3, activation="sigmoid"), gn.Dense(8, activation="sigmoid")],
+...                       input_shape=(8,), seed=[0, 1, 2])
+>>> hist = model.fit(np.eye(8), np.eye(8), loss="half_sse", optimizer=gn.SGD(lr=2.0),
+...                  batch_size=8, steps=200, callbacks=[gn.notebook.LivePlot()])  # doctest: +SKIP
+>>> fig = hist.plot()                                                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .callbacks import Callback
+
+__all__ = ["LivePlot", "history_html", "in_notebook", "plot_curves", "plot_history", "study",
+           "study_html", "summary_html"]
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (IPython's ZMQ shell); never imports IPython itself."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # noqa: BLE001 - a half-initialised IPython is "not a notebook"
+        return False
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _esc(x) -> str:
+    return html.escape(str(x))
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "—"
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _table(header, rows, caption: str = "") -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    cap = f"<caption style='text-align:left'>{_esc(caption)}</caption>" if caption else ""
+    return f"<table class='glassnet'>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# -- models -------------------------------------------------------------------------------------
+
+def summary_html(model) -> str:
+    """The model's summary (layers, output shapes, parameters per network) as an HTML table.
+
+    Works for :class:`~glassnet.Sequential` and graph :class:`~glassnet.Model` alike (the graph
+    form adds a "reads" column naming each layer's inputs). A model not built yet lists its
+    layers without shapes.
+    """
+    name = getattr(model, "name", type(model).__name__)
+    graph = hasattr(model, "nodes")
+    title = f'Model "{name}"' + (" (graph)" if graph else "")
+    if getattr(model, "ensemble", False):
+        title += f", {model.M} networks on the model axis"
+    built = getattr(model, "built", True)
+    if not built:
+        rows = [(getattr(l, "name", "?"), repr(l), "—", "—") for l in model.layers]
+        return _table(["layer", "type", "output shape", "params"], rows, title + " (not built yet)")
+    header = ["layer", "type", "output shape", "params"] + (["reads"] if graph else [])
+    rows = []
+    if graph:
+        for t in model.inputs:
+            rows.append((t.name, "Input", str((None,) + tuple(t.shape)), "0", ""))
+        for node in model.nodes:
+            l = node.layer
+            rows.append((l.name, repr(l), str((None,) + tuple(l.output_shape)), f"{l.param_count():,}",
+                         ", ".join(t.name for t in node.inputs)))
+    else:
+        for l in model.layers:
+            rows.append((l.name, repr(l), str((None,) + tuple(l.output_shape)), f"{l.param_count():,}"))
+    total = f"Total params: {model.param_count():,}" + (" per network" if getattr(model, "ensemble", False) else "")
+    return _table(header, rows, title) + f"<p><b>{_esc(total)}</b></p>"
+
+
+# -- histories ----------------------------------------------------------------------------------
+
+def _finals(curve: np.ndarray) -> np.ndarray:
+    """Last finite value of each row of ``(M, T)``."""
+    return np.array([r[np.isfinite(r)][-1] if np.isfinite(r).any() else np.nan for r in curve])
+
+
+def history_html(history) -> str:
+    """A history's final metrics as an HTML table: the value for one network; mean, std, min and
+    max over the models for an ensemble; then how the models ended."""
+    steps_done = getattr(history, "steps_done", 0)
+    caption = f"History: {len(history.steps)} points over {steps_done:,} steps"
+    if not history.curves:
+        return _table(["curve", "final"], [], caption + " (nothing recorded yet)")
+    if history.single:
+        rows = [(k, _fmt(float(_finals(c)[0]))) for k, c in sorted(history.curves.items())]
+        out = _table(["curve", "final"], rows, caption)
+    else:
+        rows = []
+        for k, c in sorted(history.curves.items()):
+            f = _finals(c)
+            ok = f[np.isfinite(f)]
+            stats = (ok.mean(), ok.std(), ok.min(), ok.max()) if ok.size else (np.nan,) * 4
+            rows.append((k, *(_fmt(float(s)) for s in stats)))
+        out = _table(["curve", "mean", "std", "min", "max"], rows, caption + f", {history.M} models")
+    counts = {s: history.status.count(s) for s in dict.fromkeys(history.status)}
+    status = ", ".join(f"{n} {s}" for s, n in counts.items())
+    return out + f"<p>status: {_esc(status)}</p>"
+
+
+_LOSS_PARTS = ("data_loss", "penalty")
+
+
+def _groups(keys) -> list[list[str]]:
+    """Curves drawn together: ``loss`` with ``val_loss`` (and ``data_loss``, ``penalty``), each
+    metric with its ``val_`` twin."""
+    keys = list(keys)
+    groups, seen = [], set()
+    order = sorted(keys, key=lambda k: (k.removeprefix("val_") not in ("loss",) + _LOSS_PARTS,
+                                        k.removeprefix("val_"), k))
+    for k in order:
+        base = "loss" if k in _LOSS_PARTS else k.removeprefix("val_")
+        if base in seen:
+            continue
+        seen.add(base)
+        extra = _LOSS_PARTS if base == "loss" else ()
+        groups.append([g for g in (base, "val_" + base, *extra) if g in keys])
+    return groups
+
+
+def _default_keys(curves: dict) -> list[str]:
+    """Every curve, less ``data_loss``/``penalty`` when no penalty was applied (they would only
+    repeat ``loss`` and draw zeros)."""
+    pen = np.asarray(curves.get("penalty", []), dtype=float)
+    no_penalty = not (np.isfinite(pen) & (pen != 0)).any()
+    return [k for k in curves if not (no_penalty and k in _LOSS_PARTS)]
+
+
+def plot_curves(steps, curves: dict, keys=None, per_model: bool | None = None, band: str = "minmax",
+                figsize=None, title: str = ""):
+    """Draw curves ``{name: (M, T)}`` at ``steps`` on a new matplotlib ``Figure``.
+
+    One panel per quantity (``loss`` beside ``val_loss``, each metric beside its ``val_`` twin).
+    ``per_model``: one line per model (default for up to 5 models); otherwise the mean over
+    models with a shaded band (``band="minmax"`` or ``"std"``). The loss axis is logarithmic when
+    every value is positive. Legends sit outside the axes so they never hide data.
+    """
+    from matplotlib.figure import Figure  # noqa: PLC0415 - only when a figure is drawn
+
+    steps = np.asarray(steps)
+    keys = [k for k in (keys or _default_keys(curves)) if k in curves]
+    groups = _groups(keys) or [[]]
+    n = len(groups)
+    fig = Figure(figsize=figsize or (5.2 * min(n, 3), 3.4 * ((n + 2) // 3)), layout="constrained")
+    axes = fig.subplots((n + 2) // 3, min(n, 3), squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    for ax, group in zip(axes, groups):
+        for j, key in enumerate(group):
+            c = np.atleast_2d(np.asarray(curves[key], dtype=float))
+            M = c.shape[0]
+            lines = per_model if per_model is not None else M <= 5
+            color = f"C{j}"
+            if M == 1 or lines:
+                for m in range(M):
+                    label = key if M == 1 else (f"{key} (models)" if m == 0 else None)
+                    ax.plot(steps[: c.shape[1]], c[m], color=color, lw=1.2 if M == 1 else 0.8,
+                            alpha=1.0 if M == 1 else 0.6, label=label)
+            else:
+                with np.errstate(all="ignore"):
+                    mean = np.nanmean(c, axis=0)
+                    if band == "std":
+                        sd = np.nanstd(c, axis=0)
+                        lo, hi, what = mean - sd, mean + sd, "±1 std"
+                    else:
+                        lo, hi, what = np.nanmin(c, axis=0), np.nanmax(c, axis=0), "min–max"
+                x = steps[: c.shape[1]]
+                ax.plot(x, mean, color=color, lw=1.5, label=f"{key}: mean of {M}")
+                ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0, label=f"{key}: {what}")
+        if group:
+            base = group[0].removeprefix("val_")
+            vals = np.concatenate([np.ravel(curves[k]) for k in group]).astype(float)
+            vals = vals[np.isfinite(vals)]
+            if base == "loss" and vals.size and (vals > 0).all():
+                ax.set_yscale("log")
+            ax.set_xlabel("step")
+            ax.set_ylabel(base)
+            ax.set_title(base)
+            ax.grid(alpha=0.3)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_history(history, keys=None, per_model: bool | None = None, band: str = "minmax", figsize=None):
+    """The curves of a :class:`~glassnet.training.History` (see :func:`plot_curves`); returns the
+    matplotlib ``Figure`` (a notebook shows it inline; ``fig.savefig(path)`` writes it)."""
+    return plot_curves(history.steps, history.curves, keys=keys, per_model=per_model, band=band,
+                       figsize=figsize)
+
+
+def figure_png(fig) -> bytes:
+    """A figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return buf.getvalue()
+
+
+# -- the live plot ------------------------------------------------------------------------------
+
+class LivePlot(Callback):
+    """Redraw loss and metric curves during training, in place, in a notebook.
+
+    Parameters
+    ----------
+    every : float
+        Least seconds between two redraws (throttling; the last state is always drawn at the end).
+    keys : list of str, optional
+        Curves to draw (default: every logged curve).
+    per_model, band : see :func:`plot_curves` (ensembles: a line per model, or mean and band).
+    fallback : {"none", "tqdm"}
+        Outside a notebook: do nothing (``fit`` shows its own progress bar), or show a tqdm bar
+        with the current mean loss.
+
+    In a notebook the figure lives in one IPython display handle that is updated, not appended,
+    so the output does not grow or flicker. ``redraws`` counts the figures drawn.
+    """
+
+    def __init__(self, every: float = 0.5, keys=None, per_model: bool | None = None, band: str = "minmax",
+                 fallback: str = "none", figsize=None):
+        from .errors import GlassnetError  # noqa: PLC0415
+
+        if fallback not in ("none", "tqdm"):
+            raise GlassnetError(f"LivePlot fallback must be 'none' or 'tqdm', got {fallback!r}")
+        if not every >= 0:
+            raise GlassnetError(f"LivePlot every must be >= 0 seconds, got {every!r}")
+        self.every, self.keys, self.per_model, self.band = float(every), keys, per_model, band
+        self.fallback, self.figsize = fallback, figsize
+        self.notebook = False
+        self.steps: list[int] = []
+        self.curves: dict[str, list[np.ndarray]] = {}
+        self.redraws = 0
+        self._handle = None
+        self._bar = None
+        self._last = -np.inf
+
+    def on_train_begin(self, state):
+        self.notebook = in_notebook()
+        self._last = -np.inf
+        if self.notebook and self._handle is None:
+            from IPython.display import HTML, display  # noqa: PLC0415
+
+            self._handle = display(HTML("<i>training…</i>"), display_id=True)
+        elif not self.notebook and self.fallback == "tqdm" and self._bar is None:
+            from tqdm.auto import tqdm  # noqa: PLC0415
+
+            self._bar = tqdm(unit="step", desc=f"training {state.M} model{'s' if state.M > 1 else ''}")
+
+    def on_log(self, state, logs):
+        self.steps.append(int(state.step))
+        for k, v in logs.items():
+            self.curves.setdefault(k, []).append(np.array(v, dtype=float).reshape(-1))
+        if self._bar is not None:
+            self._bar.n = int(state.step)
+            loss = np.asarray(logs.get("loss", np.nan), dtype=float)
+            self._bar.set_postfix(loss=f"{np.nanmean(loss):.4g}" if np.isfinite(loss).any() else "nan")
+        if self.notebook and time.monotonic() - self._last >= self.every:
+            self.draw()
+
+    def on_train_end(self, state):
+        if self.notebook:
+            self.draw()
+        if self._bar is not None:
+            self._bar.n = int(state.step)
+            self._bar.refresh()
+            self._bar.close()
+            self._bar = None
+
+    def figure(self):
+        """The current curves as a matplotlib ``Figure`` (also usable outside a notebook)."""
+        curves = {k: np.stack(v, axis=1) for k, v in self.curves.items()}
+        return plot_curves(self.steps, curves, keys=self.keys, per_model=self.per_model, band=self.band,
+                           figsize=self.figsize)
+
+    def draw(self) -> None:
+        """Redraw now (into the display handle in a notebook)."""
+        self._last = time.monotonic()
+        if not self.steps:
+            return
+        fig = self.figure()
+        self.redraws += 1
+        if self._handle is not None:
+            from IPython.display import Image  # noqa: PLC0415
+
+            self._handle.update(Image(data=figure_png(fig), format="png"))
+
+
+# -- studies ------------------------------------------------------------------------------------
+
+def study(name: str, quick: bool = True, out=None, seeds: int | None = None, write: bool = True, store=None):
+    """Run the study ``name`` from Python and return its :class:`~glassnet.studies.StudyResult`.
+
+    ``quick=True`` (the default here) is the reduced run CI uses: seconds, every sweep kept. The
+    result holds the raw measurements (``.data``), the findings, the numbers they quote, and the
+    figures; in a notebook it displays its findings and figures inline. Same arguments as
+    :func:`glassnet.studies.run_study` (``out`` defaults to ``glassnet-runs/studies/NAME``).
+    """
+    from .studies import run_study  # noqa: PLC0415 - studies pull in plotting and the recorder
+
+    return run_study(name, quick=quick, out=out, seeds=seeds, write=write, store=store)
+
+
+def _img_tag(path: Path, width: int = 640) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f"<img src='data:image/png;base64,{data}' style='max-width:{width}px' alt='{_esc(Path(path).name)}'/>"
+
+
+def study_html(result, max_figures: int = 12) -> str:
+    """A study result as HTML: title, mode and time, the key findings, then the figures (inlined)."""
+    mode = "quick" if result.quick else "full"
+    parts = [f"<h3>Study <code>{_esc(result.name)}</code></h3>",
+             f"<p>{mode} run, {result.seeds} seed(s) per configuration, {result.seconds:.1f} s"
+             + (f"; report: <code>{_esc(result.report_path)}</code>" if result.report_path else "") + "</p>"]
+    if result.findings:
+        parts.append("<h4>Key findings</h4><ul>" + "".join(f"<li>{_esc(f)}</li>" for f in result.findings)
+                     + "</ul>")
+    figs = [p for p in result.figures if Path(p).is_file()]
+    if figs:
+        parts.append("<h4>Figures</h4>")
+        parts += [f"<div>{_img_tag(p)}</div>" for p in figs[:max_figures]]
+        if len(figs) > max_figures:
+            parts.append(f"<p>… and {len(figs) - max_figures} more in <code>{_esc(result.out)}</code></p>")
+    return "".join(parts)
