@@ -22,20 +22,24 @@ def color(i: int):
     return matplotlib.colormaps["tab10"](i % 10)
 
 
-def seed_lines(ax, steps, curves, i: int, label: str, n_styles: int = 1, markers: int = 8, lw: float = 1.2):
+def seed_lines(ax, steps, curves, i: int, label: str, n_styles: int = 1, markers: int = 8, lw: float = 1.2,
+               ls: str | None = None):
     """Draw every row of ``curves (S, T)`` against ``steps (T,)`` in colour ``i``: one thin line
     per seed, markers every ``T/markers`` points starting at an offset that depends on ``i`` (of
     ``n_styles`` groups in the panel), so groups that coincide are still told apart. Only the first
-    seed is labelled. Non-finite points (a diverged seed) are left out of that seed's line."""
+    seed is labelled. Non-finite points (a diverged seed) are left out of that seed's line;
+    ``markers=0`` draws no markers; ``ls`` overrides the dash of colour ``i``."""
     steps = np.asarray(steps)
     curves = np.atleast_2d(np.asarray(curves, dtype=float))
     T = curves.shape[1]
-    every = max(1, T // markers)
-    offset = (i * every) // max(n_styles, 1)
+    style = {"ls": ls or DASHES[i % len(DASHES)]}
+    if markers:
+        every = max(1, T // markers)
+        offset = (i * every) // max(n_styles, 1)
+        style.update(marker=MARKERS[i % len(MARKERS)], markevery=(offset % every, every), ms=4,
+                     markerfacecolor="none" if i % 2 else color(i))
     for s, row in enumerate(curves):
-        ax.plot(steps, row, color=color(i), lw=lw, alpha=0.85, ls=DASHES[i % len(DASHES)],
-                marker=MARKERS[i % len(MARKERS)], markevery=(offset % every, every), ms=4,
-                markerfacecolor="none" if i % 2 else color(i), label=label if s == 0 else None)
+        ax.plot(steps, row, color=color(i), lw=lw, alpha=0.85, label=label if s == 0 else None, **style)
 
 
 def legend_outside(fig, ax=None, title: str | None = None, ncol: int = 1) -> None:
