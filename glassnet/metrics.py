@@ -145,6 +145,10 @@ class BinaryAccuracy(Metric):
     name = "binary_accuracy"
 
     def __init__(self, threshold: float | None = None):
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                      or not np.isfinite(threshold)):
+            raise GlassnetError(f"binary_accuracy threshold must be a finite number, got {threshold!r}",
+                                field="threshold", value=threshold)
         self.threshold = threshold
 
     def __call__(self, pred, y, loss):

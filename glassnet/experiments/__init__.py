@@ -12,8 +12,8 @@ pool, Dask, Ray), ``store`` (SQLite), ``runner`` (the driver), ``mirrors`` (Tens
 from .config import load_config, parse_override, resolve, run_config, to_toml, validate
 from .planner import Job, Plan, RunSpec, expand
 from .runner import SweepReport, run_sweep
-from .schema import ExperimentConfig
+from .schema import ExperimentConfig, RunConfig
 from .store import RunStore
 
-__all__ = ["ExperimentConfig", "Job", "Plan", "RunSpec", "RunStore", "SweepReport", "expand",
+__all__ = ["ExperimentConfig", "Job", "Plan", "RunConfig", "RunSpec", "RunStore", "SweepReport", "expand",
            "load_config", "parse_override", "resolve", "run_config", "run_sweep", "to_toml", "validate"]
