@@ -27,7 +27,9 @@ from ..model import Sequential
 
 
 def _list(a) -> list:
-    return np.asarray(a, dtype=np.float64).round(6).tolist()
+    """Full float64 precision: a vanishing gradient of 1e-9 must not read as 0 (the page
+    formats numbers to significant digits, in scientific notation where small)."""
+    return np.asarray(a, dtype=np.float64).tolist()
 
 
 def _dense_copy(session) -> Sequential:

@@ -84,3 +84,70 @@ class StopRules(Callback):
                            f"at epoch {epoch:,}")
         if self.reason is not None:
             state.stop_training = True
+
+
+class StallHint(Callback):
+    """A hint, once, when training has stalled far from a fit: the training loss has moved by
+    less than ``TOLERANCE`` (relative) over the last ``WINDOW`` epochs while the training
+    accuracy is below ``FIT``. The note says what the network looks like (a saturated tanh
+    output or saturated hidden neurons pass almost no gradient) and what to try: a smaller
+    learning rate when it is 1 or more (TF Playground's "classification at learning rate 10"
+    sits at a loss of ~0.9 for ever), otherwise a larger one, another activation or Reset.
+    Classification problems only (a regression that runs away meets the NaN guard instead)."""
+
+    WINDOW = 30
+    TOLERANCE = 0.01
+    FIT = 0.9
+    SATURATED = 0.99
+
+    def __init__(self, session):
+        self.session = session
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the window (after a new network, a reset or a changed setting)."""
+        self.losses: list[float] = []
+        self.hinted = False
+
+    def on_epoch_end(self, state):
+        s = self.session
+        _, loss, _, acc, _ = s.last
+        if self.hinted or loss is None or acc is None or not math.isfinite(loss):
+            return
+        self.losses.append(loss)
+        recent = self.losses[-self.WINDOW:]
+        if len(recent) < self.WINDOW or acc >= self.FIT:
+            return
+        spread = max(recent) - min(recent)
+        if spread > self.TOLERANCE * max(abs(min(recent)), 1e-12):
+            return
+        self.hinted = True
+        s.notes.append(self.message(loss, acc))
+
+    def message(self, loss: float, acc: float) -> str:
+        from .frames import group_outputs  # noqa: PLC0415 - frames imports the engine's diagnostics
+
+        s = self.session
+        lr = s.settings["learningRate"]
+        hidden, out = group_outputs(s, s.xtr)
+        text = (f"Training has stalled: the training loss has stayed at {loss:.3f} (training accuracy "
+                f"{100 * acc:.0f}%) for the last {self.WINDOW} epochs at learning rate {lr:g}.")
+        with np.errstate(invalid="ignore"):
+            out_share = float(np.mean(np.abs(out) > self.SATURATED)) if s.settings["problem"] == "classification" else 0.0
+            sat = [np.mean(np.abs(h) > self.SATURATED, axis=0) for h, g in zip(hidden, s.groups)
+                   if g.activation in ("tanh", "sigmoid", "hard_tanh")]
+        n_sat = int(sum((share > 0.9).sum() for share in sat))
+        n_units = int(sum(share.size for share in sat))
+        if out_share >= 0.9:
+            text += (f" The output neuron is saturated (|tanh| > {self.SATURATED} on {100 * out_share:.0f}% of the "
+                     "training points): its slope there is ~0, so almost no gradient reaches the weights.")
+        elif n_units and n_sat >= max(1, n_units // 2):
+            text += (f" {n_sat} of {n_units} hidden neurons are saturated (at the flat ends of their activation on "
+                     "most points), so they pass almost no gradient.")
+        if lr >= 1:
+            text += (" Steps this large throw the weights far past the minimum into the flat ends; lower the learning "
+                     "rate (0.03 is a good start) and press Reset.")
+        else:
+            text += (" Try a larger learning rate, more neurons, another activation or input feature, or press Reset "
+                     "for other initial weights.")
+        return text

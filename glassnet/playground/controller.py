@@ -27,6 +27,7 @@ class Controller:
         self.grid = frames.GridCache()
         self.frame = 0
         self.greeted = False  # has the page had the full state (settings, network, data)?
+        self._seq = None  # the seq of the set message being handled
 
     @property
     def s(self) -> PlaygroundSession:
@@ -47,7 +48,13 @@ class Controller:
         return frames.update(self.s, self.grid, self.frame)
 
     def _settings(self, effect: str = "view") -> dict:
-        return {"type": "settings", "settings": dict(self.s.settings), "effect": effect}
+        """The settings as they are now; the reply to a ``set`` echoes its ``seq`` (the page
+        applies only the reply to its latest change, so a quick second click is not undone by
+        the reply to the first)."""
+        out = {"type": "settings", "settings": dict(self.s.settings), "effect": effect}
+        if self._seq is not None:
+            out["seq"] = self._seq
+        return out
 
     def _rebuilt(self, effect: str) -> list[dict]:
         """Replies after a change: settings, then network/data when they changed, then an update."""
@@ -78,6 +85,7 @@ class Controller:
 
     def handle(self, msg: dict) -> list[dict]:
         kind = msg["type"]
+        self._seq = msg.get("seq") if kind == "set" else None
         try:
             replies = getattr(self, f"on_{kind}")(msg)
         except GlassnetError as exc:
@@ -89,6 +97,7 @@ class Controller:
             self.greeted = True
             if not any(r["type"] == "network" for r in replies):
                 replies += self._rebuilt("data")
+        self._seq = None
         return replies
 
     def on_set(self, msg):
@@ -109,7 +118,7 @@ class Controller:
         """One epoch (TF Playground's step), paused."""
         self.s.playing = False
         events = self.s.train(1, budget_s=60.0)
-        return [self.status()] + events + [self.update()]
+        return [self.status()] + events + self._notes() + [self.update()]
 
     def on_reset(self, msg):
         self.s.reset()
@@ -129,8 +138,10 @@ class Controller:
         return [self.update()]
 
     def on_add_point(self, msg):
+        """A drawn point joins the training points; the network trains on (no ``network`` reply,
+        so the page keeps its curve and diagram)."""
         self.s.add_point(float(msg["x1"]), float(msg["x2"]), msg["label"])
-        return self._rebuilt("data")
+        return [self._settings("live"), frames.data(self.s)] + self._notes() + [self.update()]
 
     def on_clear_points(self, msg):
         dtype = "float64" if self.s.settings["problem"] == "regression" else "int64"
@@ -172,7 +183,6 @@ class Controller:
     def on_import(self, msg):
         if msg["format"] == "toml":
             export.from_toml(self.s, msg["content"])
-            self.s.playing = False
             return self._rebuilt("data")
         export.from_npz(self.s, msg["content"])
         return [{"type": "notice", "message": "weights imported"}, self.update()]
@@ -181,4 +191,4 @@ class Controller:
     def tick(self, budget_s: float = 0.25) -> list[dict]:
         """One update while playing: train ``epochsPerUpdate`` epochs (within the time budget)."""
         events = self.s.train(self.s.settings["epochsPerUpdate"], budget_s=budget_s)
-        return [self.update()] + events + ([self.status()] if events else [])
+        return [self.update()] + events + self._notes() + ([self.status()] if events else [])

@@ -24,17 +24,31 @@ DOMAIN = 6.0
 #: points per generated set, as in TF Playground (classification 500, regression 1200)
 N_CLASSIFICATION, N_REGRESSION, N_MULTICLASS = 500, 1200, 600
 MAX_CSV_BYTES = 200_000
+#: the largest coordinate or regression target a file may hold (beyond it, float32 work and the
+#: scaling into the square lose every other point)
+MAX_VALUE = 1e6
+#: a file whose points, scaled into the square, would leave half of them within this share of
+#: its half-width of the centre is refused: a far point would squeeze the rest into a dot
+SQUEEZE_SHARE = 0.01
 
 
 @dataclass
 class Points:
-    """Coordinates ``x`` (n, 2) and labels ``y`` (n,): int classes or float targets."""
+    """Coordinates ``x`` (n, 2) and labels ``y`` (n,): int classes or float targets.
+
+    ``drawn`` marks the points drawn on the page (None: none): they always train (a point you
+    draw must not vanish into the test set), and adding one leaves the split of the others as
+    it was."""
 
     x: np.ndarray
     y: np.ndarray
+    drawn: np.ndarray | None = None
 
     def __len__(self):
         return len(self.x)
+
+    def drawn_mask(self) -> np.ndarray:
+        return np.zeros(len(self), bool) if self.drawn is None else self.drawn
 
 
 def generate(settings: dict) -> Points:
@@ -58,14 +72,19 @@ def generator(settings: dict) -> tuple[str, dict]:
 
 
 def split(points: Points, perc_train: int, seed: int) -> tuple[Points, Points]:
-    """Shuffle with ``seed`` and split: ``round(n * perc/100)`` training points (at least one
-    of each part when there are two points or more)."""
-    n = len(points)
-    order = np.random.default_rng(seed).permutation(n)
+    """Shuffle with ``seed`` and split: ``round(n * perc/100)`` training points, at least one
+    (a single point trains), and at least one test point when there are two or more. Drawn
+    points always train, after the split of the others (which they leave as it was)."""
+    drawn = points.drawn_mask()
+    rest = np.flatnonzero(~drawn)
+    n = len(rest)
+    order = rest[np.random.default_rng(seed).permutation(n)]
     n_train = int(round(n * perc_train / 100))
+    n_train = max(n_train, 1) if n else 0
     if n >= 2:
-        n_train = min(max(n_train, 1), n - 1)
-    tr, te = order[:n_train], order[n_train:]
+        n_train = min(n_train, n - 1)
+    tr = np.concatenate([order[:n_train], np.flatnonzero(drawn)]).astype(np.int64)
+    te = order[n_train:]
     return Points(points.x[tr], points.y[tr]), Points(points.x[te], points.y[te])
 
 
@@ -93,8 +112,11 @@ def parse_csv(text: str, problem: str, classes: int) -> tuple[Points, str]:
     """Points from CSV text ``x1,x2,label`` (a header row is optional).
 
     Classification labels may be 0/1 or -1/+1; multi-class labels 0..K-1 (K <= 8, the number of
-    classes follows the file); regression labels any finite numbers. Coordinates beyond the
-    drawn square [-6, 6]^2 are scaled into it (the note says by how much).
+    classes follows the file); regression labels finite numbers within ``MAX_VALUE``.
+    Coordinates beyond the drawn square [-6, 6]^2 are scaled into it (the note says by how
+    much); a coordinate beyond ``MAX_VALUE``, or one point so far from the rest that scaling
+    would squeeze the others into a dot, is refused with its line. A file that is not text
+    (NUL bytes, or bytes the page could not read as UTF-8) is refused.
 
     Returns
     -------
@@ -103,26 +125,41 @@ def parse_csv(text: str, problem: str, classes: int) -> tuple[Points, str]:
     if len(text.encode("utf-8", "replace")) > MAX_CSV_BYTES:
         raise GlassnetError(f"CSV is larger than {MAX_CSV_BYTES // 1000} kB; upload at most "
                             f"{MAX_CUSTOM_POINTS} points")
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
-    if rows and not _numeric(rows[0][0]):
+    if "\x00" in text or "\ufffd" in text:
+        line = 1 + text[:min(i for i in (text.find("\x00"), text.find("\ufffd")) if i >= 0)].count("\n")
+        raise GlassnetError(f"the file is not a text CSV: line {line} holds binary bytes (NUL or not UTF-8); "
+                            "expected lines 'x1,x2,label'")
+    try:
+        rows = [(i + 1, r) for i, r in enumerate(csv.reader(io.StringIO(text))) if r and any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise GlassnetError(f"the file is not a readable CSV: {exc}") from None
+    if rows and not _numeric(rows[0][1][0]):
         rows = rows[1:]  # a header
     if not rows:
         raise GlassnetError("CSV has no data rows; expected lines 'x1,x2,label'")
     if len(rows) > MAX_CUSTOM_POINTS:
         raise GlassnetError(f"CSV has {len(rows)} rows; at most {MAX_CUSTOM_POINTS} points are allowed")
     values = np.empty((len(rows), 3))
-    for i, row in enumerate(rows):
+    for i, (line, row) in enumerate(rows):
         if len(row) < 3 or not all(_numeric(c) for c in row[:3]):
-            raise GlassnetError(f"CSV line {i + 1}: expected three numbers 'x1,x2,label', got {','.join(row)!r}")
+            raise GlassnetError(f"CSV line {line}: expected three numbers 'x1,x2,label', got {','.join(row)[:80]!r}")
         values[i] = [float(c) for c in row[:3]]
-    if not np.isfinite(values).all():
-        raise GlassnetError("CSV contains NaN or infinite values")
+        if not np.isfinite(values[i]).all() or np.abs(values[i]).max() > MAX_VALUE:
+            raise GlassnetError(f"CSV line {line}: {','.join(row)[:80]!r} holds a value that is not a finite number "
+                                f"within ±{MAX_VALUE:g}")
     x, labels = values[:, :2], values[:, 2]
     notes = []
-    reach = np.abs(x).max()
-    if reach > DOMAIN:
-        x = x * (DOMAIN / reach)
-        notes.append(f"coordinates scaled by {DOMAIN / reach:.3g} to fit [-6, 6]")
+    reach = np.abs(x).max(axis=1)
+    if reach.max() > DOMAIN:
+        scale = DOMAIN / reach.max()
+        if len(x) >= 3 and np.median(reach) * scale < SQUEEZE_SHARE * DOMAIN:
+            far = int(np.argmax(reach))
+            raise GlassnetError(
+                f"CSV line {rows[far][0]}: the point ({x[far, 0]:g}, {x[far, 1]:g}) is far from the others; scaling "
+                f"it into [-6, 6] would squeeze half of the points within {np.median(reach) * scale:.2g} of the "
+                "centre. Remove it or rescale the file")
+        x = x * scale
+        notes.append(f"coordinates scaled by {scale:.3g} to fit [-6, 6]")
     if problem == "regression":
         return Points(x, labels), "; ".join(notes)
     if not np.all(labels == np.round(labels)):
@@ -139,6 +176,32 @@ def parse_csv(text: str, problem: str, classes: int) -> tuple[Points, str]:
         if labels.min() < 0 or labels.max() > 7:
             raise GlassnetError(f"multi-class labels must be 0..7, got values from {labels.min()} to {labels.max()}")
     return Points(x, labels), "; ".join(notes)
+
+
+def check_points(arr: np.ndarray, problem: str, classes: int, what: str = "'points'") -> Points:
+    """Rows ``[x1, x2, label]`` (an imported state's own points) as :class:`Points`, checked:
+    coordinates within the square [-6, 6]^2 (where the page keeps its points) and labels that
+    fit the problem (0/1, 0..K-1, or a finite target within ``MAX_VALUE``); one line says
+    which row is wrong."""
+    if arr.ndim != 2 or arr.shape[1] != 3 or not np.isfinite(arr).all():
+        raise GlassnetError(f"{what} must be rows of three finite numbers [x1, x2, label]")
+    outside = np.flatnonzero(np.abs(arr[:, :2]).max(axis=1) > DOMAIN)
+    if len(outside):
+        i = int(outside[0])
+        raise GlassnetError(f"{what} row {i + 1}: ({arr[i, 0]:g}, {arr[i, 1]:g}) is outside the square [-6, 6]^2 "
+                            f"({len(outside)} row{'s' if len(outside) > 1 else ''} outside)")
+    labels = arr[:, 2]
+    if problem == "regression":
+        bad = np.flatnonzero(np.abs(labels) > MAX_VALUE)
+        if len(bad):
+            raise GlassnetError(f"{what} row {int(bad[0]) + 1}: target {labels[bad[0]]:g} is beyond ±{MAX_VALUE:g}")
+        return Points(arr[:, :2], labels.astype(np.float64))
+    k = 2 if problem == "classification" else classes
+    bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0) | (labels >= k))
+    if len(bad):
+        raise GlassnetError(f"{what} row {int(bad[0]) + 1}: label {labels[bad[0]]:g} is not a class of the "
+                            f"{problem} problem (0..{k - 1})")
+    return Points(arr[:, :2], labels.astype(np.int64))
 
 
 def _numeric(cell: str) -> bool:

@@ -24,7 +24,7 @@ from ..errors import GlassnetError
 from ..model import Sequential
 from . import data as data_mod
 from . import network, options
-from .settings import BY_KEY, FEATURE_KEYS, MAX_HIDDEN_LAYERS, MAX_NEURONS
+from .settings import BY_KEY, FEATURE_KEYS, MAX_HIDDEN_LAYERS, MAX_NEURONS, defaults, validate
 
 try:  # Python 3.11+
     import tomllib
@@ -73,6 +73,8 @@ def to_toml(session) -> str:
     state = [f"{k} = {json.dumps(v)}" for k, v in s.items()]  # JSON scalars and lists are TOML too
     if session.uses_custom:
         state.append("points = " + _rows(np.column_stack([session.custom.x, session.custom.y]).round(6)))
+        if session.custom.drawn is not None and session.custom.drawn.any():
+            state.append(f"drawn = {json.dumps(np.flatnonzero(session.custom.drawn).tolist())}")
     head = ("# An experiment config exported by the glassnet playground: `glassnet train THIS_FILE` trains the\n"
             "# same network on the same points. The '#|' lines are the page's own state; the playground's\n"
             "# Import reads them back (the engine ignores comments).\n")
@@ -90,7 +92,12 @@ def _rows(a: np.ndarray) -> str:
 
 
 def from_toml(session, text: str) -> None:
-    """Restore the page's settings (and custom points) from the ``#|`` lines of :func:`to_toml`."""
+    """Restore the page's settings (and custom points) from the ``#|`` lines of :func:`to_toml`.
+
+    A setting the state leaves out takes its default (as a URL that leaves it out); every value
+    is validated as a ``set`` message's is, and the points as a state's own points are (inside
+    the square, labels of the problem). The data and the network are always rebuilt from what
+    was imported, even where the settings equal the page's (the points may not)."""
     lines = [line[len(STATE_PREFIX):] if line.startswith(STATE_PREFIX) else ""
              for line in text.splitlines() if line.startswith(STATE_PREFIX.rstrip())]
     if not lines:
@@ -100,11 +107,15 @@ def from_toml(session, text: str) -> None:
     except tomllib.TOMLDecodeError as exc:
         raise GlassnetError(f"the playground state in the TOML is not valid TOML: {exc}") from None
     points = state.pop("points", None)
-    pg = state
-    unknown = sorted(set(pg) - set(BY_KEY))
+    drawn = state.pop("drawn", None)
+    unknown = sorted(set(state) - set(BY_KEY))
     if unknown:
         raise GlassnetError(f"unknown settings in the playground state: {', '.join(unknown)}")
-    custom_key = "regDataset" if pg.get("problem") == "regression" else "dataset"
+    pg = {**defaults(), **state}
+    for key in ("problem", "classes"):
+        pg[key] = validate(key, pg[key])
+    custom_key = "regDataset" if pg["problem"] == "regression" else "dataset"
+    custom = None
     if pg.get(custom_key) == "custom":
         if not isinstance(points, list) or not points or len(points) > data_mod.MAX_CUSTOM_POINTS:
             raise GlassnetError(f"custom data needs 'points': 1 to {data_mod.MAX_CUSTOM_POINTS} rows [x1, x2, label]")
@@ -112,11 +123,13 @@ def from_toml(session, text: str) -> None:
             arr = np.asarray(points, dtype=np.float64)
         except (TypeError, ValueError):
             raise GlassnetError("'points' must be rows of three numbers [x1, x2, label]") from None
-        if arr.ndim != 2 or arr.shape[1] != 3 or not np.isfinite(arr).all():
-            raise GlassnetError("'points' must be rows of three finite numbers [x1, x2, label]")
-        labels = arr[:, 2] if pg["problem"] == "regression" else arr[:, 2].astype(np.int64)
-        session.custom, session.custom_problem = data_mod.Points(arr[:, :2], labels), pg["problem"]
-    session.set(pg)
+        custom = data_mod.check_points(arr, pg["problem"], pg["classes"])
+        if drawn is not None:
+            if not (isinstance(drawn, list) and all(_int(i, 0, len(arr) - 1) for i in drawn)):
+                raise GlassnetError(f"'drawn' must list row indices of 'points' (0 to {len(arr) - 1})")
+            custom.drawn = np.zeros(len(arr), bool)
+            custom.drawn[drawn] = True
+    session.import_state(pg, custom)
 
 
 def to_python(session) -> str:

@@ -7,7 +7,8 @@ of the wrong kind raises :class:`ProtocolError`; the server answers it with
 
 Page -> server::
 
-    set          {settings: {key: value, ...}}      keys and values from the settings table
+    set          {settings: {key: value, ...}, seq?} keys and values from the settings table; the
+                                                    reply's settings message echoes seq
     play | pause | step | reset | regenerate | clear_points | ping   {}
     edit         {layer, param: "W"|"b", i, j?, value}
     add_point    {x1, x2, label}                     x1, x2 in [-6, 6]
@@ -85,7 +86,7 @@ _label = _number(-1e6, 1e6)
 
 #: type -> {field: (check, required)}
 MESSAGES: dict[str, dict] = {
-    "set": {"settings": (_object, True)},
+    "set": {"settings": (_object, True), "seq": (_int(0, 2**31), False)},
     "play": {}, "pause": {}, "step": {}, "reset": {}, "regenerate": {}, "clear_points": {}, "ping": {},
     "edit": {"layer": (_int(0, 64), True), "param": (_choice("W", "b"), True), "i": (_int(0, 64), True),
              "j": (_int(0, 64), False), "value": (_number(-MAX_WEIGHT, MAX_WEIGHT), True)},

@@ -28,7 +28,15 @@ from .settings import as_js_module
 
 STATIC = Path(__file__).parent / "static"
 MAX_SESSIONS = 8
+#: the largest websocket frame the server reads at all: above the protocol's limit, so a message
+#: that is too large gets an error that says so (the page checks the same limit before sending);
+#: a frame beyond this closes the socket with 1009, which the page explains
+MAX_FRAME_BYTES = 8_000_000
 log = logging.getLogger("glassnet.playground")
+
+
+class Gone(Exception):
+    """The page went away (closed, reloaded, network gone) while the server was sending."""
 
 
 def _safe(obj):
@@ -59,14 +67,30 @@ class Connection:
         self.lock = asyncio.Lock()
 
     async def send(self, messages) -> None:
+        """Send in order; :class:`Gone` once the page has closed (queued replies are dropped:
+        nobody is there to read them, and it is no error of the server's)."""
+        from starlette.websockets import WebSocketDisconnect, WebSocketState  # noqa: PLC0415
+
         async with self.lock:
             for m in messages:
-                await self.ws.send_text(dumps(m))
+                if self.closed or self.ws.application_state != WebSocketState.CONNECTED \
+                        or self.ws.client_state != WebSocketState.CONNECTED:
+                    self.closed = True
+                    raise Gone
+                try:
+                    await self.ws.send_text(dumps(m))
+                    # let a lost connection be noticed before the next write (asyncio logs every
+                    # write to a dead socket from the fifth on)
+                    await asyncio.sleep(0)
+                except (WebSocketDisconnect, RuntimeError, OSError) as exc:  # closed under us
+                    self.closed = True
+                    raise Gone from exc
 
     async def run(self) -> None:
-        await self.send(self.ctl.greeting())
+        self.closed = False
         trainer = asyncio.create_task(self.train_loop())
         try:
+            await self.send(self.ctl.greeting())
             while True:
                 event = await self.ws.receive()
                 if event["type"] == "websocket.disconnect":
@@ -74,7 +98,10 @@ class Connection:
                 raw = event.get("text") if event.get("text") is not None else event.get("bytes")
                 await self.send(self.ctl.handle_raw(raw))
                 self.wake.set()
+        except Gone:
+            pass
         finally:
+            self.closed = True
             trainer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await trainer
@@ -93,7 +120,10 @@ class Connection:
                 log.exception("playground: training failed")
                 self.ctl.s.playing = False
                 replies = [protocol.error(f"training failed: {type(exc).__name__}: {exc}"), self.ctl.status()]
-            await self.send(replies)
+            try:
+                await self.send(replies)
+            except Gone:
+                return
             frame_time = 1.0 / self.ctl.s.settings["fps"]
             await asyncio.sleep(max(0.0, frame_time - (loop.time() - t0)))
 
@@ -178,7 +208,7 @@ def _config(host, port, log_level):
     import uvicorn  # noqa: PLC0415 - the optional extra
 
     return uvicorn.Config(create_app(hosts_allowed=(host,)), host=host, port=port, log_level=log_level,
-                          ws_max_size=protocol.MAX_MESSAGE_BYTES + 4096, lifespan="off")
+                          ws_max_size=MAX_FRAME_BYTES, lifespan="off")
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True, log_level: str = "warning") -> None:

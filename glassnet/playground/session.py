@@ -37,7 +37,7 @@ from ..regularizers import L1, L2
 from ..training import Trainer
 from . import data as data_mod
 from . import network
-from .callbacks import Deadline, EpochCurve, StopRules, WeightGuard
+from .callbacks import Deadline, EpochCurve, StallHint, StopRules, WeightGuard
 from .settings import BY_KEY, EFFECT_ORDER, defaults, effect_of, multiclass_datasets, validate
 
 #: a weight beyond this means training has run away (the NaN guard stops it before it overflows)
@@ -64,15 +64,17 @@ class PlaygroundSession:
         self.deadline = Deadline()
         self.guard = WeightGuard(self, WEIGHT_LIMIT)
         self.stop_rules = StopRules(self)
-        self.callbacks = [EpochCurve(self), self.guard, self.stop_rules, self.deadline]
+        self.stall = StallHint(self)
+        self.callbacks = [EpochCurve(self), self.guard, self.stop_rules, self.stall, self.deadline]
         self.trainer: Trainer | None = None
         self._build_data()
         if settings:
             self.set(settings)
 
     # -- settings -------------------------------------------------------------------------------
-    def set(self, changes: dict) -> str:
+    def set(self, changes: dict, rebuild: bool = False) -> str:
         """Validate and apply settings atomically; return the effect (``view`` ... ``data``).
+        ``rebuild``: new data and a new network even where no setting changed (an import).
 
         Every key is validated before anything changes; an invalid value raises
         :class:`GlassnetError` naming it. Combinations that cannot work are adjusted with a note
@@ -86,8 +88,10 @@ class PlaygroundSession:
             new[key] = validate(key, value)
         self._reconcile(new)
         changed = [k for k in new if new[k] != self.settings[k]]
-        effect = effect_of(changed)
+        effect = "data" if rebuild else effect_of(changed)
         old, self.settings = self.settings, new
+        if EFFECT_ORDER[effect] >= EFFECT_ORDER["live"]:
+            self.stall.reset()
         try:
             if EFFECT_ORDER[effect] >= EFFECT_ORDER["model"]:
                 self.playing = False  # a new network: TF Playground pauses too
@@ -143,10 +147,18 @@ class PlaygroundSession:
 
     def _build_data(self) -> None:
         s = self.settings
-        points = self.custom if self.uses_custom else data_mod.generate(s)
-        self.train_pts, self.test_pts = data_mod.split(points, s["percTrainData"], s["seed"])
+        self.points = self.custom if self.uses_custom else data_mod.generate(s)
+        self.train_pts, self.test_pts = data_mod.split(self.points, s["percTrainData"], s["seed"])
         self._init_rng = np.random.default_rng([s["seed"], 7])
         self._build_model()
+
+    def _features(self) -> None:
+        """The input features and targets of the training and test points."""
+        self.feature_names = data_mod.feature_names(self.settings)
+        n_f = len(self.feature_names)
+        self.xtr = features(self.train_pts.x, self.feature_names) if len(self.train_pts) else np.zeros((0, n_f))
+        self.xte = features(self.test_pts.x, self.feature_names) if len(self.test_pts) else np.zeros((0, n_f))
+        self.ytr, self.yte = self._targets(self.train_pts.y), self._targets(self.test_pts.y)
 
     def _targets(self, y):
         problem = self.settings["problem"]
@@ -158,10 +170,7 @@ class PlaygroundSession:
 
     def _build_model(self) -> None:
         s = self.settings
-        self.feature_names = data_mod.feature_names(s)
-        self.xtr = features(self.train_pts.x, self.feature_names) if len(self.train_pts) else np.zeros((0, len(self.feature_names)))
-        self.xte = features(self.test_pts.x, self.feature_names) if len(self.test_pts) else np.zeros((0, len(self.feature_names)))
-        self.ytr, self.yte = self._targets(self.train_pts.y), self._targets(self.test_pts.y)
+        self._features()
         if self.settings["problem"] != "regression" and len(self.train_pts):
             k = 2 if s["problem"] == "classification" else s["classes"]
             if self.train_pts.y.max() >= k:
@@ -173,6 +182,7 @@ class PlaygroundSession:
         self.metric_specs = self._metric_specs()
         self.metric = metrics_mod.get(self.metric_specs[0]) if self.metric_specs else None
         self.epoch = 0
+        self.stall.reset()
         self.pending: list[tuple] = []  # curve points not yet sent: (epoch, train, test, train_acc, test_acc)
         self._new_trainer(network.optimizer(s))
         self.last = self.evaluate()
@@ -226,18 +236,39 @@ class PlaygroundSession:
         self.settings[key] = "custom"
         self._build_data()
 
+    def import_state(self, settings: dict, custom: data_mod.Points | None) -> None:
+        """An imported page state: every setting (validated as ``set`` does) and, for custom
+        data, its points; data and network are rebuilt even where nothing differs."""
+        old = (self.custom, self.custom_problem)
+        if custom is not None:
+            self.custom, self.custom_problem = custom, settings["problem"]
+        try:
+            self.set(settings, rebuild=True)
+        except GlassnetError:
+            self.custom, self.custom_problem = old
+            raise
+        self.playing = False
+
     def add_point(self, x1: float, x2: float, label) -> None:
-        """Add one point (drawn on the page); the first turns the current data into custom data."""
+        """Add one point (drawn on the page); the first turns the current data into custom data.
+
+        The network, the optimizer's state and the epoch count are kept (training goes on with
+        the new point): a drawn point always trains, and the split of the other points stays."""
         label = data_mod.check_label(self.settings["problem"], label, self.settings["classes"])
-        if not self.uses_custom:
-            self.custom = data_mod.Points(np.concatenate([self.train_pts.x, self.test_pts.x]),
-                                          np.concatenate([self.train_pts.y, self.test_pts.y]))
-            self.custom_problem = self.settings["problem"]
-        if len(self.custom) >= data_mod.MAX_CUSTOM_POINTS:
+        base = self.custom if self.uses_custom else self.points
+        if len(base) >= data_mod.MAX_CUSTOM_POINTS:
             raise GlassnetError(f"at most {data_mod.MAX_CUSTOM_POINTS} points; clear some first")
         dtype = np.int64 if self.settings["problem"] != "regression" else np.float64
-        self.set_custom(data_mod.Points(np.vstack([self.custom.x, [[x1, x2]]]),
-                                        np.append(self.custom.y, label).astype(dtype)))
+        self.custom = data_mod.Points(np.vstack([base.x, [[x1, x2]]]), np.append(base.y, label).astype(dtype),
+                                      np.append(base.drawn_mask(), True))
+        self.custom_problem = self.settings["problem"]
+        self.settings["regDataset" if self.settings["problem"] == "regression" else "dataset"] = "custom"
+        self.points = self.custom
+        self.train_pts, self.test_pts = data_mod.split(self.points, self.settings["percTrainData"], self.settings["seed"])
+        self._features()
+        self._new_trainer(self.opt)
+        self.last = self.evaluate()
+        self.pending.append(self.last)
 
     # -- training ---------------------------------------------------------------------------------
     def _snapshot(self):
