@@ -25,7 +25,9 @@ network is built and seeded exactly as ``GlassnetClassifier.fit`` builds it (mod
 glassnet ensemble draws its weights and shuffles from its own seed's streams, the same numbers a
 single network with that seed draws), and every network is scored by the same scorer on a fitted
 estimator holding that network alone (:func:`~glassnet.sklearn.take_model`). Per-model learning
-rates, momenta and penalties are the same numbers in the same update formulas. The engine switches
+rates, momenta and penalties are the same numbers in the same update formulas; where a program
+mixes zero and non-zero values, a zero is exact too (momentum 0: ``v = 0*v + g``, the step is
+``-lr*g``; weight decay or L1 0 adds exactly 0 to the gradient). The engine switches
 a few speed choices (contiguous transposes, an einsum sum, the sigmoid formula) at
 ``glassnet.backend.MANY_MODELS`` = 16 networks: below it every network is bit-identical to a
 single fit by the engine's own guarantee; above it ReLU/tanh MLPs were measured bit-identical on
