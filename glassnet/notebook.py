@@ -234,19 +234,24 @@ def figure_png(fig) -> bytes:
 class LivePlot(Callback):
     """Redraw loss and metric curves during training, in place, in a notebook.
 
+    In a notebook the figure lives in one IPython display handle that is updated, not appended,
+    so the output does not grow or flicker. ``redraws`` counts the figures drawn.
+
     Parameters
     ----------
     every : float
         Least seconds between two redraws (throttling; the last state is always drawn at the end).
     keys : list of str, optional
         Curves to draw (default: every logged curve).
-    per_model, band : see :func:`plot_curves` (ensembles: a line per model, or mean and band).
+    per_model : bool, optional
+        Ensembles: a line per model, or the mean and a band (see :func:`plot_curves`).
+    band : {"minmax", "std"}
+        The band drawn around the mean.
     fallback : {"none", "tqdm"}
         Outside a notebook: do nothing (``fit`` shows its own progress bar), or show a tqdm bar
         with the current mean loss.
-
-    In a notebook the figure lives in one IPython display handle that is updated, not appended,
-    so the output does not grow or flicker. ``redraws`` counts the figures drawn.
+    figsize : tuple, optional
+        Figure size in inches.
     """
 
     def __init__(self, every: float = 0.5, keys=None, per_model: bool | None = None, band: str = "minmax",
