@@ -4,7 +4,7 @@
 // Context rules (momentum only for the optimizers that use it, ...) and classroom hiding live here.
 // The option texts of registry-backed rows (activations, optimizers, ...) come with the table.
 
-import { TABLE } from "./state.js";
+import { TABLE, hiddenCss } from "./state.js";
 import { el } from "./util.js";
 
 /** Texts for the options of the page's own rows; a `source` row brings its `labels`. */
@@ -96,10 +96,11 @@ export class Controls {
     this.applyHidden();
   }
 
-  /** Classroom mode: hide every element whose data-hide names a hidden control. */
+  /** Classroom mode: hide every element whose data-hide names a hidden control, now and
+   * whenever it is drawn again (see hiddenCss). */
   applyHidden() {
-    for (const e of document.querySelectorAll("[data-hide]")) {
-      e.classList.toggle("classroom-hidden", this.state.hidden.has(e.dataset.hide));
-    }
+    let sheet = document.getElementById("classroom-style");
+    if (!sheet) { sheet = document.createElement("style"); sheet.id = "classroom-style"; document.head.append(sheet); }
+    sheet.textContent = hiddenCss(this.state.hidden);
   }
 }

@@ -1,6 +1,11 @@
 // Wiring: the state (from the URL), the connection, the controls and the views. Updates from the
 // server are merged as they arrive (curve points) and drawn once per animation frame (the
 // latest heatmap, thumbnails and weights), so a slow frame never queues work.
+//
+// Who says what: the play button follows `status` messages (and the click itself), never the
+// `playing` flag of an update, which may have been computed before a pause. The settings follow
+// the page's own changes at once; the server's `settings` reply to a change is applied only when
+// it answers the latest one (its `seq`), so quick clicks are not undone by older replies.
 
 import { State, SETTINGS, LIMITS, EXTRA_HIDEABLE } from "./state.js";
 import { Connection } from "./connection.js";
@@ -21,9 +26,14 @@ const fromUrl = State.parseHash(location.hash);
 state.set(fromUrl.values, "url");
 fromUrl.hidden.forEach(h => state.hidden.add(h));
 
-const conn = new Connection(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+const conn = new Connection(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`,
+                            { maxBytes: LIMITS.maxMessageBytes });
 const stats = { updates: 0, rendered: 0, messages: {} };
 let decoded = null, latest = null, rafPending = false, playing = false, netInfo = null, lastTrace = null;
+let setSeq = 0;  // the seq of the latest set message sent
+let closeNote = "";  // why the server closed the connection, said again once it is back
+/** How long banners stay (ms; 0: until dismissed or the next action). Tests may shorten them. */
+const bannerTimes = { error: 15000, info: 8000, warn: 0 };
 
 const controls = new Controls(document.body, state);
 const datasets = new DatasetPicker($("datasets"), { state });
@@ -37,18 +47,35 @@ const chart = new LossChart($("chart"), { width: 300, height: 110 });
 const backprop = new BackpropView($("backprop"), { onPhase: v => network.showValues(v) });
 backprop.render();
 wireIO(conn, { onError: m => banner(m, "error") });
-window.glassnet = { state, conn, stats, heatmap, network, chart };
+window.glassnet = { state, conn, stats, heatmap, network, chart, bannerTimes };
+
+/** A user's action: the server is asked, and an error banner from an earlier action goes. */
+function act(type, fields = {}) {
+  if (!$("banner").hidden && $("banner").classList.contains("error")) $("banner").hidden = true;
+  return conn.send(type, fields);
+}
+
+function sendSettings(settings) {
+  setSeq += 1;
+  act("set", { settings, seq: setSeq });
+}
 
 // -- state <-> server <-> URL ---------------------------------------------------------------------
-state.onChange((keys, source) => {
-  if (source !== "server" && source !== "hidden" && keys.length) {
-    conn.send("set", { settings: Object.fromEntries(keys.map(k => [k, state.get(k)])) });
-  }
-  history.replaceState(null, "", `#${state.toHash()}`);
+/** What the page draws from the view settings; run for every change and once at the start
+ * (the URL's values are read before any listener exists). */
+function applyView(keys) {
   if (keys.some(k => ["problem", "dataset", "regDataset"].includes(k))) datasets.render();
-  if (keys.some(k => ["problem", "classes"].includes(k))) drawLabels();
+  if (keys.some(k => ["problem", "classes"].includes(k))) { drawLabels(); drawLegend(); }
   if (keys.includes("showTestData")) { heatmap.showTest = state.get("showTestData"); heatmap.drawPoints(); }
   if (keys.includes("discretize")) { heatmap.discretize = state.get("discretize"); heatmap.drawBackground(); }
+}
+
+state.onChange((keys, source) => {
+  if (source !== "server" && source !== "hidden" && keys.length) {
+    sendSettings(Object.fromEntries(keys.map(k => [k, state.get(k)])));
+  }
+  history.replaceState(null, "", `#${state.toHash()}`);
+  applyView(keys);
   classroomUrl();
 });
 window.addEventListener("hashchange", () => {
@@ -59,12 +86,41 @@ window.addEventListener("hashchange", () => {
   controls.applyHidden();
 });
 
-conn.onOpen(() => conn.send("set", { settings: state.values }));
+conn.onOpen(({ reconnected }) => {
+  sendSettings(state.values);
+  if (reconnected) {
+    setPlaying(false);
+    banner(`${closeNote}Reconnected to the glassnet server, which started a new session: the network was `
+           + "re-initialized (epoch 0) and trains from the start; the settings came back from this page.", "warn");
+    closeNote = "";
+  }
+});
 conn.onStatus(s => { $("conn-status").className = `conn ${s}`; $("conn-status").title = `server: ${s}`; });
+conn.onRefused(r => {
+  if (r.reason === "closed") {
+    banner("Not connected to the glassnet server (reconnecting…): nothing was sent. Try again once the dot "
+           + "at the top right is green.", "error");
+    if (r.type === "play" || r.type === "pause") setPlaying(false);
+  } else {
+    banner(`That ${r.type} message is ${(r.bytes / 1e6).toFixed(1)} MB, more than the server reads `
+           + `(${(r.limit / 1e6).toFixed(1)} MB); nothing was sent. Use a smaller file.`, "error");
+  }
+});
+conn.onClose(e => {
+  if (e.code === 1009) {
+    closeNote = "The server closed the connection because a message was too large (1009): use a smaller file. ";
+    banner(`${closeNote}Reconnecting…`, "error");
+  }
+  setPlaying(false);
+});
 conn.on("hello", m => datasets.setPreviews(m.previews));
-conn.on("settings", m => state.set(m.settings, "server"));
+conn.on("settings", m => {
+  if (m.seq !== undefined && m.seq !== setSeq) return;  // a newer change of the page is on its way
+  state.set(m.settings, "server");
+});
 conn.on("network", m => {
   netInfo = m;
+  latest = null;  // an update not drawn yet is for the network before this one
   network.setStructure(m);
   chart.reset();
   backprop.clear();
@@ -86,7 +142,7 @@ conn.on("update", m => {
 conn.on("status", m => setPlaying(m.playing));
 conn.on("diverged", m => { banner(m.message, "warn"); setPlaying(false); });
 conn.on("stopped", m => { banner(`Paused: ${m.reason}.`, "info"); setPlaying(false); });
-conn.on("notice", m => banner(m.message, "info", 8000));
+conn.on("notice", m => banner(m.message, "info"));
 conn.on("error", m => banner(m.message, "error"));
 conn.on("trace", t => { lastTrace = t; backprop.show(t); heatmap.setMarker(t.point); });
 for (const type of ["hello", "settings", "network", "data", "update", "status", "diverged", "stopped",
@@ -126,7 +182,6 @@ function render() {
   renderConfusion($("confusion"), m.confusion);
   const d = m.diagnostics;
   $("diag-summary").textContent = d ? `· ${d.counts.dead} dead, ${d.counts.saturated} saturated, ${d.counts.duplicates} duplicate neurons` : "";
-  setPlaying(m.playing);
   stats.rendered += 1;
 }
 
@@ -141,41 +196,47 @@ function setPlaying(p) {
   $("play").innerHTML = p ? PAUSE_ICON : PLAY_ICON;
 }
 
-function banner(text, kind = "info", hideAfter = 0) {
+/** One line over the page: errors go after bannerTimes.error ms or at the next action,
+ * notices after bannerTimes.info ms, warnings (the NaN guard) when dismissed or replaced. */
+function banner(text, kind = "info") {
   const b = $("banner");
   $("banner-text").textContent = text;
   b.className = `banner ${kind}`;
   b.hidden = false;
   clearTimeout(banner.timer);
-  if (hideAfter) banner.timer = setTimeout(() => { b.hidden = true; }, hideAfter);
+  const after = bannerTimes[kind];
+  if (after) banner.timer = setTimeout(() => { b.hidden = true; }, after);
 }
 $("banner-close").addEventListener("click", () => { $("banner").hidden = true; });
 
 // -- buttons ------------------------------------------------------------------------------------
-$("play").addEventListener("click", () => conn.send(playing ? "pause" : "play"));
-$("step").addEventListener("click", () => conn.send("step"));
-$("reset").addEventListener("click", () => conn.send("reset"));
-$("regenerate").addEventListener("click", () => conn.send("regenerate"));
-$("clear-points").addEventListener("click", () => conn.send("clear_points"));
+$("play").addEventListener("click", () => {
+  const want = !playing;
+  if (act(want ? "play" : "pause")) setPlaying(want);  // the server's status confirms (or corrects)
+});
+$("step").addEventListener("click", () => act("step"));
+$("reset").addEventListener("click", () => act("reset"));
+$("regenerate").addEventListener("click", () => act("regenerate"));
+$("clear-points").addEventListener("click", () => act("clear_points"));
 $("bp-random").addEventListener("click", () => {
   const t = heatmap.train;
   if (!t.length) return;
   const i = 3 * Math.floor(Math.random() * (t.length / 3));
-  conn.send("trace", { x1: t[i], x2: t[i + 1], label: t[i + 2] });
+  act("trace", { x1: t[i], x2: t[i + 1], label: t[i + 2] });
 });
 $("bp-apply").addEventListener("click", () => {
-  if (lastTrace) conn.send("trace", { x1: lastTrace.point[0], x2: lastTrace.point[1], label: lastTrace.label, apply: true });
+  if (lastTrace) act("trace", { x1: lastTrace.point[0], x2: lastTrace.point[1], label: lastTrace.label, apply: true });
 });
 $("bp-clear").addEventListener("click", () => { lastTrace = null; backprop.clear(); heatmap.setMarker(null); });
 
 function onHeatmapClick(x1, x2) {
   const mode = document.querySelector("input[name=clickmode]:checked").value;
   if (mode === "draw") {
-    conn.send("add_point", { x1, x2, label: Number($("draw-label").value) });
+    act("add_point", { x1, x2, label: Number($("draw-label").value) });
     return;
   }
   const p = heatmap.nearest(x1, x2);
-  if (p) conn.send("trace", { x1: p[0], x2: p[1], label: p[2] });
+  if (p) act("trace", { x1: p[0], x2: p[1], label: p[2] });
 }
 
 function drawLabels() {
@@ -188,8 +249,25 @@ function drawLabels() {
     $("draw-label").style.borderColor = classColor(Number($("draw-label").value));
   }
 }
+/** The colour key under the output: values for two classes and regression, one swatch per
+ * class for the multi-class problem (whose output is a class, not a number in [-1, 1]). */
+function drawLegend() {
+  const problem = state.get("problem"), box = $("legend");
+  if (problem === "multiclass") {
+    box.dataset.kind = "classes";
+    box.replaceChildren(...[...Array(state.get("classes")).keys()].map(k =>
+      el("span", { class: "class-key" }, el("span", { class: "swatch", style: `background:${classColor(k)}` }), `class ${k}`)),
+      el("span", { class: "legend-note", text: "(paler: less sure)" }));
+    return;
+  }
+  box.dataset.kind = "values";
+  const [lo, hi] = problem === "regression" ? ["−1", "1"] : ["−1 (class 0)", "1 (class 1)"];
+  box.replaceChildren(el("span", { text: lo }), el("div", { class: "scale" }), el("span", { text: hi }));
+}
+
 drawLabels();
 setPlaying(false);
+applyView(Object.keys(state.values));
 
 // -- classroom mode -------------------------------------------------------------------------------
 function classroomList() {

@@ -18,7 +18,19 @@ export const EXTRA_HIDEABLE = {
   regenerate: "Regenerate button", numHiddenLayers: "Add/remove layers and neurons",
   customData: "Your own points (CSV, drawing)", backprop: "Backprop step view",
   exportImport: "Export and import", confusion: "Confusion matrix", chart: "Loss chart",
+  lessons: "Guided lessons", classroom: "This classroom panel (students cannot untick anything)",
 };
+
+/** Classroom mode as a style sheet: every element whose `data-hide` names a hidden control
+ * (a space-separated list: an element belonging to two controls hides with either) is not
+ * displayed, and every element whose `data-lock` names one ignores the pointer. A rule, not a
+ * pass over the DOM, so parts drawn later (the network diagram after a rebuild) hide too. */
+export function hiddenCss(hidden) {
+  return [...hidden].map(name => {
+    const n = CSS.escape(name);
+    return `[data-hide~="${n}"]{display:none!important}[data-lock~="${n}"]{pointer-events:none!important;cursor:default!important}`;
+  }).join("\n");
+}
 
 function sameValue(a, b) {
   return Array.isArray(a) ? Array.isArray(b) && a.length === b.length && a.every((x, i) => x === b[i]) : a === b;
@@ -59,7 +71,7 @@ export function validValue(row, v) {
   switch (row.type) {
     case "bool": return typeof v === "boolean";
     case "enum": return row.choices.includes(v);
-    case "int": return Number.isInteger(v) && v >= row.min && v <= row.max;
+    case "int": return Number.isInteger(v) && v >= row.min && v <= row.max && (v - row.min) % (row.step || 1) === 0;
     case "float": return Number.isFinite(v) && v >= row.min && v <= row.max;
     case "intlist":
       return Array.isArray(v) && v.length <= row.maxlen && v.every(x => Number.isInteger(x) && x >= row.min && x <= row.max);

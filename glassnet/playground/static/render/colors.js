@@ -33,8 +33,13 @@ export function classColor(k) {
   return `rgb(${c[0]},${c[1]},${c[2]})`;
 }
 
-/** Paint an ImageData from bytes through the LUT (or class colours for multi-class). */
-export function paint(image, values, { discretize = false, classes = null, conf = null } = {}) {
+/** TF Playground's opacity of the output behind the points (160 of 255): a correctly
+ * classified point, drawn opaque in its class colour, stands out from its region. */
+export const BACKGROUND_ALPHA = 160;
+
+/** Paint an ImageData from bytes through the LUT (or class colours for multi-class);
+ * `alpha` 0..255 (opaque by default: neuron thumbnails). */
+export function paint(image, values, { discretize = false, classes = null, conf = null, alpha = 255 } = {}) {
   const d = image.data;
   for (let i = 0; i < values.length; i++) {
     let r, g, b;
@@ -47,7 +52,7 @@ export function paint(image, values, { discretize = false, classes = null, conf 
       if (discretize) v = v >= 128 ? 255 : 0;
       r = LUT[v * 3]; g = LUT[v * 3 + 1]; b = LUT[v * 3 + 2];
     }
-    d[i * 4] = r; d[i * 4 + 1] = g; d[i * 4 + 2] = b; d[i * 4 + 3] = 255;
+    d[i * 4] = r; d[i * 4 + 1] = g; d[i * 4 + 2] = b; d[i * 4 + 3] = alpha;
   }
   return image;
 }

@@ -21,6 +21,9 @@ export class DatasetPicker {
     const row = TABLE[key];
     const names = problem === "multiclass" ? LIMITS.multiclassDatasets : row.choices;
     const current = this.state.get(key);
+    // classroom mode: the picker belongs to the setting it sets now (dataset or regDataset)
+    const box = this.root.closest("[data-hide]");
+    if (box) box.dataset.hide = key;
     this.root.replaceChildren(...names.map(name => {
       const c = el("canvas", { width: 56, height: 56 });
       this._draw(c, this.previews[`${problem}:${name}`], problem);

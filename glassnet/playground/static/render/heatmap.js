@@ -2,7 +2,7 @@
 // points (white outline) and, optionally, the test points (black outline). Hovering a neuron
 // shows that neuron's output here instead. Clicks are reported in data coordinates.
 
-import { paint, classColor, valueColor } from "./colors.js";
+import { paint, classColor, valueColor, BACKGROUND_ALPHA } from "./colors.js";
 import { el } from "../util.js";
 
 const DOMAIN = 6;
@@ -55,8 +55,9 @@ export class Heatmap {
     const ctx = this.bg.getContext("2d");
     const img = ctx.createImageData(n, n);
     const multi = !this.previewing && this.problem === "multiclass";
-    paint(img, src.values, multi ? { classes: this.classes, conf: src.conf, discretize: this.discretize }
-                                 : { discretize: this.discretize && !this.previewing && this.problem !== "regression" });
+    const alpha = BACKGROUND_ALPHA;
+    paint(img, src.values, multi ? { classes: this.classes, conf: src.conf, discretize: this.discretize, alpha }
+                                 : { discretize: this.discretize && !this.previewing && this.problem !== "regression", alpha });
     ctx.putImageData(img, 0, 0);
   }
 

@@ -86,7 +86,7 @@ export class NetworkView {
       const on = this.state.get(key);
       const canvas = el("canvas", { width: 40, height: 40 });
       canvas.getContext("2d").putImageData(this.featureThumbs[key], 0, 0);
-      const div = el("div", { class: `node feature ${on ? "active" : "inactive"}`, "data-feature": key,
+      const div = el("div", { class: `node feature ${on ? "active" : "inactive"}`, "data-feature": key, "data-lock": key,
                               title: `${FEATURE_LABELS[key]}: click to ${on ? "remove" : "add"} this input`,
                               style: this._box(p, node) }, canvas,
                      el("span", { class: "flabel", text: FEATURE_LABELS[key] }), el("div", { class: "val" }));
@@ -147,19 +147,21 @@ export class NetworkView {
 
   _headers(hidden) {
     const { colX } = this.geom;
-    const shape = [...this.state.get("networkShape")];
-    const acts = [...this.state.get("layerActivations")];
+    const shape = this.state.get("networkShape"), acts = this.state.get("layerActivations");
     const maxL = this.limits.maxHiddenLayers, maxN = this.limits.maxNeurons;
+    // Every handler reads the state when it runs, not the shape this diagram was drawn for: three
+    // clicks before the server's reply are three changes (the page's state moves at once).
+    const now = () => [[...this.state.get("networkShape")], [...this.state.get("layerActivations")]];
     const setShape = (s, a) => {
       while (a.length > s.length) a.pop();
       while (a.length && a[a.length - 1] === "") a.pop();
       this.state.set({ networkShape: s, layerActivations: a });
     };
-    const head = el("div", { class: "layers-head", "data-hide": "numHiddenLayers" },
+    const head = el("div", { class: "layers-head", "data-hide": "numHiddenLayers networkShape" },
       el("button", { class: "round", title: "Add a hidden layer", disabled: shape.length >= maxL,
-                     onclick: () => setShape([...shape, 2], acts) }, "+"),
+                     onclick: () => { const [s, a] = now(); if (s.length < maxL) setShape([...s, 2], a); } }, "+"),
       el("button", { class: "round", title: "Remove the last hidden layer", disabled: shape.length === 0,
-                     onclick: () => setShape(shape.slice(0, -1), acts) }, "−"),
+                     onclick: () => { const [s, a] = now(); if (s.length) setShape(s.slice(0, -1), a); } }, "−"),
       el("span", { text: `${shape.length} hidden layer${shape.length === 1 ? "" : "s"}` }));
     head.style.left = `${(colX(0) + colX(hidden.length + 1)) / 2}px`;
     this.layer.append(head,
@@ -169,22 +171,25 @@ export class NetworkView {
     hidden.forEach((col, c) => {
       const n = shape[c];
       const actRow = TABLE.activation, all = this.state.get("activation");
-      const sel = el("select", { class: "layer-act", title: "Activation of this layer" },
+      const sel = el("select", { class: "layer-act", title: "Activation of this layer", "data-hide": "activation layerActivations" },
         el("option", { value: "", text: `${actRow.labels[all] ?? all} (all)` }),
         ...actRow.choices.map(a => el("option", { value: a, text: actRow.labels[a] ?? a, title: actRow.helps[a] ?? "" })));
       sel.value = acts[c] || "";
       sel.addEventListener("change", () => {
-        const a = [...acts];
-        while (a.length < shape.length) a.push("");
+        const [s, a] = now();
+        if (c >= s.length) return;
+        while (a.length < s.length) a.push("");
         a[c] = sel.value;
-        setShape([...shape], a);
+        setShape(s, a);
       });
+      const resize = delta => () => {
+        const [s, a] = now();
+        if (c < s.length && s[c] + delta >= 1 && s[c] + delta <= maxN) { s[c] += delta; setShape(s, a); }
+      };
       const box = el("div", { class: "layer-ctl", style: `left:${colX(c + 1)}px` },
-        el("div", { class: "pm", "data-hide": "numHiddenLayers" },
-          el("button", { class: "round small", disabled: n >= maxN, title: "Add a neuron",
-                         onclick: () => { const s = [...shape]; s[c] += 1; setShape(s, acts); } }, "+"),
-          el("button", { class: "round small", disabled: n <= 1, title: "Remove a neuron",
-                         onclick: () => { const s = [...shape]; s[c] -= 1; setShape(s, acts); } }, "−")),
+        el("div", { class: "pm", "data-hide": "numHiddenLayers networkShape" },
+          el("button", { class: "round small", disabled: n >= maxN, title: "Add a neuron", onclick: resize(1) }, "+"),
+          el("button", { class: "round small", disabled: n <= 1, title: "Remove a neuron", onclick: resize(-1) }, "−")),
         el("div", { class: "count", text: narrow ? String(n) : `${n} neuron${n === 1 ? "" : "s"}`,
                     title: `${n} neuron${n === 1 ? "" : "s"}` }), sel);
       sel.style.maxWidth = `${Math.max(34, spacing - 6)}px`;
@@ -207,7 +212,7 @@ export class NetworkView {
   // -- per update -------------------------------------------------------------------------------
   /** decoded: {thumbs: Uint8Array, thumbSize, weights: [{W, b, shape}], heat, conf}; msg: the update */
   update(decoded, msg) {
-    if (!this.net) return;
+    if (!this.net || !this.fits(decoded.weights)) return;  // an update for the diagram before this one
     this.weights = decoded.weights;
     const size = decoded.thumbSize;
     let offset = this.inputs.length * size * size;
@@ -236,6 +241,12 @@ export class NetworkView {
     }));
     this._diagnostics(msg.diagnostics);
     this.draw();
+  }
+
+  /** Do these weights belong to the network drawn now (same columns, same shapes)? */
+  fits(weights) {
+    return weights.length === this.columns.length && this.columns.every((col, c) =>
+      weights[c].shape[1] === col.nodes.length && weights[c].shape[0] === (c === 0 ? this.inputs.length : this.columns[c - 1].nodes.length));
   }
 
   /** Thumbnail bytes of hidden neuron (column, index) from the last update. */
