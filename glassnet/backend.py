@@ -158,3 +158,14 @@ def check_memory(nbytes: int, what: str) -> int:
         raise GlassnetError(f"{what} would need {nbytes / 2**20:,.0f} MiB, over the memory budget of "
                             f"{budget / 2**20:,.0f} MiB (set {MAX_BYTES_ENV} to allow more)")
     return int(nbytes)
+
+
+def as_array(data, name: str = "x") -> np.ndarray:
+    """``np.asarray(data)``; a pandas DataFrame/Series goes through
+    :func:`glassnet.data.tables.as_array` (nullable dtypes read as float; a non-numeric column
+    or missing values named in one line), imported only when one is given."""
+    if type(data).__module__.split(".")[0] == "pandas":
+        from .data.tables import as_array as frame_array  # noqa: PLC0415 - pandas inputs only
+
+        return frame_array(data, name)
+    return np.asarray(data)

@@ -16,6 +16,10 @@ from .errors import GlassnetError
 
 
 class Callback:
+    """Base class of training callbacks: override the hooks you need. Each gets the Trainer's
+    :class:`~glassnet.training.TrainState` (``state.step``, ``state.model``, ``state.optimizer``,
+    per-model ``state.active``, ``state.stop_models(mask, status)``, ``state.stop_training``)."""
+
     def on_train_begin(self, state) -> None: ...
     def on_step_begin(self, state) -> None: ...
     def on_log(self, state, logs: dict) -> None: ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import sigmoid, softmax
+from .backend import as_array
 from .errors import GlassnetError
 from .registry import Registry
 
@@ -41,7 +42,7 @@ class Loss:
     def prepare_targets(self, y, output_shape) -> np.ndarray:
         """Validate targets against the model's per-sample output shape; ``(B,)`` is read as
         ``(B, 1)`` for a single output."""
-        y = np.asarray(y)
+        y = as_array(y, "y")
         output_shape = tuple(output_shape)
         if y.ndim == 1 and output_shape == (1,):
             y = y[:, None]
@@ -173,7 +174,7 @@ class _CategoricalTargets:
     """Shared target handling: integer labels (B,) or one-hot/probability rows (B, K)."""
 
     def prepare_targets(self, y, output_shape):
-        y = np.asarray(y)
+        y = as_array(y, "y")
         K = output_shape[-1]
         if y.ndim >= 1 and y.shape[-1:] == (K,) and np.issubdtype(y.dtype, np.floating) and y.ndim >= 2:
             return y

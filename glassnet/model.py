@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import initializers as inits
-from .backend import as_seed_list, model_seeds, resolve_dtype
+from .backend import as_array, as_seed_list, model_seeds, resolve_dtype
 from .errors import GlassnetError
 from .layers import BuildContext, Layer, Param, from_config
 from .network import NETWORK_KINDS, Network, _check_input_shape
@@ -81,7 +81,7 @@ class Sequential(Network):
 
     def _ensure_built(self, x) -> None:
         if not self.built:
-            x = np.asarray(x)
+            x = as_array(x)
             self.build(x.shape[1:])
 
     @property
@@ -116,7 +116,7 @@ class Sequential(Network):
         """Validate ``x`` as shared ``(B, *input_shape)`` or per-model ``(M, B, *input_shape)``."""
         if isinstance(x, (list, tuple)) and x and isinstance(x[0], np.ndarray) and len(x) == 1:
             x = x[0]
-        arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
+        arr = as_array(x, name) if not isinstance(x, np.ndarray) else x
         if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
             raise GlassnetError(f"{name} must be a numeric array, got dtype {arr.dtype}", field=name)
         self._ensure_built(arr)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import training
-from .backend import check_memory
+from .backend import as_array, check_memory
 from .errors import GlassnetError
 
 FORMAT = "glassnet-model"
@@ -119,7 +119,7 @@ class Network:
 
     def check_array(self, x, shape: tuple, name: str) -> np.ndarray:
         """One input array validated as shared ``(B, *shape)`` or per-model ``(M, B, *shape)``."""
-        x = np.asarray(x)
+        x = as_array(x, name)
         if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
             raise GlassnetError(f"{name} must be a numeric array, got dtype {x.dtype}", field=name)
         n = len(shape)
