@@ -217,3 +217,19 @@ def test_the_loop_detector_finds_a_loop():
     src = "for i in range(3):\n    pred = model.forward(x)\n    model.backward(g)\n    opt.step()\n"
     assert _loops_over_batches(ast.parse(src)) == [1]
     assert _loops_over_batches(ast.parse((PACKAGE / "training" / "trainer.py").read_text())) != []
+
+
+def test_pandas_frames_are_accepted_and_bad_columns_named():
+    pd = pytest.importorskip("pandas")
+    x, y = data(n=8)
+    frame = pd.DataFrame(x, columns=["a", "b", "c"])
+    a, b = mlp(), mlp()
+    a.fit(frame, pd.DataFrame(y), loss="mse", steps=3, batch_size=4)
+    b.fit(x, y, loss="mse", steps=3, batch_size=4)
+    for p, q in zip(a.param_list, b.param_list):
+        np.testing.assert_array_equal(p.value, q.value)
+    frame.loc[3, "b"] = None
+    with pytest.raises(GlassnetError, match="column 'b' has missing values at rows 3"):
+        mlp().fit(frame, y, loss="mse")
+    with pytest.raises(GlassnetError, match="column 'c' is not numeric"):
+        mlp().predict(pd.DataFrame({"a": [1.0], "b": [2.0], "c": ["x"]}))
