@@ -14,6 +14,19 @@ then names each number the way a textbook does (seed 001):
 For a chain (one unit per layer, one sample) every parameter's gradient is also written as the
 product of scalar local derivatives, e.g. dL/dw1 = dL/dyhat * dyhat/da1 * da1/dz1 * dz1/dw1 =
 1 * 2 * 1 * 1 = 2. Every array keeps the model axis: a trace of M networks holds M sets of numbers.
+
+Skip connections (a graph :class:`~glassnet.Model` of Dense layers whose outputs may be summed
+with an earlier tensor by ``Add``, or a spec with ``skip<k>=j``): a_k = f_k(z_k) + a_j. The
+forward pass and the backward pass are the graph's own (its nodes in topological order, then in
+reverse). Since a_j is read twice -- by layer j+1 and by the sum -- the gradient reaching it is
+the sum of the two (the multivariable chain rule):
+
+    dL/da_j = delta_{j+1} W_{j+1}^T  +  dL/da_k        (the sum passes dL/da_k on unchanged)
+
+and the trace writes both parts and their sum with the numbers (``LayerTrace.dL_da_parts``).
+A SimpleRNN followed by a Dense layer is traced through time by
+:func:`glassnet.diagnostics.trace_rnn.trace_recurrent` (``trace_model`` and ``trace_backprop``
+hand such a model or spec to it).
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ from .. import activations as acts
 from .. import losses as losses_mod
 from .. import optimizers as optim_mod
 from ..errors import GlassnetError
-from .trace_spec import NetSpec, as_spec
+from .trace_spec import NetSpec, RNNSpec, as_spec
 
 
 @dataclass
@@ -34,7 +47,12 @@ class LayerTrace:
     """One Dense layer k (1-based). Arrays carry the model axis: ``inp`` ``(M, B, n_in)``,
     ``z``/``a``/``fprime``/``dL_da``/``delta`` ``(M, B, units)``, ``W`` ``(M, n_in, units)``,
     ``b`` ``(M, units)`` or None. ``fprime`` is f'(z) (None for softmax, whose derivative is a
-    Jacobian)."""
+    Jacobian).
+
+    With a skip connection, ``skip`` is j and ``a = branch + a_j`` with ``branch = f(z)``.
+    ``dL_da`` is the whole gradient reaching a_k; ``dL_da_parts`` lists what each reader of a_k
+    sent back: ``("layer", k+1, delta_{k+1} W_{k+1}^T)`` and ``("skip", m, dL/da_m)`` for a sum
+    a_m = f_m(z_m) + a_k (empty for the output)."""
 
     k: int
     name: str
@@ -47,6 +65,9 @@ class LayerTrace:
     fprime: np.ndarray | None
     dL_da: np.ndarray
     delta: np.ndarray
+    skip: int | None = None
+    branch: np.ndarray | None = None
+    dL_da_parts: list = field(default_factory=list)
 
     @property
     def identity(self) -> bool:
@@ -110,6 +131,11 @@ class Trace:
     def M(self) -> int:
         return self.loss_value.shape[0]
 
+    @property
+    def skips(self) -> dict:
+        """``{k: j}`` for every skip connection a_k = f_k(z_k) + a_j."""
+        return {lt.k: lt.skip for lt in self.layers if lt.skip is not None}
+
     def param(self, name: str) -> ParamTrace:
         for p in self.params:
             if name in (p.name, f"{p.kind.lower()}{p.k}", f"{p.kind}{p.k}"):
@@ -154,17 +180,26 @@ def trace_backprop(spec, *, loss=None, lr=None) -> Trace:
     """
     spec = as_spec(spec)
     model = spec.build_model()
+    if isinstance(spec, RNNSpec):
+        from .trace_rnn import trace_recurrent  # noqa: PLC0415
+
+        return trace_recurrent(model, spec.x[None], spec.y, loss=loss or spec.loss, lr=spec.lr if lr is None else lr,
+                               _spec=spec)
     return trace_model(model, spec.x, spec.y, loss=loss or spec.loss,
                        lr=spec.lr if lr is None else lr, _spec=spec)
 
 
 def trace_model(model, x, y, loss="half_sse", lr=0.1, *, optimizer=None, train: bool = False,
                 _spec=None) -> Trace:
-    """Trace one training step of ``model`` (a Sequential of Dense layers) on ``(x, y)``.
+    """Trace one training step of ``model`` on ``(x, y)``.
 
     Parameters
     ----------
-    model : Sequential whose layers are all :class:`~glassnet.Dense` (any activation but PReLU).
+    model : a Sequential whose layers are all :class:`~glassnet.Dense` (any activation but
+        PReLU); or a graph :class:`~glassnet.Model` of Dense layers in a chain, where a layer's
+        output may be summed with an earlier tensor by ``Add`` (a skip connection); or a
+        Sequential ``[SimpleRNN, Dense]``, traced through time (returns a
+        :class:`~glassnet.diagnostics.trace_rnn.RNNTrace`).
     x : ``(B, n_in)`` shared or ``(M, B, n_in)`` per model; y : targets for ``loss``.
     loss : a loss name or Loss. lr : learning rate of the plain SGD step shown (one number or one
         per model); ``optimizer`` replaces that SGD with any glassnet optimizer (its first step).
@@ -173,51 +208,72 @@ def trace_model(model, x, y, loss="half_sse", lr=0.1, *, optimizer=None, train: 
     The model's parameters are not changed (the updated values are in ``ParamTrace.new_value``);
     its ``.grad`` arrays hold this step's gradients afterwards, as after any backward pass.
     """
-    from ..layers import Activation, Dense  # noqa: PLC0415
+    from ..layers import Activation, Dense, SimpleRNN  # noqa: PLC0415
 
+    layers = getattr(model, "layers", [])
+    if not getattr(model, "nodes", None) and len(layers) == 2 and isinstance(layers[0], SimpleRNN):
+        from .trace_rnn import trace_recurrent  # noqa: PLC0415
+
+        return trace_recurrent(model, x, y, loss=loss, lr=lr, optimizer=optimizer, _spec=_spec)
     if not getattr(model, "built", False):
         model._ensure_built(np.asarray(x))
-    for layer in model.layers:
+    chain = _dense_chain(model)
+    for layer, _, _ in chain:
         if not isinstance(layer, Dense) or not isinstance(layer.act, Activation):
-            raise GlassnetError(f"trace_model supports Sequential models of Dense layers; layer "
-                                f"{layer.name!r} is {layer!r}")
+            raise GlassnetError(f"trace_model supports Sequential models of Dense layers (and graphs of Dense "
+                                f"layers with Add skip connections); layer {layer.name!r} is {layer!r}")
     loss = losses_mod.get(loss)
     x = model.prepare_inputs(x)
     y = loss.prepare_targets(y, model.output_shape)
     if np.issubdtype(y.dtype, np.floating):
         y = y.astype(model.dtype, copy=False)
-    M, L = model.M, len(model.layers)
+    M, L = model.M, len(chain)
 
-    # forward: the engine's own pass; the layers cache what the trace reads
-    pred = model.forward(x, train)
+    # forward: the engine's own pass (a graph's node by node, keeping every node's output)
+    if getattr(model, "nodes", None):
+        values = _graph_forward(model, x, train)
+        pred = values[id(model.outputs[0])]
+        pred = np.broadcast_to(pred, (M,) + pred.shape) if pred.ndim == x.ndim else pred
+    else:
+        pred = model.forward(x, train)
     loss_value, grad = loss.value_and_grad(pred, y)
-    outs = [l._x for l in model.layers[1:]] + [pred]
 
-    # backward: the body of model.backward, keeping dL/da of every layer
-    dL_da = [None] * L
+    # backward: the body of model.backward (Sequential: layer after layer; graph: nodes in
+    # reverse, summing where a tensor fans out), keeping what each reader of a_k sent back
+    dL_da, parts = [None] * L, [[] for _ in range(L)]
     g = grad
     for i in reversed(range(L)):
-        dL_da[i] = g
-        g = model.layers[i].backward(g)
+        layer, skip, _ = chain[i]
+        dL_da[i] = g = sum(p[2] for p in parts[i]) if parts[i] else g
+        if skip is not None and skip > 0:  # the sum hands dL/da_k on to a_j unchanged (Add.backward)
+            parts[skip - 1].append(("skip", i + 1, chain[i][2].backward(g)[0]))
+        dx = layer.backward(g)
+        if i > 0:
+            parts[i - 1].insert(0, ("layer", i + 1, dx))
+            g = None
 
     layers, params = [], []
-    for i, layer in enumerate(model.layers):
+    for i, (layer, skip, _) in enumerate(chain):
         f = layer.act.fn
-        a = outs[i]
-        z = a if isinstance(f, acts.Identity) else layer.act._z
+        branch = layer.act._a if not isinstance(f, acts.Identity) else None
+        a = chain_value(chain, i, pred)
+        z = layer.act._z if not isinstance(f, acts.Identity) else _identity_z(layer, chain, i, pred)
+        branch = z if branch is None else branch
         inp = np.broadcast_to(layer._x, (M,) + layer._x.shape[-2:])
-        fprime = None if not f.elementwise else f.derivative(z, a)
+        fprime = None if not f.elementwise else f.derivative(z, branch)
         delta = layer.act.backward(dL_da[i])  # the engine's dL/dz (the layer computed it too)
         b = layer.b.value.copy() if layer.use_bias else None
         layers.append(LayerTrace(i + 1, layer.name, f, inp.copy(), layer.W.value.copy(), b,
-                                 np.array(z), np.array(a), fprime, np.array(dL_da[i]), np.array(delta)))
+                                 np.array(z), np.array(a), fprime, np.array(dL_da[i]), np.array(delta),
+                                 skip, None if skip is None else np.array(branch),
+                                 [(kind, k, np.array(v)) for kind, k, v in parts[i]]))
 
     # update: the optimizer's first step, computed but not applied
     opt = optim_mod.SGD(lr) if optimizer is None else optim_mod.get(optimizer)
     opt.bind(model.param_list, M, model.dtype)
     deltas = opt.compute_updates()
     by_name = {p.name: (p, d) for p, d in zip(model.param_list, deltas)}
-    for i, layer in enumerate(model.layers):
+    for i, (layer, _, _) in enumerate(chain):
         for kind, short in (("W", "W"), ("b", "b")):
             if short not in layer.params:
                 continue
@@ -226,12 +282,75 @@ def trace_model(model, x, y, loss="half_sse", lr=0.1, *, optimizer=None, train: 
                                      np.array(d), p.value + d))
 
     scalar = x.shape[-2] == 1 and all(l.W.shape[1:] == (1, 1) and l.fprime is not None for l in layers)
-    if scalar:
+    if scalar and not any(l.skip is not None for l in layers):
         for p in params:
             p.chain = _chain(layers, p, grad)
     lr_arr = np.asarray(getattr(opt, "lr", np.full(M, np.nan)), dtype=np.float64)
-    return Trace(model, x, y, loss, np.asarray(loss_value), pred.copy(), np.array(grad), layers,
+    return Trace(model, x, y, loss, np.asarray(loss_value), np.array(pred), np.array(grad), layers,
                  params, lr_arr, getattr(opt, "name", type(opt).__name__), scalar, _spec)
+
+
+def _dense_chain(model) -> list:
+    """``[(layer, skip j or None, Add layer or None)]`` in order: the layers of a Sequential, or
+    the Dense nodes of a graph that is a chain with Add skip connections (checked)."""
+    nodes = getattr(model, "nodes", None)
+    if not nodes:
+        return [(layer, None, None) for layer in model.layers]
+    from ..layers.merge import Add  # noqa: PLC0415
+
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise GlassnetError("trace_model traces graphs with one input and one output")
+    tensors = [model.inputs[0]]  # a_0 = x, a_1, ...
+    chain = []
+    for node in nodes:
+        layer = node.layer
+        if isinstance(layer, Add) and _is_skip(node, chain, tensors):
+            other = next(t for t in node.inputs if t is not chain[-1][0]._node.output)
+            j = next(i for i, t in enumerate(tensors[:-1]) if t is other)
+            chain[-1] = (chain[-1][0], j, layer)
+            tensors[-1] = node.output
+        elif not isinstance(layer, Add) and len(node.inputs) == 1 and node.inputs[0] is tensors[-1]:
+            chain.append((layer, None, None))
+            tensors.append(node.output)
+        else:
+            raise GlassnetError(f"trace_model traces a chain of Dense layers where a layer's output may be "
+                                f"summed with an earlier tensor (Add([a_j, dense(...)])); node {layer.name!r} "
+                                f"({layer!r}) reading {', '.join(t.name for t in node.inputs)} is not of that form")
+    if tensors[-1] is not model.outputs[0]:
+        raise GlassnetError("trace_model: the graph's output is not the end of its chain of layers")
+    return chain
+
+
+def _is_skip(node, chain, tensors) -> bool:
+    """Whether an Add node sums the latest layer's output with one earlier tensor a_j."""
+    if not chain or chain[-1][1] is not None or len(node.inputs) != 2:
+        return False
+    out = chain[-1][0]._node.output
+    others = [t for t in node.inputs if t is not out]
+    return len(others) == 1 and any(others[0] is t for t in tensors[:-1])
+
+
+def _graph_forward(model, x, train) -> dict:
+    """The body of ``Model.forward`` (nodes in topological order), keeping every node's output."""
+    values = {id(model.inputs[0]): x}
+    for node in model.nodes:
+        args = [values[id(t)] for t in node.inputs]
+        values[id(node.output)] = node.layer.forward(args if getattr(node.layer, "merges", False) else args[0], train)
+    return values
+
+
+def chain_value(chain, i, pred):
+    """a_{i+1}: the input the next layer read (the engine's cache), or the prediction."""
+    return chain[i + 1][0]._x if i + 1 < len(chain) else pred
+
+
+def _identity_z(layer, chain, i, pred):
+    """z of an identity layer: its output, minus nothing (no skip) -- or, with a skip, the Dense
+    branch recomputed from the layer's cached input, exactly as its forward computed it."""
+    if chain[i][1] is None:
+        return chain_value(chain, i, pred)
+    z = layer._x @ layer.W.value
+    return z + layer.b.value[:, None, :] if layer.use_bias else z
 
 
 def _chain(layers: list[LayerTrace], p: ParamTrace, dL_dyhat) -> list[Factor]:

@@ -14,6 +14,18 @@ weight 3, a ReLU, weight 2, half squared error, learning rate 0.1. The grammar, 
   ``f<k>=name``: the activation of the layer written just before it (default: identity).
 * ``loss=name`` (default ``half_sse``; ``half_se`` is read as ``half_sse``, seed 001's
   L = 1/2 (y - yhat)^2) and ``lr=number`` (default 0.1).
+* ``skip<k>=j``: a skip connection: the output of layer ``k`` is ``a_k = f_k(z_k) + a_j``
+  (``a_0 = x``, ``j < k``, the same width), a residual connection as ``gn.Add``. For example
+  ``"x=1, y=5, w1=3, relu, w2=0.5, relu, skip2=1, w3=2"``: a_2 = relu(0.5 a_1) + a_1, so the
+  gradient reaching a_1 is the sum of the one through layer 2 and the one along the skip.
+
+A recurrent spec (a key ``wx`` or ``wh``) is two or more steps of a SimpleRNN followed by a dense
+output, for backprop through time: ``"x=[1, 2], y=0.5, wx=0.5, wh=-1, tanh, wy=2, loss=half_se"``
+-- ``x`` is the sequence (a flat list: one feature per step; a list of lists: one row per step),
+``wx`` ``(features, units)``, ``wh`` ``(units, units)``, ``b`` the hidden bias, the activation
+name (default tanh), ``wy`` ``(units, outputs)`` and ``by`` the output layer, ``h0`` the initial
+state (default 0): a_t = x_t wx + h_{t-1} wh + b, h_t = f(a_t), yhat = h_T wy + by (see
+:mod:`glassnet.diagnostics.trace_rnn`).
 
 The same fields come from a TOML file (``glassnet explain backprop --config FILE``): either
 ``spec = "x=1, ..."`` or the keys above (``w1 = 3``, ``f1 = "relu"``), or ``[[layer]]`` tables
@@ -34,7 +46,9 @@ from ..errors import GlassnetError
 
 #: spellings of seed 001 that are not registry names; they resolve to a registered loss
 LOSS_SPELLINGS = {"half_se": "half_sse", "half_squared_error": "half_sse"}
-_KEY = re.compile(r"^(x|y|loss|lr|spec|[wbf]\d+|act\d+)$")
+_KEY = re.compile(r"^(x|y|loss|lr|spec|[wbf]\d+|act\d+|skip\d+)$")
+#: keys of a recurrent spec (:func:`parse_rnn_spec`)
+_RNN_KEY = re.compile(r"^(x|y|loss|lr|spec|wx|wh|b|wy|by|h0|f|activation)$")
 
 
 @dataclass
@@ -52,15 +66,32 @@ class NetSpec:
     activations: list
     loss: str = "half_sse"
     lr: float = 0.1
+    #: skip connections: layer k (1-based) -> j, for a_k = f_k(z_k) + a_j
+    skips: dict = None
 
     def build_model(self):
-        """A float64 :class:`~glassnet.Sequential` of Dense layers holding exactly these weights."""
+        """A float64 network holding exactly these weights: a :class:`~glassnet.Sequential` of
+        Dense layers, or with skip connections a graph :class:`~glassnet.Model` whose ``Add``
+        nodes sum each skipped tensor into its layer's output."""
         from ..layers import Dense  # noqa: PLC0415 - the model imports layers; keep this module light
         from ..model import Sequential  # noqa: PLC0415
 
         layers = [Dense(W.shape[1], activation=f, use_bias=b is not None)
                   for W, b, f in zip(self.weights, self.biases, self.activations)]
-        model = Sequential(layers, input_shape=(self.x.shape[1],), dtype="float64", seed=0)
+        if self.skips:
+            from ..graph import Input, Model  # noqa: PLC0415
+            from ..layers.merge import Add  # noqa: PLC0415
+
+            inp = Input((self.x.shape[1],))
+            outs = [inp]
+            for k, layer in enumerate(layers, start=1):
+                t = layer(outs[-1])
+                if k in self.skips:
+                    t = Add(name=f"add_{k}")([outs[self.skips[k]], t])
+                outs.append(t)
+            model = Model(inp, outs[-1], dtype="float64", seed=0)
+        else:
+            model = Sequential(layers, input_shape=(self.x.shape[1],), dtype="float64", seed=0)
         for layer, W, b in zip(layers, self.weights, self.biases):
             layer.W.value[0] = W
             if b is not None:
@@ -118,6 +149,8 @@ def parse_spec(text: str) -> NetSpec:
     if not isinstance(text, str) or not text.strip():
         raise GlassnetError("backprop spec must be a non-empty string like "
                             "'x=1, y=5, w1=3, relu, w2=2, loss=half_se, lr=0.1'")
+    if _is_recurrent(_split(text)):
+        return parse_rnn_spec(text)
     items = []  # (token, key, raw value)
     last_layer = None
     for tok in _split(text):
@@ -125,7 +158,8 @@ def parse_spec(text: str) -> NetSpec:
             key, _, value = tok.partition("=")
             key = key.strip().lower()
             if not _KEY.match(key) or key == "spec":
-                raise _bad(tok, f"unknown key {key!r}; keys are x, y, w<k>, b<k>, f<k>, loss, lr")
+                raise _bad(tok, f"unknown key {key!r}; keys are x, y, w<k>, b<k>, f<k>, skip<k>, loss, lr "
+                                "(a recurrent spec: x, y, wx, wh, b, wy, by, h0, loss, lr)")
             items.append((tok, key, value.strip()))
             if key[0] == "w" and key != "w":
                 last_layer = int(key[1:])
@@ -160,10 +194,10 @@ def spec_from_dict(d: dict) -> NetSpec:
             raise GlassnetError("backprop config: 'layer' must be an array of tables [[layer]]")
         for i, t in enumerate(layers, start=1):
             for key, value in t.items():
-                short = {"w": "w", "weights": "w", "b": "b", "bias": "b", "activation": "f"}.get(key)
+                short = {"w": "w", "weights": "w", "b": "b", "bias": "b", "activation": "f", "skip": "skip"}.get(key)
                 if short is None:
                     raise GlassnetError(f"backprop config: layer {i} has unknown key {key!r}; "
-                                        "keys are w, b, activation")
+                                        "keys are w, b, activation, skip")
                 items.append((f"layer {i} {key} = {value!r}", f"{short}{i}", value))
     return _assemble(items)
 
@@ -179,10 +213,11 @@ def _assemble(items) -> NetSpec:
         if need not in fields:
             raise GlassnetError(f"backprop spec needs {need}=...; e.g. "
                                 "'x=1, y=5, w1=3, relu, w2=2, loss=half_se, lr=0.1'")
-    n_layers = max(int(k[1:]) for k in fields if k[0] in "wbf" and len(k) > 1)
+    n_layers = max(int(k[1:]) for k in fields if k[0] in "wbf" and k[1:].isdigit())
     for k in fields:
-        if k[0] in "bf" and len(k) > 1 and f"w{k[1:]}" not in fields:
-            raise _bad(fields[k][0], f"layer {k[1:]} has no weight w{k[1:]}")
+        num = k[4:] if k.startswith("skip") else k[1:]
+        if (k[0] in "bf" or k.startswith("skip")) and num.isdigit() and f"w{num}" not in fields:
+            raise _bad(fields[k][0], f"layer {num} has no weight w{num}")
     missing = [k for k in range(1, n_layers + 1) if f"w{k}" not in fields]
     if missing:
         raise GlassnetError(f"backprop spec: weights must be numbered 1..{n_layers}; w{missing[0]} is missing")
@@ -209,7 +244,8 @@ def _assemble(items) -> NetSpec:
     x = _number_array(xv, tok)
     x = x.reshape(1, -1) if x.ndim < 2 else x
     width = x.shape[1]
-    weights, biases, activations = [], [], []
+    widths = [width]  # of a_0 = x, a_1, ...
+    weights, biases, activations, skips = [], [], [], {}
     for k in range(1, n_layers + 1):
         tok, wv = fields[f"w{k}"]
         W = _number_array(wv, tok)
@@ -234,6 +270,18 @@ def _assemble(items) -> NetSpec:
                 f = acts.get(str(name).strip()).name
             except GlassnetError as exc:
                 raise _bad(ftok, str(exc)) from None
+        if f"skip{k}" in fields:
+            stok, sv = fields[f"skip{k}"]
+            j = _number_array(sv, stok)
+            if j.ndim != 0 or j != int(j) or not 0 <= int(j) < k:
+                raise _bad(stok, f"skip{k} names the earlier output a_j added to layer {k}'s output: "
+                                 f"an integer j in 0..{k - 1} (0 is x)")
+            j = int(j)
+            if widths[j] != width:
+                raise _bad(stok, f"a_{j} has {widths[j]} unit(s) but layer {k} has {width}: a skip "
+                                 "connection adds tensors of one width")
+            skips[k] = j
+        widths.append(width)
         weights.append(W)
         biases.append(b)
         activations.append(f)
@@ -249,13 +297,152 @@ def _assemble(items) -> NetSpec:
         if y.shape != (B, width):
             raise _bad(tok, f"the network maps {B} sample(s) to {width} output(s), so y needs shape "
                             f"({B}, {width}); it has {y.shape}")
-    return NetSpec(x, y, weights, biases, activations, loss_name, lr)
+    return NetSpec(x, y, weights, biases, activations, loss_name, lr, skips)
 
 
-def as_spec(spec) -> NetSpec:
-    """A :class:`NetSpec` from a string, a dict (TOML form) or a NetSpec."""
-    if isinstance(spec, NetSpec):
+def as_spec(spec):
+    """A :class:`NetSpec` (or :class:`RNNSpec`) from a string, a dict (TOML form) or a spec."""
+    if isinstance(spec, (NetSpec, RNNSpec)):
         return spec
     if isinstance(spec, dict):
+        if "spec" not in spec and ("wx" in spec or "wh" in spec):
+            return _assemble_rnn([(f"{k} = {v!r}", str(k).lower(), v) for k, v in spec.items()])
         return spec_from_dict(spec)
     return parse_spec(spec)
+
+
+# -- a recurrent network: SimpleRNN steps, then a dense output ------------------------------------
+@dataclass
+class RNNSpec:
+    """A parsed recurrent spec (one sequence): ``x`` ``(T, C)``, ``y`` ``(1, K)``, ``wx``
+    ``(C, H)``, ``wh`` ``(H, H)``, ``b`` ``(H,)``, ``activation``, ``wy`` ``(H, K)``, ``by``
+    ``(K,)``, ``h0`` ``(H,)``; a_t = x_t wx + h_{t-1} wh + b, h_t = f(a_t), yhat = h_T wy + by."""
+
+    x: np.ndarray
+    y: np.ndarray
+    wx: np.ndarray
+    wh: np.ndarray
+    b: np.ndarray
+    activation: str
+    wy: np.ndarray
+    by: np.ndarray
+    h0: np.ndarray
+    loss: str = "half_sse"
+    lr: float = 0.1
+
+    def build_model(self):
+        """A float64 ``Sequential([SimpleRNN(H), Dense(K)])`` holding these weights (in the engine's
+        PyTorch layout: ``weight_ih = wx^T``, ``weight_hh = wh^T``, ``bias_ih = b``, ``bias_hh = 0``)
+        with ``h0`` as the recurrent layer's initial state."""
+        from ..layers import Dense, SimpleRNN  # noqa: PLC0415
+        from ..model import Sequential  # noqa: PLC0415
+
+        H, K = self.wh.shape[0], self.wy.shape[1]
+        rnn, out = SimpleRNN(H, activation=self.activation), Dense(K)
+        model = Sequential([rnn, out], input_shape=self.x.shape, dtype="float64", seed=0)
+        rnn.weight_ih.value[0] = self.wx.T
+        rnn.weight_hh.value[0] = self.wh.T
+        rnn.bias_ih.value[0] = self.b
+        rnn.bias_hh.value[0] = 0.0
+        out.W.value[0] = self.wy
+        out.b.value[0] = self.by
+        rnn.initial_state = self.h0
+        return model
+
+
+def _is_recurrent(tokens) -> bool:
+    return any(t.partition("=")[0].strip().lower() in ("wx", "wh") for t in tokens if "=" in t)
+
+
+def parse_rnn_spec(text: str) -> RNNSpec:
+    """Parse a recurrent spec (see the module docstring); errors name the token."""
+    items = []
+    for tok in _split(text):
+        if "=" in tok:
+            key, _, value = tok.partition("=")
+            items.append((tok, key.strip().lower(), value.strip()))
+        else:
+            items.append((tok, "f", tok))
+    return _assemble_rnn(items)
+
+
+def _matrix(value, tok, rows, cols, name):
+    """A number, list or list of lists as a (rows, cols) matrix (a flat list fills the one
+    dimension that is not 1)."""
+    a = _number_array(value, tok)
+    if a.ndim < 2 and a.size == rows * cols and (rows == 1 or cols == 1 or a.ndim == 0):
+        a = a.reshape(rows, cols)
+    if a.shape != (rows, cols):
+        raise _bad(tok, f"{name} needs shape ({rows}, {cols}); it has {a.shape}")
+    return a
+
+
+def _assemble_rnn(items) -> RNNSpec:
+    fields: dict[str, tuple[str, object]] = {}
+    for tok, key, value in items:
+        key = {"activation": "f", "bh": "b"}.get(key, key)
+        if not _RNN_KEY.match(key):
+            raise _bad(tok, f"unknown key {key!r} in a recurrent spec; keys are x, y, wx, wh, b, an activation, "
+                            "wy, by, h0, loss, lr")
+        if key in fields:
+            raise _bad(tok, f"{key} is given twice")
+        fields[key] = (tok, value)
+    for need in ("x", "y", "wx", "wh", "wy"):
+        if need not in fields:
+            raise GlassnetError(f"recurrent backprop spec needs {need}=...; e.g. "
+                                "'x=[1, 2], y=0.5, wx=0.5, wh=-1, tanh, wy=2, loss=half_se'")
+    tok, xv = fields["x"]
+    x = _number_array(xv, tok)
+    x = x.reshape(-1, 1) if x.ndim < 2 else x  # a flat list: one feature per step
+    T, C = x.shape
+    tok, wv = fields["wh"]
+    wh = _number_array(wv, tok)
+    H = 1 if wh.ndim == 0 else wh.shape[0]
+    wh = _matrix(wv, tok, H, H, "wh")
+    wx = _matrix(fields["wx"][1], fields["wx"][0], C, H, "wx")
+    tok, wv = fields["wy"]
+    wy_arr = _number_array(wv, tok)
+    K = 1 if wy_arr.ndim == 0 else (wy_arr.shape[1] if wy_arr.ndim == 2 else (wy_arr.size if H == 1 else 1))
+    wy = _matrix(wv, tok, H, K, "wy")
+    vec = {}
+    for key, n in (("b", H), ("by", K), ("h0", H)):
+        vec[key] = np.zeros(n)
+        if key in fields:
+            btok, bv = fields[key]
+            v = _number_array(bv, btok).reshape(-1)
+            if v.size != n:
+                raise _bad(btok, f"{key} needs {n} value(s)")
+            vec[key] = v
+    f = "tanh"
+    if "f" in fields:
+        ftok, name = fields["f"]
+        try:
+            f = acts.get(str(name).strip()).name
+        except GlassnetError as exc:
+            raise _bad(ftok, str(exc)) from None
+        if not acts.get(f).elementwise:
+            raise _bad(ftok, "the recurrent activation must be elementwise")
+    loss = "half_sse"
+    if "loss" in fields:
+        ltok, name = fields["loss"]
+        name = LOSS_SPELLINGS.get(str(name).strip().lower(), str(name).strip())
+        try:
+            loss = losses_mod.get(name).name
+        except GlassnetError as exc:
+            raise _bad(ltok, str(exc)) from None
+    lr = 0.1
+    if "lr" in fields:
+        ltok, value = fields["lr"]
+        arr = _number_array(value, ltok)
+        if arr.ndim != 0 or arr < 0:
+            raise _bad(ltok, "lr must be one number >= 0")
+        lr = float(arr)
+    tok, yv = fields["y"]
+    y = _number_array(yv, tok)
+    if losses_mod.get(loss).task == "multiclass" and y.size == 1 and K > 1 and float(y) == int(y):
+        y = y.reshape(1).astype(np.int64)
+    else:
+        y = y.reshape(1, -1)
+        if y.shape != (1, K):
+            raise _bad(tok, f"the network has {K} output(s), so y needs {K} value(s); it has {y.size}")
+    return RNNSpec(x, y, wx, wh, vec["b"], f, wy, vec["by"], vec["h0"], loss, lr)

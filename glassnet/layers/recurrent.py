@@ -81,8 +81,9 @@ class Recurrent(Layer):
     is a contiguous block of rows ``a[:, k*H:(k+1)*H]`` (elementwise work on a contiguous block is
     several times faster than on a column slice of ``(M, B, G*H)`` when H is small). Arrays over
     time are ``(M, features, T, B)``: step t is ``a[:, :, t]``, and ``a.reshape(M, features, T*B)``
-    lines every step's columns up for the weight gradients without a copy. Inputs, outputs, states and gradients outside the layer keep
-    the usual ``(M, B, ...)`` layout; ``cell``/``cell_backward`` see the feature-major one.
+    lines every step's columns up for the weight gradients without a copy. Inputs, outputs, states
+    and gradients outside the layer keep the usual ``(M, B, ...)`` layout; ``cell`` and
+    ``cell_backward`` see the feature-major one.
 
     Default initializers: PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, unless the
     model's ``init``/``bias_init`` or the layer's ``kernel_init``/``recurrent_init``/``bias_init`` say
