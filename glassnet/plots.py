@@ -328,3 +328,119 @@ def run_figures(store, run_id: str, out_dir, fmt: str = "png", logx: bool = Fals
         paths.append(save(weights_figure(model, title=f"run {run_id}: {label}, seed {run['seed']}"),
                           out / f"{run_id}_weights", fmt))
     return paths
+
+
+# ------------------------------------------------------------------ sequences and depth (issue 13)
+def _legend_outside(ax, title: str = "") -> None:
+    """The legend beside the axes, right of the data, so it never hides a curve."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(title=title or None, fontsize=8, title_fontsize=8, loc="upper left",
+                  bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+
+
+def attention_figure(weights, keys=None, queries=None, title: str = "", head_titles=None):
+    """Heatmaps of attention weights, one panel per head, with a colorbar.
+
+    Parameters
+    ----------
+    weights : ``(T, S)``, ``(heads, T, S)`` -- e.g. ``layer.attention_weights[m, b]`` of a
+        :class:`~glassnet.MultiHeadAttention` (model ``m``, sample ``b``): row t is where query
+        step t looks, and sums to 1.
+    keys, queries : labels of the key (columns) and query (rows) steps, e.g. the tokens.
+    """
+    a = np.asarray(weights, dtype=np.float64)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3:
+        raise GlassnetError(f"attention weights must be (steps, steps) or (heads, steps, steps), got shape {a.shape}")
+    heads, T, S = a.shape
+    cols = min(heads, 4)
+    rows = -(-heads // cols)
+    fig = _figure(1.0 + 3.2 * cols, 0.8 + 3.0 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    im = None
+    for h, ax in enumerate(axes.ravel()):
+        if h >= heads:
+            ax.set_axis_off()
+            continue
+        im = ax.imshow(a[h], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+        ax.set_title(head_titles[h] if head_titles else (f"head {h + 1}" if heads > 1 else "attention"), fontsize=9)
+        ax.set_xlabel("key step (attended to)", fontsize=8)
+        ax.set_ylabel("query step", fontsize=8)
+        for labels, set_ticks, n in ((keys, ax.set_xticks, S), (queries, ax.set_yticks, T)):
+            if labels is not None and len(labels) == n and n <= 40:
+                set_ticks(range(n), [str(v) for v in labels], fontsize=6)
+        if T * S <= 100:
+            for (i, j), v in np.ndenumerate(a[h]):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white" if v < 0.6 else "black")
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="attention weight (each row sums to 1)")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def step_gradient_figure(norms, title: str = "", logy: bool = True, relative: bool = False):
+    """The gradient reaching each time step, ||dL/dh_t|| against t (a recurrent layer's
+    ``step_grad_norms``): how it fades (or grows) going back in time.
+
+    Parameters
+    ----------
+    norms : ``(T,)`` for one network, ``(S, T)`` for several (mean, band from lowest to highest),
+        or ``{label: (T,) or (S, T)}`` for one line per label (legend beside the axes).
+    relative : divide each network's curve by its value at the last step (1 at t = T), to compare
+        how fast it decays rather than its scale.
+    """
+    groups = norms if isinstance(norms, dict) else {"": norms}
+    fig = _figure(8.0 if len(groups) > 1 or "" not in groups else 6.4, 4.4)
+    ax = fig.subplots()
+    import matplotlib  # noqa: PLC0415
+
+    cmap = matplotlib.colormaps["tab10"]
+    for i, (label, v) in enumerate(groups.items()):
+        v = np.atleast_2d(np.asarray(v, dtype=np.float64))
+        if relative:
+            v = v / v[:, -1:]
+        t = np.arange(1, v.shape[1] + 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, low, high = np.nanmean(v, 0), np.nanmin(v, 0), np.nanmax(v, 0)
+        ax.plot(t, mean, color=cmap(i % 10), lw=1.6, label=str(label) or None)
+        if v.shape[0] > 1:
+            ax.fill_between(t, low, high, color=cmap(i % 10), alpha=0.18, lw=0)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("time step t (the loss is computed after the last step)")
+    ax.set_ylabel("||dL/dh_t|| / ||dL/dh_T||" if relative else "||dL/dh_t||  (gradient reaching step t)")
+    ax.grid(True, which="both", alpha=0.25)
+    _legend_outside(ax)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def layer_gradient_figure(norms, title: str = "", logy: bool = True, ylabel: str = "||dL/dW_k||"):
+    """A per-layer gradient norm against depth, one line per group (mean over seeds, band from
+    the lowest to the highest seed), legend beside the axes.
+
+    ``norms``: ``{label: (S, L)}`` -- S seeds, L layers (layer 1 next to the input).
+    """
+    import matplotlib  # noqa: PLC0415
+
+    fig = _figure(8.0, 4.4)
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["tab10"]
+    for i, (label, v) in enumerate(norms.items()):
+        v = np.atleast_2d(np.asarray(v, dtype=np.float64))
+        k = np.arange(1, v.shape[1] + 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ax.plot(k, np.nanmean(v, 0), color=cmap(i % 10), lw=1.6, marker="o", ms=2.5, label=str(label))
+            if v.shape[0] > 1:
+                ax.fill_between(k, np.nanmin(v, 0), np.nanmax(v, 0), color=cmap(i % 10), alpha=0.15, lw=0)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("layer k (1 = next to the input)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.25)
+    _legend_outside(ax)
+    fig.suptitle(title, fontsize=10)
+    return fig
