@@ -23,12 +23,13 @@ def color(i: int):
 
 
 def seed_lines(ax, steps, curves, i: int, label: str, n_styles: int = 1, markers: int = 8, lw: float = 1.2,
-               ls: str | None = None):
+               ls: str | None = None, seed_markers: bool = False):
     """Draw every row of ``curves (S, T)`` against ``steps (T,)`` in colour ``i``: one thin line
     per seed, markers every ``T/markers`` points starting at an offset that depends on ``i`` (of
     ``n_styles`` groups in the panel), so groups that coincide are still told apart. Only the first
     seed is labelled. Non-finite points (a diverged seed) are left out of that seed's line;
-    ``markers=0`` draws no markers; ``ls`` overrides the dash of colour ``i``."""
+    ``markers=0`` draws no markers; ``ls`` overrides the dash of colour ``i``; ``seed_markers`` gives
+    each seed its own marker, at its own steps, so seeds with equal values stay visible."""
     steps = np.asarray(steps)
     curves = np.atleast_2d(np.asarray(curves, dtype=float))
     T = curves.shape[1]
@@ -39,6 +40,10 @@ def seed_lines(ax, steps, curves, i: int, label: str, n_styles: int = 1, markers
         style.update(marker=MARKERS[i % len(MARKERS)], markevery=(offset % every, every), ms=4,
                      markerfacecolor="none" if i % 2 else color(i))
     for s, row in enumerate(curves):
+        if seed_markers:
+            every = max(1, T // 10)
+            style.update(marker=MARKERS[s % len(MARKERS)], ms=4, markerfacecolor="none",
+                         markevery=((s * every) // len(curves), every))
         ax.plot(steps, row, color=color(i), lw=lw, alpha=0.85, label=label if s == 0 else None, **style)
 
 
