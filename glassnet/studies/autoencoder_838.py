@@ -1,13 +1,17 @@
 """Study ``autoencoder-838`` (seed 003): the 8-3-8 sigmoid autoencoder, swept.
 
-Setup from the seed: inputs are the 8 one-hot patterns, targets the same (k encoding) or the
-k-1 encoding; hidden and output layers are sigmoids; weights (and the bias "weights") start from
+Setup from the seed: inputs and targets are the 8 one-hot patterns (k encoding) or, as in the
+seed's k-1 network, both k-1 coded (7 columns, pattern 0 all zeros: a 7-3-7 net, 52 parameters);
+k-1 targets on one-hot inputs (8-3-7, 55 parameters) separate the targets' part from the inputs';
+hidden and output layers are sigmoids; weights (and the bias "weights") start from
 N(0, variance 0.01); the objective is ``J = 1/m sum 1/2 ||h(x) - y||^2 + lambda/2 sum W^2``
 (biases excluded), minimised by plain gradient descent at lr 0.01 for 400,000 iterations.
 
 Sweeps (all seeds of a sweep train as one ensemble on the model axis):
-weight decay lambda; k vs k-1; learning rate up to 5; batch size 8 (full) vs 1. The lambda = 0
-runs double as the "k" and "batch 8" runs (same seeds, same settings).
+weight decay lambda; k vs k-1; learning rate up to 5 (logged more often: its fast runs cross the
+threshold within a few hundred steps); batch size 8 (full) vs 1. The lambda = 0 runs double as
+the "k" and "batch 8" runs (same seeds, same settings). The initial weights are kept (the seed's
+Figure 2 shows them).
 
 The quick mode keeps every sweep but trains 8,000 steps at a base learning rate of 0.5 instead
 of 400,000 at 0.01: lr x steps (the distance travelled along the gradient flow) is the same
@@ -32,7 +36,11 @@ from .runconfig import DataRecipe
 
 def _probe_fn(x, y, encoding):
     """Per-model numbers at each logged step: loss, decoded patterns and output spread on the full
-    8-pattern set; the gradient norm is that of the step's own gradient (its batch, plus penalty)."""
+    8-pattern set; the gradient norm is that of the step's own gradient (its batch, plus penalty).
+
+    ``loss_shared`` is the half SSE over the last 7 outputs only, the outputs of patterns 2-8 that
+    both encodings have (k-1 drops pattern 1's column): k's loss sums 8 squared errors per pattern
+    and k-1's 7, so only this one compares them term for term."""
     half_sse = losses_mod.get("half_sse")
 
     def fn(model):
@@ -44,6 +52,7 @@ def _probe_fn(x, y, encoding):
         decoded = from_one_hot(pred, encoding)
         out = {
             "loss": half_sse.value(pred, y),
+            "loss_shared": 0.5 * ((pred[..., -7:] - y[..., -7:]) ** 2).sum(axis=-1).mean(axis=-1),
             "correct": (decoded == np.arange(8)).sum(axis=1),
             "gnorm": np.sqrt(gsq),
             "w_abs": np.abs(np.concatenate(W, axis=1)).mean(axis=1),
@@ -56,19 +65,24 @@ def _probe_fn(x, y, encoding):
     return fn
 
 
-def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict, recorder=None, note: str = "") -> dict:
-    """Train one ensemble and return its curves ``(M, T)``, final parameters and statuses
-    (``recorder``: a :class:`~glassnet.studies.recording.Recorder` that records the fit)."""
-    recipe = DataRecipe("identity8", options={"encoding": encoding, "dtype": "float64"})
+def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict, recorder=None, note: str = "",
+          input_encoding: str = "k", log_every: int | None = None) -> dict:
+    """Train one ensemble and return its curves ``(M, T)``, initial and final parameters and
+    statuses (``recorder``: a :class:`~glassnet.studies.recording.Recorder` that records the fit)."""
+    options = {"encoding": encoding, "dtype": "float64"}
+    if input_encoding != "k":
+        options["input_encoding"] = input_encoding
+    recipe = DataRecipe("identity8", options=options)
     data = recipe.load()
     x, y = data.x, data.y
     var = s["init_variance"]
     model = Sequential([Dense(3, activation="sigmoid"), Dense(y.shape[1], activation="sigmoid")],
-                       input_shape=(8,), init=Normal(variance=var), bias_init=Normal(variance=var),
+                       input_shape=(x.shape[1],), init=Normal(variance=var), bias_init=Normal(variance=var),
                        seed=list(seeds), dtype="float64")
+    init = {p.name: p.value.copy() for p in model.param_list}
     probe = Probe(_probe_fn(x, y, encoding))
     hist = model.fit(x, y, loss="half_sse", optimizer=SGD(lr=lr), weight_decay=weight_decay,
-                     batch_size=batch_size, steps=s["steps"], log_every=s["log_every"], metrics=[],
+                     batch_size=batch_size, steps=s["steps"], log_every=log_every or s["log_every"], metrics=[],
                      callbacks=[probe] + ([recorder.callback(recipe, note)] if recorder is not None else []),
                      progress=False)
     out = {k: v.T for k, v in probe.values.items()}  # (M, T)
@@ -76,13 +90,15 @@ def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict, reco
     out["penalty"] = hist.curves["penalty"]
     out["status"] = np.array(hist.status)
     out["params"] = {p.name: p.value.copy() for p in model.param_list}
+    out["init_params"] = init
     out["param_count"] = model.param_count()
     out["seconds"] = hist.seconds
     h = model.layers[0].act.fn(x @ model.layers[0].W.value + model.layers[0].b.value[:, None, :])
     out["hidden"] = h  # (M, 8, 3) final hidden codes
     # the best constant output is the mean target; its loss is the plateau a network that
-    # ignores its input sits on
+    # ignores its input sits on (and the same over the 7 outputs both encodings share)
     out["constant_loss"] = float(0.5 * y.var(axis=0).sum())
+    out["constant_loss_shared"] = float(0.5 * y[:, -7:].var(axis=0).sum())
     return out
 
 
@@ -90,7 +106,7 @@ def _group(run: dict, n_configs: int) -> dict:
     """Reshape every per-model entry of a run to ``(C, S, ...)``."""
     g = {}
     for k, v in run.items():
-        if k == "params":
+        if k in ("params", "init_params"):
             g[k] = {n: by_config(a, n_configs) for n, a in v.items()}
         elif isinstance(v, np.ndarray) and k != "steps" and v.ndim >= 1:
             g[k] = by_config(v, n_configs)
@@ -111,6 +127,7 @@ class Autoencoder838(Study):
             "seeds": seeds,
             "steps": 8_000 if quick else 400_000,
             "log_every": 16 if quick else 400,
+            "lr_log_every": 16 if quick else 40,
             "base_lr": 0.5 if quick else 0.01,
             "weight_decays": [0.0, 1e-4, 1e-3, 1e-2, 1e-1],
             "learning_rates": [0.01, 0.1, 0.5, 1.0, 2.0, 5.0],
@@ -127,13 +144,17 @@ class Autoencoder838(Study):
         wds, seeds = grid(s["weight_decays"], S)
         wd = _group(train("k", seeds, s["base_lr"], wds, 8, s, recorder, "weight decay sweep"), len(s["weight_decays"]))
         lrs, seeds = grid(s["learning_rates"], S)
-        lr = _group(train("k", seeds, lrs, 0.0, 8, s, recorder, "learning rate sweep"), len(s["learning_rates"]))
-        k1 = _group(train("k-1", range(S), s["base_lr"], 0.0, 8, s, recorder, "k-1 targets"), 1)
+        lr = _group(train("k", seeds, lrs, 0.0, 8, s, recorder, "learning rate sweep", log_every=s["lr_log_every"]),
+                    len(s["learning_rates"]))
+        k1 = _group(train("k-1", range(S), s["base_lr"], 0.0, 8, s, recorder, "k-1 inputs and targets (7-3-7)",
+                          input_encoding="k-1"), 1)
+        k1t = _group(train("k-1", range(S), s["base_lr"], 0.0, 8, s, recorder, "k-1 targets, one-hot inputs (8-3-7)"), 1)
         b1 = _group(train("k", range(S), s["base_lr"], 0.0, 1, s, recorder, "batch size 1"), 1)
         i0 = s["weight_decays"].index(0.0)
         base = {k: (v[i0:i0 + 1] if isinstance(v, np.ndarray) and v.ndim >= 2 else v) for k, v in wd.items()}
-        base["params"] = {n: a[i0:i0 + 1] for n, a in wd["params"].items()}
-        return {"wd": wd, "lr": lr, "k1": k1, "b1": b1, "base": base}
+        for key in ("params", "init_params"):
+            base[key] = {n: a[i0:i0 + 1] for n, a in wd[key].items()}
+        return {"wd": wd, "lr": lr, "k1": k1, "k1_targets": k1t, "b1": b1, "base": base}
 
     def analyze(self, data, settings, report):
         analyze(data, settings, report)

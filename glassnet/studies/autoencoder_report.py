@@ -2,16 +2,28 @@
 
 ``analyze(data, settings, report)`` reads what :mod:`autoencoder_838` measured and writes the
 findings, tables and figures. It trains nothing, so tests can feed it altered measurements and
-watch the wording follow.
+watch the wording follow. Each finding that draws a conclusion is a :meth:`Report.claim`: its
+sentence is written only when its premise holds on these numbers, the alternative otherwise, and
+where the seed says something about it, whether this run agrees.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .autoencoder_figures import lr_collapse, small_multiples, weights_heatmaps
 from .common import final_values, first_below, plateau, steps_stats
-from .report import choose, count_of, curves, fmt, names_list, ratio_phrase, step_text
-from .solutions import binary_codes, pairwise_match, random_baseline
+from .report import choose, count_of, curves, factor, fmt, names_list, ratio_phrase, step_text
+from .solutions import binary_codes, pairwise_match, random_baseline, relabelled_null
+
+#: "far faster" (the seed's words for k-1): at least this factor fewer steps
+FAR = 1.5
+#: lr x steps counts as "nearly constant" over the rates when max / min is at most this
+NEARLY_CONSTANT = 1.5
+#: a weight this small (mean |W|) has decayed away
+DECAYED = 1e-3
 
 
 def _when(med, n, S, horizon):
@@ -32,10 +44,32 @@ def _later(a, b):
     return ", " + ratio_phrase(a, b, "later than", "earlier than", "at about the same step as")
 
 
-def summarize(run: dict, threshold: float) -> dict:
+def _inf(v):
+    return np.inf if v is None else float(v)
+
+
+def crossing(steps, curve, threshold: float):
+    """The step at which ``curve`` first falls below ``threshold``, interpolated linearly in
+    log(loss) between the last logged point at or above it and the first below; ``None`` if it
+    never does (and the first step if it starts below)."""
+    curve = np.asarray(curve, dtype=float)
+    hit = np.flatnonzero(curve < threshold)
+    if not hit.size:
+        return None
+    i = int(hit[0])
+    if i == 0:
+        return float(steps[0])
+    a, b = curve[i - 1], curve[i]
+    if not (np.isfinite(a) and a > 0 and b > 0):
+        return float(steps[i])
+    t = (math.log(a) - math.log(threshold)) / (math.log(a) - math.log(b))
+    return float(steps[i - 1] + t * (steps[i] - steps[i - 1]))
+
+
+def summarize(run: dict, threshold: float, key: str = "loss") -> dict:
     """Per configuration: steps to the threshold per seed, median, count, final loss."""
     steps = run["steps"]
-    loss = run["loss"]  # (C, S, T)
+    loss = run[key]  # (C, S, T)
     C, S, _ = loss.shape
     reached = [[first_below(steps, loss[c, s], threshold) for s in range(S)] for c in range(C)]
     med = [steps_stats(r) for r in reached]
@@ -48,14 +82,12 @@ def summarize(run: dict, threshold: float) -> dict:
     }
 
 
-def _curves(run, c=0):
-    return run["loss"][c]
-
-
 def analyze(data, s, report):
     S, H, thr = s["seeds"], s["steps"], s["threshold"]
     # everything below is derived here from the raw curves, so altered measurements give altered text
     data = {k: {**v, "summary": summarize(v, thr)} for k, v in data.items()}
+    for k in ("base", "k1", "k1_targets"):
+        data[k]["shared"] = summarize(data[k], thr, "loss_shared")
     base = data["base"]
     data["plateaus"] = [plateau(base["steps"], base["loss"][0, j], s["plateau_min_span"], s["plateau_slope_tol"])
                         for j in range(S)]
@@ -68,7 +100,9 @@ def analyze(data, s, report):
     rows = []
     for name, run, labels in (("weight decay", data["wd"], [f"lambda={fmt(v)}" for v in s["weight_decays"]]),
                               ("learning rate", data["lr"], [f"lr={fmt(v)}" for v in s["learning_rates"]]),
-                              ("encoding", data["k1"], ["k-1"]), ("batch size", data["b1"], ["batch 1"])):
+                              ("encoding", data["k1"], ["k-1, 7-3-7 (the seed's)"]),
+                              ("encoding", data["k1_targets"], ["k-1 targets, 8-3-7"]),
+                              ("batch size", data["b1"], ["batch 1"])):
         sm = run["summary"]
         for c, label in enumerate(labels):
             rows.append([name, label, step_text(sm["median_step"][c], H), f"{sm['n_reached'][c]}/{S}",
@@ -77,18 +111,25 @@ def analyze(data, s, report):
                         "final loss (mean)"], rows)
 
 
+# -- weight decay ---------------------------------------------------------------------------------
+
 def _weight_decay(data, s, report, S, H, thr):
     wd, lams = data["wd"], s["weight_decays"]
     sm = wd["summary"]
     med, n = sm["median_step"], sm["n_reached"]
+    W = np.concatenate([np.abs(wd["params"][k]).reshape(len(lams), S, -1) for k in ("dense_0.W", "dense_1.W")], axis=2)
+    w_abs = W.mean(axis=2)                                        # (C, S) mean |W| at the end
+    w_max = W.max(axis=(1, 2))                                    # (C,) largest |W| over seeds
     report.section("Weight decay")
     report.text(f"Reconstruction loss (half SSE on all 8 patterns, without the penalty) for each lambda, "
-                f"lr {fmt(s['base_lr'])}, {S} seeds each; the step is the first at which it fell below {fmt(thr)}.")
+                f"lr {fmt(s['base_lr'])}, {S} seeds each, {H:,} steps; the step is the first at which it fell "
+                f"below {fmt(thr)}.")
     rows = [[fmt(l), step_text(med[c], H), f"{n[c]}/{S}", float(np.nanmean(sm["final_loss"][c])),
-             float(np.nanmean(final_values(wd["penalty"][c]))), float(np.nanmean(sm["final_correct"][c]))]
+             float(np.nanmean(final_values(wd["penalty"][c]))), float(np.mean(w_abs[c])),
+             float(np.nanmean(sm["final_correct"][c]))]
             for c, l in enumerate(lams)]
     report.table(["lambda", f"median step to loss < {fmt(thr)}", "seeds reached", "final loss (mean)",
-                  "final penalty (mean)", "patterns decoded (of 8)"], rows)
+                  "final penalty (mean)", "final mean |W|", "patterns decoded (of 8)"], rows)
     i0 = lams.index(0.0)
     report.number("wd.step.lambda0", med[i0])
     parts = [f"with lambda = 0 the network {_reach(med[i0], n[i0], S, H, thr)}"]
@@ -100,76 +141,137 @@ def _weight_decay(data, s, report, S, H, thr):
                          f"{_later(med[c], med[i0])}"
                          + (" lambda = 0" if _later(med[c], med[i0]) else ""))
     report.finding("Weight decay: " + "; ".join(parts) + ".")
-    order = [np.inf if m is None else m for m in med]
-    if all(np.isinf(order)):
-        report.finding(f"No lambda reached loss < {fmt(thr)} within {H:,} steps.")
-    else:
-        mono = all(order[i] <= order[i + 1] for i in range(len(order) - 1))
-        report.finding(choose(
-            mono, "The larger lambda, the later (or never) the loss crossed the threshold: weight decay "
-                  "only slowed this network down, which agrees with the seed's Figure 4.",
-            "The time to the threshold is not monotonic in lambda (see the table), so this run does not "
-            "support the seed's statement that a smaller lambda is always faster."))
+    order = [_inf(m) for m in med]
+    none_reached = all(np.isinf(order))
+    by_lambda = sorted(range(len(lams)), key=lambda c: lams[c])
+    mono = all(order[a] <= order[b] for a, b in zip(by_lambda, by_lambda[1:]))
+    report.claim(
+        "wd.order", mono and not none_reached,
+        "The larger lambda, the later (or never) the loss crossed the threshold: weight decay only slowed "
+        "this network down.",
+        choose(none_reached, f"No lambda reached loss < {fmt(thr)} within {H:,} steps, so this run cannot order them.",
+               "The time to the threshold is not monotonic in lambda (see the table): a smaller lambda was "
+               "not always faster."),
+        {f"step.{l:g}": med[c] for c, l in enumerate(lams)},
+        seed="the smaller lambda, the faster the loss drops off (its Figure 4)")
     big = int(np.argmax(lams))
     f0, fb = np.nanmean(sm["final_loss"][i0]), np.nanmean(sm["final_loss"][big])
     report.finding(f"After {H:,} steps the reconstruction loss was {fmt(f0)} at lambda = 0 and {fmt(fb)} at "
                    f"lambda = {fmt(lams[big])} ({ratio_phrase(fb, f0, 'higher', 'lower', 'about the same')}).")
     const = wd["constant_loss"]
-    stuck = [c for c in range(len(lams)) if abs(np.nanmean(sm["final_loss"][c]) - const) < 0.01 * const]
-    if stuck:
-        pen = [float(np.nanmean(final_values(wd["penalty"][c]))) for c in stuck]
-        report.finding(
-            f"lambda = {names_list([fmt(lams[c]) for c in stuck], 'and')} ended at the loss of the input-ignoring "
-            f"constant output ({fmt(const, 4)}) with penalties of {names_list([fmt(p) for p in pen], 'and')}: "
-            "at that strength the decay drives the weights to zero and the network never leaves the plateau.")
-    report.figure("weight_decay.png", curves(
-        wd["steps"], {f"lambda={fmt(l)}": _curves(wd, c) for c, l in enumerate(lams)},
-        metric="reconstruction loss", title="8-3-8 autoencoder: weight decay",
-        hline=wd["constant_loss"]), "Loss per lambda; dotted: the loss of the best input-ignoring output.")
+    at_const = [c for c in range(len(lams)) if abs(np.nanmean(sm["final_loss"][c]) - const) < 0.01 * const]
+    decayed = [c for c in at_const if np.mean(w_abs[c]) < DECAYED]
+    finals = [float(np.nanmean(sm["final_loss"][c])) for c in range(len(lams))]
+    report.claim(
+        "wd.stuck", bool(at_const) and decayed == at_const,
+        f"lambda = {names_list([fmt(lams[c]) for c in at_const])} ended at the loss of the input-ignoring constant "
+        f"output ({fmt(const, 4)}) with mean |W| {names_list([fmt(float(np.mean(w_abs[c]))) for c in at_const])}: "
+        "at that strength the decay drives the weights to zero and the network never leaves the plateau.",
+        choose(not at_const,
+               f"Every lambda left the plateau: final losses {names_list([fmt(f) for f in finals])} against "
+               f"{fmt(const, 4)} for the input-ignoring constant output.",
+               f"lambda = {names_list([fmt(lams[c]) for c in at_const])} ended at the constant-output loss "
+               f"{fmt(const, 4)}, but not all of their weights decayed (mean |W| "
+               f"{names_list([fmt(float(np.mean(w_abs[c]))) for c in at_const])}): something else kept them there."),
+        {"constant_loss": const, "n_stuck": len(at_const), **{f"w_abs.{lams[c]:g}": np.mean(w_abs[c]) for c in at_const}})
+    if 0.1 in lams:
+        c1 = lams.index(0.1)
+        shrink = s["steps"] * math.log10(max(1.0 - s["base_lr"] * 0.1, 1e-300))
+        b2 = float(np.mean(wd["params"]["dense_1.b"][c1]))
+        logit = math.log(1 / 7)  # the output bias whose sigmoid is the mean target 1/8
+        report.claim(
+            "wd.lambda0.1_weights", bool(w_max[c1] > 0.1),
+            f"At lambda = 0.1 the weights kept a structure (largest |W| {fmt(float(w_max[c1]))}), like the learned "
+            "weights of the seed's Figures 11-13 (weights_lambda_0.1.png).",
+            f"At lambda = 0.1 every weight decayed to |W| <= {fmt(float(w_max[c1]))} (final loss "
+            f"{fmt(float(np.nanmean(sm['final_loss'][c1])), 4)}, the constant output's {fmt(const, 4)}): only the "
+            f"biases are left (weights_lambda_0.1.png), the output biases at {fmt(b2, 4)} (logit(1/8) = "
+            f"{fmt(logit, 4)}: every output says 1/8 whatever the input). The data gradient on the plateau is too weak to hold the "
+            f"weights against the penalty, which multiplies each by 1 - lr x lambda = {fmt(1 - s['base_lr'] * 0.1)} "
+            f"per step: 10^{shrink:,.0f} after {H:,} steps. Figures 11-13 of the seed, captioned lambda = 0.1, "
+            "cannot show a network trained at lambda = 0.1 under its own loss.",
+            {"w_max": w_max[c1], "final_loss": np.nanmean(sm["final_loss"][c1]), "log10_shrink": shrink,
+             "output_bias": b2},
+            seed="its Figures 11-13 show the learned weights after 350,000 iterations at alpha = 0.01, lambda = 0.1")
+    report.figure("weight_decay.png", small_multiples(
+        wd["steps"], {f"lambda = {fmt(l)}": wd["loss"][c] for c, l in enumerate(lams)}, hline=const,
+        ylabel="reconstruction loss", hline_label=f"loss of the best input-ignoring output ({fmt(const, 4)})"),
+        "Loss per lambda, one panel each (lambda 0.01 and 0.1 would coincide in one panel); thin lines: seeds, "
+        "thick: mean, dotted: the loss of the best input-ignoring output.", size=(9.0, 3.0))
 
+
+# -- k vs k-1 -------------------------------------------------------------------------------------
 
 def _k_vs_k1(data, s, report, S, H, thr):
-    k, k1 = data["base"], data["k1"]
-    a, b = k["summary"], k1["summary"]
+    k, k1, k1t = data["base"], data["k1"], data["k1_targets"]
     report.section("Encoding: k vs k-1")
-    rel = [0.1 * r["constant_loss"] for r in (k, k1)]
-    rel_steps = []
-    for r, t in zip((k, k1), rel):
-        st = [next((int(r["steps"][i]) for i in np.flatnonzero(r["loss"][0, j] < t)), None) for j in range(S)]
-        vals = np.array([np.inf if v is None else v for v in st], float)
-        m = float(np.median(vals))
-        rel_steps.append(None if not np.isfinite(m) else m)
-    rows = [[name, r["param_count"], step_text(sm["median_step"][0], H), step_text(rs, H),
-             float(np.nanmean(sm["final_loss"][0])), float(np.mean(sm["final_correct"][0] == 8))]
-            for name, r, sm, rs in (("k (8 outputs)", k, a, rel_steps[0]), ("k-1 (7 outputs)", k1, b, rel_steps[1]))]
-    report.table(["encoding", "parameters", f"median step to loss < {fmt(thr)}",
-                  "median step to 10% of constant-output loss", "final loss (mean)", "share of seeds decoding 8/8"],
-                 rows, caption="k-1 sums 7 squared errors instead of 8, so its loss is also compared "
-                               "relative to its own constant-output loss.")
-    mk, mk1 = a["median_step"][0], b["median_step"][0]
-    fk, fk1 = np.nanmean(a["final_loss"][0]), np.nanmean(b["final_loss"][0])
-    report.number("k.step", mk)
-    report.number("k1.step", mk1)
-    report.number("k.final", fk)
-    report.number("k1.final", fk1)
-    report.number("k.params", k["param_count"])
-    report.number("k1.params", k1["param_count"])
-    if mk is None and mk1 is None:
-        speed = f"neither k nor k-1 reached loss < {fmt(thr)} within {H:,} steps"
-    elif mk1 is None:
-        speed = f"k-1 never reached loss < {fmt(thr)}, k did at step {fmt(mk)}"
+    report.text("k's half SSE sums 8 squared errors per pattern and k-1's 7, so the two are compared on the 7 "
+                "outputs both have (patterns 2-8; k-1 drops pattern 1's column): sums of 7 terms each, same "
+                f"targets. The constant-output loss on those 7 terms is {fmt(k['constant_loss_shared'], 4)} for both.")
+    nets = (("k, 8-3-8", k), ("k-1 targets, 8-3-7", k1t), ("k-1, 7-3-7 (the seed's)", k1))
+    rows = [[name, r["param_count"], step_text(r["shared"]["median_step"][0], H), f"{r['shared']['n_reached'][0]}/{S}",
+             float(np.nanmean(r["shared"]["final_loss"][0])), float(np.nanmean(r["summary"]["final_loss"][0])),
+             float(np.mean(r["summary"]["final_correct"][0] == 8))] for name, r in nets]
+    report.table(["network", "parameters", f"median step to loss < {fmt(thr)} (7 shared outputs)", "seeds reached",
+                  "final loss, 7 shared outputs (mean)", "final loss, own outputs (mean)", "share of seeds decoding 8/8"],
+                 rows)
+    pk, p1, p1t = k["param_count"], k1["param_count"], k1t["param_count"]
+    report.claim("k1.params", pk == 59 and p1 == 52,
+                 f"Parameters, counted on the built networks: k (8-3-8) {pk}; the seed's k-1 (7-3-7, k-1 inputs and "
+                 f"targets) {p1}; k-1 targets on one-hot inputs (8-3-7) {p1t}.",
+                 f"Parameters, counted on the built networks: k {pk}, the k-1 network {p1} (8-3-7: {p1t}), not the "
+                 "seed's 59 and 52.",
+                 {"k": pk, "k1": p1, "k1_targets": p1t}, seed="the k-1 net trains 52 parameters instead of 59")
+    mk, m1, m1t = (r["shared"]["median_step"][0] for r in (k, k1, k1t))
+    fk, f1 = (float(np.nanmean(r["shared"]["final_loss"][0])) for r in (k, k1))
+    fk_own = float(np.nanmean(k["summary"]["final_loss"][0]))
+    for key, v in (("k.step", mk), ("k1.step", m1), ("k1_targets.step", m1t), ("k.final", fk), ("k1.final", f1),
+                   ("k.params", pk), ("k1.params", p1), ("k1_targets.params", p1t)):
+        report.number(key, v)
+    lead = f"On the 7 outputs both have, the seed's k-1 net (7-3-7) "
+    if m1 is None:
+        other = lead + f"never reached loss < {fmt(thr)} within {H:,} steps; k {step_text(mk, H)}."
     elif mk is None:
-        speed = f"k-1 reached loss < {fmt(thr)} at step {fmt(mk1)} while k never did"
+        other = lead + f"reached loss < {fmt(thr)} at step {fmt(m1)} while k never did within {H:,} steps."
     else:
-        speed = (f"k-1 reached loss < {fmt(thr)} at step {fmt(mk1)}, "
-                 f"{ratio_phrase(mk1, mk, 'later than', 'earlier than', 'about as fast as')} k (step {fmt(mk)})")
-    report.finding(f"Encoding: {speed}; final loss k-1 {fmt(fk1)} vs k {fmt(fk)} "
-                   f"({ratio_phrase(fk1, fk, 'higher', 'lower', 'about the same')}); k-1 trains "
-                   f"{k1['param_count']} parameters, k {k['param_count']}.")
-    report.figure("k_vs_k1.png", curves(k["steps"], {"k": k["loss"][0], "k-1": k1["loss"][0]},
-                                               metric="reconstruction loss", title="k vs k-1 targets"),
-                  "Loss with k and k-1 target encodings (mean, band: lowest to highest seed).")
+        other = (lead + f"reached loss < {fmt(thr)} at step {fmt(m1)}, "
+                 f"{ratio_phrase(m1, mk, 'later than', 'earlier than', 'about as fast as')} k (step {fmt(mk)})"
+                 + choose(m1 < mk, f": faster, but not {FAR:g}x faster.", "."))
+    far = m1 is not None and _inf(mk) >= FAR * m1
+    seed = "the k-1 model passed the plateau far faster than k (its Figure 7)"
+    report.claim("k1.faster", far,
+                 lead + f"reached loss < {fmt(thr)} at step {fmt(m1)}"
+                 + (f", {factor(mk / m1)} earlier than k (step {fmt(mk)})" if mk is not None else
+                    f"; k never did within {H:,} steps") + ": it crossed the plateau far faster.",
+                 other, {"k1": m1, "k": mk}, seed=seed if (m1, mk) != (None, None) else None)
+    report.claim("k1.lower_loss", f1 < 0.8 * fk,
+                 f"After {H:,} steps the k-1 net's loss on the 7 shared outputs was {fmt(f1)} against k's {fmt(fk)} "
+                 f"({ratio_phrase(f1, fk, 'higher', 'lower', 'about the same')}): a lower loss on equal terms. "
+                 f"(k's own 8-term sum, {fmt(fk_own)}, is not comparable with k-1's 7 terms.)",
+                 f"After {H:,} steps the loss on the 7 shared outputs was {fmt(f1)} for k-1 and {fmt(fk)} for k "
+                 f"({ratio_phrase(f1, fk, 'higher', 'lower', 'about the same')} for k-1): not clearly lower on equal terms "
+                 f"(k's own 8-term sum is {fmt(fk_own)}; comparing it with k-1's 7-term sum would mix unequal sums).",
+                 {"k1": f1, "k": fk, "k_own_terms": fk_own},
+                 seed="k-1 converged to a lower overall loss after 400,000 iterations")
+    if m1 is not None:
+        report.claim("k1.targets", m1t is not None and abs(m1t - m1) <= 0.15 * max(m1, m1t),
+                     f"k-1 targets on one-hot inputs (8-3-7, {p1t} parameters) reached it at step {fmt(m1t)}, about when "
+                     f"the 7-3-7 net did (step {fmt(m1)}): the targets' coding makes the difference, not the inputs' "
+                     "or the 3 parameters they save.",
+                     f"k-1 targets on one-hot inputs (8-3-7, {p1t} parameters) {step_text(m1t, H)} against the 7-3-7 "
+                     f"net's step {fmt(m1)}"
+                     + (f" ({ratio_phrase(m1t, m1, 'later', 'earlier', 'about as fast')})" if m1t is not None else "")
+                     + ": the coding of the inputs matters as well as that of the targets.",
+                     {"k1": m1, "k1_targets": m1t})
+    report.figure("k_vs_k1.png", curves(k["steps"], {"k (8-3-8)": k["loss_shared"][0], "k-1 targets (8-3-7)":
+                                                     k1t["loss_shared"][0], "k-1 (7-3-7, the seed's)": k1["loss_shared"][0]},
+                                        metric="loss on the 7 shared outputs", title="k vs k-1: sums of 7 terms each",
+                                        hline=thr),
+                  "Loss on the 7 outputs all three networks have (mean, band: lowest to highest seed); dotted: "
+                  f"the threshold {fmt(thr)}.")
 
+
+# -- the plateau ----------------------------------------------------------------------------------
 
 def _plateau(data, s, report, S, H):
     base, plats = data["base"], data["plateaus"]
@@ -199,36 +301,49 @@ def _plateau(data, s, report, S, H):
     report.number("plateau.constant_loss", const)
     report.number("plateau.n", len(found))
     off = abs(level - const) / const
-    report.finding(
-        f"Plateau: in {count_of(len(found), S, 'lambda = 0 runs')} the loss stalled at {fmt(level, 4)} "
-        f"(median) from step {fmt(int(start))} to step {fmt(int(end))}; "
-        + choose(off < 0.02, f"that is within {off:.1%} of {fmt(const, 4)}, the loss of a network that outputs "
-                             "the mean target 1/8 for every pattern, i.e. one that ignores its input",
-                 f"that is {off:.1%} away from {fmt(const, 4)}, the loss of an input-ignoring network") + ".")
-    js = [j for j in found]
+    head = (f"Plateau: in {count_of(len(found), S, 'lambda = 0 runs')} the loss stalled at {fmt(level, 4)} "
+            f"(median) from step {fmt(int(start))} to step {fmt(int(end))}; ")
+    report.claim("plateau.constant", off < 0.02,
+                 head + f"that is within {off:.1%} of {fmt(const, 4)}, the loss of a network that outputs the mean "
+                        "target 1/8 for every pattern, i.e. one that ignores its input.",
+                 head + f"that is {off:.1%} away from {fmt(const, 4)}, the loss of an input-ignoring network, so it is "
+                        "not (only) that plateau.",
+                 {"level": level, "constant_loss": const, "off": off})
+    js = list(found)
     g_mid = np.array([base["gnorm"][0, j, i] for j, i in zip(js, mids)])
     g_max = np.array([np.nanmax(base["gnorm"][0, j]) for j in js])
     sp_mid = np.array([base["out_spread"][0, j, i] for j, i in zip(js, mids)])
     sp_end = np.array([final_values(base["out_spread"][0, j]) for j in js])
     b_mid = np.array([base["b_abs"][0, j, i] for j, i in zip(js, mids)])
     w_mid = np.array([base["w_abs"][0, j, i] for j, i in zip(js, mids)])
-    left = int(sum(final_values(base["loss"][0, j]) < 0.5 * plats[j].level for j in js))
+    # still on the plateau at the end: any lambda = 0 run (detected or not) whose final loss is
+    # within 10% of the constant-output loss
+    finals = final_values(base["loss"][0])
+    stayed = int(np.sum(finals > 0.9 * const))
     report.number("plateau.gnorm_mid", np.median(g_mid))
     report.number("plateau.bias_over_weight", np.median(b_mid / w_mid))
     report.finding(
         f"Glass box: mid-plateau the outputs varied across the 8 patterns by {fmt(np.median(sp_mid))} "
         f"(mean std), against {fmt(np.median(sp_end))} at the end; the gradient norm was {fmt(np.median(g_mid))}, "
         f"{ratio_phrase(np.median(g_max), np.median(g_mid), 'smaller than', 'larger than', 'the same as')} its "
-        f"peak {fmt(np.median(g_max))}. "
-        + choose(left == len(js), f"All {len(js)} runs left the plateau, so it is a flat region that gradient "
-                                  "descent crosses slowly, not a local minimum that traps it.",
-                 f"{left} of {len(js)} runs left it within {H:,} steps."))
-    report.finding(
-        f"Mid-plateau the mean |bias| was {fmt(np.median(b_mid))} and the mean |weight| {fmt(np.median(w_mid))}: "
-        + choose(np.median(b_mid) > 1.5 * np.median(w_mid),
-                 f"biases {np.median(b_mid / w_mid):.2g}x larger, as the seed's Figure 8 shows (the biases "
-                 "alone produce the constant output).",
-                 "the biases were not markedly larger than the weights (the seed's Figure 8 shows larger biases)."))
+        f"peak {fmt(np.median(g_max))}.")
+    report.claim("plateau.trap", stayed > 0,
+                 f"{stayed} of {S} lambda = 0 runs never left the plateau within {H:,} steps (final loss within 10% of "
+                 f"{fmt(const, 4)}): at this budget it held them like a local minimum.",
+                 f"All {S} lambda = 0 runs left the plateau (final losses {fmt(float(np.min(finals)))} to "
+                 f"{fmt(float(np.max(finals)))}; gradient norm mid-plateau {fmt(np.median(g_mid))}, small but never zero), "
+                 "so it is a flat region that gradient descent crosses slowly, not a local minimum that traps it.",
+                 {"stayed": stayed, "runs": S, "gnorm_mid": np.median(g_mid)},
+                 seed="the plateau is a sub-optimal local minimum that gradient descent cannot leave at a low "
+                      "learning rate (section 8)")
+    ratio = float(np.median(b_mid / w_mid))
+    report.claim("plateau.bias", np.median(b_mid) > 1.5 * np.median(w_mid),
+                 f"Mid-plateau the mean |bias| was {fmt(np.median(b_mid))} and the mean |weight| {fmt(np.median(w_mid))}: "
+                 f"biases {ratio:.2g}x larger (the biases alone produce the constant output).",
+                 f"Mid-plateau the mean |bias| was {fmt(np.median(b_mid))} and the mean |weight| {fmt(np.median(w_mid))}: "
+                 "the biases were not markedly larger than the weights.",
+                 {"bias": np.median(b_mid), "weight": np.median(w_mid)},
+                 seed="in the plateau the bias weights are much larger than the other weights (its Figure 8)")
 
     def draw(fig):
         j = js[0]
@@ -249,29 +364,73 @@ def _plateau(data, s, report, S, H):
                                        "the shaded band is the detected plateau.", size=(6.4, 5.6))
 
 
+# -- learning rate --------------------------------------------------------------------------------
+
 def _learning_rate(data, s, report, S, H, thr):
     lr, lrs = data["lr"], s["learning_rates"]
     sm = lr["summary"]
     report.section("Learning rate")
-    diverged = [(lrs[c], int((lr["status"][c] == "diverged").sum())) for c in range(len(lrs))]
-    rows = [[fmt(v), step_text(sm["median_step"][c], H), f"{sm['n_reached'][c]}/{S}",
-             float(np.nanmean(sm["final_loss"][c])), diverged[c][1]] for c, v in enumerate(lrs)]
-    report.table(["lr", f"median step to loss < {fmt(thr)}", "seeds reached", "final loss (mean)", "diverged"], rows)
+    diverged = [int((lr["status"][c] == "diverged").sum()) for c in range(len(lrs))]
+    cross = [[crossing(lr["steps"], lr["loss"][c, j], thr) for j in range(S)] for c in range(len(lrs))]
+    cross_med = [steps_stats(row)[0] for row in cross]
+    product = [None if m is None else v * m for v, m in zip(lrs, cross_med)]
+    rows = [[fmt(v), step_text(sm["median_step"][c], H), None if cross_med[c] is None else cross_med[c], product[c],
+             f"{sm['n_reached'][c]}/{S}", float(np.nanmean(sm["final_loss"][c])), diverged[c]]
+            for c, v in enumerate(lrs)]
+    report.table(["lr", f"median step to loss < {fmt(thr)}", "crossing step (interpolated, median)",
+                  "lr x crossing step", "seeds reached", "final loss (mean)", "diverged"], rows,
+                 caption=f"Logged every {s['lr_log_every']:,} steps; the crossing is interpolated in log(loss) between "
+                         "the two logged points around it. lr x step is the distance travelled along the gradient "
+                         "flow.")
     lo, hi = int(np.argmin(lrs)), int(np.argmax(lrs))
     for c, v in enumerate(lrs):
         report.number(f"lr.step.{v:g}", sm["median_step"][c])
-    order = [np.inf if m is None else m for m in sm["median_step"]]
+        report.number(f"lr.product.{v:g}", product[c])
+    order = [_inf(m) for m in sm["median_step"]]
     fastest = int(np.argmin(order))
-    bad = [f"lr {fmt(v)} ({d} run{'s' if d > 1 else ''})" for v, d in diverged if d]
+    bad = [f"lr {fmt(v)} ({d} run{'s' if d > 1 else ''})" for v, d in zip(lrs, diverged) if d]
     report.finding(
         f"Learning rate: lr {fmt(lrs[hi])} {_reach(sm['median_step'][hi], sm['n_reached'][hi], S, H, thr)}; "
         f"lr {fmt(lrs[lo])} {_reach(sm['median_step'][lo], sm['n_reached'][lo], S, H, thr)}"
         + (f"; the fastest was lr {fmt(lrs[fastest])}" if np.isfinite(order[fastest]) else "")
         + "; diverged: " + (names_list(bad) if bad else "none") + ".")
-    report.figure("learning_rate.png", curves(lr["steps"], {f"lr={fmt(v)}": lr["loss"][c] for c, v in enumerate(lrs)},
-                                                     metric="reconstruction loss", title="learning rate sweep"),
-                  "Loss per learning rate (mean, band: lowest to highest seed).")
+    got = [c for c in sorted(range(len(lrs)), key=lambda c: lrs[c]) if product[c] is not None]
+    listing = names_list([f"{fmt(product[c])} at lr {fmt(lrs[c])}" for c in got])
+    never = [fmt(lrs[c]) for c in range(len(lrs)) if product[c] is None]
+    missing = f" (lr {names_list(never)} did not get there within {H:,} steps)" if never else ""
+    if len(got) >= 2:
+        first, last = product[got[0]], product[got[-1]]
+        spread = max(product[c] for c in got) / min(product[c] for c in got)
+        shrank = last < 0.5 * first
+        otherwise = choose(
+            spread <= NEARLY_CONSTANT,
+            f"lr x steps to loss < {fmt(thr)} was nearly constant: {listing}, within a factor {spread:.3g}{missing}. "
+            f"A larger rate crosses the same plateau in fewer steps; it does not remove it.",
+            f"lr x steps to loss < {fmt(thr)} was {listing}{missing}: not constant (a factor {spread:.3g}), but the "
+            f"largest rate did not need less than half the smallest's: it did not remove the plateau.")
+        report.claim("lr.plateau_removed", shrank,
+                     f"lr x steps to loss < {fmt(thr)} fell from {fmt(first)} at lr {fmt(lrs[got[0]])} to {fmt(last)} at "
+                     f"lr {fmt(lrs[got[-1]])} ({listing}{missing}): a larger rate shortened the way along the gradient "
+                     "flow, i.e. it cut the plateau itself, not only walked it in bigger steps.",
+                     otherwise, {"first": first, "last": last, "spread": spread},
+                     seed="increasing the learning rate reduces or completely eliminates the plateau (sections 8-9)")
+    else:
+        report.finding(f"Fewer than two learning rates reached loss < {fmt(thr)} within {H:,} steps, so lr x steps "
+                       "cannot be compared.")
+    ok = sm["n_reached"][hi] == S and diverged[hi] == 0
+    report.claim("lr.highest", ok,
+                 f"lr {fmt(lrs[hi])} converged in all {S} seeds (final loss {fmt(float(np.nanmean(sm['final_loss'][hi])))}), "
+                 "none diverged.",
+                 f"lr {fmt(lrs[hi])}: {sm['n_reached'][hi]} of {S} seeds reached loss < {fmt(thr)}, {diverged[hi]} diverged.",
+                 {"reached": sm["n_reached"][hi], "diverged": diverged[hi]},
+                 seed=f"learning rates as high as {fmt(lrs[hi])} succeed")
+    report.figure("learning_rate.png", lr_collapse(lr["steps"], lrs, lr["loss"], thr),
+                  "Mean loss per learning rate against the step (left) and against lr x step (right); dotted: the "
+                  f"threshold {fmt(thr)}. Curves that fall on one another on the right walk the same path.",
+                  size=(9.0, 3.8))
 
+
+# -- batch size -----------------------------------------------------------------------------------
 
 def _batch(data, s, report, S, H, thr):
     b8, b1 = data["base"]["summary"], data["b1"]["summary"]
@@ -284,18 +443,27 @@ def _batch(data, s, report, S, H, thr):
     report.number("batch1.step", m1)
     report.number("batch8.step", m8)
     if m1 is not None and m8 is not None:
-        text = (f"batch 1 reached loss < {fmt(thr)} at step {fmt(m1)}, "
-                f"{ratio_phrase(m1, m8, 'later than', 'earlier than', 'at about the same step as')} batch 8 "
-                f"(step {fmt(m8)}); counted in samples seen, batch 1 needed {fmt(m1)} and batch 8 {fmt(8 * m8)} "
-                f"({ratio_phrase(m1, 8 * m8, 'more', 'fewer', 'about as many')} for batch 1)")
+        per_update = ratio_phrase(m1, m8, 'later than', 'earlier than', 'at about the same step as')
+        samples = (f"; counted in samples seen, batch 1 needed {fmt(m1)} and batch 8 {fmt(8 * m8)} "
+                   f"({ratio_phrase(m1, 8 * m8, 'more', 'fewer', 'about as many')} for batch 1)")
+        drastic = not (1 / FAR <= m1 / m8 <= FAR)
+        text = f"batch 1 reached loss < {fmt(thr)} at step {fmt(m1)}, {per_update} batch 8 (step {fmt(m8)}){samples}"
     else:
+        drastic = (m1 is None) != (m8 is None)
         text = f"batch 1: {step_text(m1, H)}; batch 8: {step_text(m8, H)}"
-    report.finding(f"Batch size: {text}; final loss batch 1 {fmt(f1)} vs batch 8 {fmt(f8)}.")
+    tail = f"; final loss batch 1 {fmt(f1)} vs batch 8 {fmt(f8)}."
+    report.claim("batch.drastic", drastic,
+                 f"Batch size: {text}: per update, a drastic difference{tail}",
+                 f"Batch size: {text}: per update, no drastic difference{tail}",
+                 {"batch1": m1, "batch8": m8},
+                 seed="setting the batch size to 1 has drastic effects on the convergence (its Figure 10)")
     report.figure("batch_size.png", curves(data["base"]["steps"], {"batch 8": data["base"]["loss"][0],
-                                                                         "batch 1": data["b1"]["loss"][0]},
-                                                  metric="reconstruction loss (all 8 patterns)", title="batch size"),
+                                                                   "batch 1": data["b1"]["loss"][0]},
+                                           metric="reconstruction loss (all 8 patterns)", title="batch size"),
                   "Loss on all 8 patterns per update step, batch 8 vs batch 1 (mean, band: lowest to highest seed).")
 
+
+# -- the learned weights --------------------------------------------------------------------------
 
 def _weights(data, s, report, S):
     report.section("The learned weights: the same solution each time?")
@@ -306,45 +474,80 @@ def _weights(data, s, report, S):
     stats = {}
     for c, l in enumerate(lams):
         W1, W2 = wd["params"]["dense_0.W"][c], wd["params"]["dense_1.W"][c]
-        r = pairwise_match(W1, W2) if S > 1 else np.array([np.nan])
         codes = [len(set(binary_codes(wd["hidden"][c, j]))) for j in range(S)]
-        stats[l] = (r, codes)
-        rows.append([fmt(l), float(np.mean(r)), float(np.min(r)), float(np.max(r)),
-                     f"{sum(k == 8 for k in codes)}/{S}"])
-    report.table(["lambda", "best-match r (mean over seed pairs)", "min", "max", "seeds with 8 distinct codes"],
-                 rows, caption=f"r: Pearson correlation of the weights after the best of the 48 hidden-unit "
-                               f"permutations and sign flips; unrelated random matrices score {fmt(baseline)}.")
-    r0, codes0 = stats[0.0]
+        w_abs = float(np.mean([np.abs(W1).mean(), np.abs(W2).mean()]))
+        if S > 1:
+            r = pairwise_match(W1, W2)
+            null = relabelled_null(W1, W2, draws=100, seed=c)         # (pairs, draws)
+            null_means = null.mean(axis=0)
+            q95 = float(np.quantile(null_means, 0.95))
+            above = int(sum(r[p] > np.quantile(null[p], 0.95) for p in range(len(r))))
+        else:
+            r, null_means, q95, above = np.array([np.nan]), np.array([np.nan]), np.nan, 0
+        stats[l] = (r, float(np.mean(null_means)), q95, above, codes)
+        rows.append([fmt(l), float(np.mean(r)), float(np.min(r)), float(np.max(r)), float(np.mean(null_means)), q95,
+                     f"{above}/{len(r)}", f"{sum(k == 8 for k in codes)}/{S}",
+                     choose(w_abs < DECAYED, f"{fmt(w_abs)} (decayed: r is noise)", fmt(w_abs))])
+    report.table(["lambda", "best-match r (mean over seed pairs)", "min", "max",
+                  "unrelated solutions: mean r", "unrelated: 95th percentile of the mean",
+                  "pairs above their own 95th percentile", "seeds with 8 distinct codes", "mean |W|"],
+                 rows, caption="r: Pearson correlation of two runs' weights after the best of the 48 hidden-unit "
+                               "permutations and sign flips. Unrelated solutions: a run against another run with its "
+                               "8 patterns relabelled (100 random relabellings per pair), equally good and equally "
+                               f"structured solutions that are unrelated by construction. Random N(0, 1) matrices "
+                               f"score {fmt(baseline)}: lower, because all solutions share structure.")
+    r0, null0, q0, above0, codes0 = stats[0.0]
     m = float(np.mean(r0))
     report.number("weights.r_lambda0", m)
-    verdict = (choose(m > 0.9, "essentially the same solution up to relabelling the hidden units",
-               choose(m - baseline < 0.1, "different solutions: no more alike than random matrices after the same matching",
-                      "partly similar solutions")))
-    report.finding(f"Weights (lambda = 0): the best-match correlation across the {S} seeds averaged {fmt(m)} "
-                   f"(random baseline {fmt(baseline)}), so the seeds found {verdict}; "
-                   f"{count_of(sum(k == 8 for k in codes0), S, 'seeds')} gave the 8 patterns 8 distinct binary "
-                   "hidden codes.")
-    b2 = wd["params"]["dense_1.b"][lams.index(0.0)]
-    neg = float(np.mean(b2 < 0))
-    report.number("weights.b2_negative_share", neg)
-    report.finding(f"Output biases at the end (lambda = 0): mean {fmt(float(b2.mean()))}, {neg:.0%} of them negative"
-                   + choose(neg > 0.75, " (the seed also found low, negative biases).", "."))
-    show = list(range(min(S, 3)))
+    report.number("weights.null_lambda0", null0)
+    head = (f"Weights (lambda = 0): after the best hidden-unit permutation and sign flip, the {S} seeds' weights "
+            f"correlated r = {fmt(m)} on average (min {fmt(float(np.min(r0)))}); a run against relabelled copies of "
+            f"another (unrelated solutions by construction) gives {fmt(null0)}, 95% of such means below {fmt(q0)}")
+    same = bool(np.all(r0 > 0.9))
+    report.claim("weights.different", not (m > q0),
+                 head + ": the seeds found different solutions, no more alike than unrelated ones. (Random matrices "
+                        f"score {fmt(baseline)}: the gap to them is the structure every solution has, not a shared "
+                        "solution.)",
+                 head + ": the seeds' solutions are more alike than unrelated ones"
+                 + choose(same, ", all pairs above r = 0.9: the same solution up to relabelling the hidden units.",
+                          f" ({above0} of {len(r0)} pairs above their own 95th percentile): related solutions."),
+                 {"r": m, "null": null0, "null_q95": q0, "random": baseline},
+                 seed="different training runs produce completely different sets of weights (section 11)")
+    report.finding(f"{count_of(sum(k == 8 for k in codes0), S, 'seeds')} at lambda = 0 gave the 8 patterns 8 distinct "
+                   "binary hidden codes (hidden units thresholded at 0.5).")
     i0 = lams.index(0.0)
-    mats = [wd["params"]["dense_0.W"][i0, j].T for j in show] + [wd["params"]["dense_1.W"][i0, j] for j in show]
-    titles = [f"seed {j}: hidden W (unit x input)" for j in show] + [f"seed {j}: output W (unit x output)" for j in show]
+    b2 = wd["params"]["dense_1.b"][i0]
+    neg = float(np.mean(b2 < 0))
+    report.claim("weights.bias_negative", neg > 0.75,
+                 f"Output biases at the end (lambda = 0): mean {fmt(float(b2.mean()))}, {neg:.0%} of them negative.",
+                 f"Output biases at the end (lambda = 0): mean {fmt(float(b2.mean()))}, only {neg:.0%} of them negative.",
+                 {"mean": float(b2.mean()), "negative_share": neg},
+                 seed="the biases end with low, negative values (section 11)")
+    show = list(range(min(S, 3)))
 
-    def draw(fig):
-        vmax = max(float(np.abs(a).max()) for a in mats) or 1.0
-        axes = fig.subplots(2, len(show), squeeze=False)
-        im = None
-        for ax, a, t in zip(axes.ravel(order="C"), mats, titles):
-            im = ax.imshow(a, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
-            ax.set_title(t, fontsize="x-small")
-            ax.tick_params(labelsize="x-small")
-        fig.colorbar(im, ax=list(axes.ravel()), shrink=0.8)
+    def panels(params, c, label):
+        return [(f"{label}seed {j}", params["dense_0.W"][c, j], params["dense_0.b"][c, j], params["dense_1.W"][c, j],
+                 params["dense_1.b"][c, j]) for j in show]
 
-    report.figure("weights.png", draw, "Hidden and output weights of several seeds (lambda = 0).", size=(8, 4.2))
+    final0 = panels(wd["params"], i0, "")
+    vmax = max(float(np.abs(a).max()) for p in final0 for a in p[1:])
+    report.figure("weights.png", weights_heatmaps(final0, vmax),
+                  f"Hidden and output weights with their biases (b) of {len(show)} seeds after {s['steps']:,} steps "
+                  "(lambda = 0).", size=(7.5, 2.3 * len(show) + 0.6))
+    report.figure("weights_initial.png", weights_heatmaps(
+        panels(wd["init_params"], i0, "initial, "),
+        title=f"initial weights, N(0, variance {fmt(s['init_variance'])}) (a different colour scale)"),
+                  f"The same networks' initial weights and biases, drawn from N(0, variance {fmt(s['init_variance'])}) "
+                  "(the seed's Figure 2); note the colour scale.", size=(7.5, 2.3 * len(show) + 0.6))
+    if 0.1 in lams:
+        c1 = lams.index(0.1)
+        w_max = max(float(np.abs(wd["params"][k][c1]).max()) for k in ("dense_0.W", "dense_1.W"))
+        report.figure("weights_lambda_0.1.png", weights_heatmaps(
+            panels(wd["params"], c1, "lambda 0.1, "), vmax,
+            title=f"lambda = 0.1 after {s['steps']:,} steps: largest |W| {fmt(w_max)}; only the biases are left"),
+                      f"Weights and biases after {s['steps']:,} steps at lambda = 0.1, on the colour scale of the "
+                      "lambda = 0 figure: the weights have decayed, only the biases remain (the seed's Figures "
+                      "11-13 are captioned lambda = 0.1).", size=(7.5, 2.3 * len(show) + 0.6))
 
 
-__all__ = ["analyze"]
+__all__ = ["analyze", "crossing", "summarize"]
