@@ -135,35 +135,47 @@ class DropoutCost(Study):
         for key, v in (("train_step_us.none", tn), ("train_step_us.dropout", td), ("predict_us.none", pn),
                        ("predict_us.dropout", pd), ("mask_us", mask)):
             report.number(key, v)
-        report.finding(
-            f"Training: one step took {fmt(td)} us with dropout and {fmt(tn)} us without "
-            f"({ratio_phrase(td, tn, 'slower', 'faster', 'the same speed')}"
-            + (f", +{fmt(extra)} us" if extra > 0 else "") + f"; repeats varied by up to {noise_t:.0%}). "
-            + (f"The two Dropout layers on their own (draw a Bernoulli mask, multiply forward and backward) take "
-               f"{fmt(mask)} us per step, {pct(mask / extra, 0)} of that extra time"
-               + choose(0.5 <= mask / extra <= 1.5, ": the masks are the cost.",
-                        ", so timing noise or other overhead is a large part of the difference.")
-               if extra > 0 else
-               "Dropout added no measurable time per step here (timing noise is larger than its cost)."))
+        slower = td > 1.05 * tn
+        head = (f"Training: one step took {fmt(td)} us with dropout and {fmt(tn)} us without "
+                f"({ratio_phrase(td, tn, 'slower', 'faster', 'the same speed')}" + (f", +{fmt(extra)} us" if extra > 0 else "")
+                + f"; repeats varied by up to {noise_t:.0%})")
+        report.claim("dropout.slows_training", slower,
+                     head + ": dropout slowed each training step.",
+                     head + ". Dropout added no measurable time per step here (less than 5%, while the masks alone "
+                            f"take {fmt(mask)} us).",
+                     {"with": td, "without": tn, "noise": noise_t},
+                     seed="dropout slows down training")
+        if extra > 0:
+            share = mask / extra
+            report.claim("dropout.masks_are_cost", 0.5 <= share <= 1.5,
+                         f"The two Dropout layers on their own (draw a Bernoulli mask, multiply forward and backward) "
+                         f"take {fmt(mask)} us per step, {pct(share, 0)} of that extra time: the masks are the cost.",
+                         f"The two Dropout layers on their own (draw a Bernoulli mask, multiply forward and backward) "
+                         f"take {fmt(mask)} us per step, {pct(share, 0)} of that extra time, so timing noise or other "
+                         "overhead is a large part of the difference.",
+                         {"mask": mask, "extra": extra})
         ratio = pd / pn
-        report.finding(
+        report.claim(
+            "dropout.no_inference_cost", abs(ratio - 1) <= max(0.1, noise_p),
             f"Inference: predicting the {data['n_test']} test images took {fmt(pd)} us with dropout layers and "
-            f"{fmt(pn)} us without (ratio {ratio:.2f}): "
-            + choose(abs(ratio - 1) <= max(0.1, noise_p),
-                     f"no measurable cost (the repeats themselves varied by {noise_p:.0%}) — at inference a Dropout "
-                     "layer returns its input unchanged and draws no mask.",
-                     f"a {abs(ratio - 1):.0%} difference, more than the {noise_p:.0%} spread between repeats, "
-                     "and more than expected from an identity layer."))
+            f"{fmt(pn)} us without (ratio {ratio:.2f}): no measurable cost (the repeats themselves varied by "
+            f"{noise_p:.0%}): at inference a Dropout layer returns its input unchanged and draws no mask.",
+            f"Inference: predicting the {data['n_test']} test images took {fmt(pd)} us with dropout layers and "
+            f"{fmt(pn)} us without (ratio {ratio:.2f}): a {abs(ratio - 1):.0%} difference, more than the {noise_p:.0%} "
+            "spread between repeats, and more than expected from an identity layer.",
+            {"with": pd, "without": pn, "noise": noise_p},
+            seed="dropout has no impact on the predictions, since it is only used during training")
         acc = {k: (float(np.mean(r["train_accuracy"])), float(np.mean(r["test_accuracy"]))) for k, r in
                (("none", none), ("dropout", drop))}
         gap = {k: a[0] - a[1] for k, a in acc.items()}
         report.number("test_accuracy.none", acc["none"][1])
         report.number("test_accuracy.dropout", acc["dropout"][1])
-        report.finding(
-            f"Accuracy after {s['epochs']} epochs (mean of {S} seeds): test {pct(acc['dropout'][1])} with dropout vs "
-            f"{pct(acc['none'][1])} without; train-test gap {100 * gap['dropout']:.1f} vs {100 * gap['none']:.1f} points"
-            + choose(gap["dropout"] < gap["none"], " — dropout narrowed the gap (less overfitting).",
-                     " — dropout did not narrow the gap here."))
+        head = (f"Accuracy after {s['epochs']} epochs (mean of {S} seeds): test {pct(acc['dropout'][1])} with dropout vs "
+                f"{pct(acc['none'][1])} without; train-test gap {100 * gap['dropout']:.1f} vs {100 * gap['none']:.1f} points")
+        report.claim("dropout.narrows_gap", gap["dropout"] < gap["none"] - 0.01,
+                     head + ": dropout narrowed the gap (less overfitting).",
+                     head + ": dropout did not narrow the gap by a point or more here.",
+                     {"gap_dropout": gap["dropout"], "gap_none": gap["none"]})
         ep = {}
         for k, r in (("none", none), ("dropout", drop)):
             reach = [first_above(r["steps"], r["val_accuracy"][j], target) for j in range(S)]
@@ -177,11 +189,14 @@ class DropoutCost(Study):
         else:
             conv = (f"epochs to {pct(target, 0)} test accuracy: dropout {fmt(ep['dropout'])}, no dropout {fmt(ep['none'])} "
                     "(— = not reached)")
-        per_step = td > 1.05 * tn
         more_epochs = ep["dropout"] is None or (ep["none"] is not None and ep["dropout"] > 1.05 * ep["none"])
-        report.finding(f"Convergence: {conv}. So in this run dropout cost training time "
-                       + choose(per_step, "per step (the masks)", "not measurably per step")
-                       + choose(more_epochs, " and in the number of epochs needed.", " and not in the number of epochs."))
+        decided = ep["none"] is not None or ep["dropout"] is not None
+        report.claim("dropout.more_epochs", decided and more_epochs,
+                     f"Convergence: {conv}: dropout also cost training time in the number of epochs needed.",
+                     f"Convergence: {conv}: "
+                     + choose(decided, "dropout did not need more epochs.", "neither reached the target, so this run "
+                                                                            "cannot compare epochs."),
+                     {"dropout": ep["dropout"], "none": ep["none"]})
         report.set_summary(["variant", "train step (us)", "predict test set (us)", "test accuracy", "train-test gap (points)",
                             f"epochs to {pct(target, 0)} test acc"],
                            [["no dropout", tn, pn, pct(acc["none"][1]), 100 * gap["none"], ep["none"]],

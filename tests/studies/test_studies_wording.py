@@ -100,6 +100,41 @@ def test_dropout_training_cost_wording(quick_results):
     assert "Dropout added no measurable time per step" in _findings("dropout-cost", data, r.settings)
 
 
+def _dropout_claims(data, settings) -> Report:
+    report = Report("test", out=None)
+    get_study("dropout-cost").analyze(data, settings, report)
+    return report
+
+
+def test_dropout_claims_follow_the_measurements(quick_results):
+    r = quick_results["dropout-cost"]
+    data = copy.deepcopy(r.data)
+    none, drop = data["runs"][0.0], data["runs"][0.5]
+    for run in (none, drop):          # equal step times, a quiet machine
+        run["step_seconds"] = run["step_median"] = 1e-3
+    rep = _dropout_claims(data, r.settings)
+    text = "\n".join(rep.findings)
+    assert not rep.claims["dropout.slows_training"] and "dropout.masks_are_cost" not in rep.claims
+    assert "dropout slows down training; this measurement contradicts it" in text
+    drop["step_seconds"] = drop["step_median"] = 2e-3
+    rep = _dropout_claims(data, r.settings)
+    assert rep.claims["dropout.slows_training"] and "dropout slowed each training step" in "\n".join(rep.findings)
+    # the train-test gap and the epochs to the target
+    none["train_accuracy"][:], none["test_accuracy"][:] = 1.0, 0.9
+    drop["train_accuracy"][:], drop["test_accuracy"][:] = 0.95, 0.9
+    rep = _dropout_claims(data, r.settings)
+    assert rep.claims["dropout.narrows_gap"] and "dropout narrowed the gap" in "\n".join(rep.findings)
+    drop["train_accuracy"][:] = 0.995
+    rep = _dropout_claims(data, r.settings)
+    assert not rep.claims["dropout.narrows_gap"] and "did not narrow the gap" in "\n".join(rep.findings)
+    drop["val_accuracy"] = none["val_accuracy"].copy()
+    rep = _dropout_claims(data, r.settings)
+    assert not rep.claims["dropout.more_epochs"] and "dropout did not need more epochs" in "\n".join(rep.findings)
+    drop["val_accuracy"][:] = 0.5            # never reaches the target
+    rep = _dropout_claims(data, r.settings)
+    assert rep.claims["dropout.more_epochs"] and "in the number of epochs needed" in "\n".join(rep.findings)
+
+
 def test_momentum_settling_wording(quick_results):
     r = quick_results["momentum"]
     before = _findings("momentum", r.data, r.settings)
@@ -132,13 +167,15 @@ def test_initialization_symmetry_wording(quick_results):
 def test_image_classifier_leaky_vs_relu_wording(quick_results):
     r = quick_results["image-classifier"]
     out = {}
-    for delta in (-0.05, 0.05):
+    for delta in (-0.05, 0.0, 0.05):
         data = copy.deepcopy(r.data)
         dense = data["dense"]
-        dense["leaky_relu, batch 64"]["long_accuracy"] = dense["relu, batch 64"]["long_accuracy"] + delta
+        dense["relu, batch 64"]["long_accuracy"] = np.full(r.settings["seeds"], 0.5)   # no seed spread
+        dense["leaky_relu, batch 64"]["long_accuracy"] = np.full(r.settings["seeds"], 0.5 + delta)
         out[delta] = _findings("image-classifier", data, r.settings)
-    assert "worse, like the seed's result" in out[-0.05]
-    assert "better, unlike the seed's result" in out[0.05]
+    assert "LeakyReLU was worse" in out[-0.05] and "than ReLU on its images; this measurement agrees" in out[-0.05]
+    assert "LeakyReLU was better" in out[0.05] and "this measurement contradicts it" in out[0.05]
+    assert "no clear difference" in out[0.0] and "can neither confirm nor refute it" in out[0.0]
 
 
 def test_activations_linear_gap_wording(quick_results):
@@ -150,7 +187,12 @@ def test_activations_linear_gap_wording(quick_results):
 
 def test_image_classifier_cnn_not_learning_wording(quick_results):
     r = quick_results["image-classifier"]
-    assert "had not started to learn" not in _findings("image-classifier", r.data, r.settings)
     data = copy.deepcopy(r.data)
-    data["cnn"]["full filters"]["distinct_predictions"][:] = 1
-    assert "The full filters CNN predicted only 1 distinct class(es)" in _findings("image-classifier", data, r.settings)
+    full = data["cnn"]["full filters"]
+    full["distinct_predictions"][:] = 10
+    full["long_accuracy"][:] = 0.8
+    text = _findings("image-classifier", data, r.settings)
+    assert "The full filters CNN predicted 10 distinct classes" in text and "it learned" in text
+    full["distinct_predictions"][:] = 1
+    text = _findings("image-classifier", data, r.settings)
+    assert "The full filters CNN predicted only 1 distinct class(es)" in text and "had not started to learn" in text
