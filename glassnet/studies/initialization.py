@@ -33,7 +33,7 @@ from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import SGD
 from .base import Study, register_study
-from .common import Probe, first_above, steps_stats
+from .common import Probe
 from .initialization_report import analyze
 from .report import fmt
 from .runconfig import DataRecipe

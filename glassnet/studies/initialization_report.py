@@ -161,10 +161,11 @@ def _minima_claims(report, mn, he_run) -> None:
                  head + f": after matching units every pair ended within {pct(DIFFER, 0)} of the weight norm — "
                         "essentially one solution, relabelled.",
                  {"aligned_distance_min": float(ali.min()), "norm": norm}, seed=SEED["differ"])
+    above = count_of(int((raw_b > BARRIER).sum()), n, "pairs")
     report.claim("seed001.not_convex", bool(raw_b.max() > BARRIER),
                  f"Along the straight line between two final networks the training loss rose up to "
-                 f"{fmt(float(raw_b.max()))} above the line joining the two ends' losses ({count_of(int((raw_b > BARRIER).sum()), n, 'pairs')} "
-                 f"above {fmt(BARRIER)}): a convex loss never rises above that line, so this loss is not convex.",
+                 f"{fmt(float(raw_b.max()))} above the line joining the two ends' losses ({above} above "
+                 f"{fmt(BARRIER)}): a convex loss never rises above that line, so this loss is not convex.",
                  f"Along the straight line between two final networks the training loss rose at most "
                  f"{fmt(float(raw_b.max()))} above the line joining the two ends' losses (not above {fmt(BARRIER)}): "
                  "these paths show no sign of a non-convex loss.",
