@@ -269,16 +269,18 @@ class Trainer:
         bar_every = max(1, steps // 200)
         logs = None
         first, last = state.step, state.step + steps - 1
+        log_a, log_b = (first if log_first else -1), (last if log_last else -1)
+        epochs_before = state.epochs_before
         t0 = time.perf_counter()
         with np.errstate(all="ignore"):  # overflow in a diverging model is caught by the guard
             for step in range(first, last + 1):
                 state.step = step
-                state.epoch = state.epochs_before + (step - origin) // spe
+                state.epoch = epochs_before + (step - origin) // spe
                 for cb in step_callbacks:
                     cb.on_step_begin(state)
                 xb, yb = batcher.next()
                 pred = forward(xb, True)
-                log_now = step % every == 0 or (log_first and step == first) or (log_last and step == last)
+                log_now = step % every == 0 or step == log_a or step == log_b
                 if weights is not None:
                     data_loss, grad = self._weighted(pred, yb, batcher.weights_of_last(weights), log_now)
                 elif log_now:
