@@ -113,7 +113,9 @@ def _dense(data, s, report, dense, short, long_):
             f"epochs changed accuracy by {_pts(min(gains.values()))} to {_pts(max(gains.values()))}")
     tail = ("; the test loss rose for " + names_list(rose) + ", a sign of overfitting") if rose else ""
     report.claim("dense.epochs_little_gain", gain <= max(margin, 0.02),
-                 head + f"{tail}. The extra epochs added little to LeakyReLU: most was learned by epoch {short}.",
+                 head + f"{tail}. " + choose(gain < -margin, f"The extra epochs cost LeakyReLU accuracy: it had learned what "
+                                                            f"it could by epoch {short}, and then overfitted.",
+                                             f"The extra epochs added little to LeakyReLU: most was learned by epoch {short}."),
                  head + f"{tail}. The longer run still paid off for LeakyReLU.",
                  {"gain": gain, "margin": margin},
                  seed=f"40 epochs brought no major improvement over 25 (65.7% -> 66.9%)")
@@ -277,12 +279,13 @@ def _cnn(data, s, report, cnn, dense, chance, long_):
             f"{fmt(pix['raw test mean'])}, std {fmt(pix['raw test std'])}, where training saw mean 0, std 1), the CNN "
             f"scored {pct(mis)} and predicted {fmt(k_mis)} distinct classes; on the same images preprocessed like its "
             f"training images it scored {pct(ok)} (chance {pct(chance)})")
-    dense_mis = {n: _m(r["mismatch_accuracy"][:, -1]) for n, r in dense.items()}
+    dense_mis = [f"{n} {pct(_m(r['mismatch_accuracy'][:, -1]))} (from {pct(_m(r['long_accuracy']))})"
+                 for n, r in list(dense.items())[:3]]
     seed = ("its CNN stayed at chance because the test images were preprocessed differently from the "
             "validation images")
     report.claim("cnn.mismatch_chance", near_chance and learned,
                  head + ": the CNN had learned, and the mismatched preprocessing alone put it near chance. The dense "
-                        "models fell too (" + names_list([f"{n} {pct(v)}" for n, v in dense_mis.items()][:3]) + ").",
+                        "models on the mismatched test set: " + names_list(dense_mis) + ".",
                  head + choose(not learned, ": the CNN did not learn enough here for the test preprocessing to be what "
                                             f"kept it near chance{_untested(seed)}.",
                                ": the mismatch cost accuracy but did not put the CNN near chance."),

@@ -66,6 +66,9 @@ def test_epochs_claim(measured):
     _set(ref, "long_accuracy", 0.51)
     r = _analyze(d, s)
     assert r.claims["dense.epochs_little_gain"] and "added little" in _text(r)
+    _set(ref, "long_accuracy", 0.4)
+    r = _analyze(d, s)
+    assert r.claims["dense.epochs_little_gain"] and "cost LeakyReLU accuracy" in _text(r)
     _set(ref, "long_accuracy", 0.6)
     r = _analyze(d, s)
     assert not r.claims["dense.epochs_little_gain"]
