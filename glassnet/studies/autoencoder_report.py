@@ -164,7 +164,8 @@ def _weight_decay(data, s, report, S, H, thr):
         "wd.stuck", bool(at_const) and decayed == at_const,
         f"lambda = {names_list([fmt(lams[c]) for c in at_const])} ended at the loss of the input-ignoring constant "
         f"output ({fmt(const, 4)}) with mean |W| {names_list([fmt(float(np.mean(w_abs[c]))) for c in at_const])}: "
-        "at that strength the decay drives the weights to zero and the network never leaves the plateau.",
+        f"at that strength the decay drives the weights to zero and the network did not leave the plateau within "
+        f"{H:,} steps.",
         choose(not at_const,
                f"Every lambda left the plateau: final losses {names_list([fmt(f) for f in finals])} against "
                f"{fmt(const, 4)} for the input-ignoring constant output.",

@@ -42,7 +42,7 @@ def weights_section(data, s, report, S):
         stats[l] = (r, float(np.mean(null_means)), q95, above, codes)
         rows.append([fmt(l), float(np.mean(r)), float(np.min(r)), float(np.max(r)), float(np.mean(null_means)), q95,
                      f"{above}/{len(r)}", f"{sum(k == 8 for k in codes)}/{S}",
-                     choose(w_abs < DECAYED, f"{fmt(w_abs)} (decayed: r is noise)", fmt(w_abs))])
+                     choose(w_abs < DECAYED, f"{fmt(w_abs)} (decayed: r means nothing)", fmt(w_abs))])
     report.table(["lambda", "best-match r (mean over seed pairs)", "min", "max",
                   "unrelated solutions: mean r", "unrelated: 95th percentile of the mean",
                   "pairs above their own 95th percentile", "seeds with 8 distinct codes", "mean |W|"],
