@@ -421,26 +421,31 @@ def layer_gradient_figure(norms, title: str = "", logy: bool = True, ylabel: str
     """A per-layer gradient norm against depth, one line per group (mean over seeds, band from
     the lowest to the highest seed), legend beside the axes.
 
-    ``norms``: ``{label: (S, L)}`` -- S seeds, L layers (layer 1 next to the input).
+    ``norms``: ``{label: (S, L)}`` -- S seeds, L layers (layer 1 next to the input); or
+    ``{panel title: {label: (S, L)}}`` for one panel per key (shared y axis, legend beside the
+    last panel).
     """
     import matplotlib  # noqa: PLC0415
 
-    fig = _figure(8.0, 4.4)
-    ax = fig.subplots()
+    panels = norms if norms and isinstance(next(iter(norms.values())), dict) else {"": norms}
+    fig = _figure(2.0 + 3.6 * len(panels) if len(panels) > 1 else 8.0, 4.4)
+    axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
     cmap = matplotlib.colormaps["tab10"]
-    for i, (label, v) in enumerate(norms.items()):
-        v = np.atleast_2d(np.asarray(v, dtype=np.float64))
-        k = np.arange(1, v.shape[1] + 1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            ax.plot(k, np.nanmean(v, 0), color=cmap(i % 10), lw=1.6, marker="o", ms=2.5, label=str(label))
-            if v.shape[0] > 1:
-                ax.fill_between(k, np.nanmin(v, 0), np.nanmax(v, 0), color=cmap(i % 10), alpha=0.15, lw=0)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel("layer k (1 = next to the input)")
-    ax.set_ylabel(ylabel)
-    ax.grid(True, which="both", alpha=0.25)
-    _legend_outside(ax)
+    for ax, (panel, groups) in zip(axes, panels.items()):
+        for i, (label, v) in enumerate(groups.items()):
+            v = np.atleast_2d(np.asarray(v, dtype=np.float64))
+            k = np.arange(1, v.shape[1] + 1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ax.plot(k, np.nanmean(v, 0), color=cmap(i % 10), lw=1.6, marker="o", ms=2.5, label=str(label))
+                if v.shape[0] > 1:
+                    ax.fill_between(k, np.nanmin(v, 0), np.nanmax(v, 0), color=cmap(i % 10), alpha=0.15, lw=0)
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xlabel("layer k (1 = next to the input)")
+        ax.set_title(panel, fontsize=9)
+        ax.grid(True, which="both", alpha=0.25)
+    axes[0].set_ylabel(ylabel)
+    _legend_outside(axes[-1])
     fig.suptitle(title, fontsize=10)
     return fig
