@@ -221,8 +221,8 @@ def _low_lr_claims(report, he, low, s) -> None:
                  f"training set at the end ({pct(g_low / g0)} of its start), {fmt(m_low)} from its initial weights "
                  f"(lr {fmt(lr)}: {fmt(m_he)}).",
                  f"At lr {fmt(lo_lr)} nothing was stuck, it was slow: its loss still fell {pct(drop)} over the second "
-                 f"half of the run, its gradient on the whole training set was still {fmt(g_low)} at the end "
-                 f"({pct(g_low / g0)} of its start; lr {fmt(lr)}, further down: {fmt(g_he)}), and it followed the same "
+                 f"half of the run (gradient on the whole training set at the end {fmt(g_low)}, {pct(g_low / g0)} of "
+                 f"its start; lr {fmt(lr)}'s: {fmt(g_he)}), and it followed the same "
                  f"path as lr {fmt(lr)} at {fmt(k)}x the steps (loss {fmt(l_H)} at step {H:,} vs {fmt(n_eq)} at step "
                  f"{int(steps[i_eq]):,}; {fmt(m_low)} vs {fmt(m_eq)} from the initial weights). It stays close to the "
                  "initial weights because it has moved less, not because a minimum holds it.",
