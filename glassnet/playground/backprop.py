@@ -11,7 +11,8 @@ and keeps every intermediate array. For each column ``l`` (a Dense layer, its ac
 
 The trace runs on a copy of the network made of its Dense layers only: dropout is the identity
 outside training, so the copy computes exactly what the page shows. Batch norm mixes the points
-of a batch, so one point has no step of its own: the trace is refused while it is on.
+of a batch, so one point has no step of its own: the trace is refused while it is on. In an
+ensemble the trace follows the main view's copy (its weights, activation and learning rate).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from ..data.toy2d import features
 from ..diagnostics import trace_model
 from ..errors import GlassnetError
 from ..layers import Dense
-from ..layers.activation import activation_spec
 from ..model import Sequential
 
 
@@ -35,11 +35,12 @@ def _list(a) -> list:
 def _dense_copy(session) -> Sequential:
     if session.settings["batchNorm"]:
         raise GlassnetError("the backprop trace needs batch norm off: batch norm has no step for one point alone")
-    layers = [Dense(g.dense.units, activation=activation_spec(g.dense.act)) for g in session.groups]
+    m = session.focus
+    layers = [Dense(g.dense.units, activation=g.activations[m]) for g in session.groups]
     copy = Sequential(layers, input_shape=session.model.input_shape, dtype="float64", name="trace")
     for g, layer in zip(session.groups, copy.layers):
-        layer.W.value[...] = g.dense.W.value
-        layer.b.value[...] = g.dense.b.value
+        layer.W.value[...] = g.dense.W.value[m:m + 1]
+        layer.b.value[...] = g.dense.b.value[m:m + 1]
     return copy
 
 
@@ -48,7 +49,7 @@ def _compute(session, x1: float, x2: float, label):
     x = features(np.array([[x1, x2]]), session.feature_names)  # (1, F)
     y = session._targets(np.array([label]))
     with np.errstate(all="ignore"):
-        t = trace_model(_dense_copy(session), x, y, loss=session.loss, lr=session.settings["learningRate"])
+        t = trace_model(_dense_copy(session), x, y, loss=session.loss, lr=session.focus_settings["learningRate"])
         grads = {}
         for p in t.params:
             g = p.grad
@@ -62,12 +63,12 @@ def trace(session, x1: float, x2: float, label) -> dict:
     """The ``trace`` message for the point ``(x1, x2)`` with ``label`` (class or target)."""
     s = session.settings
     x, t, grads = _compute(session, x1, x2, label)
-    lr = s["learningRate"]
+    lr = session.focus_settings["learningRate"]
     columns = []
     for lt in t.layers:
         dW, db = grads[(lt.k, "W")][0], grads[(lt.k, "b")][0]
         fprime = lt.fprime[0, 0] if lt.fprime is not None else np.full(lt.z.shape[-1], np.nan)
-        columns.append({"activation": session.groups[lt.k - 1].activation,
+        columns.append({"activation": session.groups[lt.k - 1].activations[session.focus],
                         "input": _list(lt.inp[0, 0]), "z": _list(lt.z[0, 0]), "a": _list(lt.a[0, 0]),
                         "fprime": _list(fprime), "dL_da": _list(lt.dL_da[0, 0]), "dL_dz": _list(lt.delta[0, 0]),
                         "W": _list(lt.W[0]), "b": _list(lt.b[0]), "dW": _list(dW), "db": _list(db),
@@ -77,13 +78,14 @@ def trace(session, x1: float, x2: float, label) -> dict:
             "target": target[0] if len(target) == 1 else target,
             "features": session.feature_names, "x": _list(x[0]), "prediction": _list(t.yhat[0, 0]),
             "loss": float(t.loss_value[0]), "lossName": session.loss.name, "learningRate": lr,
-            "penalty": s["regularization"] if session.reg is not None else "none", "columns": columns}
+            "penalty": session.focus_settings["regularization"] if session.reg is not None else "none",
+            "columns": columns}
 
 
 def apply(session, x1: float, x2: float, label) -> None:
     """Take the traced step: ``W <- W - lr dL/dW`` and ``b <- b - lr dL/db`` in every column."""
-    lr = session.settings["learningRate"]
+    lr, m = session.focus_settings["learningRate"], session.focus
     _, t, grads = _compute(session, x1, x2, label)
     for g, lt in zip(session.groups, t.layers):
-        g.dense.W.value -= lr * grads[(lt.k, "W")]
-        g.dense.b.value -= lr * grads[(lt.k, "b")]
+        g.dense.W.value[m] -= lr * grads[(lt.k, "W")][0]
+        g.dense.b.value[m] -= lr * grads[(lt.k, "b")][0]

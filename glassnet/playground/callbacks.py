@@ -41,23 +41,31 @@ class EpochCurve(Callback):
     def on_epoch_end(self, state):
         s = self.session
         s.epoch += 1
-        s.last = s.evaluate()
-        s.pending.append(s.last)
+        s.record()
 
 
 class WeightGuard(Callback):
     """The NaN guard: after an epoch whose training loss is not finite, or that left a parameter
-    non-finite or beyond ``limit`` (``trainer.check_parameters``), the model stops as "diverged"
-    and the run ends. ``tripped`` says it happened (the session explains and restores)."""
+    non-finite or beyond ``limit`` (``trainer.check_parameters``), the model stops as "diverged".
+    A single network ends the run (``tripped``: the session explains, restores and pauses); in
+    an ensemble only the copies that diverged stop (``session.copies_diverged``) and the others
+    train on, unless none is left."""
 
     def __init__(self, session, limit: float):
         self.session, self.limit = session, limit
         self.tripped = False
 
     def on_epoch_end(self, state):
+        s = self.session
+        active_before = state.active.copy()
         bad = state.trainer.check_parameters(self.limit)
-        loss = self.session.last[1]
-        if not bad.any() and (loss is None or math.isfinite(loss)):
+        loss = s.last_all.train
+        if loss is not None:
+            bad = bad | (~np.isfinite(loss) & active_before)
+        if not bad.any():
+            return
+        if s.M > 1 and (active_before & ~bad).any():
+            s.copies_diverged(bad)
             return
         state.stop_models(np.ones(state.M, bool), "diverged")  # the loss alone: stop it too
         state.stop_training = True
@@ -74,13 +82,17 @@ class StopRules(Callback):
 
     def on_epoch_end(self, state):
         s = self.session
-        if not state.active.all():
+        if state.stop_training or not state.active.any():
             return  # diverged: the guard speaks
-        settings, epoch, test = s.settings, s.epoch, s.last[2]
+        settings, epoch = s.settings, s.epoch
+        tests = s.last_all.test
+        # an ensemble stops once every copy still training is below the loss
+        test = None if tests is None else float(np.max(tests[state.active]))
         if settings["stopEpochs"] and epoch >= settings["stopEpochs"]:
             self.reason = f"reached the stop condition: epoch {epoch:,}"
         elif settings["stopLoss"] and test is not None and test < settings["stopLoss"]:
-            self.reason = (f"reached the stop condition: test loss {test:.4f} < {settings['stopLoss']:g} "
+            which = "test loss" if s.M == 1 else "every copy's test loss"
+            self.reason = (f"reached the stop condition: {which} {test:.4f} < {settings['stopLoss']:g} "
                            f"at epoch {epoch:,}")
         if self.reason is not None:
             state.stop_training = True
@@ -128,14 +140,16 @@ class StallHint(Callback):
         from .frames import group_outputs  # noqa: PLC0415 - frames imports the engine's diagnostics
 
         s = self.session
-        lr = s.settings["learningRate"]
+        lr = s.focus_settings["learningRate"]
         hidden, out = group_outputs(s, s.xtr)
+        m = s.focus
+        hidden, out = [h[m] for h in hidden], out[m]
         text = (f"Training has stalled: the training loss has stayed at {loss:.3f} (training accuracy "
                 f"{100 * acc:.0f}%) for the last {self.WINDOW} epochs at learning rate {lr:g}.")
         with np.errstate(invalid="ignore"):
             out_share = float(np.mean(np.abs(out) > self.SATURATED)) if s.settings["problem"] == "classification" else 0.0
             sat = [np.mean(np.abs(h) > self.SATURATED, axis=0) for h, g in zip(hidden, s.groups)
-                   if g.activation in ("tanh", "sigmoid", "hard_tanh")]
+                   if g.activations[m] in ("tanh", "sigmoid", "hard_tanh")]
         n_sat = int(sum((share > 0.9).sum() for share in sat))
         n_units = int(sum(share.size for share in sat))
         if out_share >= 0.9:

@@ -9,11 +9,12 @@ The server (``server.py``) only moves these messages over the websocket.
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 
 from ..errors import GlassnetError
-from . import backprop, export, frames, protocol
+from . import backprop, ensemble, export, frames, protocol
 from . import data as data_mod
 from .session import PlaygroundSession
 from .settings import EFFECT_ORDER
@@ -24,10 +25,12 @@ log = logging.getLogger("glassnet.playground")
 class Controller:
     def __init__(self):
         self.session: PlaygroundSession | None = None
-        self.grid = frames.GridCache()
+        self.grid = frames.GridCache(frames.GRID, np.float32)
+        self.small = frames.GridCache(ensemble.MAP_SIZE, np.float32)
         self.frame = 0
         self.greeted = False  # has the page had the full state (settings, network, data)?
         self._seq = None  # the seq of the set message being handled
+        self.frame_cost = 0.0  # seconds the last update took to build
 
     @property
     def s(self) -> PlaygroundSession:
@@ -45,7 +48,7 @@ class Controller:
     # -- replies ----------------------------------------------------------------------------------
     def update(self) -> dict:
         self.frame += 1
-        return frames.update(self.s, self.grid, self.frame)
+        return frames.update(self.s, self.grid, self.frame, self.small)
 
     def _settings(self, effect: str = "view") -> dict:
         """The settings as they are now; the reply to a ``set`` echoes its ``seq`` (the page
@@ -101,8 +104,13 @@ class Controller:
         return replies
 
     def on_set(self, msg):
+        focus = self.s.focus
         effect = self.s.set(msg["settings"])
-        return self._rebuilt(effect if self.greeted else "data")
+        out = self._rebuilt(effect if self.greeted else "data")
+        if self.s.focus != focus and not any(r["type"] == "network" for r in out):
+            # the main view shows another copy of the same ensemble (its curves go on)
+            out.insert(1, {**frames.network(self.s), "focusOnly": True})
+        return out
 
     def on_play(self, msg):
         if not len(self.s.xtr):
@@ -168,8 +176,7 @@ class Controller:
         label = data_mod.check_label(s.settings["problem"], msg["label"], s.settings["classes"], drawn=False)
         if msg.get("apply"):
             backprop.apply(s, msg["x1"], msg["x2"], label)
-            s.last = s.evaluate()
-            s.pending.append(s.last)
+            s.record()
             return [backprop.trace(s, msg["x1"], msg["x2"], label), self.update()]
         return [backprop.trace(s, msg["x1"], msg["x2"], label)]
 
@@ -189,6 +196,10 @@ class Controller:
 
     # -- training ---------------------------------------------------------------------------------
     def tick(self, budget_s: float = 0.25) -> list[dict]:
-        """One update while playing: train ``epochsPerUpdate`` epochs (within the time budget)."""
+        """One update while playing: train ``epochsPerUpdate`` epochs (within the time budget),
+        then build the update (``frame_cost``: the seconds that took)."""
         events = self.s.train(self.s.settings["epochsPerUpdate"], budget_s=budget_s)
-        return [self.update()] + events + self._notes() + ([self.status()] if events else [])
+        t0 = time.perf_counter()
+        update = self.update()
+        self.frame_cost = time.perf_counter() - t0
+        return [update] + events + self._notes() + ([self.status()] if events else [])

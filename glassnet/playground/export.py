@@ -45,10 +45,12 @@ STATE_PREFIX = "#| "
 def to_toml(session) -> str:
     """An experiment config for ``glassnet train`` (inline data: the input features of every
     point, the test share held out as validation), with the page's exact state in ``#|``
-    comment lines that the engine ignores and :func:`from_toml` reads back."""
+    comment lines that the engine ignores and :func:`from_toml` reads back. For an ensemble the
+    config is the main view's copy (its seed and swept value); the state holds the ensemble."""
     import tomli_w  # noqa: PLC0415 - a core dependency, only needed here
 
-    s = session.settings
+    page = session.settings
+    s = session.focus_settings
     _, _, loss = network.task(s)
     w_init, b_init = network.init_specs(s)
     x = np.concatenate([session.xtr, session.xte]).round(6)
@@ -68,9 +70,9 @@ def to_toml(session) -> str:
                      "batch_size": s["batchSize"],
                      "weight_decay": s["regularizationRate"] if s["regularization"] == "L2" else 0.0,
                      "l1": s["regularizationRate"] if s["regularization"] == "L1" else 0.0,
-                     "seed": session.model_seed},
+                     "seed": session.members[session.focus].seed},
     }
-    state = [f"{k} = {json.dumps(v)}" for k, v in s.items()]  # JSON scalars and lists are TOML too
+    state = [f"{k} = {json.dumps(v)}" for k, v in page.items()]  # JSON scalars and lists are TOML too
     if session.uses_custom:
         state.append("points = " + _rows(np.column_stack([session.custom.x, session.custom.y]).round(6)))
         if session.custom.drawn is not None and session.custom.drawn.any():
@@ -133,7 +135,8 @@ def from_toml(session, text: str) -> None:
 
 
 def to_python(session) -> str:
-    s = session.settings
+    """A script with the public API: the same data, and the main view's network and training."""
+    s = session.focus_settings
     outputs, _, loss = network.task(s)
     w_init, b_init = network.init_specs(s)
     lines = ['"""The glassnet playground\'s setup as a script: same data, network and training."""',
@@ -162,7 +165,7 @@ def to_python(session) -> str:
     for spec in network.layer_specs(s):
         lines.append(f"    {_py_layer(spec)},")
     lines.append(f"], input_shape=({len(session.feature_names)},), init=gn.initializers.get({w_init!r}), "
-                 f"bias_init=gn.initializers.get({b_init!r}), seed={session.model_seed}, dtype=\"float64\")")
+                 f"bias_init=gn.initializers.get({b_init!r}), seed={session.members[session.focus].seed}, dtype=\"float64\")")
     wd = s["regularizationRate"] if s["regularization"] == "L2" else 0.0
     l1 = s["regularizationRate"] if s["regularization"] == "L1" else 0.0
     lines += ["model.summary()",
@@ -190,9 +193,10 @@ def _py_layer(spec: dict) -> str:
 
 
 def to_npz(session) -> str:
-    """The weights as a base64 ``.npz`` written by :meth:`Sequential.save`."""
+    """The weights as a base64 ``.npz`` written by :meth:`Sequential.save` (the main view's
+    copy, as a network of its own)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = session.model.save(os.path.join(tmp, "playground.npz"))
+        path = session.single().save(os.path.join(tmp, "playground.npz"))
         return base64.b64encode(path.read_bytes()).decode("ascii")
 
 

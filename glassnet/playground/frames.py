@@ -2,7 +2,9 @@
 
 * ``update``: losses, new curve points, the output over a 100x100 grid (uint8, base64), each
   neuron's output over a coarser grid (thumbnails), every weight and bias (float32, base64), the
-  confusion matrix and, when asked, the diagnostics overlay.
+  confusion matrix and, when asked, the diagnostics overlay: all of the main view's copy (the
+  only network, or the ``focus`` copy of an ensemble); for an ensemble also its ``ensemble``
+  part (:func:`glassnet.playground.ensemble.frame`).
 * ``network``: the architecture (feature names, units and activation per column).
 * ``data``: the training and test points.
 
@@ -19,8 +21,9 @@ import math
 import numpy as np
 
 from ..data.toy2d import features
-from .data import DOMAIN, flat
 from ..diagnostics import dead_units, duplicate_units, saturated_units
+from . import ensemble
+from .data import DOMAIN, flat
 
 GRID = 100
 #: a tanh/sigmoid neuron is marked saturated when |a| > 0.99 on this share of the training points
@@ -38,8 +41,11 @@ def num(v):
 
 def to_byte(v: np.ndarray) -> np.ndarray:
     """[-1, 1] -> 0..255 (values outside are clipped; NaN -> the middle)."""
-    v = np.nan_to_num(np.clip(v, -1.0, 1.0), nan=0.0)
-    return np.rint((v + 1.0) * 127.5).astype(np.uint8)
+    v = np.clip(v, -1.0, 1.0)
+    v[np.isnan(v)] = 0.0
+    v += 1.0
+    v *= 127.5
+    return np.rint(v, out=v).astype(np.uint8)
 
 
 def grid_points(g: int = GRID) -> np.ndarray:
@@ -50,30 +56,33 @@ def grid_points(g: int = GRID) -> np.ndarray:
 
 
 class GridCache:
-    """The grid's input features, kept while the feature set stays the same."""
+    """The grid's input features (of ``dtype``), kept while the feature set stays the same."""
 
-    def __init__(self):
+    def __init__(self, g: int = GRID, dtype=np.float64):
         self._key, self._x = None, None
-        self.points = grid_points()
+        self.points = grid_points(g)
+        self.dtype = dtype
 
     def features(self, names) -> np.ndarray:
         key = tuple(names)
         if key != self._key:
-            self._key, self._x = key, features(self.points, names)
+            self._key, self._x = key, features(self.points, names).astype(self.dtype)
         return self._x
 
 
-def group_outputs(session, x) -> tuple[list[np.ndarray], np.ndarray]:
-    """Forward ``x`` in inference mode; each hidden column's output ``(B, units)`` and the
-    network output ``(B, outputs)``."""
+def group_outputs(session, x, model=None) -> tuple[list[np.ndarray], np.ndarray]:
+    """Forward ``x`` in inference mode through ``model`` (the session's, every copy, by
+    default); each hidden column's output ``(M, B, units)`` and the network output
+    ``(M, B, outputs)``."""
+    model = session.model if model is None else model
     outs = []
     lasts = {g.last for g in session.groups}
     with np.errstate(all="ignore"):
         h = x
-        for i, layer in enumerate(session.model.layers):
+        for i, layer in enumerate(model.layers):
             h = layer.forward(h, False)
             if i in lasts:
-                outs.append(h[0])
+                outs.append(np.broadcast_to(h, (model.M,) + h.shape[-2:]) if h.ndim == 2 else h)
     return outs[:-1], outs[-1]
 
 
@@ -82,25 +91,35 @@ def thumb_stride(n_neurons: int) -> int:
     return 2 if n_neurons <= 64 else 5
 
 
-def curve(pending: list[tuple]) -> dict:
-    """The curve points not sent yet: ``{epoch: [...], train: [...], test: [...], trainAcc, testAcc}``."""
-    cols = list(zip(*pending)) if pending else [[]] * 5
+def curve(pending: list, m: int = 0) -> dict:
+    """Model ``m``'s curve points not sent yet: ``{epoch: [...], train: [...], test: [...],
+    trainAcc, testAcc}`` (``pending``: :class:`~glassnet.playground.session.Eval` records)."""
+    cols = list(zip(*[e.of(m) for e in pending])) if pending else [[]] * 5
     names = ["epoch", "train", "test", "trainAcc", "testAcc"]
     out = {k: [num(v) for v in col] for k, col in zip(names[1:], cols[1:])}
     return {"epoch": [int(e) for e in cols[0]], **out}
 
 
-def update(session, grid: GridCache, frame: int) -> dict:
-    """The ``update`` message: everything that changes while training."""
+def update(session, grid: GridCache, frame: int, small: GridCache | None = None) -> dict:
+    """The ``update`` message: everything that changes while training (``small``: the coarser
+    grid of an ensemble's maps)."""
     s = session.settings
     xg = grid.features(session.feature_names)
-    hidden, out = group_outputs(session, xg)
+    hidden, out = group_outputs(session, xg.astype(np.float32, copy=False), session.focus32())
+    hidden, out = [h[0] for h in hidden], out[0]
+    m = session.focus
     msg = {"type": "update", "frame": frame, "epoch": session.epoch, "playing": session.playing,
-           "grid": GRID}
+           "grid": GRID, "focus": m}
     _, train, test, train_acc, test_acc = session.last
     msg["loss"] = {"train": num(train), "test": num(test)}
     msg["accuracy"] = None if s["problem"] == "regression" else {"train": num(train_acc), "test": num(test_acc)}
-    msg["curve"] = curve(session.pending)
+    msg["curve"] = curve(session.pending, m)
+    msg["ensemble"] = None
+    if session.M > 1:
+        small = small or GridCache(ensemble.MAP_SIZE, np.float32)
+        twin = session.twin32()
+        _, out_all = group_outputs(session, small.features(session.feature_names), twin)
+        msg["ensemble"] = ensemble.frame(session, out_all, session.pending, b64, to_byte, twin)
     session.pending = []
     if s["problem"] == "multiclass":
         z = out - out.max(axis=1, keepdims=True)
@@ -118,8 +137,8 @@ def update(session, grid: GridCache, frame: int) -> dict:
     thumbs = [to_byte(c.T.reshape(-1, GRID, GRID)[:, ::stride, ::stride]) for c in cols]
     msg["thumbs"] = {"size": GRID // stride, "count": n_neurons, "data": b64(np.concatenate([t.ravel() for t in thumbs]))}
     with np.errstate(over="ignore"):  # a huge float64 weight is +-inf in float32, which the page shows
-        msg["weights"] = [{"shape": list(g.dense.W.value.shape[1:]), "W": b64(g.dense.W.value[0].astype(np.float32)),
-                           "b": b64(g.dense.b.value[0].astype(np.float32))} for g in session.groups]
+        msg["weights"] = [{"shape": list(g.dense.W.value.shape[1:]), "W": b64(g.dense.W.value[m].astype(np.float32)),
+                           "b": b64(g.dense.b.value[m].astype(np.float32))} for g in session.groups]
     msg["confusion"] = confusion(session)
     msg["diagnostics"] = diagnostics(session) if s["showDiagnostics"] else None
     return msg
@@ -133,12 +152,12 @@ def confusion(session) -> list[list[int]] | None:
     x, y = (session.xte, session.yte) if len(session.xte) else (session.xtr, session.ytr)
     if len(x) == 0:
         return None
-    with np.errstate(all="ignore"):
-        pred = session.model.forward(x, False)
+    with np.errstate(all="ignore"):  # the main view's copy alone
+        pred = session.focus_view().forward(x, False)
         guess, truth, k = session.metric.classes(pred, y, session.loss)
-    m = np.zeros((k, k), dtype=int)
-    np.add.at(m, (truth[0], guess[0]), 1)
-    return m.tolist()
+    counts = np.zeros((k, k), dtype=int)
+    np.add.at(counts, (truth[0], guess[0]), 1)
+    return counts.tolist()
 
 
 def diagnostics(session) -> dict | None:
@@ -153,14 +172,15 @@ def diagnostics(session) -> dict | None:
         sat = saturated_units(model, session.xtr, fraction=SATURATED_SHARE)
         dup = duplicate_units(model)
     out = {"dead": [], "saturated": [], "duplicates": []}
-    first = 0
+    first, m = 0, session.focus
     for g in session.groups[:-1]:
         names = [layer.name for layer in model.layers[first:g.last + 1]]
         first = g.last + 1
-        flags = lambda table: sorted({int(i) for n in names if n in table for i in np.flatnonzero(table[n][0])})
+        flags = lambda table: sorted({int(i) for n in names if n in table for i in np.flatnonzero(table[n][m])})
         out["dead"].append(flags(dead))
         out["saturated"].append(flags(sat))
-        out["duplicates"].append(dup.get(g.dense.name, [[]])[0])
+        groups = dup.get(g.dense.name)
+        out["duplicates"].append(groups[m] if groups is not None else [])
     out["counts"] = {k: sum(map(len, out[k])) for k in ("dead", "saturated")}
     out["counts"]["duplicates"] = sum(len(grp) for col in out["duplicates"] for grp in col)
     return out
@@ -169,10 +189,15 @@ def diagnostics(session) -> dict | None:
 def network(session) -> dict:
     """The ``network`` message: what the diagram draws."""
     s = session.settings
-    columns = [{"units": g.dense.units, "activation": g.activation} for g in session.groups]
+    m = session.focus
+    columns = [{"units": g.dense.units, "activation": g.activations[m]} for g in session.groups]
+    members = None if session.M == 1 else {
+        "sweep": s["ensembleSweep"], "labels": [mem.label for mem in session.members],
+        "seeds": [mem.seed for mem in session.members]}
     return {"type": "network", "features": session.feature_names, "columns": columns,
             "problem": s["problem"], "classes": s["classes"] if s["problem"] == "multiclass" else 2,
-            "params": session.model.param_count(), "summary": session.model.summary(print_fn=None)}
+            "params": session.model.param_count(), "summary": session.model.summary(print_fn=None),
+            "members": members, "focus": m}
 
 
 def data(session) -> dict:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,7 +37,7 @@ from ..errors import GlassnetError
 from ..regularizers import L1, L2
 from ..training import Trainer
 from . import data as data_mod
-from . import network
+from . import ensemble, network
 from .callbacks import Deadline, EpochCurve, StallHint, StopRules, WeightGuard
 from .settings import BY_KEY, EFFECT_ORDER, defaults, effect_of, multiclass_datasets, validate
 
@@ -47,12 +48,32 @@ WEIGHT_LIMIT = 1e6
 NO_LOGS = 2**62
 
 
+class Eval(NamedTuple):
+    """One evaluation of every model, in inference mode: the epoch, and ``(M,)`` arrays of the
+    train and test losses and accuracies (None where undefined: no points, or regression)."""
+
+    epoch: int
+    train: np.ndarray | None
+    test: np.ndarray | None
+    train_acc: np.ndarray | None
+    test_acc: np.ndarray | None
+
+    def of(self, m: int) -> tuple:
+        """Model ``m``'s numbers as plain floats: (epoch, train, test, train_acc, test_acc)."""
+        return (self.epoch,) + tuple(None if a is None else float(a[m]) for a in self[1:])
+
+
 class PlaygroundSession:
     """The state of one page. ``settings`` is a partial dict of the table's keys.
 
     Between calls everything is inspectable: ``model``, ``trainer`` (None while there are no
-    training points), ``opt`` (the trainer's optimizer), ``epoch`` (epochs completed), ``last``
-    (the latest evaluation) and ``pending`` (curve points not sent yet).
+    training points), ``opt`` (the trainer's optimizer), ``epoch`` (epochs completed),
+    ``last_all`` (the latest :class:`Eval` of every model), ``last`` (the main view's numbers
+    from it) and ``pending`` (evaluations not sent yet).
+
+    With ``ensemble = N > 1`` the model holds N copies side by side (see
+    :mod:`glassnet.playground.ensemble`): ``members`` describes them, ``stopped`` marks the
+    copies the NaN guard stopped (the others train on), ``focus`` is the copy the main views show.
     """
 
     def __init__(self, settings: dict | None = None):
@@ -100,7 +121,7 @@ class PlaygroundSession:
             elif EFFECT_ORDER[effect] >= EFFECT_ORDER["model"]:
                 self._build_model()
             elif effect == "optimizer":
-                self._new_trainer(network.optimizer(self.settings))
+                self._new_trainer(network.optimizer(self.settings, self._lr()))
             self._apply_live()
         except GlassnetError:
             self.settings = old
@@ -122,6 +143,8 @@ class PlaygroundSession:
             fallback = BY_KEY[key]["default"] if s["problem"] != "multiclass" else "spiral"
             self.notes.append(f"no custom points for {s['problem']} yet (draw or upload some); using {fallback!r}")
             s[key] = fallback
+        if s["focus"] >= s["ensemble"]:
+            s["focus"] = 0
         if len(s["layerActivations"]) > len(s["networkShape"]):
             s["layerActivations"] = s["layerActivations"][:len(s["networkShape"])]
         if not any(s[k] for k in ("x", "y", "xSquared", "ySquared", "xTimesY", "sinX", "sinY")):
@@ -129,15 +152,52 @@ class PlaygroundSession:
 
     def _apply_live(self) -> None:
         """Learning rate, momentum/betas and the L1/L2 penalty into the running Trainer (its
-        optimizer's state and the weights stay); a new batch size waits for the next epoch."""
+        optimizer's state and the weights stay); a new batch size waits for the next epoch.
+        An ensemble that sweeps the learning rate or the penalty gets one per model."""
         s = self.settings
+        if self.trainer is not None:
+            network.apply_live(s, self.opt, self._lr())
+            l2, l1 = ensemble.penalty_rates(s, self.members)
+            self.trainer.set_penalties(weight_decay=l2, l1=l1)
+
+    @property
+    def reg(self):
+        """The main view's copy's penalty (for the backprop view's one plain step), or None."""
+        s = self.focus_settings
         rate = s["regularizationRate"]
         kind = s["regularization"] if rate else "none"
-        # for the backprop view, which takes one plain step on one point
-        self.reg = None if kind == "none" else (L1 if kind == "L1" else L2)(rate)
-        if self.trainer is not None:
-            network.apply_live(s, self.opt)
-            self.trainer.set_penalties(weight_decay=rate if kind == "L2" else 0.0, l1=rate if kind == "L1" else 0.0)
+        return None if kind == "none" else (L1 if kind == "L1" else L2)(rate)
+
+    def _lr(self):
+        """The per-model learning rates when the ensemble sweeps them, else None (the page's)."""
+        if self.settings["ensembleSweep"] == "learningRate" and self.M > 1:
+            return ensemble.per_model(self.settings, self.members, "learningRate")
+        return None
+
+    # -- the copies of an ensemble ---------------------------------------------------------------
+    @property
+    def M(self) -> int:
+        return self.model.M
+
+    @property
+    def focus(self) -> int:
+        """The copy the main views show (0 for a single network)."""
+        return min(self.settings["focus"], self.M - 1)
+
+    @property
+    def focus_settings(self) -> dict:
+        """The settings of the main view's copy (the swept value in place)."""
+        return ensemble.member_settings(self.settings, self.members[self.focus])
+
+    def record(self) -> None:
+        """Evaluate every model now: the latest numbers, and a point of the curves to send."""
+        self.last_all = self.evaluate_all()
+        self.pending.append(self.last_all)
+
+    @property
+    def last(self) -> tuple:
+        """The main view's copy's latest numbers: (epoch, train, test, train_acc, test_acc)."""
+        return self.last_all.of(self.focus)
 
     # -- data and model ---------------------------------------------------------------------------
     @property
@@ -176,17 +236,19 @@ class PlaygroundSession:
             if self.train_pts.y.max() >= k:
                 raise GlassnetError(f"the points have labels up to {self.train_pts.y.max()} but the problem has {k} classes")
         self.model_seed = int(self._init_rng.integers(0, 2**31 - 1))
-        self.model, self.groups = network.build(s, len(self.feature_names), self.model_seed)
+        self.members = ensemble.members(s, self.model_seed)
+        seeds = self.model_seed if len(self.members) == 1 else [m.seed for m in self.members]
+        self.model, self.groups = network.build(s, len(self.feature_names), seeds, self.members)
+        self.stopped = np.zeros(self.M, bool)
         _, _, loss_name = network.task(s)
         self.loss = losses_mod.get(loss_name)
         self.metric_specs = self._metric_specs()
         self.metric = metrics_mod.get(self.metric_specs[0]) if self.metric_specs else None
         self.epoch = 0
         self.stall.reset()
-        self.pending: list[tuple] = []  # curve points not yet sent: (epoch, train, test, train_acc, test_acc)
-        self._new_trainer(network.optimizer(s))
-        self.last = self.evaluate()
-        self.pending.append(self.last)
+        self.pending: list[Eval] = []  # evaluations not yet sent
+        self._new_trainer(network.optimizer(s, self._lr()))
+        self.record()
         self._good = self._snapshot()
 
     def _metric_specs(self) -> list:
@@ -217,6 +279,8 @@ class PlaygroundSession:
             self.trainer = Trainer(self.model, self.xtr, self.ytr, loss=self.loss, optimizer=optimizer, batch_size=b,
                                    drop_last=drop_last, shuffle=True, metrics=self.metric_specs,
                                    callbacks=self.callbacks, log_every=NO_LOGS, nan_guard=False)
+            if self.stopped.any():  # a new Trainer starts every model afresh: the stopped stay stopped
+                self.trainer.state.stop_models(self.stopped, "diverged")
         self._apply_live()
 
     def reset(self) -> None:
@@ -267,8 +331,7 @@ class PlaygroundSession:
         self.train_pts, self.test_pts = data_mod.split(self.points, self.settings["percTrainData"], self.settings["seed"])
         self._features()
         self._new_trainer(self.opt)
-        self.last = self.evaluate()
-        self.pending.append(self.last)
+        self.record()
 
     # -- training ---------------------------------------------------------------------------------
     def _snapshot(self):
@@ -317,10 +380,13 @@ class PlaygroundSession:
         return None if reason is None else {"type": "stopped", "reason": reason}
 
     def evaluate(self) -> tuple:
-        """(epoch, train loss, test loss, train accuracy, test accuracy) in inference mode;
-        None where undefined (no points, or no accuracy for regression)."""
-        out = [self.epoch]
-        accs = []
+        """(epoch, train loss, test loss, train accuracy, test accuracy) of the main view's copy,
+        in inference mode; None where undefined (no points, or no accuracy for regression)."""
+        return self.evaluate_all().of(self.focus)
+
+    def evaluate_all(self) -> Eval:
+        """Every model's losses and accuracies on the training and test points (inference mode)."""
+        out, accs = [], []
         with np.errstate(all="ignore"):
             for x, y in ((self.xtr, self.ytr), (self.xte, self.yte)):
                 if len(x) == 0:
@@ -328,9 +394,23 @@ class PlaygroundSession:
                     accs.append(None)
                     continue
                 pred = self.model.forward(x, False)
-                out.append(float(self.loss.value(pred, y)[0]))
-                accs.append(None if self.metric is None else float(self.metric(pred, y, self.loss)[0]))
-        return tuple(out + accs)
+                out.append(np.asarray(self.loss.value(pred, y), float))
+                accs.append(None if self.metric is None else np.asarray(self.metric(pred, y, self.loss), float))
+        return Eval(self.epoch, *out, *accs)
+
+    def copies_diverged(self, bad: np.ndarray) -> None:
+        """The NaN guard in an ensemble: the copies in ``bad`` stop (frozen, status "diverged"),
+        their weights go back to the start of the epoch (their last state that passed the
+        guard), and the others train on; a notice says which and why."""
+        self.stopped |= bad
+        self.trainer.state.stop_models(bad, "diverged")
+        for p, good in zip(self.model.param_list, self._good):
+            p.value[bad] = good[bad]
+        names = ", ".join(f"{m.index + 1} ({m.label})" for m in self.members if bad[m.index])
+        left = int((~self.stopped).sum())
+        self.notes.append(f"Copy {names} diverged at epoch {self.epoch:,} (its loss or a weight ran away) and "
+                          f"stopped with the weights of epoch {self.epoch - 1:,}; {left} of {self.M} train on.")
+        self.record()
 
     def _diverged(self) -> dict:
         """The NaN guard's message: what diverged and why. The weights go back to the start of
@@ -357,9 +437,9 @@ class PlaygroundSession:
         epoch = self.epoch
         self._restore(self._good)
         self.epoch -= 1
-        self._new_trainer(network.optimizer(s))
-        self.last = self.evaluate()
-        self.pending.append(self.last)
+        self.stopped[:] = False
+        self._new_trainer(network.optimizer(s, self._lr()))
+        self.record()
         return {"type": "diverged", "epoch": epoch, "learningRate": lr,
                 "message": (f"Training paused: {what} at epoch {epoch:,} with learning rate {lr:g}: "
                             f"{why}. The weights are back to the end of epoch {epoch - 1:,}.")}
@@ -370,22 +450,22 @@ class PlaygroundSession:
         ``layer`` (0-based over the page's columns)."""
         if not 0 <= layer < len(self.groups):
             raise GlassnetError(f"layer must be in [0, {len(self.groups)}), got {layer}")
-        dense = self.groups[layer].dense
+        dense, m = self.groups[layer].dense, self.focus
         if param == "W":
             n_in, units = dense.W.value.shape[1:]
             if j is None or not (0 <= i < n_in and 0 <= j < units):
                 raise GlassnetError(f"weight index must be i in [0, {n_in}), j in [0, {units}), got i={i}, j={j}")
-            dense.W.value[0, i, j] = value
+            dense.W.value[m, i, j] = value
         else:
             units = dense.b.value.shape[1]
             if not 0 <= i < units:
                 raise GlassnetError(f"bias index must be in [0, {units}), got {i}")
-            dense.b.value[0, i] = value
-        self.last = self.evaluate()
-        self.pending.append(self.last)
+            dense.b.value[m, i] = value
+        self.record()
 
     def load_weights(self, model) -> None:
-        """Copy parameters from a loaded glassnet model with this page's architecture."""
+        """Copy parameters from a loaded glassnet model with this page's architecture (into the
+        main view's copy of an ensemble)."""
         mine, theirs = self.model.config()["layers"], model.config()["layers"]
         if [(c["type"], c.get("units")) for c in mine] != [(c["type"], c.get("units")) for c in theirs] or \
                 model.input_shape != self.model.input_shape:
@@ -393,11 +473,77 @@ class PlaygroundSession:
                 f"the weights file is for inputs {model.input_shape} and layers "
                 f"{[c.get('units', c['type']) for c in theirs]}, but the page has inputs {self.model.input_shape} "
                 f"and layers {[c.get('units', c['type']) for c in mine]}; import the TOML setup first")
+        m = self.focus
         for p, q in zip(self.model.param_list, model.param_list):
-            p.value[...] = q.value[:1]
+            p.value[m] = q.value[0]
         for a, b in zip(self.model.layers, model.layers):
             for k in a.buffers:
-                a.buffers[k][...] = b.buffers[k][:1]
-        self._new_trainer(network.optimizer(self.settings))
-        self.last = self.evaluate()
-        self.pending.append(self.last)
+                a.buffers[k][m] = b.buffers[k][0]
+        self._new_trainer(network.optimizer(self.settings, self._lr()))
+        self.record()
+
+    def focus_view(self):
+        """The main view's copy as a float64 network of its own whose parameters and buffers are
+        views of the model's (``value[m:m+1]``, nothing copied); the model itself when single."""
+        if self.M == 1:
+            return self.model
+        m = self.focus
+        key = (id(self.model), m)
+        if getattr(self, "_view64_key", None) != key:
+            settings = {**ensemble.member_settings(self.settings, self.members[m]), "ensemble": 1}
+            self._view64, _ = network.build(settings, len(self.feature_names), self.members[m].seed)
+            self._view64_key = key
+        for p, q in zip(self._view64.param_list, self.model.param_list):
+            p.value = q.value[m:m + 1]
+        for a, b in zip(self._view64.layers, self.model.layers):
+            for k in a.buffers:
+                a.buffers[k] = b.buffers[k][m:m + 1]
+        return self._view64
+
+    def focus32(self):
+        """The main view's copy as a float32 network of its own, its weights copied from the live
+        model at each call. The page's 100x100 output and neuron thumbnails are computed on it:
+        they are bytes in the end, float32 tanh is several times faster than float64 (a 6x8
+        network's grid costs half as much), and an ensemble costs one network's work there."""
+        m = self.focus
+        key = (id(self.model), m)
+        if getattr(self, "_view_key", None) != key:
+            settings = {**ensemble.member_settings(self.settings, self.members[m]), "ensemble": 1}
+            self._view, _ = network.build(settings, len(self.feature_names), self.members[m].seed, dtype="float32")
+            self._view_key = key
+        with np.errstate(over="ignore"):  # a weight past float32's range is inf there: the page shows it
+            for p, q in zip(self._view.param_list, self.model.param_list):
+                np.copyto(p.value, q.value[m:m + 1], casting="same_kind")
+            for a, b in zip(self._view.layers, self.model.layers):
+                for k in a.buffers:
+                    np.copyto(a.buffers[k], b.buffers[k][m:m + 1], casting="same_kind")
+        return self._view
+
+    def twin32(self):
+        """A float32 copy of every model (refreshed from the live weights at each call) for the
+        ensemble's maps: they are bytes in the end, and float32 tanh is several times faster than
+        float64, which makes the copies' maps cheap enough for every update."""
+        if getattr(self, "_twin_key", None) != id(self.model):
+            seeds = self.model_seed if self.M == 1 else [m.seed for m in self.members]
+            self._twin, _ = network.build(self.settings, len(self.feature_names), seeds, self.members, dtype="float32")
+            self._twin_key = id(self.model)
+        with np.errstate(over="ignore"):
+            for p, q in zip(self._twin.param_list, self.model.param_list):
+                np.copyto(p.value, q.value, casting="same_kind")
+            for a, b in zip(self._twin.layers, self.model.layers):
+                for k in a.buffers:
+                    np.copyto(a.buffers[k], b.buffers[k], casting="same_kind")
+        return self._twin
+
+    def single(self, m: int | None = None):
+        """Copy ``m`` (the main view's by default) as a network of its own (M = 1): the same
+        architecture, activation and weights; what Export saves."""
+        m = self.focus if m is None else m
+        settings = {**ensemble.member_settings(self.settings, self.members[m]), "ensemble": 1}
+        model, _ = network.build(settings, len(self.feature_names), self.members[m].seed)
+        for p, q in zip(model.param_list, self.model.param_list):
+            p.value[0] = q.value[m]
+        for a, b in zip(model.layers, self.model.layers):
+            for k in a.buffers:
+                a.buffers[k][0] = b.buffers[k][m]
+        return model

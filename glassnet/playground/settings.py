@@ -30,6 +30,7 @@ import math
 from ..data.toy2d import FEATURE_NAMES
 from ..errors import GlassnetError
 from . import options
+from .ensemble import MAX_ENSEMBLE, SWEEP_LABELS, SWEEPS
 
 LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10]
 REG_RATES = [0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10]
@@ -120,6 +121,18 @@ SETTINGS: list[dict] = [
          "Pause when this many epochs are done (0: never).", min=0, max=1_000_000, step=1),
     _row("stopLoss", "float", 0.0, "Stop at test loss", "training", "live",
          "Pause when the test loss falls below this (0: never).", min=0.0, max=10.0),
+    # -- ensemble -------------------------------------------------------------------------------
+    _row("ensemble", "int", 1, "Copies trained at once", "ensemble", "model",
+         f"Train this many copies of the network at once (1-{MAX_ENSEMBLE}), as one model-axis program: "
+         "every weight gets a leading axis of one entry per copy. 1 is the single network.",
+         min=1, max=MAX_ENSEMBLE, step=1),
+    _row("ensembleSweep", "enum", "seed", "Copies differ in", "ensemble", "model",
+         "What differs between the copies; copy m takes the m-th value (cycling). Batch size is not "
+         "offered: copies with other batch sizes take other steps on other batches, not one program.",
+         choices=list(SWEEPS), labels=SWEEP_LABELS),
+    _row("focus", "int", 0, "Main view: copy", "ensemble", "view",
+         "Which copy the main views (output, network, curve, backprop) show; click a map to choose.",
+         min=0, max=MAX_ENSEMBLE - 1, step=1),
     # -- view -----------------------------------------------------------------------------------
     _row("showTestData", "bool", False, "Show test data", "view", "view", "Draw the test points too."),
     _row("discretize", "bool", False, "Discretize output", "view", "view",

@@ -22,6 +22,7 @@ const CONTEXT = {
   classes: s => s.problem === "multiclass",
   ...Object.fromEntries(Object.values(TABLE).filter(r => r.optimizerHyper).map(r => [r.key, optimizerUses(r.key)])),
   regularizationRate: s => s.regularization !== "none",
+  ensembleSweep: s => s.ensemble > 1,
   noise: s => (s.problem === "regression" ? s.regDataset : s.dataset) !== "custom",
   seed: s => (s.problem === "regression" ? s.regDataset : s.dataset) !== "custom",
 };

@@ -16,6 +16,7 @@ import { LossChart } from "./render/chart.js";
 import { renderConfusion } from "./render/confusion.js";
 import { BackpropView } from "./render/backprop.js";
 import { DatasetPicker } from "./render/datasets.js";
+import { EnsembleView } from "./render/ensemble.js";
 import { classColor } from "./render/colors.js";
 import { wireIO } from "./io.js";
 import { bytes, floats, epochText, el } from "./util.js";
@@ -28,7 +29,7 @@ fromUrl.hidden.forEach(h => state.hidden.add(h));
 
 const conn = new Connection(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`,
                             { maxBytes: LIMITS.maxMessageBytes });
-const stats = { updates: 0, rendered: 0, messages: {} };
+const stats = { updates: 0, rendered: 0, renderMs: 0, messages: {} };
 let decoded = null, latest = null, rafPending = false, playing = false, netInfo = null, lastTrace = null;
 let setSeq = 0;  // the seq of the latest set message sent
 let closeNote = "";  // why the server closed the connection, said again once it is back
@@ -45,9 +46,10 @@ const network = new NetworkView($("network"), {
 });
 const chart = new LossChart($("chart"), { width: 300, height: 110 });
 const backprop = new BackpropView($("backprop"), { onPhase: v => network.showValues(v) });
+const ensemble = new EnsembleView($("ensemble"), { state, onFocus: m => state.set({ focus: m }) });
 backprop.render();
 wireIO(conn, { onError: m => banner(m, "error") });
-window.glassnet = { state, conn, stats, heatmap, network, chart, bannerTimes };
+window.glassnet = { state, conn, stats, heatmap, network, chart, ensemble, bannerTimes };
 
 /** A user's action: the server is asked, and an error banner from an earlier action goes. */
 function act(type, fields = {}) {
@@ -123,19 +125,28 @@ conn.on("network", m => {
   latest = null;  // an update not drawn yet is for the network before this one
   network.setStructure(m);
   chart.reset();
+  if (m.focusOnly && ensemble.active) chart.append(ensemble.seriesOf(m.focus));  // another copy, same curves
+  else ensemble.setNetwork(m);
   backprop.clear();
   heatmap.setMarker(null);
-  $("params").textContent = `${m.params} parameters`;
+  $("params").textContent = `${m.params} parameters${m.members ? " per copy" : ""}`;
+  $("focus-label").hidden = !m.members;
+  if (m.members) {
+    $("focus-label").textContent = `Copy ${m.focus + 1} of ${m.members.labels.length} (${m.members.labels[m.focus]}); `
+      + "click another map in the ensemble view below to see it here.";
+  }
   $("params").title = m.summary;
 });
 conn.on("data", m => {
   heatmap.setData(m, state.get("problem"), netInfo ? netInfo.classes : 2);
+  ensemble.setPoints(m.train);
   backprop.clear();
   heatmap.setMarker(null);
 });
 conn.on("update", m => {
   stats.updates += 1;
   chart.append(m.curve);
+  if (m.ensemble) ensemble.append(m.ensemble.curves, m.ensemble.status);
   latest = m;
   if (!rafPending) { rafPending = true; requestAnimationFrame(render); }
 });
@@ -159,6 +170,9 @@ function decode(m) {
   };
 }
 
+/** Write a text only when it changed (every DOM write costs a style pass). */
+function setText(id, text) { const e = $(id); if (e.textContent !== text) e.textContent = text; }
+
 function fixed(v, digits = 3) { return v === null || v === undefined ? "–" : v.toFixed(digits); }
 
 function render() {
@@ -166,23 +180,29 @@ function render() {
   const m = latest;
   if (!m) return;
   latest = null;
+  const t0 = performance.now();
   decoded = decode(m);
   heatmap.setOutput({ values: decoded.heat, conf: decoded.conf, size: m.grid });
   network.update(decoded, m);
   if (network.hovered) heatmap.preview(network.hoverPreview(decoded));
   chart.draw();
-  $("epoch").textContent = epochText(m.epoch);
-  $("loss-test").textContent = fixed(m.loss.test);
-  $("loss-train").textContent = fixed(m.loss.train);
+  setText("epoch", epochText(m.epoch));
+  setText("loss-test", fixed(m.loss.test));
+  setText("loss-train", fixed(m.loss.train));
   document.querySelectorAll(".losses .acc").forEach(e => { e.style.display = m.accuracy ? "" : "none"; });
   if (m.accuracy) {
-    $("acc-test").textContent = m.accuracy.test === null ? "–" : `${(100 * m.accuracy.test).toFixed(1)}%`;
-    $("acc-train").textContent = m.accuracy.train === null ? "–" : `${(100 * m.accuracy.train).toFixed(1)}%`;
+    setText("acc-test", m.accuracy.test === null ? "–" : `${(100 * m.accuracy.test).toFixed(1)}%`);
+    setText("acc-train", m.accuracy.train === null ? "–" : `${(100 * m.accuracy.train).toFixed(1)}%`);
   }
-  renderConfusion($("confusion"), m.confusion);
+  const confusion = JSON.stringify(m.confusion);
+  if (confusion !== render.confusion) { render.confusion = confusion; renderConfusion($("confusion"), m.confusion); }
+  if (m.ensemble) {
+    ensemble.update({ ...m.ensemble, mapBytes: bytes(m.ensemble.maps), disBytes: bytes(m.ensemble.disagreement) });
+  }
   const d = m.diagnostics;
-  $("diag-summary").textContent = d ? `· ${d.counts.dead} dead, ${d.counts.saturated} saturated, ${d.counts.duplicates} duplicate neurons` : "";
+  setText("diag-summary", d ? `· ${d.counts.dead} dead, ${d.counts.saturated} saturated, ${d.counts.duplicates} duplicate neurons` : "");
   stats.rendered += 1;
+  stats.renderMs += performance.now() - t0;
 }
 
 const PLAY_ICON = '<svg viewBox="0 0 24 24" width="22" height="22"><path d="M8 5l11 7-11 7z" fill="currentColor"/></svg>';

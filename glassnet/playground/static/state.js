@@ -18,7 +18,7 @@ export const EXTRA_HIDEABLE = {
   regenerate: "Regenerate button", numHiddenLayers: "Add/remove layers and neurons",
   customData: "Your own points (CSV, drawing)", backprop: "Backprop step view",
   exportImport: "Export and import", confusion: "Confusion matrix", chart: "Loss chart",
-  lessons: "Guided lessons", classroom: "This classroom panel (students cannot untick anything)",
+  ensembleView: "Ensemble view", lessons: "Guided lessons", classroom: "This classroom panel (students cannot untick anything)",
 };
 
 /** Classroom mode as a style sheet: every element whose `data-hide` names a hidden control
