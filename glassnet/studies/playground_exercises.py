@@ -2,7 +2,8 @@
 
 1. Learning rate too low / too high: the circle set, the Playground's default 2-4-2-1 tanh
    network, nine learning rates as one ensemble (lr is per model).
-2. Batch size 1, 10, 30 (the Playground's choices) for the same number of epochs.
+2. Batch size 1, 10, 30 (the Playground's choices) at two equal budgets: the same number of
+   epochs, and the same number of updates; the full-training-set loss is logged ~100 times.
 3. The 2-3-2-1 network with linear activations collapses to one matrix
    (:func:`glassnet.diagnostics.collapse_linear`), which matches least-squares regression.
 4. Regression with and without a non-linearity (multi-gaussian set).
@@ -16,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses as losses_mod
+from ..data import standardize
+from ..data.toy2d import features
 from ..diagnostics import check_collapse, collapse_linear
 from ..layers import Dense
 from ..model import Sequential
@@ -74,20 +77,35 @@ def measure_lr(s, recorder):
             "status": by_config(np.array(hist.status), C)}
 
 
-def measure_batch(s, recorder):
-    recipe = _recipe("circle", n=500, noise=0.1)
+def _batch_fit(recipe, b, total, s, recorder, note):
+    """One ensemble (``s["seeds"]`` seeds) of the 2-4-2-1 net at batch size ``b`` for ``total``
+    updates, the full-training-set loss logged at ~100 evenly spaced steps."""
     d, xtr, ytr, xte, yte = _prepared(recipe)
-    out = {}
-    for b in BATCHES:
-        model = _mlp((4, 2), "tanh", "sigmoid", range(s["seeds"]))
-        per_epoch = int(np.ceil(len(xtr) / b))
-        probe = _full_loss_probe(xtr, ytr, "binary_cross_entropy")
-        hist = model.fit(d.x, d.y, loss="binary_cross_entropy", optimizer=SGD(lr=s["batch lr"]), batch_size=b,
-                         epochs=s["batch epochs"], log_every=per_epoch, metrics=[],
-                         callbacks=[probe, recorder.callback(recipe, f"batch size {b}")], progress=False)
-        ev = model.evaluate(xte, yte, "binary_cross_entropy")
-        out[b] = {"epoch_loss": probe.values["loss"].T, "test_loss": ev["loss"], "test_accuracy": ev["accuracy"],
-                  "updates": hist.steps_done, "seconds": hist.seconds}
+    model = _mlp((4, 2), "tanh", "sigmoid", range(s["seeds"]))
+    probe = _full_loss_probe(xtr, ytr, "binary_cross_entropy")
+    hist = model.fit(d.x, d.y, loss="binary_cross_entropy", optimizer=SGD(lr=s["batch lr"]), batch_size=b,
+                     steps=total, log_every=max(1, total // 100), metrics=[],
+                     callbacks=[probe, recorder.callback(recipe, note)], progress=False)
+    ev = model.evaluate(xte, yte, "binary_cross_entropy")
+    per_epoch = int(np.ceil(len(xtr) / b))
+    return {"steps": np.array(probe.steps), "loss": probe.values["loss"].T, "test_loss": ev["loss"],
+            "test_accuracy": ev["accuracy"], "updates": int(hist.steps_done), "per_epoch": per_epoch,
+            "epochs": hist.steps_done / per_epoch, "status": np.array(hist.status), "seconds": hist.seconds}
+
+
+def measure_batch(s, recorder):
+    """Batch sizes 1, 10, 30 under two budgets: the same number of epochs (batch 1 then makes
+    30x the updates of batch 30) and the same number of updates (batch 30 then sees 30x the
+    examples)."""
+    recipe = _recipe("circle", n=500, noise=0.1)
+    n_train = len(_prepared(recipe)[1])
+    out = {"epochs": {}, "updates": {}}
+    for b in s["batch sizes"]:
+        total = s["batch epochs"] * int(np.ceil(n_train / b))
+        out["epochs"][b] = _batch_fit(recipe, b, total, s, recorder, f"batch size {b}, {s['batch epochs']} epochs")
+    for b in s["batch sizes"]:
+        out["updates"][b] = _batch_fit(recipe, b, s["batch updates"], s, recorder,
+                                       f"batch size {b}, {s['batch updates']} updates")
     return out
 
 
@@ -101,25 +119,39 @@ def measure_collapse(s, recorder):
     gap = check_collapse(model, xte)
     A = np.column_stack([xtr, np.ones(len(xtr))])
     ls = np.linalg.lstsq(A, ytr, rcond=None)[0][:, 0]
+    net = model.forward(xte, False)[:, :, 0]                # (S, N): the three layers
+    one = np.einsum("nd,sd->sn", xte, W[:, :, 0]) + b       # (S, N): x W + b, one matrix
     return {"W": W[:, :, 0], "b": b[:, 0], "collapse_gap": gap, "lstsq_W": ls[:2], "lstsq_b": ls[2],
-            "r2": _r2(model.forward(xte, False), yte), "layer_shapes": [tuple(p.value.shape[1:]) for p in model.param_list]}
+            "r2": _r2(model.forward(xte, False), yte), "net_out": net, "collapsed_out": one,
+            "layer_shapes": [tuple(p.value.shape[1:]) for p in model.param_list]}
 
 
 def measure_regression(s, recorder):
     recipe = _recipe("multi_gaussian", n=800, noise=0.0)
     d, xtr, ytr, xte, yte = _prepared(recipe)
-    out = {}
+    out = {"x": xte, "y": yte[:, 0]}
     for act in ("linear", "tanh", "relu"):
         model = _mlp((8, 8), act, None, range(s["seeds"]))
         model.fit(d.x, d.y, loss="mse", optimizer=SGD(lr=0.03, momentum=0.9), batch_size=10, steps=s["steps"],
                   metrics=[], callbacks=[recorder.callback(recipe, f"regression, {act}")], progress=False)
         pred = model.forward(xte, False)
-        out[act] = {"test_mse": losses_mod.get("mse").value(pred, yte), "r2": _r2(pred, yte)}
+        out[act] = {"test_mse": losses_mod.get("mse").value(pred, yte), "r2": _r2(pred, yte), "pred": pred[:, :, 0]}
     return out
+
+
+def _grid_inputs(recipe: DataRecipe, feats, grid):
+    """The inputs a model trained on ``recipe`` sees at raw 2-D points ``grid (G, 2)``: the
+    features, standardized with the training part's statistics (as the recipe standardizes)."""
+    raw = DataRecipe(recipe.table["name"], options={**recipe.table["options"], "features": ["x1", "x2"]},
+                     validation_split=0.5, split_seed=0).load()
+    scaler = standardize(features(raw.x, feats))[-1]
+    return scaler.transform(features(grid, feats)), raw.x_val, raw.y_val
 
 
 def measure_xor(s, recorder):
     out = {}
+    g = np.linspace(-6, 6, 61)
+    grid = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)  # row-major: x2 down the rows
     for name, feats, hidden in (("x1, x2; no hidden layer", ("x1", "x2"), ()),
                                 ("x1x2 only; no hidden layer", ("x1x2",), ()),
                                 ("x1, x2; hidden layer of 4 tanh", ("x1", "x2"), (4,))):
@@ -129,7 +161,11 @@ def measure_xor(s, recorder):
         model.fit(d.x, d.y, loss="binary_cross_entropy", optimizer=SGD(lr=0.1), batch_size=10, steps=s["steps"],
                   metrics=[], callbacks=[recorder.callback(recipe, f"xor, {name}")], progress=False)
         ev = model.evaluate(xte, yte, "binary_cross_entropy")
-        out[name] = {"test_accuracy": ev["accuracy"], "test_loss": ev["loss"], "params": model.param_count()}
+        gx, raw_test, raw_label = _grid_inputs(recipe, feats, grid)
+        out[name] = {"test_accuracy": ev["accuracy"], "test_loss": ev["loss"], "params": model.param_count(),
+                     "grid_p": model.forward(gx, False)[:, :, 0].reshape(-1, g.size, g.size)}
+    out["grid"] = g
+    out["test_x"], out["test_y"] = raw_test, raw_label
     return out
 
 
@@ -143,7 +179,7 @@ class PlaygroundExercises(Study):
     def settings(self, quick, seeds):
         return {"seeds": seeds, "steps": 3000 if quick else 10000, "learning rates": list(LRS),
                 "network (lr, batch)": "2-4-2-1 tanh, sigmoid output, BCE, batch 10", "batch sizes": list(BATCHES),
-                "batch lr": 0.03, "batch epochs": 15 if quick else 60,
+                "batch lr": 0.03, "batch epochs": 15 if quick else 60, "batch updates": 1500 if quick else 6000,
                 "data": "circle (n=500, noise 0.1), plane, multi-gaussian, xor; standardized; half held out"}
 
     def measure(self, s, recorder):
