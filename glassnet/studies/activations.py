@@ -44,8 +44,9 @@ def _net(act, seeds, width):
 
 def _probe(x, y):
     """Per logged step, read-only: this step's gradient norm per layer, the whole training set's
-    loss and accuracy, dead/stuck units, the mean output of each hidden layer, and how saturated
-    the sigmoid output is (share of points within 1e-6 of 0 or 1, median |z| at the output)."""
+    loss and accuracy, dead/stuck units, the mean output of each hidden layer, how saturated the
+    sigmoid output is (share of points within 1e-6 of 0 or 1, median |z| at the output) and how much
+    the output varies across the training points (its standard deviation)."""
     bce = losses_mod.get("binary_cross_entropy")
     accuracy = metrics_mod.get("accuracy")
 
@@ -60,6 +61,7 @@ def _probe(x, y):
         pred = last.forward(h, False)
         out["loss"], out["accuracy"] = bce.value(pred, y), accuracy(pred, y, bce)
         out["saturated"] = ((pred < 1e-6) | (pred > 1 - 1e-6)).reshape(model.M, -1).mean(axis=1)
+        out["pred_spread"] = pred.reshape(model.M, -1).std(axis=1)  # 0: the same output for every point
         out["out_absz"] = np.median(np.abs(z).reshape(model.M, -1), axis=1)
         dead = count_dead_units(model, x)
         stuck = count_dead_units(model, x, family=True)

@@ -167,7 +167,8 @@ def _accuracy_claims(report, st, s) -> None:
         + "; ".join(f"{a} reached a best training accuracy of {_span(st[a]['best'][st[a]['fell']], pct)} and fell back "
                     f"to {_span(st[a]['final'][st[a]['fell']], pct)} on {count_of(int(st[a]['fell'].sum()), S, 'seeds')}"
                     for a in unstable)
-        + (f"; {names_list(kept)} ended within {100 * drop:g} points of their best." if kept else ".") + spikes,
+        + (f"; {names_list(kept)} ended within {100 * drop:g} points of {'its' if len(kept) == 1 else 'their'} best."
+           if kept else ".") + spikes,
         {f"fell_back.{a}": int(st[a]["fell"].sum()) for a in ACTIVATIONS})
     r = st["relu"]
     fell = r["fell"]
@@ -198,14 +199,18 @@ def _accuracy_claims(report, st, s) -> None:
                  head + "the linear network is not far behind on this data.",
                  {"linear": lin, "best": top}, seed=SEED["linear"])
     m = {a: float(np.mean(st[a]["test"])) for a in ("relu", "leaky_relu", "elu")}
-    better = [a for a in ("elu", "leaky_relu") if m[a] > m["relu"] + 0.01]
+    # a difference counts when it exceeds 1 point and twice its standard error over the seeds
+    se = {a: float(np.sqrt(np.var(st[a]["test"], ddof=1) / S + np.var(st["relu"]["test"], ddof=1) / S)) if S > 1
+          else 0.0 for a in ("leaky_relu", "elu")}
+    better = [a for a in ("elu", "leaky_relu") if m[a] - m["relu"] > max(0.01, 2 * se[a])]
     head = (f"ELU and LeakyReLU against ReLU, same budget: test accuracy ELU {pct(m['elu'])}, LeakyReLU "
-            f"{pct(m['leaky_relu'])}, ReLU {pct(m['relu'])}")
+            f"{pct(m['leaky_relu'])}, ReLU {pct(m['relu'])} (standard error of the difference from ReLU: ELU "
+            f"{100 * se['elu']:.1f} points, LeakyReLU {100 * se['leaky_relu']:.1f})")
+    rule = "by more than 1 point and twice that error"
     report.claim("outperform_relu", len(better) == 2,
-                 head + ": both beat ReLU by more than 1 point.",
-                 head + ": " + (f"only {better[0]} beat ReLU by more than 1 point." if better else
-                                "neither beat ReLU by more than 1 point."),
-                 m, seed=SEED["outperform"])
+                 head + f": both beat ReLU {rule}.",
+                 head + ": " + (f"only {better[0]} beat ReLU {rule}." if better else f"neither beat ReLU {rule}."),
+                 m | {f"se.{a}": v for a, v in se.items()}, seed=SEED["outperform"])
 
 
 def _gradient_claim(report, st) -> None:
@@ -247,13 +252,18 @@ def _high_lr_claims(report, runs, st, s) -> None:
     report.number("high_lr.final_loss.relu", float(np.mean(fl["relu"])))
     head = (f"Dead units (never positive on the training set): ReLU ended with {fmt(d_norm)} of {total} at lr "
             f"{fmt(s['lr'])} and {fmt(d_relu)} at lr {fmt(hi_lr)} (mean over seeds; peak {fmt(peak)}"
-            + (", so none came back)" if peak <= d_relu else ", so some came back as earlier layers changed)")
-            + f"; its final training loss at lr {fmt(hi_lr)} was {_span(fl['relu'])}")
-    const = bool(np.all(np.abs(fl["relu"] - math.log(2)) < 0.01))
-    report.claim("high_lr.relu_dead", const and d_relu > 0,
-                 head + f", the loss of a constant 50% guess (ln 2 = 0.693): its dead units left nothing that could learn.",
-                 head + ", not the constant guess of a network that stopped learning.",
-                 {"dead": d_relu, "final_loss": float(np.mean(fl["relu"]))})
+            + (", so none came back)" if peak <= d_relu else ", so some came back as earlier layers changed)"))
+    spread = hi["relu"]["pred_spread"][:, -1]
+    const = spread < 1e-6
+    loss = f"its final training loss was {_span(fl['relu'])} (ln 2 = 0.693 is the loss of a constant 50% guess)"
+    report.claim("high_lr.relu_dead", bool(const.all()) and d_relu > 0,
+                 head + f"; at lr {fmt(hi_lr)} its output was the same for every training point on "
+                        f"{count_of(S, S, 'seeds')} (spread of the predictions below 1e-6) and " + loss
+                 + ": its dead units left nothing that could learn.",
+                 head + f"; at lr {fmt(hi_lr)} its output still varied across the training points on "
+                        f"{count_of(int((~const).sum()), S, 'seeds')} (spread up to {fmt(float(spread.max()))}) and "
+                 + loss + ": the dead units had not silenced the whole network.",
+                 {"dead": d_relu, "final_loss": float(np.mean(fl["relu"])), "spread_max": float(spread.max())})
     for a, slope in (("leaky_relu", "slope 0.01"), ("elu", "slope exp(z)")):
         h = hi[a]
         acc = h["accuracy"][:, -1]
@@ -265,9 +275,9 @@ def _high_lr_claims(report, runs, st, s) -> None:
         learned = float(np.mean(acc)) >= target
         why = ""
         if sat > 0.5:
-            why = (f"; its sigmoid output sat within 1e-6 of 0 or 1 on {pct(sat)} of the training points (median |z| at "
-                   f"the output {fmt(float(np.median(h['out_absz'][:, -1])))}): the weights grew until the output "
-                   "saturated and stopped passing a gradient")
+            why = (f"; its sigmoid output sat within 1e-6 of 0 or 1 on {pct(sat)} of the training points (mean over "
+                   f"seeds; median |z| at the output {fmt(float(np.median(h['out_absz'][:, -1])))}): the weights grew "
+                   "until the output saturated and stopped passing a gradient")
         report.claim(f"high_lr.learns.{a}", learned,
                      head + f": it still learned (mean training accuracy at least {pct(target, 0)}).",
                      head + f": it did not learn (mean training accuracy below {pct(target, 0)}; ReLU's loss "
