@@ -7,6 +7,15 @@ coroutines share it on the event loop: the receiver handles messages, the traine
 update's worth of epochs, sends the update, and sleeps until the next frame is due. Both run
 their NumPy work synchronously between awaits, so they never interleave inside a step.
 
+The server's NumPy work runs on one BLAS thread (:func:`one_blas_thread`): its matrices are
+small (a 10,000-point grid through 8 units), threads never help there, and on a busy machine
+OpenBLAS's spinning threads made such a product 30 times slower.
+
+The trainer trains for what is left of a frame's time (``1 / fps``) once the update's own cost
+(building and sending it, measured) is set aside, but never for less than that cost: a large
+network or an ensemble trains fewer epochs per update rather than dropping to a few updates per
+second, and training keeps at least half of the time when an update costs more than a frame.
+
 Starlette, uvicorn and websockets (the ``[playground]`` extra) are imported here only.
 """
 
@@ -32,6 +41,8 @@ MAX_SESSIONS = 8
 #: that is too large gets an error that says so (the page checks the same limit before sending);
 #: a frame beyond this closes the socket with 1009, which the page explains
 MAX_FRAME_BYTES = 8_000_000
+#: training time per update, at most and at least (seconds)
+MAX_TRAIN_BUDGET, MIN_TRAIN_BUDGET = 0.25, 0.005
 log = logging.getLogger("glassnet.playground")
 
 
@@ -108,23 +119,28 @@ class Connection:
 
     async def train_loop(self) -> None:
         loop = asyncio.get_running_loop()
+        overhead = 0.0  # seconds an update costs besides training (built and sent), smoothed
         while True:
             if not self.ctl.s.playing:
                 self.wake.clear()
                 await self.wake.wait()
                 continue
             t0 = loop.time()
+            frame_time = 1.0 / self.ctl.s.settings["fps"]
+            budget = min(MAX_TRAIN_BUDGET, max(MIN_TRAIN_BUDGET, frame_time - overhead, overhead))
             try:
-                replies = self.ctl.tick()
+                replies = self.ctl.tick(budget)
             except Exception as exc:  # noqa: BLE001 - report, pause, keep the connection
                 log.exception("playground: training failed")
                 self.ctl.s.playing = False
                 replies = [protocol.error(f"training failed: {type(exc).__name__}: {exc}"), self.ctl.status()]
+            t1 = loop.time()
             try:
                 await self.send(replies)
             except Gone:
                 return
-            frame_time = 1.0 / self.ctl.s.settings["fps"]
+            cost = self.ctl.frame_cost + loop.time() - t1
+            overhead = cost if overhead == 0.0 else 0.8 * overhead + 0.2 * cost
             await asyncio.sleep(max(0.0, frame_time - (loop.time() - t0)))
 
 
@@ -198,6 +214,16 @@ def create_app(max_sessions: int = MAX_SESSIONS, hosts_allowed: tuple[str, ...] 
     return HostCheck(Starlette(routes=routes), hosts_allowed)
 
 
+def one_blas_thread():
+    """Limit BLAS to one thread while the server runs; returns the limiter (``None`` without
+    threadpoolctl), whose ``restore_original_limits()`` undoes it."""
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415 - a core dependency
+    except ImportError:  # pragma: no cover
+        return None
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -221,11 +247,17 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True, 
         import webbrowser  # noqa: PLC0415
 
         threading.Timer(1.0, webbrowser.open, [url]).start()
-    uvicorn.Server(_config(host, port, log_level)).run()
+    limiter = one_blas_thread()
+    try:
+        uvicorn.Server(_config(host, port, log_level)).run()
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
 
 
 class BackgroundServer:
-    """The playground in a thread (for tests and benchmarks): ``with BackgroundServer() as url:``."""
+    """The playground in a thread (for tests and benchmarks): ``with BackgroundServer() as url:``.
+    BLAS runs on one thread meanwhile (process-wide, as :func:`serve` does)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None):
         import uvicorn  # noqa: PLC0415
@@ -236,6 +268,7 @@ class BackgroundServer:
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:
+        self.limiter = one_blas_thread()
         self.thread.start()
         for _ in range(200):
             if self.server.started:
@@ -246,3 +279,5 @@ class BackgroundServer:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=5)
+        if self.limiter is not None:
+            self.limiter.restore_original_limits()

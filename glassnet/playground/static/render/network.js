@@ -2,6 +2,11 @@
 // square), output; links drawn on a canvas with width |w| and colour sign(w) (TF Playground's
 // scales), a bias square on each neuron, a hover card to read and edit a weight or bias,
 // +/- buttons for layers and neurons, and the diagnostics and backprop-trace annotations.
+//
+// Legibility with many neurons: a neuron is never smaller than MIN_NODE pixels (the diagram grows
+// taller instead of shrinking them), and the links between two wide columns get thinner and
+// lighter (LINK_FAN: up to that many neurons a side, TF Playground's 1-10 px; beyond it widths
+// shrink in proportion) so that single strong weights still stand out of a dense mesh.
 
 import { paint, valueColor, classColor } from "./colors.js";
 import { el, fmt } from "../util.js";
@@ -13,6 +18,8 @@ export const FEATURE_LABELS = { x: "X₁", y: "X₂", xSquared: "X₁²", ySquar
 const FEATURE_FN = { x: (a, b) => a, y: (a, b) => b, xSquared: a => a * a, ySquared: (a, b) => b * b,
                      xTimesY: (a, b) => a * b, sinX: a => Math.sin(a), sinY: (a, b) => Math.sin(b) };
 const TOP = 90;
+const MIN_NODE = 22, MIN_SLOT = 29;
+const LINK_FAN = 6;
 
 /** Bezier link from (x1, y1) to (x2, y2), as d3's linkHorizontal: control points at mid x. */
 function bezierPoints(x1, y1, x2, y2, n = 14) {
@@ -56,6 +63,7 @@ export class NetworkView {
   // -- structure --------------------------------------------------------------------------------
   setStructure(net) {
     this.net = net;
+    this.hadDiagnostics = false;
     this.weights = null;
     this.hovered = null;
     const keys = Object.keys(FEATURE_LABELS);
@@ -64,8 +72,8 @@ export class NetworkView {
     const outputs = net.columns[net.columns.length - 1].units;
     const counts = [keys.length, ...hidden.map(c => c.units), outputs];
     const maxCount = Math.max(...counts);
-    const slot = Math.max(15, Math.min(48, Math.floor(440 / maxCount)));
-    const node = Math.max(11, Math.round(slot * 0.76));
+    const slot = Math.max(MIN_SLOT, Math.min(48, Math.floor(440 / maxCount)));
+    const node = Math.max(MIN_NODE, Math.round(slot * 0.76));
     const width = Math.max(this.root.clientWidth || 620, 420);
     const height = TOP + maxCount * slot + 16;
     const x0 = 84, xLast = width - 44;
@@ -202,9 +210,12 @@ export class NetworkView {
     this.links = [];
     this.columns.forEach((col, c) => {
       const sources = c === 0 ? this.inputs : this.columns[c - 1].nodes;
+      // wide columns: thinner, lighter links (see LINK_FAN)
+      const fan = Math.max(sources.length, col.nodes.length);
+      const scale = Math.min(1, LINK_FAN / fan), alpha = Math.min(1, 0.3 + LINK_FAN / fan);
       sources.forEach((s, i) => col.nodes.forEach((t, j) => {
         const pts = bezierPoints(s.x + half, s.y, t.x - half, t.y);
-        this.links.push({ c, i, j, pts });
+        this.links.push({ c, i, j, pts, scale, alpha });
       }));
     });
   }
@@ -237,9 +248,11 @@ export class NetworkView {
       ctx.putImageData(n.image, 0, 0);
     }
     this.columns.forEach((col, c) => col.nodes.forEach((n, j) => {
-      n.bias.style.background = valueColor(this.weights[c].b[j]);
+      const color = valueColor(this.weights[c].b[j]);
+      if (n.biasColor !== color) { n.biasColor = color; n.bias.style.background = color; }
     }));
-    this._diagnostics(msg.diagnostics);
+    if (msg.diagnostics || this.hadDiagnostics) this._diagnostics(msg.diagnostics);
+    this.hadDiagnostics = !!msg.diagnostics;
     this.draw();
   }
 
@@ -258,25 +271,50 @@ export class NetworkView {
     return decoded.thumbs.subarray(k * size * size, (k + 1) * size * size);
   }
 
+  /** The links: |w| in [0, 5] gives TF Playground's 1-10 px (times the column pair's scale),
+   * the colour is the weight's. Links are stroked in batches of the same look (one path each),
+   * since most of the cost of many links is the number of strokes. */
   draw() {
     const ctx = this.canvas.getContext("2d");
     const dpr = window.devicePixelRatio || 1;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, this.geom.width, this.geom.height);
     if (!this.links) return;
+    const batches = new Map();
     for (const link of this.links) {
       const w = this.weights ? this.weights[link.c].W[link.i * this.weights[link.c].shape[1] + link.j] : 0;
       const a = Number.isFinite(w) ? Math.min(Math.abs(w), 5) : 5;
-      ctx.lineWidth = 1 + 9 * a / 5;  // TF Playground: |w| in [0, 5] -> 1..10 px
-      ctx.strokeStyle = valueColor(w);
-      if (this.hoverLink === link) { ctx.strokeStyle = "#222"; ctx.lineWidth += 1; }
-      const p0 = link.pts[0], p1 = link.pts[link.pts.length - 1];
-      const mx = (p0[0] + p1[0]) / 2;
+      const width = Math.max(0.6, (1 + 9 * a / 5) * link.scale);
+      // quantized look: 1/4 px of width, 1/32 of the colour scale
+      const q = Number.isFinite(w) ? Math.round(Math.max(-1, Math.min(1, w)) * 32) / 32 : NaN;
+      const key = `${Math.round(width * 4)}|${q}|${link.alpha}`;
+      let batch = batches.get(key);
+      if (!batch) { batch = { width: Math.round(width * 4) / 4, color: valueColor(q), alpha: link.alpha, links: [] }; batches.set(key, batch); }
+      batch.links.push(link);
+    }
+    for (const b of batches.values()) {
+      ctx.lineWidth = b.width; ctx.strokeStyle = b.color; ctx.globalAlpha = b.alpha;
       ctx.beginPath();
-      ctx.moveTo(p0[0], p0[1]);
-      ctx.bezierCurveTo(mx, p0[1], mx, p1[1], p1[0], p1[1]);
+      for (const link of b.links) {
+        const p0 = link.pts[0], p1 = link.pts[link.pts.length - 1], mx = (p0[0] + p1[0]) / 2;
+        ctx.moveTo(p0[0], p0[1]);
+        ctx.bezierCurveTo(mx, p0[1], mx, p1[1], p1[0], p1[1]);
+      }
       ctx.stroke();
     }
+    ctx.globalAlpha = 1;
+    if (this.hoverLink) {
+      const link = this.hoverLink, p0 = link.pts[0], p1 = link.pts[link.pts.length - 1], mx = (p0[0] + p1[0]) / 2;
+      ctx.strokeStyle = "#222"; ctx.lineWidth = 2.5;
+      ctx.beginPath(); ctx.moveTo(p0[0], p0[1]); ctx.bezierCurveTo(mx, p0[1], mx, p1[1], p1[0], p1[1]); ctx.stroke();
+    }
+  }
+
+  /** The drawn width of a link (for tests): what draw() strokes it with. */
+  linkWidth(link) {
+    const w = this.weights ? this.weights[link.c].W[link.i * this.weights[link.c].shape[1] + link.j] : 0;
+    const a = Number.isFinite(w) ? Math.min(Math.abs(w), 5) : 5;
+    return Math.round(Math.max(0.6, (1 + 9 * a / 5) * link.scale) * 4) / 4;
   }
 
   _diagnostics(d) {
