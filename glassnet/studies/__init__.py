@@ -25,3 +25,4 @@ from . import image_classifier  # noqa: E402,F401  isort: skip
 from . import sparsity  # noqa: E402,F401  isort: skip
 from . import loss_landscape  # noqa: E402,F401  isort: skip
 from . import vanishing_gradients  # noqa: E402,F401  isort: skip
+from . import sequence_memory  # noqa: E402,F401  isort: skip
