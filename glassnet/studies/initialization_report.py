@@ -275,23 +275,28 @@ def _figures(report, data, s) -> None:
         mn = data["minima"]
 
         def paths(fig):
-            ax = fig.add_subplot()
-            for i, p in enumerate(mn["pairs"]):
-                a, b = p["pair"]
-                ax.plot(mn["ts"], p["raw_path"], color=color(i), ls="--", marker="o", ms=3,
-                        label=f"seeds {a} - {b}, as trained")
-                ax.plot(mn["ts"], p["aligned_path"], color=color(i), ls="-", marker="s", ms=3,
-                        label=f"seeds {a} - {b}, units matched")
-            ax.set_xlabel(f"position t on the straight line (0: network of the first seed, 1: the second)")
-            ax.set_ylabel("training loss (BCE)")
-            ax.set_yscale("log")
-            ax.grid(alpha=0.3)
-            ax.set_title("loss between two final networks from different starts", fontsize=9)
-            legend_outside(fig, ax)
+            axes = fig.subplots(1, 2, sharey=True)
+            n = len(mn["pairs"])
+            for i, (ax, key, title) in enumerate(zip(axes, ("raw_path", "aligned_path"),
+                                                     ("as trained", "after matching hidden units"))):
+                curves = np.array([p[key] for p in mn["pairs"]])
+                for k, c in enumerate(curves):
+                    ax.plot(mn["ts"], c, color=color(i), lw=1.6, alpha=0.7,
+                            label=f"one line per pair of seeds ({n} pairs)" if k == 0 else None)
+                # dashed, so the pair it coincides with (an odd number of pairs) shows through
+                ax.plot(mn["ts"], np.median(curves, axis=0), color="black", lw=1.0, ls="--",
+                        label="median of the pairs")
+                ax.set_yscale("log")
+                ax.set_title(title, fontsize=9)
+                ax.grid(alpha=0.3)
+            axes[0].set_ylabel("training loss (BCE)")
+            fig.supxlabel("position t on the straight line between two networks (0: one, 1: the other)", fontsize=9)
+            legend_outside(fig)
+            fig.suptitle("loss between two final networks from different starts", fontsize=9)
 
         report.figure("minima.png", paths, "Training loss along the straight line between the final networks of two "
-                                           "seeds, as trained (dashed) and after matching their hidden units (solid).",
-                      size=(8.5, 4.0))
+                                           "seeds, as trained (left) and after matching their hidden units (right).",
+                      size=(10.0, 4.0))
     if "low_lr" in data:
         low, he = data["low_lr"], runs[HE]
         k = s["lr"] / s["low lr (seed 001)"]
