@@ -50,8 +50,10 @@ def test_js_module_carries_the_same_table():
     text = st.as_js_module()
     table = json.loads(text.split("export const SETTINGS = ", 1)[1].split(";\nexport const LIMITS", 1)[0])
     assert table == json.loads(json.dumps(st.table()))
-    limits = json.loads(text.split("export const LIMITS = ", 1)[1].rstrip().rstrip(";"))
+    limits = json.loads(text.split("export const LIMITS = ", 1)[1].split(";\nexport const LESSONS", 1)[0])
     assert limits["maxHiddenLayers"] == st.MAX_HIDDEN_LAYERS and limits["maxNeurons"] == st.MAX_NEURONS
+    lessons = json.loads(text.split("export const LESSONS = ", 1)[1].rstrip().rstrip(";"))
+    assert [lesson["id"] for lesson in lessons] == st.choices("lesson")[1:]
 
 
 def test_import_glassnet_does_not_load_the_web_stack():

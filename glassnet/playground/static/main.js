@@ -7,7 +7,7 @@
 // the page's own changes at once; the server's `settings` reply to a change is applied only when
 // it answers the latest one (its `seq`), so quick clicks are not undone by older replies.
 
-import { State, SETTINGS, LIMITS, EXTRA_HIDEABLE } from "./state.js";
+import { State, SETTINGS, LIMITS, LESSONS, EXTRA_HIDEABLE, defaults } from "./state.js";
 import { Connection } from "./connection.js";
 import { Controls } from "./controls.js";
 import { Heatmap } from "./render/heatmap.js";
@@ -17,6 +17,7 @@ import { renderConfusion } from "./render/confusion.js";
 import { BackpropView } from "./render/backprop.js";
 import { DatasetPicker } from "./render/datasets.js";
 import { EnsembleView } from "./render/ensemble.js";
+import { LessonsView } from "./render/lessons.js";
 import { classColor } from "./render/colors.js";
 import { wireIO } from "./io.js";
 import { bytes, floats, epochText, el } from "./util.js";
@@ -49,7 +50,9 @@ const backprop = new BackpropView($("backprop"), { onPhase: v => network.showVal
 const ensemble = new EnsembleView($("ensemble"), { state, onFocus: m => state.set({ focus: m }) });
 backprop.render();
 wireIO(conn, { onError: m => banner(m, "error") });
-window.glassnet = { state, conn, stats, heatmap, network, chart, ensemble, bannerTimes };
+const lessons = new LessonsView(document.body, { state, lessons: LESSONS, defaults, send: (type, fields) => act(type, fields) });
+if (state.get("lesson")) $("lessons").open = true;
+window.glassnet = { state, conn, stats, heatmap, network, chart, ensemble, lessons, bannerTimes };
 
 /** A user's action: the server is asked, and an error banner from an earlier action goes. */
 function act(type, fields = {}) {

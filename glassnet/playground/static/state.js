@@ -7,9 +7,9 @@
 // ("networkShape=4,2"), booleans "true"/"false". Classroom mode: "<control>_hide=true" hides a
 // control; the extra UI parts listed in EXTRA_HIDEABLE can be hidden the same way.
 
-import { SETTINGS, LIMITS } from "/settings.js";
+import { SETTINGS, LIMITS, LESSONS } from "/settings.js";
 
-export { SETTINGS, LIMITS };
+export { SETTINGS, LIMITS, LESSONS };
 export const TABLE = Object.fromEntries(SETTINGS.map(row => [row.key, row]));
 
 /** Parts of the page that are not settings but can be hidden in classroom mode. */
