@@ -138,7 +138,7 @@ def _pruning(d, s, report, total):
         f"After fine-tuning, the {lv}-sparse network is within a point of the dense one trained for the same "
         f"{total:,} steps ({pct(a1)} vs {pct(a_dense)}): {lv} of the weights were not needed.",
         f"After fine-tuning, the {lv}-sparse network stays {100 * (a_dense - a1):.1f} points below the dense one "
-        f"trained for the same {total:,} steps ({pct(a1)} vs {pct(a_dense)}): at {lv} sparsity accuracy is lost.",
+        f"trained for the same {total:,} steps ({pct(a1)} vs {pct(a_dense)}): at {lv} sparsity it costs more than a point.",
         {"tuned": a1, "dense": a_dense})
     report.figure("pruning.png", _pruning_figure(d, s),
                   f"Test accuracy against the pruning level: straight after pruning the {s['steps']:,}-step network, "
