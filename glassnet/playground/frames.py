@@ -163,24 +163,26 @@ def confusion(session) -> list[list[int]] | None:
 def diagnostics(session) -> dict | None:
     """Dead, saturated and duplicate neurons of each hidden column (the engine's
     :mod:`glassnet.diagnostics.health` on the training points): per column lists of neuron
-    indices, and groups of duplicates."""
+    indices, and groups of duplicates. Of the main view's copy (as a network of its own, so a
+    copy of an activation sweep is judged by its own activation)."""
     if len(session.xtr) == 0:
         return None
-    model = session.model
+    model = session.focus_view()
     with np.errstate(all="ignore"):
         dead = dead_units(model, session.xtr)
         sat = saturated_units(model, session.xtr, fraction=SATURATED_SHARE)
         dup = duplicate_units(model)
     out = {"dead": [], "saturated": [], "duplicates": []}
-    first, m = 0, session.focus
+    first = 0
     for g in session.groups[:-1]:
         names = [layer.name for layer in model.layers[first:g.last + 1]]
         first = g.last + 1
-        flags = lambda table: sorted({int(i) for n in names if n in table for i in np.flatnonzero(table[n][m])})
+        flags = lambda table: sorted({int(i) for n in names if n in table for i in np.flatnonzero(table[n][0])})
         out["dead"].append(flags(dead))
         out["saturated"].append(flags(sat))
-        groups = dup.get(g.dense.name)
-        out["duplicates"].append(groups[m] if groups is not None else [])
+        dense = model.layers[session.model.layers.index(g.dense)]  # the same place in the copy's network
+        groups = dup.get(dense.name)
+        out["duplicates"].append(groups[0] if groups is not None else [])
     out["counts"] = {k: sum(map(len, out[k])) for k in ("dead", "saturated")}
     out["counts"]["duplicates"] = sum(len(grp) for col in out["duplicates"] for grp in col)
     return out
