@@ -277,7 +277,7 @@ class Model(Network):
         lines = [f"  {t.name} = Input({t.shape})" for t in self.inputs]
         lines += [f"  {n.layer.name} = {n.layer!r}({', '.join(t.name for t in n.inputs)})" for n in self.nodes]
         extra = f", models={self.M}" if self.ensemble else ""
-        return f"Model(\n" + "\n".join(lines) + f"\n  -> {', '.join(t.name for t in self.outputs)}{extra})"
+        return "Model(\n" + "\n".join(lines) + f"\n  -> {', '.join(t.name for t in self.outputs)}{extra})"
 
     # -- persistence --------------------------------------------------------------------------
     def config(self) -> dict:

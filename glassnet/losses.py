@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import sigmoid, softmax
+from .activations import sigmoid
 from .backend import as_array
 from .errors import GlassnetError
 from .registry import Registry

@@ -18,6 +18,7 @@ the tests rely on that to show the findings are computed, not written in advance
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,8 +122,13 @@ def blas_threads(n: int | None):
 
 
 def _show(v) -> str:
+    """A settings-table cell that keeps every digit a number needs (0.999999 stays 0.999999,
+    where prose rounds to 3 significant figures)."""
     if isinstance(v, (list, tuple)):
         return ", ".join(_show(i) for i in v)
+    if isinstance(v, float) and math.isfinite(v):
+        short = fmt(v)
+        return short if float(short.replace(",", "")) == v else f"{v:.12g}"
     return v if isinstance(v, str) else fmt(v)
 
 

@@ -13,7 +13,6 @@ mu = 0.999999 the weights swing through the minimum almost without friction.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -24,7 +23,7 @@ from ..optimizers import SGD
 from .base import Study, register_study
 from .common import Probe, by_config, final_values, first_below, grid
 from .panels import DASHES, color, legend_outside, log_limits, seed_lines
-from .report import count_of, fmt, markdown_table, names_list, pct, ratio_phrase, step_text
+from .report import count_of, fmt, names_list, pct, ratio_phrase, step_text
 from .runconfig import DataRecipe
 
 MOMENTA = (0.0, 0.9, 0.99, 0.999999)
@@ -53,16 +52,6 @@ def _crossings(traj, w_star, tol: float) -> int:
 def _mu(mu) -> str:
     """0.999999 must not print as 1."""
     return f"{mu:g}"
-
-
-def _setting(v) -> str:
-    """A settings-table cell that keeps every digit a number needs (0.999999 stays 0.999999)."""
-    if isinstance(v, (list, tuple)):
-        return ", ".join(_setting(i) for i in v)
-    if isinstance(v, float) and math.isfinite(v):
-        short = fmt(v)
-        return short if float(short.replace(",", "")) == v else f"{v:.12g}"
-    return v if isinstance(v, str) else fmt(v)
 
 
 def _train_set_probe(x, y):
@@ -103,14 +92,6 @@ class MomentumStudy(Study):
                 "convex lr": 0.1, "convex steps": 400 if quick else 3000, "start": list(START),
                 "converged when excess loss <": 1e-6, "net": "circle (n=400), 2-8-1 tanh + sigmoid, BCE",
                 "net lr": 0.05, "net batch_size": 32, "net steps": 1000 if quick else 5000}
-
-    def make_report(self, data, settings, out, quick, seconds, sweep_id=None):
-        report = super().make_report(data, settings, out, quick, seconds, sweep_id=sweep_id)
-        # the shared settings table rounds numbers to 3 significant figures (0.999999 -> "1"):
-        # rewrite it with every digit a value needs
-        assert report.blocks[-2] == "## Settings"
-        report.blocks[-1] = markdown_table(["setting", "value"], [[k, _setting(v)] for k, v in settings.items()])
-        return report
 
     def measure(self, s, recorder):
         bowl = DataRecipe.inline(*regression_data())

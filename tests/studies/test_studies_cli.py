@@ -7,7 +7,8 @@ from glassnet.studies import all_studies, studies
 
 #: the studies issue 5 asks for, one per seed topic, and those added since (issues 13 and 16)
 EXPECTED = {"autoencoder-838", "initialization", "activations", "momentum", "sparsity", "dropout-cost",
-            "playground-exercises", "image-classifier", "dead-relu", "loss-landscape"}
+            "playground-exercises", "image-classifier", "dead-relu", "loss-landscape", "vanishing-gradients",
+            "sequence-memory"}
 
 
 def test_list_shows_every_study_once_with_a_summary(capsys):
