@@ -17,6 +17,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def _steps_axis(ax) -> None:
+    """Step ticks that fit a narrow panel: 0, 200k, 400k (3 ticks at most)."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: PLC0415
+
+    ax.xaxis.set_major_locator(MaxNLocator(3))
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda v, _: f"{v / 1e6:g}M" if abs(v) >= 1e6 else f"{v / 1e3:g}k" if abs(v) >= 1e3 else f"{v:g}"))
+
+
 def _log_ok(*arrays) -> bool:
     vals = np.concatenate([np.ravel(a) for a in arrays])
     vals = vals[np.isfinite(vals)]
@@ -43,6 +52,7 @@ def small_multiples(steps, panels: dict, hline: float | None = None, ylabel: str
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize="x-small")
             ax.set_xlabel("step", fontsize="small")
+            _steps_axis(ax)
             if logy:
                 ax.set_yscale("log")
         axes[0].set_ylabel(ylabel, fontsize="small")
@@ -95,15 +105,15 @@ def weights_heatmaps(panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray,
 
     def draw(fig):
         mats = []
-        for title, W1, b1, W2, b2 in panels:
+        for name, W1, b1, W2, b2 in panels:
             hidden = np.concatenate([np.asarray(W1).T, np.asarray(b1)[:, None]], axis=1)   # (H, n_in + 1)
             output = np.concatenate([np.asarray(W2), np.asarray(b2)[None, :]], axis=0)     # (H + 1, n_out)
-            mats.append((title, hidden, output))
+            mats.append((name, hidden, output))
         top = vmax if vmax is not None else max(float(np.abs(m).max()) for _, h, o in mats for m in (h, o))
         top = top or 1.0
         axes = fig.subplots(len(mats), 2, squeeze=False, gridspec_kw={"width_ratios": [1, 1]})
         im = None
-        for row, (title, hidden, output) in zip(axes, mats):
+        for row, (name, hidden, output) in zip(axes, mats):
             H, n_in = hidden.shape[0], hidden.shape[1] - 1
             n_out = output.shape[1]
             im = row[0].imshow(hidden, cmap="RdBu_r", vmin=-top, vmax=top, aspect="auto")
@@ -111,13 +121,13 @@ def weights_heatmaps(panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray,
             row[0].set_yticks(range(H), [str(j + 1) for j in range(H)])
             row[0].set_xlabel("input (b: bias)", fontsize="x-small")
             row[0].set_ylabel("hidden unit", fontsize="x-small")
-            row[0].set_title(f"{title}: hidden layer", fontsize="x-small")
+            row[0].set_title(f"{name}: hidden layer", fontsize="x-small")
             row[1].imshow(output, cmap="RdBu_r", vmin=-top, vmax=top, aspect="auto")
             row[1].set_xticks(range(n_out), [str(i + 1) for i in range(n_out)])
             row[1].set_yticks(range(H + 1), [str(j + 1) for j in range(H)] + ["b"])
             row[1].set_xlabel("output", fontsize="x-small")
             row[1].set_ylabel("hidden unit (b: bias)", fontsize="x-small")
-            row[1].set_title(f"{title}: output layer", fontsize="x-small")
+            row[1].set_title(f"{name}: output layer", fontsize="x-small")
             row[0].axvline(n_in - 0.5, color="black", lw=1.2)
             row[1].axhline(H - 0.5, color="black", lw=1.2)
             for ax in row:

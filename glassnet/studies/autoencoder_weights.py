@@ -86,7 +86,7 @@ def weights_section(data, s, report, S):
 
     final0 = panels(wd["params"], i0, "")
     vmax = max(float(np.abs(a).max()) for p in final0 for a in p[1:])
-    report.figure("weights.png", weights_heatmaps(final0, vmax),
+    report.figure("weights.png", weights_heatmaps(final0, vmax, title=f"lambda = 0 after {s['steps']:,} steps"),
                   f"Hidden and output weights with their biases (b) of {len(show)} seeds after {s['steps']:,} steps "
                   "(lambda = 0).", size=(7.5, 2.3 * len(show) + 0.6))
     report.figure("weights_initial.png", weights_heatmaps(

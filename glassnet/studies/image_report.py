@@ -111,7 +111,9 @@ def _dense(data, s, report, dense, short, long_):
             f"{pct(_m(ref[f'accuracy@{short}']))} -> {pct(_m(ref['long_accuracy']))} ({_pts(gain)}), test loss "
             f"{fmt(_m(ref[f'loss@{short}']))} -> {fmt(_m(ref['long_loss']))}; over all dense variants the extra "
             f"epochs changed accuracy by {_pts(min(gains.values()))} to {_pts(max(gains.values()))}")
-    tail = ("; the test loss rose for " + names_list(rose) + ", a sign of overfitting") if rose else ""
+    tail = ("; the test loss rose for " + choose(len(rose) == len(dense), f"all {len(dense)} dense variants",
+                                                 names_list([f'"{n}"' for n in rose]))
+            + ", a sign of overfitting") if rose else ""
     report.claim("dense.epochs_little_gain", gain <= max(margin, 0.02),
                  head + f"{tail}. " + choose(gain < -margin, f"The extra epochs cost LeakyReLU accuracy: it had learned what "
                                                             f"it could by epoch {short}, and then overfitted.",
@@ -185,9 +187,8 @@ def _sgd(data, s, report, sgd, dense):
                  f"One update took {fmt(1e3 * tu64)} ms with batch 64 and {fmt(1e3 * tu1)} ms with batch 1: mini-batch "
                  "updates were faster.",
                  f"One update took {fmt(1e3 * tu64)} ms with batch 64 and {fmt(1e3 * tu1)} ms with batch 1 "
-                 f"({ratio_phrase(tu64, tu1, 'longer', 'shorter', 'about as long')} for the mini-batch, less than 20% "
-                 "apart or slower): a single mini-batch update is not faster. With networks this small an update "
-                 "costs mostly the optimizer's walk over the parameters, the same for any batch.",
+                 f"({ratio_phrase(tu64, tu1, 'longer', 'shorter', 'about as long')} for the mini-batch): a single "
+                 "mini-batch update is not faster (by 20% or more); what mini-batches save is updates per epoch.",
                  {"batch64": tu64, "batch1": tu1}, seed="with mini-batches the iterations are faster")
     report.claim("sgd.epoch_faster", te64 < 0.8 * te1,
                  f"An epoch took {fmt(te64)} s with batch 64 and {fmt(te1)} s with batch 1 "
@@ -281,7 +282,7 @@ def _cnn(data, s, report, cnn, dense, chance, long_):
             f"{fmt(pix['raw test mean'])}, std {fmt(pix['raw test std'])}, where training saw mean 0, std 1), the CNN "
             f"scored {pct(mis)} and predicted {fmt(k_mis)} distinct classes; on the same images preprocessed like its "
             f"training images it scored {pct(ok)} (chance {pct(chance)})")
-    dense_mis = [f"{n} {pct(_m(r['mismatch_accuracy'][:, -1]))} (from {pct(_m(r['long_accuracy']))})"
+    dense_mis = [f"\"{n}\" {pct(_m(r['mismatch_accuracy'][:, -1]))} (from {pct(_m(r['long_accuracy']))})"
                  for n, r in list(dense.items())[:3]]
     seed = ("its CNN stayed at chance because the test images were preprocessed differently from the "
             "validation images")
