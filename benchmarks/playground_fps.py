@@ -17,6 +17,12 @@ Cases (``--case``, several allowed; default all three):
 Run from the repository root:  ``python benchmarks/playground_fps.py [--seconds 8] [--fps 60]``
 (``--fps`` raises the page's cap, to see the headroom). Targets: >= 20 updates per second at
 the defaults, >= 15 with the ensemble of 16.
+
+On a shared machine the rates follow the CPU the processes get, so the CPU time spent per
+rendered update is printed too (with psutil): the server's (this process: the server thread;
+the driver sleeps) and the browser's (every process below this one: Playwright's driver and
+Chromium's), and the share of a core each got. ``capacity`` is the updates per second those
+costs allow on two idle cores (server and browser each on one), capped by the page's fps.
 """
 
 from __future__ import annotations
@@ -35,6 +41,23 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 CASES = {"defaults": "", "6x8": "networkShape=8,8,8,8,8,8", "ensemble16": "ensemble=16"}
 
 
+def cpu_seconds() -> tuple[float, float] | None:
+    """(this process, all its descendants) CPU seconds so far, or None without psutil."""
+    try:
+        import psutil  # noqa: PLC0415 - optional
+    except ImportError:
+        return None
+    me = psutil.Process()
+    own = sum(me.cpu_times()[:2])
+    kids = 0.0
+    for child in me.children(recursive=True):
+        try:
+            kids += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return own, kids
+
+
 def measure(page, url: str, hash_: str, seconds: float, warmup: float) -> dict:
     page.goto("about:blank")
     page.goto(url + "#" + hash_)
@@ -43,12 +66,18 @@ def measure(page, url: str, hash_: str, seconds: float, warmup: float) -> dict:
     time.sleep(warmup)
     read = ("(() => { const s = window.glassnet.stats; return {rendered: s.rendered, received: s.updates, "
             "epoch: parseInt(document.querySelector('#epoch').textContent.replace(/,/g, ''))}; })()")
-    a, t0 = page.evaluate(read), time.perf_counter()
+    a, c0, t0 = page.evaluate(read), cpu_seconds(), time.perf_counter()
     time.sleep(seconds)
-    b, t1 = page.evaluate(read), time.perf_counter()
+    b, c1, t1 = page.evaluate(read), cpu_seconds(), time.perf_counter()
     page.click("#play")
     dt = t1 - t0
-    return {k: (b[k] - a[k]) / dt for k in a} | {"seconds": dt}
+    out = {k: (b[k] - a[k]) / dt for k in a} | {"seconds": dt}
+    if c0 is not None:
+        n = max(b["rendered"] - a["rendered"], 1)
+        out["server_ms"] = 1000 * (c1[0] - c0[0]) / max(b["received"] - a["received"], 1)
+        out["browser_ms"] = 1000 * (c1[1] - c0[1]) / n
+        out["server_share"], out["browser_share"] = (c1[0] - c0[0]) / dt, (c1[1] - c0[1]) / dt
+    return out
 
 
 def main() -> None:
@@ -73,6 +102,10 @@ def main() -> None:
             r = measure(page, url, hash_, args.seconds, args.warmup)
             print(f"{case:>11} (#{hash_ or 'defaults'}), {r['seconds']:.1f} s window: "
                   f"rendered {r['rendered']:.1f}/s, received {r['received']:.1f}/s, epochs {r['epoch']:.1f}/s")
+            if "server_ms" in r:
+                cap = min(args.fps or 30, 1000 / max(r["server_ms"], r["browser_ms"]))
+                print(f"{'':>11}  CPU per update: server {r['server_ms']:.1f} ms ({r['server_share']:.2f} of a core), "
+                      f"browser {r['browser_ms']:.1f} ms ({r['browser_share']:.2f} of a core); capacity {cap:.0f}/s")
         browser.close()
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

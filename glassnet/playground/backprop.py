@@ -61,7 +61,6 @@ def _compute(session, x1: float, x2: float, label):
 
 def trace(session, x1: float, x2: float, label) -> dict:
     """The ``trace`` message for the point ``(x1, x2)`` with ``label`` (class or target)."""
-    s = session.settings
     x, t, grads = _compute(session, x1, x2, label)
     lr = session.focus_settings["learningRate"]
     columns = []

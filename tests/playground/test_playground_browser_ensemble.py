@@ -52,6 +52,7 @@ def test_eight_seeds_on_xor_disagree_less_as_they_converge(page, playground_url)
     assert "focus=2" in page.url
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 1000})
+    page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # the reflowed grid drawn
     page.screenshot(path=str(ARTIFACTS / "ensemble.png"), full_page=True)
     assert (ARTIFACTS / "ensemble.png").stat().st_size > 20_000
     assert not errors

@@ -43,6 +43,8 @@ export class EnsembleView {
     this.last = null;
     this.points = [];
     this.reset();
+    // the maps canvas follows the grid: drawn again (from each copy's last map) when it reflows
+    new ResizeObserver(() => { this.slotsKey = null; if (this.active && this.cells) this._drawMaps(); }).observe(this.grid);
   }
 
   get active() { return this.n > 1; }
@@ -99,20 +101,55 @@ export class EnsembleView {
     return { epoch: [...s.epoch], train: s.train.map(r => (r ? r[m] : null)), test: s.test.map(r => (r ? r[m] : null)) };
   }
 
+  /** The cells: buttons with a label and a badge over an empty slot; every copy's map is drawn
+   * into one canvas behind them (one canvas to show per frame, not one per copy). */
   _buildGrid() {
     this.cells = [];
     this.countSpans = null;
+    this.slotsKey = null;
     if (!this.active) { this.grid.replaceChildren(); return; }
     const labels = this.members.labels;
-    this.grid.replaceChildren(...labels.map((label, m) => {
-      const canvas = el("canvas", { width: 50, height: 50 });
+    this.mapsCanvas = el("canvas", { class: "ens-maps-canvas" });
+    this.grid.replaceChildren(this.mapsCanvas, ...labels.map((label, m) => {
+      const canvas = document.createElement("canvas");  // this copy's map, not shown itself
+      canvas.width = 50; canvas.height = 50;
+      const slot = el("span", { class: "ens-slot" });
       const badge = el("span", { class: "ens-badge" });
       const cell = el("button", { class: "ens-cell", "data-model": m, title: `copy ${m + 1}: ${label} (click: main view)` },
-        canvas, badge, el("span", { class: "ens-label", text: label }));
+        slot, badge, el("span", { class: "ens-label", text: label }));
       cell.addEventListener("click", () => this.onFocus(m));
-      this.cells.push({ cell, canvas, badge, image: null });
+      this.cells.push({ cell, canvas, slot, badge, image: null });
       return cell;
     }));
+  }
+
+  /** Every copy's map (its own small canvas) onto the one canvas behind the cells. */
+  _drawMaps() {
+    const slots = this._slots();
+    const big = this.mapsCanvas.getContext("2d");
+    const dpr = window.devicePixelRatio || 1;
+    big.setTransform(dpr, 0, 0, dpr, 0, 0);
+    big.clearRect(0, 0, this.mapsCanvas.width, this.mapsCanvas.height);
+    this.cells.forEach((c, m) => {
+      const [x, y, w, h] = slots[m];
+      if (c.painted) big.drawImage(c.canvas, x, y, w, h);
+    });
+  }
+
+  /** Where each copy's slot is on the maps canvas (measured again when the grid's size changes). */
+  _slots() {
+    const g = this.grid.getBoundingClientRect();
+    const key = `${Math.round(g.width)}x${Math.round(g.height)}`;
+    if (key === this.slotsKey) return this.slots;
+    this.slotsKey = key;
+    const dpr = window.devicePixelRatio || 1;
+    this.mapsCanvas.width = Math.round(g.width * dpr); this.mapsCanvas.height = Math.round(g.height * dpr);
+    this.mapsCanvas.style.width = `${g.width}px`; this.mapsCanvas.style.height = `${g.height}px`;
+    this.slots = this.cells.map(c => {
+      const r = c.slot.getBoundingClientRect();
+      return [r.left - g.left, r.top - g.top, r.width, r.height];
+    });
+    return this.slots;
   }
 
   /** The update's ensemble part (see glassnet.playground.ensemble.frame), decoded by main.js:
@@ -129,6 +166,7 @@ export class EnsembleView {
       paint(c.image, e.mapBytes.subarray(m * per, (m + 1) * per),
             multi ? { classes: this.classes, discretize: true } : {});
       ctx.putImageData(c.image, 0, 0);
+      c.painted = true;
       // the DOM is touched only where something changed (every write costs a style pass)
       const diverged = e.status[m] === "diverged";
       const look = `ens-cell${m === e.focus ? " focus" : ""}${diverged ? " diverged" : ""}${e.converged[m] ? " converged" : ""}`;
@@ -139,6 +177,7 @@ export class EnsembleView {
         c.badge.className = `ens-badge ${diverged ? "bad" : e.dead[m] ? "dead" : e.converged[m] ? "ok" : ""}`;
       }
     });
+    this._drawMaps();
     this._drawDisagreement(e);
     const k = e.counts;
     if (!this.countSpans) {

@@ -111,11 +111,15 @@ export class NetworkView {
       const nodes = [];
       for (let k = 0; k < col.units; k++) {
         const p = nodeAt(c + 1, k);
-        const canvas = el("canvas", { width: 8, height: 8 });
+        // the neuron's picture is drawn on the links canvas (one canvas for the whole diagram is
+        // far cheaper to show each frame than a canvas per neuron); the div gives border and hover
+        const canvas = document.createElement("canvas");
+        canvas.width = 1; canvas.height = 1;
         const bias = el("div", { class: "bias", title: "" });
-        const div = el("div", { class: `node ${isOut ? "output" : "hidden"}`, style: this._box(p, node) },
-                       canvas, bias, el("div", { class: "badge" }), el("div", { class: "val" }));
+        const div = el("div", { class: `node ${isOut ? "output" : "hidden"} drawn`, style: this._box(p, node) },
+                       bias, el("div", { class: "badge" }), el("div", { class: "val" }));
         if (isOut && net.problem === "multiclass") {
+          div.classList.remove("drawn");
           div.style.background = classColor(k);
           div.append(el("span", { class: "olabel", text: `class ${k}` }));
         }
@@ -126,7 +130,7 @@ export class NetworkView {
         bias.addEventListener("mouseleave", () => this.card.hideUnlessEditing());
         bias.addEventListener("click", e => { e.stopPropagation(); this._editBias(c, k, bias); });
         this.layer.append(div);
-        nodes.push({ ...p, div, canvas, bias });
+        nodes.push({ ...p, div, canvas, bias, painted: false });
       }
       this.columns.push({ nodes, isOut, activation: col.activation });
     });
@@ -235,6 +239,7 @@ export class NetworkView {
         n.image = n.image || ctx.createImageData(size, size);
         paint(n.image, decoded.thumbs.subarray(offset, offset + size * size));
         ctx.putImageData(n.image, 0, 0);
+        n.painted = true;
         offset += size * size;
       });
     });
@@ -246,6 +251,7 @@ export class NetworkView {
       n.image = n.image || ctx.createImageData(100, 100);
       paint(n.image, decoded.heat);
       ctx.putImageData(n.image, 0, 0);
+      n.painted = true;
     }
     this.columns.forEach((col, c) => col.nodes.forEach((n, j) => {
       const color = valueColor(this.weights[c].b[j]);
@@ -307,6 +313,17 @@ export class NetworkView {
       const link = this.hoverLink, p0 = link.pts[0], p1 = link.pts[link.pts.length - 1], mx = (p0[0] + p1[0]) / 2;
       ctx.strokeStyle = "#222"; ctx.lineWidth = 2.5;
       ctx.beginPath(); ctx.moveTo(p0[0], p0[1]); ctx.bezierCurveTo(mx, p0[1], mx, p1[1], p1[0], p1[1]); ctx.stroke();
+    }
+    // the neurons' pictures, over the ends of their links
+    const half = this.geom.node / 2;
+    ctx.imageSmoothingEnabled = true;
+    for (const col of this.columns || []) {
+      for (const n of col.nodes) {
+        if (!n.div.classList.contains("drawn")) continue;
+        ctx.fillStyle = "#fff";
+        ctx.fillRect(n.x - half, n.y - half, 2 * half, 2 * half);
+        if (n.painted) ctx.drawImage(n.canvas, n.x - half, n.y - half, 2 * half, 2 * half);
+      }
     }
   }
 
