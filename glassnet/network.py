@@ -41,6 +41,29 @@ def _check_input_shape(value, what: str = "input_shape") -> tuple:
     return shape
 
 
+def architecture_header(model) -> dict:
+    """A model file's header without the per-network fields (seeds, models, ensemble): what a
+    run store keeps once per job and completes with each run's seed (:func:`build_from_header`)."""
+    return {k: v for k, v in model.config().items() if k not in ("seeds", "models", "ensemble")}
+
+
+def build_from_header(header: dict, seed: int, arrays: dict) -> "Network":
+    """One network (``M = 1``) of the architecture in ``header`` with the parameter and buffer
+    arrays ``arrays`` (``param/<layer>/<name>``, ``buffer/<layer>/<name>``, without the model axis)."""
+    kind = header.get("kind", "sequential")
+    if kind not in NETWORK_KINDS:
+        raise GlassnetError(f"model kind {kind!r} is unknown; known: {', '.join(NETWORK_KINDS)}")
+    model = NETWORK_KINDS[kind].from_header({**header, "seeds": [int(seed)]})  # dry: nothing drawn
+    model.ensemble = False
+    for layer in model.layers:
+        for short, p in layer.params.items():
+            p.value = np.array(arrays[f"param/{layer.name}/{short}"], dtype=model.dtype).reshape(p.value.shape)
+            p.grad = np.zeros_like(p.value)
+        for short, b in layer.buffers.items():
+            b[...] = arrays[f"buffer/{layer.name}/{short}"]
+    return model
+
+
 class Network:
     """Base class of glassnet's networks (see the module docstring). Attributes every subclass
     sets: ``layers``, ``M``, ``seeds``, ``ensemble``, ``dtype``, ``streams``, ``param_list``,

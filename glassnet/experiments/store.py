@@ -469,16 +469,9 @@ class RunStore:
         return None
 
     def _save_weights(self, run_id, header, arrays, seed) -> Path:
-        from ..layers import from_config  # noqa: PLC0415
-        from ..model import Sequential  # noqa: PLC0415
+        from ..network import build_from_header  # noqa: PLC0415
 
-        model = Sequential([from_config(c) for c in header["layers"]], header["input_shape"], seed=int(seed),
-                           dtype=header["dtype"])
-        for layer in model.layers:
-            for short, p in layer.params.items():
-                p.value[...] = arrays[f"param/{layer.name}/{short}"]
-            for short, b in layer.buffers.items():
-                b[...] = arrays[f"buffer/{layer.name}/{short}"]
+        model = build_from_header(header, seed, arrays)
         final = self.weights_path(run_id)
         final.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(final.parent, f".{run_id}.*.tmp.npz")

@@ -27,6 +27,7 @@ from .. import optimizers as optim_mod
 from ..callbacks import Callback
 from ..errors import GlassnetError
 from ..model import Sequential
+from ..network import architecture_header
 from ..training import FULL_BATCH
 from .schema import RunConfig
 
@@ -244,8 +245,7 @@ def run_job(job) -> dict:
         ev = model.evaluate(data.x, data.y, hist_loss(job), metrics=())
         final = whole.evaluate(model) if whole is not None else {}
         val = model.evaluate(data.x_val, data.y_val, hist_loss(job), metrics=()) if data.x_val is not None else None
-    header = {"layers": [l.config() for l in model.layers], "input_shape": list(model.input_shape),
-              "dtype": model.dtype.name}
+    header = architecture_header(model)
     runs = []
     for m, r in enumerate(job.runs):
         stop = int(hist.stopped_at[m])

@@ -38,6 +38,7 @@ import numpy as np
 from ..backend import MANY_MODELS
 from ..callbacks import Callback
 from ..errors import GlassnetError
+from ..network import architecture_header
 from .runconfig import DataRecipe, batch_size_entry, build, canonical
 
 
@@ -132,8 +133,7 @@ class FitRecord(Callback):
         per_model = _per_model_values(t)
         seeds = [int(s) for s in model.seeds]
         batch = t.batch_size
-        header = {"layers": [l.config() for l in model.layers], "input_shape": list(model.input_shape),
-                  "dtype": model.dtype.name}
+        header = architecture_header(model)
         what = f"fit {rec.fits}" + (f" ({self.note})" if self.note else "")
         threads = "" if rec.blas_threads is None else \
             f"; trained with {rec.blas_threads} BLAS thread(s): re-run with OPENBLAS_NUM_THREADS={rec.blas_threads}"

@@ -254,8 +254,9 @@ def test_check_plan_names_the_table_of_what_only_the_data_can_tell(tmp_path):
     cases = [({"data": {"name": "spiral", "options": {"n": -5}}}, "c: data: n must be"),
              ({"model": {"hidden": None, "layers": [{"type": "conv2d", "filters": 2, "kernel_size": 3}]}},
               "c: model.layers: Conv2D expects images"),
+             # a metric's bad option is now refused by validation itself, naming its key path
              ({"training": {"metrics": [{"name": "binary_accuracy", "threshold": "x"}]}},
-              "c: training.metrics: binary_accuracy: cannot be computed")]
+              'c: training.metrics[0].threshold = "x": binary_accuracy threshold must be a finite number')]
     for change, start in cases:
         with RunStore(tmp_path / "s") as st:
             with pytest.raises(GlassnetError) as info:
