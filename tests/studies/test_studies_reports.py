@@ -62,8 +62,10 @@ def test_autoencoder_numbers(quick_results):
     for c, lam in enumerate(s["weight_decays"]):
         row = rows[fmt(lam)]
         assert _close(row["final loss (mean)"], float(np.mean(d["wd"]["loss"][c, :, -1])))
-    # hand-worked parameter counts: 8*3+3 + 3*8+8 = 59 and 8*3+3 + 3*7+7 = 55
-    assert "k-1 trains 55 parameters, k 59" in text
+    # hand-worked parameter counts: 8*3+3 + 3*8+8 = 59, the seed's 7-3-7: 7*3+3 + 3*7+7 = 52,
+    # and 8*3+3 + 3*7+7 = 55 for k-1 targets on one-hot inputs
+    assert ("k (8-3-8) 59; the seed's k-1 (7-3-7, k-1 inputs and targets) 52; k-1 targets on one-hot inputs "
+            "(8-3-7) 55") in text
     # the plateau an input-ignoring network sits on: outputs 1/8, loss 1/2 * 8 * (1/8)(7/8)
     assert d["base"]["constant_loss"] == pytest.approx(0.5 * 8 * (1 / 8) * (7 / 8))
     # the lambda = 0 "first below threshold" step, recomputed from the raw curves
