@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import initializers as inits
-from .backend import as_seed_list, model_seeds, resolve_dtype
+from .backend import as_seed_list
 from .errors import GlassnetError
 from .layers import BuildContext, Layer, Param, from_config
 from .layers import merge as _merge  # noqa: F401 - registers add, multiply, concatenate
@@ -144,14 +143,7 @@ class Model(Network):
         if unused:
             raise GlassnetError(f"Model input {unused[0]!r} is not used by any output", field="inputs")
         self.layers = [n.layer for n in self.nodes]
-        self.seeds = model_seeds(seed, models)
-        self.ensemble = models is not None or isinstance(seed, (list, tuple, np.ndarray))
-        self.M = len(self.seeds)
-        self.dtype = resolve_dtype(dtype)
-        self.init = None if init is None else inits.get(init)
-        self.bias_init = None if bias_init is None else inits.get(bias_init)
-        self.name = name
-        self.history = None
+        self._settings(seed, models, dtype, init, bias_init, name)
         self._build(dry=_dry)
 
     # -- building -----------------------------------------------------------------------------

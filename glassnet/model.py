@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import initializers as inits
-from .backend import as_array, as_seed_list, model_seeds, resolve_dtype
+from .backend import as_array, as_seed_list
 from .errors import GlassnetError
 from .layers import BuildContext, Layer, Param, from_config
 from .network import NETWORK_KINDS, Network, _check_input_shape
@@ -39,13 +38,7 @@ class Sequential(Network):
         if not layers:
             raise GlassnetError("Sequential needs at least one layer")
         self.layers: list[Layer] = layers
-        self.seeds = model_seeds(seed, models)
-        self.ensemble = models is not None or isinstance(seed, (list, tuple, np.ndarray))
-        self.M = len(self.seeds)
-        self.dtype = resolve_dtype(dtype)
-        self.init = None if init is None else inits.get(init)
-        self.bias_init = None if bias_init is None else inits.get(bias_init)
-        self.name = name
+        self._settings(seed, models, dtype, init, bias_init, name)
         self.built = False
         self.input_shape = None
         self.history = None

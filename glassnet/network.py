@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from . import training
-from .backend import as_array, check_memory
+from . import initializers as inits
+from .backend import as_array, check_memory, model_seeds, resolve_dtype
 from .errors import GlassnetError
 
 FORMAT = "glassnet-model"
@@ -70,6 +71,18 @@ class Network:
     ``built``, ``name``, ``history``."""
 
     kind = "network"
+
+    def _settings(self, seed, models, dtype, init, bias_init, name) -> None:
+        """What every kind takes the same way: seeds (one per model; ``models`` or a list of
+        seeds makes an ensemble), dtype, default initializers and the name."""
+        self.seeds = model_seeds(seed, models)
+        self.ensemble = models is not None or isinstance(seed, (list, tuple, np.ndarray))
+        self.M = len(self.seeds)
+        self.dtype = resolve_dtype(dtype)
+        self.init = None if init is None else inits.get(init)
+        self.bias_init = None if bias_init is None else inits.get(bias_init)
+        self.name = name
+        self.history = None
 
     def _repr_html_(self) -> str:
         """Jupyter: the summary as an HTML table (see :func:`glassnet.notebook.summary_html`)."""
