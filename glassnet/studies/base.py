@@ -88,6 +88,13 @@ class Study:
             (out / "report.md").write_text(report.render(), encoding="utf-8")
         return result
 
+    def analyzed(self, data: dict, settings: dict, out=None) -> Report:
+        """The findings, tables and figures of ``data`` alone (no intro, no settings table): a
+        fresh report that ``analyze`` filled. Re-reads stored or altered measurements."""
+        report = Report(f"Study `{self.name}`", None if out is None else Path(out))
+        self.analyze(data, settings, report)
+        return report
+
     def make_report(self, data: dict, settings: dict, out, quick: bool, seconds: float,
                     sweep_id: str | None = None) -> Report:
         """Build the report from measurements (no training): intro, ``analyze``, settings."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -171,6 +171,18 @@ class Report:
         self.claims[key] = premise
         self.finding(text)
         return premise
+
+    def finding_starting(self, start: str) -> str:
+        """The one finding that starts with ``start`` (an error if none or several do)."""
+        found = [f for f in self.findings if f.startswith(start)]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} findings start with {start!r}")
+        return found[0]
+
+    @property
+    def findings_text(self) -> str:
+        """Every finding, one per line."""
+        return "\n".join(self.findings)
 
     def section(self, title: str) -> None:
         self.blocks.append(f"## {title}")

@@ -30,14 +30,11 @@ def run():
 
 
 def _report(data, settings) -> Report:
-    report = Report("test", out=None)
-    get_study(NAME).analyze(data, settings, report)
-    return report
+    return get_study(NAME).analyzed(data, settings)
 
 
 def _line(report, start: str) -> str:
-    (line,) = [f for f in report.findings if f.startswith(start)]
-    return line
+    return report.finding_starting(start)
 
 
 def test_every_finding_is_a_claim_with_its_numbers(run):

@@ -32,13 +32,11 @@ def measured():
 
 
 def _analyze(data, s) -> Report:
-    report = Report("test", out=None)
-    STUDY.analyze(data, s, report)
-    return report
+    return STUDY.analyzed(data, s)
 
 
 def _text(report) -> str:
-    return "\n".join(report.findings)
+    return report.findings_text
 
 
 def _delayed(curves, d):

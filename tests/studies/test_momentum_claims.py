@@ -22,14 +22,11 @@ def run():
 
 
 def _report(data, settings) -> Report:
-    report = Report("test", out=None)
-    get_study(NAME).analyze(data, settings, report)
-    return report
+    return get_study(NAME).analyzed(data, settings)
 
 
 def _finding(report, start: str) -> str:
-    (line,) = [f for f in report.findings if f.startswith(start)]
-    return line
+    return report.finding_starting(start)
 
 
 def test_claims_of_the_quick_run(run):

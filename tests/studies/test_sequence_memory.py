@@ -21,13 +21,11 @@ def run():
 
 
 def _report(data, settings) -> Report:
-    report = Report("test", out=None)
-    get_study(NAME).analyze(data, settings, report)
-    return report
+    return get_study(NAME).analyzed(data, settings)
 
 
 def _text(report) -> str:
-    return "\n".join(report.findings)
+    return report.findings_text
 
 
 def _set_accuracy(data, arch, values):

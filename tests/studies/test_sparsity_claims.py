@@ -28,13 +28,11 @@ def measured():
 
 
 def _analyze(data, s, out=None) -> Report:
-    report = Report("test", out=out)
-    STUDY.analyze(data, s, report)
-    return report
+    return STUDY.analyzed(data, s, out)
 
 
 def _text(report) -> str:
-    return "\n".join(report.findings)
+    return report.findings_text
 
 
 def _copy(measured):

@@ -20,9 +20,7 @@ def run():
 
 
 def _report(data, settings) -> Report:
-    report = Report("test", out=None)
-    get_study(NAME).analyze(data, settings, report)
-    return report
+    return get_study(NAME).analyzed(data, settings)
 
 
 def _line(report, start: str) -> str:
