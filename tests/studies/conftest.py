@@ -20,3 +20,11 @@ def quick_results(tmp_path_factory):
 def quick_store(quick_results):
     """The path of the run store the quick studies recorded into."""
     return next(iter(quick_results.values())).out.parent / "runs.db"
+
+
+@pytest.fixture(scope="module")
+def run(request):
+    """The quick run of the study named by the test module's ``NAME`` (measured once per module)."""
+    from glassnet.studies import get_study
+
+    return get_study(request.module.NAME).run(quick=True, write=False)

@@ -24,11 +24,6 @@ CLAIMS = {"speed.fastest_kept", "elu_faster_than_relu", "stability", "relu.fallb
           "output_tanh_range", "output_sigmoid_probability", "output_softmax"}
 
 
-@pytest.fixture(scope="module")
-def run():
-    return get_study(NAME).run(quick=True, write=False)
-
-
 def _report(data, settings) -> Report:
     return get_study(NAME).analyzed(data, settings)
 

@@ -17,11 +17,6 @@ from glassnet.studies.report import Report
 NAME = "dead-relu"
 
 
-@pytest.fixture(scope="module")
-def run():
-    return get_study(NAME).run(quick=True, write=False)
-
-
 def _report(data, settings) -> Report:
     return get_study(NAME).analyzed(data, settings)
 

@@ -19,11 +19,6 @@ HE, HEB = ("He normal", "zero"), ("He normal", "N(0, var 0.01)")
 SMALL = ("N(0, var 0.01)", "zero")
 
 
-@pytest.fixture(scope="module")
-def run():
-    return get_study(NAME).run(quick=True, write=False)
-
-
 def _report(data, settings) -> Report:
     return get_study(NAME).analyzed(data, settings)
 

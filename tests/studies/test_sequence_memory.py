@@ -15,11 +15,6 @@ from glassnet.studies.sequence_memory import ARCHS, task
 NAME = "sequence-memory"
 
 
-@pytest.fixture(scope="module")
-def run():
-    return get_study(NAME).run(quick=True, write=False)
-
-
 def _report(data, settings) -> Report:
     return get_study(NAME).analyzed(data, settings)
 

@@ -14,11 +14,6 @@ from glassnet.studies.report import Report
 NAME = "vanishing-gradients"
 
 
-@pytest.fixture(scope="module")
-def run():
-    return get_study(NAME).run(quick=True, write=False)
-
-
 def _report(data, settings) -> Report:
     return get_study(NAME).analyzed(data, settings)
 
