@@ -41,42 +41,18 @@ def train_program(model, blocks_x, blocks_t, block_of, *, optimizer, epochs: int
     Returns the :class:`~glassnet.History`.
     """
     del progress, metrics
-    M, (F, n) = model.M, blocks_x.shape[:2]
+    M = model.M
     block_of = np.asarray(block_of, dtype=np.int64)
     check_memory(M * blocks_x[0].nbytes, f"the training data of {M} networks")
     # per-model buffers the Trainer walks: block_of[m]'s rows, permuted at every epoch
     x = np.take(blocks_x, block_of, axis=0)
     t = np.take(blocks_t, block_of, axis=0)
+    # per-model data: the Batcher gathers each epoch's permuted rows once (model m's own stream,
+    # exactly as fit does), so every network equals its plain fit bit for bit
     trainer = Trainer(model, x, t, loss=loss, optimizer=optimizer, batch_size=batch_size, weight_decay=weight_decay,
-                      l1=l1, shuffle=False, metrics=[])
-    bx, bt = trainer.batcher.x, trainer.batcher.y  # the arrays the Trainer slices its batches from
-    spe = trainer.steps_per_epoch
-    trainer.log_every = default_log_every(epochs * spe, spe)
-    full = trainer.batcher.full
-    for epoch in range(epochs):
-        if shuffle and not full:
-            _gather_epoch(model, blocks_x, blocks_t, block_of, bx, bt)
-        trainer.run(spe, log_first=epoch == 0, log_last=epoch == epochs - 1)
-        if trainer.state.all_stopped:
-            break
+                      l1=l1, shuffle=shuffle, metrics=[])
+    total = epochs * trainer.steps_per_epoch
+    trainer.log_every = default_log_every(total, trainer.steps_per_epoch)
+    trainer.run(total)
     return trainer.finish()
 
-
-def _gather_epoch(model, blocks_x, blocks_t, block_of, bx, bt) -> None:
-    """Write this epoch's permuted rows into the buffers: network ``m`` gets block ``block_of[m]``
-    in the order ``model.streams[m].data.permutation(n)`` (what the engine's Batcher draws).
-    Networks with the same block and the same permutation (same seed) share one gather; the others
-    get a copy of it."""
-    n = blocks_x.shape[1]
-    done: dict = {}
-    for m, stream in enumerate(model.streams):
-        perm = stream.data.permutation(n)
-        key = (int(block_of[m]), perm.tobytes())
-        if key in done:
-            first = done[key]
-            bx[m] = bx[first]
-            bt[m] = bt[first]
-            continue
-        done[key] = m
-        np.take(blocks_x[block_of[m]], perm, axis=0, out=bx[m], mode="clip")  # "clip": unbuffered; perm is valid
-        np.take(blocks_t[block_of[m]], perm, axis=0, out=bt[m], mode="clip")

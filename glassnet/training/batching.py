@@ -44,14 +44,24 @@ class Batcher:
             self._pos = 0
             if self.shuffle:
                 self._perm = np.stack([s.data.permutation(self.n) for s in self.streams])
+                if self.per_model:
+                    # per-model data: gather the whole epoch once (no more memory than x itself)
+                    # and slice it per step; shared data is gathered per batch, since a whole
+                    # epoch would be M copies of it
+                    self._epoch = (self._take(self.x, self._perm, True),
+                                   self._take(self.y, self._perm, self._y_per_model))
         lo, hi = self._pos, min(self._pos + self.b, self.n)
         self._pos = hi
         self._last = slice(lo, hi) if not self.shuffle else self._perm[:, lo:hi]
         if not self.shuffle:
             cut = slice(lo, hi)
             return self._slice(self.x, cut, self.per_model), self._slice(self.y, cut, self._y_per_model)
+        if self.per_model:
+            cut = slice(lo, hi)
+            ex, ey = self._epoch
+            return self._slice(ex, cut, True), self._slice(ey, cut, True)
         idx = self._perm[:, lo:hi]  # (M, b)
-        return self._take(self.x, idx, self.per_model), self._take(self.y, idx, self._y_per_model)
+        return self._take(self.x, idx, False), self._take(self.y, idx, False)
 
     @staticmethod
     def _slice(a, cut, per_model: bool):
