@@ -5,7 +5,7 @@
 ...                       input_shape=(8,), init=gn.init.Normal(std=0.1), seed=0)
 """
 
-from . import activations, backend, callbacks, losses, metrics, optimizers, regularizers
+from . import activations, backend, callbacks, fast, losses, metrics, optimizers, regularizers
 from . import initializers
 from . import initializers as init
 from .backend import set_default_dtype
@@ -37,6 +37,6 @@ __all__ = [
     "Input", "L1", "L1L2", "L2", "LSTM", "LayerNorm", "LogEvery", "MaxPool2D", "MaxPooling2D", "Model",
     "ModelCheckpoint", "Momentum", "MultiHeadAttention", "Multiply", "Nesterov", "Network", "PReLU",
     "PositionalEmbedding", "RMSProp", "ReduceLROnPlateau", "SGD", "Sequential", "SimpleRNN", "StepDecay",
-    "Trainer", "activations", "backend", "callbacks", "gradcheck", "init", "initializers", "load_model",
+    "Trainer", "activations", "backend", "callbacks", "fast", "gradcheck", "init", "initializers", "load_model",
     "losses", "metrics", "optimizers", "regularizers", "set_default_dtype", "zoo",
 ]
