@@ -3,7 +3,9 @@
 ``to_onnx(model, "net.onnx")`` writes a graph with input ``"input"`` ``(N, *input_shape)`` and
 output ``"output"`` ``(N, *output_shape)`` in the model's dtype, computing what
 ``model.predict`` computes (inference mode: batch norm uses its running statistics, dropout is the
-identity). Operators (opset 17):
+identity). A :class:`~glassnet.Sequential` and a graph :class:`~glassnet.Model` both export; a
+graph model with several inputs or outputs names them after its ``Input`` tensors and output
+layers (``session.run(None, {"a": xa, "b": xb})``). Operators (opset 17):
 
 =========================  ===========================================================
 glassnet                   ONNX
@@ -21,6 +23,8 @@ softmax, softplus
 gelu                       0.5 * x * (1 + Erf(x / sqrt(2)))  (tanh form when approximate="tanh")
 swish                      x * Sigmoid(x)
 prelu                      PRelu
+Add / Multiply             Add / Mul (chained for more than two inputs)
+Concatenate                Concat (axis 1 between channels-first images, else -1)
 =========================  ===========================================================
 
 Any other layer or activation raises a :class:`~glassnet.GlassnetError` naming it.
@@ -56,7 +60,7 @@ def to_onnx(model, path, model_index=None):
 
     Parameters
     ----------
-    model : a built :class:`~glassnet.Sequential`.
+    model : a built :class:`~glassnet.Sequential` or graph :class:`~glassnet.Model`.
     path : file to write (``.onnx`` is appended when missing). For an ensemble with
         ``model_index=None`` one file per network: ``<stem>_model<m>.onnx`` beside ``path``.
     model_index : which network of an ensemble; ``None`` exports every one (a single network
@@ -121,20 +125,36 @@ class _Graph:
         return out
 
 
+def io_names(p) -> tuple[list[str], list[str]]:
+    """The ONNX graph's input and output names: ``"input"`` and ``"output"`` for a model of one
+    input and one output; otherwise the glassnet names (the ``Input`` names, the output layers';
+    ``output_<i>`` where a name is taken already)."""
+    ins = ["input"] if p.single_input else [name for name, _ in p.inputs]
+    if p.single_output:
+        return ins, ["output"]
+    outs: list[str] = []
+    for i, name in enumerate(p.output_names):
+        outs.append(f"output_{i}" if name in ins or name in outs else name)
+    return ins, outs
+
+
 def build_onnx(model, m: int):
     """The ``onnx.ModelProto`` of network ``m`` (not written, not checked)."""
     onnx = _onnx()
     helper = onnx.helper
     g = _Graph(onnx, model.dtype)
     elem = helper.np_dtype_to_tensor_dtype(np.dtype(model.dtype))
-    x = g.node("Identity", ["input"], "input")
-    for op in plan(model, m):
-        x = _emit(g, op, x)
-    g.nodes.append(helper.make_node("Identity", [x], ["output"], name="output"))
+    p = plan(model, m)
+    in_names, out_names = io_names(p)
+    values = {name: g.node("Identity", [onnx_name], onnx_name) for (name, _), onnx_name in zip(p.inputs, in_names)}
+    for op in p.ops:
+        values[op.name] = _emit(g, op, [values[v] for v in op.inputs])
+    for value, onnx_name in zip(p.outputs, out_names):
+        g.nodes.append(helper.make_node("Identity", [values[value]], [onnx_name], name=onnx_name))
     graph = helper.make_graph(
         g.nodes, f"glassnet_{model.name}_model{m}",
-        [helper.make_tensor_value_info("input", elem, ["N", *model.input_shape])],
-        [helper.make_tensor_value_info("output", elem, ["N", *model.output_shape])],
+        [helper.make_tensor_value_info(n, elem, ["N", *shape]) for n, (_, shape) in zip(in_names, p.inputs)],
+        [helper.make_tensor_value_info(n, elem, ["N", *shape]) for n, shape in zip(out_names, p.output_shapes)],
         initializer=g.inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="glassnet",
                               doc_string=f"network {m} (seed {model.seeds[m]}) of {model!r}")
@@ -147,8 +167,15 @@ def _pads(pads) -> list[int]:
     return [int(top), int(left), int(bottom), int(right)]
 
 
-def _emit(g: _Graph, op, x: str) -> str:
+def _emit(g: _Graph, op, xs: list[str]) -> str:
     a, k, n = op.arrays, op.attrs, op.name
+    x = xs[0]
+    if op.kind in ("add", "multiply"):
+        for other in xs[1:]:
+            x = g.node("Add" if op.kind == "add" else "Mul", [x, other], n)
+        return x
+    if op.kind == "concat":
+        return g.node("Concat", xs, n, axis=int(k["axis"]))
     if op.kind == "transpose":
         return g.node("Transpose", [x], n, perm=list(k["perm"]))
     if op.kind == "dense":

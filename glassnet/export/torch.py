@@ -1,7 +1,8 @@
 """PyTorch export and import: the equivalent ``torch.nn.Module`` of one network, and weights back.
 
-``to_torch(model, model_index=0)`` returns an ``nn.Sequential`` (in eval mode, the model's dtype)
-that takes and returns what ``model.predict`` does (channels-last images in and out; the
+``to_torch(model, model_index=0)`` returns an ``nn.Sequential`` for a chain of layers, or a
+graph module for a graph :class:`~glassnet.Model` with branches (in eval mode, the model's
+dtype), that takes and returns what ``model.predict`` does (channels-last images in and out; the
 transposes to PyTorch's channels-first layout are modules of their own). Its children are named
 after the glassnet layers, so its ``state_dict`` keys read ``dense_0.weight``, ``conv2d_0.bias``,
 ``batchnorm_0.running_mean``, ``dense_0_act.weight`` (a PReLU slope):
@@ -19,6 +20,7 @@ BatchNorm                  nn.BatchNorm1d / nn.BatchNorm2d (same momentum conven
 Dropout, Flatten           nn.Dropout, nn.Flatten
 activations                nn.ReLU, LeakyReLU, ELU, SELU, Tanh, Sigmoid, Softmax,
                            Softplus, GELU (exact or tanh), SiLU (swish), PReLU
+Add, Multiply, Concatenate small modules of their own (sum, product, torch.cat)
 =========================  ===========================================================
 
 ``load_state_dict_into(model, state_dict, model_index)`` writes a matching ``state_dict`` (for
@@ -114,24 +116,98 @@ def _modules():
         def forward(self, x):
             return torch.where(x > 0, x, self.weight * x)
 
+    class Add(nn.Module):
+        """The sum of every input (glassnet's ``Add``)."""
+
+        def forward(self, *xs):
+            y = xs[0]
+            for x in xs[1:]:
+                y = y + x
+            return y
+
+    class Multiply(nn.Module):
+        """The elementwise product of every input (glassnet's ``Multiply``)."""
+
+        def forward(self, *xs):
+            y = xs[0]
+            for x in xs[1:]:
+                y = y * x
+            return y
+
+    class Concat(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.dim = int(dim)
+
+        def forward(self, *xs):
+            return torch.cat(xs, dim=self.dim)
+
+        def extra_repr(self):
+            return f"dim={self.dim}"
+
+    class Graph(nn.Module):
+        """A glassnet graph model's network: the children run in ``steps`` order, each on the
+        values it names (``forward(x)`` or ``forward(x_a, x_b, ...)`` in the model's input order;
+        one tensor out, or a tuple for several outputs)."""
+
+        def __init__(self, children, steps, inputs, outputs, single_output):
+            super().__init__()
+            for name, module in children.items():
+                self.add_module(name, module)
+            self.steps = [(name, list(reads)) for name, reads in steps]
+            self.input_names, self.output_names = list(inputs), list(outputs)
+            self.single_output = single_output
+
+        def forward(self, *xs):
+            if len(xs) != len(self.input_names):
+                raise TypeError(f"this network takes {len(self.input_names)} inputs "
+                                f"({', '.join(self.input_names)}), got {len(xs)}")
+            values = dict(zip(self.input_names, xs))
+            for name, reads in self.steps:
+                values[name] = getattr(self, name)(*(values[r] for r in reads))
+            outs = tuple(values[o] for o in self.output_names)
+            return outs[0] if self.single_output else outs
+
     return {c.__name__: c for c in (Permute, PaddedConv2d, PaddedMaxPool2d, AvgPoolRealElements, GlobalAvgPool,
-                                    LastAxisPReLU)}
+                                    LastAxisPReLU, Add, Multiply, Concat, Graph)}
 
 
 def to_torch(model, model_index: int = 0):
-    """Network ``model_index`` of ``model`` as an equivalent ``torch.nn.Sequential`` (eval mode,
-    same weights, same dtype): ``module(torch.from_numpy(x))`` equals ``model.predict(x)``."""
+    """Network ``model_index`` of ``model`` as an equivalent module (eval mode, same weights, same
+    dtype): ``module(torch.from_numpy(x))`` equals ``model.predict(x)``.
+
+    A :class:`~glassnet.Sequential` becomes an ``nn.Sequential``; a graph
+    :class:`~glassnet.Model` a module whose children (named as above, plus ``add_0``,
+    ``concatenate_0``, ...) run in the graph's order, called ``module(x)`` or, for several inputs,
+    ``module(x_a, x_b, ...)``, returning a tuple for several outputs."""
     torch = _torch()
     check_model(model)
     (m,) = model_indices(model, model_index)
     nn, extra = torch.nn, _modules()
     dtype = torch.float64 if np.dtype(model.dtype) == np.float64 else torch.float32
+    p = plan(model, m)
     children = OrderedDict()
-    for op in plan(model, m):
+    for op in p.ops:
         children[op.name] = _module(torch, nn, extra, op, dtype)
-    module = nn.Sequential(children)
+    if _is_chain(p):
+        module = nn.Sequential(children)
+    else:
+        module = extra["Graph"](children, [(op.name, op.inputs) for op in p.ops], [n for n, _ in p.inputs],
+                                p.outputs, p.single_output)
     module.eval()
     return module
+
+
+def _is_chain(p) -> bool:
+    """Whether the plan is one input through one operation after another to one output."""
+    if not (p.single_input and p.single_output):
+        return False
+    prev = p.inputs[0][0]
+    for op in p.ops:
+        if op.inputs != [prev]:
+            return False
+        prev = op.name
+    return p.outputs == [prev]
 
 
 def _module(torch, nn, extra, op, dtype):
@@ -210,6 +286,12 @@ def _module(torch, nn, extra, op, dtype):
         simple = {"relu": nn.ReLU, "selu": nn.SELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "softplus": nn.Softplus,
                   "swish": nn.SiLU}
         return simple[name]()
+    if op.kind == "add":
+        return extra["Add"]()
+    if op.kind == "multiply":
+        return extra["Multiply"]()
+    if op.kind == "concat":
+        return extra["Concat"](k["axis"])
     raise GlassnetError(f"no torch export for operation {op.kind!r}")  # the plan only makes the above
 
 
