@@ -19,11 +19,24 @@ Timing protocol (per process, one implementation):
   1-step ``fit`` call is measured separately and reported as ``call_1step_s``.
 
 Contention: this machine is shared, so for every block the CPU time used by OTHER
-processes (machine busy time from /proc/stat minus this process's CPU time, in cores)
-is recorded as ``foreign_cores``; the driver flags runs where it was high.
+processes (machine busy time from /proc/stat minus the CPU time of this process's whole
+tree -- itself, its children and grandchildren, e.g. a sweep's pool workers -- in cores)
+is recorded as ``foreign_cores``; the driver flags runs where it was high
+(:class:`CpuMeter`).
 
 Peak memory is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the whole process
-(KiB on Linux), reported in MiB.
+(KiB on Linux), reported in MiB; the largest finished child process (RUSAGE_CHILDREN) is
+reported beside it where there was one.
+
+JAX implementations (``jax_*``) time float32 and check float64 (``jax_enable_x64``), end
+every timed block with ``block_until_ready()`` (so the block waits for the asynchronous
+work) and compile in setup (untimed): the first call's time (trace + compile + one run) is
+``info["compile_s"]``. ``--threads N`` pins a JAX process to N cores
+(``sched_setaffinity``, before XLA builds its thread pool).
+
+``glassnet_ref`` (and ``<glassnet impl>_ref``) is the same code as its glassnet
+implementation with ``GLASSNET_FAST=0`` in the environment: the readable reference path
+(:func:`add_reference_impls`).
 """
 from __future__ import annotations
 
@@ -88,6 +101,81 @@ def import_glassnet():
     except Exception as exc:  # ImportError, or an error inside a half-written package
         raise Unavailable(f"glassnet not importable: {type(exc).__name__}: {exc}") from None
     return gn
+
+
+REF_ENV = {"GLASSNET_FAST": "0"}
+
+
+def add_reference_impls(spec):
+    """Add ``<impl>_ref`` beside every glassnet implementation of ``spec`` (in place): the same
+    function run with :data:`REF_ENV` (``GLASSNET_FAST=0``, the readable reference path) in the
+    child's environment; also in the cross-check and as an information ratio
+    (fast path vs reference). Returns ``spec``."""
+    impls = {}
+    for name, ispec in spec["impls"].items():
+        impls[name] = ispec
+        if name.startswith("glassnet") and not name.endswith("_ref") and "env" not in ispec:
+            impls[name + "_ref"] = dict(ispec, base=name, env=dict(REF_ENV))
+    spec["impls"] = impls
+    chk = spec.get("check")
+    if chk:
+        names = []
+        for name in chk["impls"]:
+            names.append(name)
+            if name + "_ref" in impls and name + "_ref" not in chk["impls"]:
+                names.append(name + "_ref")
+        chk["impls"] = names
+    ratios = spec.setdefault("ratios", [])
+    for name, ispec in impls.items():
+        if ispec.get("base") and not any(r["a"] == ispec["base"] and r["b"] == name for r in ratios):
+            ratios.append({"a": ispec["base"], "b": name, "kind": "speedup"})
+    return spec
+
+
+def glassnet_fast_info():
+    """Whether glassnet's fast path is switched on in this process (after the import)."""
+    mod = sys.modules.get("glassnet.fast")
+    if mod is None:
+        try:
+            import glassnet.fast as mod  # noqa: F811
+        except Exception:
+            return {}
+    info = {"glassnet_fast": bool(mod.enabled())}
+    return info
+
+
+# --------------------------------------------------------------------------- JAX
+def import_jax(cfg):
+    """Import JAX for the CPU in ``cfg.dtype`` (float64 switches ``jax_enable_x64`` on), pinned to
+    ``cfg.threads`` cores; raise Unavailable if it is not installed."""
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    pinned = _pin_cores(cfg.threads)
+    try:
+        import jax
+    except ImportError as exc:
+        raise Unavailable(f"jax not installed ({exc}); pip install jax jaxlib") from None
+    jax.config.update("jax_enable_x64", cfg.dtype == "float64")
+    jax.config.update("jax_platforms", "cpu")
+    return jax, {"cores": pinned}
+
+
+def _pin_cores(n):
+    """Restrict this process to ``n`` of its allowed cores (XLA sizes its pool from them)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if 0 < n < len(allowed):
+        os.sched_setaffinity(0, allowed[:n])
+    return len(os.sched_getaffinity(0))
+
+
+def jax_first_call(fn, *args):
+    """Call ``fn(*args)`` once and wait for it: (result, seconds) -- trace + compile + one run."""
+    import jax
+
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return out, time.perf_counter() - t0
 
 
 def glassnet_param_arrays(model):
@@ -201,6 +289,69 @@ def _limit_threads(threads: int):
 _CLK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+def _proc_stat(pid):
+    """(ppid, CPU seconds) of one process from /proc/<pid>/stat: utime + stime of all its
+    threads plus cutime + cstime (its finished, waited-for children); None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    f = raw[raw.rfind(b")") + 2:].split()  # after "pid (comm) ": state is f[0]
+    try:
+        return int(f[1]), sum(int(v) for v in f[11:15]) / _CLK
+    except (IndexError, ValueError):
+        return None
+
+
+def tree_cpu_s(root=None):
+    """CPU-seconds used by process ``root`` (default: this one) and all its descendants
+    (children, grandchildren: pool workers, loky/joblib workers), alive or finished and reaped
+    inside the tree; None where /proc is unavailable.
+
+    Each process counts its own time (utime + stime) plus its reaped children's (cutime +
+    cstime); a child leaves the tree only by being reaped, so nothing is counted twice."""
+    root = os.getpid() if root is None else root
+    try:
+        pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
+    except OSError:
+        return None
+    stats, kids = {}, {}
+    for pid in pids:
+        st = _proc_stat(pid)
+        if st is not None:
+            stats[pid] = st
+            kids.setdefault(st[0], []).append(pid)
+    if root not in stats:
+        return None
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats[pid][1]
+        todo.extend(kids.get(pid, ()))
+    return total
+
+
+class CpuMeter:
+    """CPU used by processes OUTSIDE this process's tree while a block runs, in cores.
+
+    ``start()`` before the block, ``stop(seconds)`` after it returns
+    ``max(0, machine busy - own tree) / seconds`` (None without /proc). The machine's busy time
+    is from /proc/stat; the tree's from :func:`tree_cpu_s`, so a sweep's own worker processes
+    are not "contention"."""
+
+    def start(self):
+        self.busy0, self.tree0 = _machine_busy_s(), tree_cpu_s()
+
+    def stop(self, seconds):
+        busy1, tree1 = _machine_busy_s(), tree_cpu_s()
+        if None in (self.busy0, self.tree0, busy1, tree1) or seconds <= 0:
+            return None
+        self.own_cpu_s = tree1 - self.tree0
+        self.busy_cpu_s = busy1 - self.busy0
+        return max(0.0, self.busy_cpu_s - self.own_cpu_s) / seconds
+
+
 def _machine_busy_s():
     """CPU-seconds the whole machine spent busy (all cores, incl. hypervisor steal), from
     /proc/stat; None where unavailable."""
@@ -214,14 +365,14 @@ def _machine_busy_s():
     return (total - idle) / _CLK
 
 
-def _peak_rss_mib() -> float:
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def _peak_rss_mib(who=resource.RUSAGE_SELF) -> float:
+    rss = resource.getrusage(who).ru_maxrss
     return rss / 1024.0 if sys.platform != "darwin" else rss / (1024.0 * 1024.0)
 
 
 def _versions():
     v = {"python": platform.python_version()}
-    for name in ("numpy", "torch", "glassnet"):
+    for name in ("numpy", "torch", "glassnet", "jax", "jaxlib"):
         mod = sys.modules.get(name)
         if mod is not None:
             v[name] = getattr(mod, "__version__", "?")
@@ -253,6 +404,8 @@ def main(module, argv=None):
     args = ap.parse_args(argv)
 
     ispec = spec["impls"][args.impl]
+    for k, v in ispec.get("env", {}).items():  # the driver sets these too; direct runs need them
+        os.environ[k] = v
     models = args.models or ispec.get("models") or spec.get("models", 1)
     steps = args.steps or (ispec.get("quick") if args.quick else None) or ispec["steps"]
     repeats = args.repeats or (
@@ -267,7 +420,9 @@ def main(module, argv=None):
            "env_openblas": {k: os.environ.get(k) for k in
                             ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                              "OMP_NUM_THREADS")}}
-    fn = getattr(module, args.impl)
+    if ispec.get("env"):
+        out["env"] = dict(ispec["env"])
+    fn = getattr(module, ispec.get("base", args.impl))
     try:
         t0 = time.perf_counter()
         runner = fn(cfg)
@@ -285,20 +440,21 @@ def main(module, argv=None):
             out["losses"] = losses
         else:
             runner.train(warmup)
-            times, foreign = [], []
+            times, foreign, own = [], [], []
+            meter = CpuMeter()
             gc.collect()
             for _ in range(repeats):
-                busy0, cpu0 = _machine_busy_s(), time.process_time()
+                meter.start()
                 gc.disable()
                 t0 = time.perf_counter()
                 runner.train(steps)
                 dt = time.perf_counter() - t0
                 gc.enable()
-                busy1, cpu1 = _machine_busy_s(), time.process_time()
+                fc = meter.stop(dt)  # CPU of processes outside this tree, in cores (0..ncpu)
                 times.append(dt)
-                if busy0 is not None and busy1 is not None:
-                    # CPU used by OTHER processes during the block, in cores (0..ncpu)
-                    foreign.append(max(0.0, (busy1 - busy0) - (cpu1 - cpu0)) / dt)
+                if fc is not None:
+                    foreign.append(fc)
+                    own.append(meter.own_cpu_s / dt)
                 gc.collect()
             per = [t / steps for t in times]
             med = statistics.median(per)
@@ -308,6 +464,7 @@ def main(module, argv=None):
                 spread=(max(per) - min(per)) / med if med > 0 else 0.0,
                 steps_per_s=1.0 / med, model_steps_per_s=models / med,
                 foreign_cores=foreign, foreign_cores_max=max(foreign) if foreign else None,
+                own_cores=own,
             )
             if runner.fit_overhead:
                 one = []
@@ -321,6 +478,8 @@ def main(module, argv=None):
                 out["final_loss_mean"] = sum(fl) / len(fl)
         out["status"] = "ok"
         out["info"] = runner.info
+        if "glassnet" in sys.modules:
+            out["info"].update(glassnet_fast_info())
         del limiter
     except Unavailable as exc:
         out.update(status="unavailable", error=str(exc))
@@ -333,5 +492,8 @@ def main(module, argv=None):
         out["torch_threads"] = torch.get_num_threads()
     out["versions"] = _versions()
     out["peak_rss_mib"] = _peak_rss_mib()
+    children = _peak_rss_mib(resource.RUSAGE_CHILDREN)
+    if children > 0:
+        out["peak_rss_children_mib"] = children  # the largest finished child (sweep workers)
     _emit(out)
     return 0

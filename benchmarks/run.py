@@ -50,6 +50,13 @@ def child_env(threads: int):
     return env, removed
 
 
+def impl_env(env, spec, impl):
+    """The child's environment for one implementation: ``env`` plus the implementation's own
+    variables (``glassnet_ref``: GLASSNET_FAST=0)."""
+    extra = spec["impls"].get(impl, {}).get("env")
+    return dict(env, **extra) if extra else env
+
+
 def run_child(case, impl, extra, env, timeout):
     cmd = [sys.executable, "-m", f"benchmarks.cases.{case}", "--impl", impl] + extra
     t0 = time.perf_counter()
@@ -158,6 +165,23 @@ def table(rows, headers):
     return "\n".join(out)
 
 
+def note(res):
+    """The note column: fixed costs (a 1-step fit call, JAX's first call), what ran, memory of
+    finished children."""
+    info, parts = res.get("info") or {}, []
+    if res.get("call_1step_s") is not None:
+        parts.append(f"1-step fit call {fmt_time(res['call_1step_s'])}")
+    if info.get("compile_s") is not None:
+        parts.append(f"compile {fmt_time(info['compile_s'])}")
+    if info.get("note"):
+        parts.append(str(info["note"]))
+    if res.get("env"):
+        parts.append(" ".join(f"{k}={v}" for k, v in res["env"].items()))
+    if res.get("peak_rss_children_mib"):
+        parts.append(f"child RSS {res['peak_rss_children_mib']:.0f} MiB")
+    return "; ".join(parts)
+
+
 def per_model_step(res):
     if res and res.get("status") == "ok" and "step_s" in res:
         return res["step_s"] / res["models"]
@@ -165,9 +189,29 @@ def per_model_step(res):
 
 
 def ratio_lines(spec, results):
-    """Evaluate the case's ratio definitions on results of this run."""
+    """Evaluate the case's ratio definitions on results of this run.
+
+    kinds: "speedup" (b's time per model-step / a's; a target is a minimum), "time" (a's / b's;
+    a target is a maximum) and "seconds" (a's time per step in seconds -- the wall time of a
+    single-shot case such as a whole study; a target is a maximum)."""
     out = []
     for r in spec.get("ratios", []):
+        if r["kind"] == "seconds":
+            a = results.get(r["a"])
+            rec = dict(case=spec["name"], a=r["a"], b=None, kind="seconds", target=r.get("target"),
+                       stretch=None, value=None, verdict="n/a")
+            label = f"{r['a']}: wall time"
+            goal = f"target < {r['target']:g} s" if r.get("target") else "info"
+            if per_model_step(a) is None:
+                st = a.get("status", "missing") if a else "not run"
+                out.append((f"  {label:<52} {'n/a':>8}  {goal}  -- {r['a']}: {st}", rec))
+                continue
+            v = a["step_s"]
+            rec["value"] = v
+            verdict = ("PASS" if v < r["target"] else "MISS") if r.get("target") else ""
+            rec["verdict"] = verdict or "info"
+            out.append((f"  {label:<52} {v:>7.1f}s  {goal:<34} {verdict}", rec))
+            continue
         a, b = results.get(r["a"]), results.get(r["b"])
         ta, tb = per_model_step(a), per_model_step(b)
         rec = dict(case=spec["name"], a=r["a"], b=r["b"], kind=r["kind"],
@@ -203,35 +247,36 @@ def ratio_lines(spec, results):
 # --------------------------------------------------------------------------- check
 def run_checks(specs, env, args):
     print("\n== check: loss trajectories in float64 from the same initial weights ==")
-    print(f"   (loss before and after each of k SGD steps; max relative difference to "
-          f"numpy_loop; PASS if < {CHECK_RTOL:g})")
+    print(f"   (loss before and after each of k SGD steps; max relative difference to the "
+          f"case's reference, numpy_loop unless named; PASS if < {CHECK_RTOL:g})")
     records = []
     for spec in specs:
         chk = spec.get("check")
         if not chk:
             continue
         traj = {}
+        ref_name = chk.get("ref", "numpy_loop")
         for impl in chk["impls"]:
             if args.impls and impl not in args.impls:
                 continue
             extra = ["--check", str(chk["steps"]), "--dtype", "float64",
                      "--models", str(chk.get("models", 1)), "--threads", str(args.threads)]
-            res = run_child(spec["name"], impl, extra, env, args.timeout)
+            res = run_child(spec["name"], impl, extra, impl_env(env, spec, impl), args.timeout)
             traj[impl] = res
-        ref = traj.get("numpy_loop")
+        ref = traj.get(ref_name)
         for impl, res in traj.items():
             rec = {"case": spec["name"], "impl": impl, "status": res.get("status")}
             if res.get("status") != "ok":
                 msg = f"{res.get('status')}: {res.get('error', '')}"
-                print(f"  {spec['name']:<15} {impl:<12} SKIP  {msg[:110]}")
+                print(f"  {spec['name']:<15} {impl:<15} SKIP  {msg[:110]}")
                 rec["error"] = res.get("error")
-            elif impl == "numpy_loop":
+            elif impl == ref_name:
                 L = res["losses"]
-                print(f"  {spec['name']:<15} {impl:<12} ref   loss {L[0][0]:.10f} -> "
+                print(f"  {spec['name']:<15} {impl:<15} ref   loss {L[0][0]:.10f} -> "
                       f"{L[-1][0]:.10f} (model 0, {len(L) - 1} steps)")
                 rec["losses"] = L
             elif ref is None or ref.get("status") != "ok":
-                print(f"  {spec['name']:<15} {impl:<12} ----  no numpy_loop reference")
+                print(f"  {spec['name']:<15} {impl:<15} ----  no {ref_name} reference")
             else:
                 a, b = ref["losses"], res["losses"]
                 if len(a) != len(b) or any(len(u) != len(v) for u, v in zip(a, b)):
@@ -241,7 +286,7 @@ def run_checks(specs, env, args):
                               for ra, rb in zip(a, b) for u, v in zip(ra, rb))
                 ok = err < CHECK_RTOL
                 rec.update(max_rel_diff=err, passed=ok, losses=b)
-                print(f"  {spec['name']:<15} {impl:<12} {'PASS' if ok else 'FAIL'}  "
+                print(f"  {spec['name']:<15} {impl:<15} {'PASS' if ok else 'FAIL'}  "
                       f"max rel diff {err:.2e} over {len(b)} x {len(b[0]) if b else 0} losses")
             records.append(rec)
     return records
@@ -280,6 +325,12 @@ def main(argv=None):
     if args.retries is None:
         args.retries = 0 if args.quick else 1
     specs = [importlib.import_module(f"benchmarks.cases.{n}").SPEC for n in names]
+    if args.quick and not args.only:  # single-shot cases (whole studies) run in full runs only
+        skipped = [s["name"] for s in specs if s.get("full_run_only")]
+        specs = [s for s in specs if not s.get("full_run_only")]
+        if skipped:
+            print(f"--quick: skipping {', '.join(skipped)} (full runs only; name them in --only "
+                  f"for their quick form)")
 
     env, removed = child_env(args.threads)
     t_start = time.perf_counter()
@@ -316,7 +367,7 @@ def main(argv=None):
                 extra.append("--quick")
             if args.repeats:
                 extra += ["--repeats", str(args.repeats)]
-            res = run_bench(spec["name"], impl, extra, env, args)
+            res = run_bench(spec["name"], impl, extra, impl_env(env, spec, impl), args)
             per_case[spec["name"]][impl] = res
             all_results.append(res)
             if res.get("status") == "ok":
@@ -335,9 +386,7 @@ def main(argv=None):
     for spec in specs:
         for impl, res in per_case[spec["name"]].items():
             if res.get("status") == "ok":
-                extra = ""
-                if res.get("call_1step_s") is not None:
-                    extra = f"1-step fit call {fmt_time(res['call_1step_s'])}"
+                extra = note(res)
                 fc = res.get("foreign_cores_max")
                 if fc is not None and fc > FOREIGN_WARN:
                     extra = (extra + "; " if extra else "") + f"CONTENDED ({fc:.2f} cores busy elsewhere)"

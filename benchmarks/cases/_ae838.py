@@ -104,3 +104,86 @@ def glassnet_runner(cfg, models: int):
         return loss_from_output(np.asarray(model.predict(x)), y)
 
     return harness.glassnet_runner(model, kw, loss)
+
+
+# --------------------------------------------------------------- JAX building blocks
+def jax_setup(cfg, models: int, decays=None, lr: float = LR):
+    """JAX pieces of the 8-3-8 cases: the initial parameters (model axis first, or without it for
+    ``models == 0``: one model), the data, and the pure functions
+
+    * ``step(params, x, y[, wd])``: one SGD step of one model (``grad`` of the loss, p - lr g);
+    * ``losses(params, x, y)``: the loss of one model;
+
+    with ``decays`` (per-model lambda, the seed's penalty lambda/2 sum W^2 on the weights) the step
+    takes ``wd`` as a fourth argument. Returns (jax, jnp, info, params, x, y, step, loss)."""
+    from benchmarks.harness import import_jax
+
+    jax, info = import_jax(cfg)
+    import jax.numpy as jnp
+
+    def loss(p, x, y):
+        W1, b1, W2, b2 = p
+        h = jax.nn.sigmoid(x @ W1 + b1)
+        o = jax.nn.sigmoid(h @ W2 + b2)
+        return 0.5 * jnp.mean(jnp.sum((o - y) ** 2, axis=-1))
+
+    def penalised(p, x, y, wd):
+        return loss(p, x, y) + 0.5 * wd * (jnp.sum(p[0] ** 2) + jnp.sum(p[2] ** 2))
+
+    grad = jax.grad(loss)
+    grad_wd = jax.grad(penalised)
+
+    if decays is None:
+        def step(p, x, y):
+            return tuple(q - lr * g for q, g in zip(p, grad(p, x, y)))
+    else:
+        def step(p, x, y, wd):
+            return tuple(q - lr * g for q, g in zip(p, grad_wd(p, x, y, wd)))
+
+    ref = init_params(max(models, 1), cfg.seed, cfg.dtype)
+    params = tuple(jnp.asarray(a[0] if models == 0 else a) for a in ref)
+    xn, yn = data(cfg.dtype)
+    return jax, jnp, info, params, jnp.asarray(xn), jnp.asarray(yn), step, loss
+
+
+def jax_runner(cfg, models: int, loop: bool, decays=None, lr: float = LR):
+    """A JAX implementation: ``models == 0`` is one model without a model axis (jit), else
+    ``vmap`` over the model axis (shared data; per-model ``decays``); ``loop`` compiles the whole
+    n-step loop (``lax.fori_loop`` with n a traced argument: one compilation for every n),
+    otherwise one jitted call per step. Every ``train(n)`` ends with ``block_until_ready``."""
+    from benchmarks.harness import Runner, jax_first_call
+
+    jax, jnp, info, params, x, y, step, loss = jax_setup(cfg, models, decays, lr)
+    extra = ()
+    if decays is not None:
+        extra = (jnp.asarray(decays, dtype=x.dtype),)
+    if models:
+        step = jax.vmap(step, in_axes=(0, None, None) + (0,) * len(extra))
+        loss = jax.vmap(loss, in_axes=(0, None, None))
+    state = [params]
+    if loop:
+        def run(p, n, x, y, *e):
+            return jax.lax.fori_loop(0, n, lambda i, q: step(q, x, y, *e), p)
+
+        run = jax.jit(run)
+        _, info["compile_s"] = jax_first_call(run, params, 1, x, y, *extra)
+
+        def train(n):
+            state[0] = jax.block_until_ready(run(state[0], n, x, y, *extra))
+    else:
+        one = jax.jit(step)
+        _, info["compile_s"] = jax_first_call(one, params, x, y, *extra)
+
+        def train(n):
+            p = state[0]
+            for _ in range(n):
+                p = one(p, x, y, *extra)
+            state[0] = jax.block_until_ready(p)
+
+    loss_j = jax.jit(loss)
+
+    def losses():
+        v = jax.device_get(loss_j(state[0], x, y))
+        return [float(t) for t in (v if models else [v])]
+
+    return Runner(train, losses, info=info)

@@ -24,14 +24,19 @@ SPEC = {
         # a Python loop over 1,000 nn.Modules: time only a few steps of the loop
         "torch_loop": {"steps": 10, "quick": 1, "warmup": 1, "repeats": 5},
         "glassnet": {"steps": 1000, "quick": 100},
+        "jax_vmap": {"steps": 1000, "quick": 100},
+        "jax_vmap_loop": {"steps": 1000, "quick": 100},
     },
-    "check": {"impls": ["numpy_loop", "torch_bmm", "torch_loop", "glassnet"],
+    "check": {"impls": ["numpy_loop", "torch_bmm", "torch_loop", "glassnet", "jax_vmap",
+                        "jax_vmap_loop"],
               "steps": 10, "models": 3},
     "ratios": [
         {"a": "glassnet", "b": "torch_bmm", "kind": "speedup", "target": 1.0, "stretch": 2.0},
         {"a": "glassnet", "b": "torch_loop", "kind": "speedup", "target": 100.0},
         {"a": "glassnet", "b": "numpy_loop", "kind": "time"},
         {"a": "numpy_loop", "b": "torch_bmm", "kind": "speedup"},
+        {"a": "glassnet", "b": "jax_vmap", "kind": "speedup"},
+        {"a": "glassnet", "b": "jax_vmap_loop", "kind": "speedup"},
     ],
 }
 
@@ -160,6 +165,20 @@ def torch_loop(cfg):
 def glassnet(cfg):
     """glassnet Sequential(models=M).fit, one call of `steps` steps per timed block."""
     return ae.glassnet_runner(cfg, models=cfg.models)
+
+
+def jax_vmap(cfg):
+    """JAX: one model's SGD step, ``vmap``-ed over the stacked parameters (M, ...) and ``jit``-ed;
+    one call per step (shared data)."""
+    return ae.jax_runner(cfg, models=cfg.models, loop=False)
+
+
+def jax_vmap_loop(cfg):
+    """JAX: the vmapped step inside ``lax.fori_loop``: the whole n-step loop is one call."""
+    return ae.jax_runner(cfg, models=cfg.models, loop=True)
+
+
+harness.add_reference_impls(SPEC)
 
 
 if __name__ == "__main__":

@@ -23,14 +23,20 @@ SPEC = {
         "numpy_loop": {"steps": 20000, "quick": 2000},
         "torch_eager": {"steps": 4000, "quick": 400},
         "glassnet": {"steps": 20000, "quick": 2000},
+        "jax_step": {"steps": 20000, "quick": 2000},
+        # the whole loop is one compiled call: more steps per block to time it
+        "jax_loop": {"steps": 200000, "quick": 20000},
     },
-    "check": {"impls": ["numpy_loop", "torch_eager", "glassnet"], "steps": 10, "models": 1},
+    "check": {"impls": ["numpy_loop", "torch_eager", "glassnet", "jax_step", "jax_loop"],
+              "steps": 10, "models": 1},
     # kind "speedup": a's model-steps/s / b's (higher is better, target is a minimum);
     # kind "time":    a's time per model-step / b's (lower is better, target is a maximum).
     "ratios": [
         {"a": "glassnet", "b": "torch_eager", "kind": "speedup", "target": 6.0, "stretch": 10.0},
         {"a": "glassnet", "b": "numpy_loop", "kind": "time", "target": 1.5},
         {"a": "numpy_loop", "b": "torch_eager", "kind": "speedup"},
+        {"a": "glassnet", "b": "jax_step", "kind": "speedup"},
+        {"a": "glassnet", "b": "jax_loop", "kind": "speedup"},
     ],
 }
 
@@ -118,6 +124,19 @@ def torch_eager(cfg):
 def glassnet(cfg):
     """glassnet Sequential.fit, one call of `steps` steps per timed block."""
     return ae.glassnet_runner(cfg, models=1)
+
+
+def jax_step(cfg):
+    """JAX: one ``jit``-compiled SGD step (``grad`` of the loss, p - lr g) per Python call."""
+    return ae.jax_runner(cfg, models=0, loop=False)
+
+
+def jax_loop(cfg):
+    """JAX: the whole n-step loop compiled as one call (``lax.fori_loop`` inside ``jit``)."""
+    return ae.jax_runner(cfg, models=0, loop=True)
+
+
+harness.add_reference_impls(SPEC)
 
 
 if __name__ == "__main__":
