@@ -1,4 +1,5 @@
-"""``glassnet explain``: worked examples of backprop, softmax, parameter counts and activations."""
+"""``glassnet explain``: worked examples of backprop, softmax, parameter counts and activations, and why a
+stored run diverged, died or stalled."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ _NUMBERS = {"ignore_unknown_options": True}  # so "-1.5" is a number, not an opt
 
 @click.group()
 def explain():
-    """Worked explanations: backprop step by step, softmax, parameter counts, activations."""
+    """Worked explanations: backprop step by step, softmax, parameter counts, activations; why a run diverged."""
 
 
 @explain.command()
@@ -121,6 +122,52 @@ def activation(name, plot):
         click.echo(str(explain_activation(name, plot=plot)))
     except OSError as exc:
         raise GlassnetError(f"--plot {plot!r}: cannot write it ({exc.strerror or exc})") from None
+
+
+@explain.command()
+@click.argument("ident", metavar="RUN_ID")
+@click.option("--store", default=None, metavar="PATH", help="Run store: a .db file or a directory "
+              "(default ./glassnet-runs/runs.db, or $GLASSNET_STORE).")
+@click.option("--member", type=int, default=None, help="With a SWEEP id: the run's index in the sweep "
+              "(default: its first diverged run).")
+@click.option("--healthy", default=None, metavar="RUN_ID", help="Compare with this run (default: a finished run "
+              "of the same sweep that trains as one ensemble with it, same seed first).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Replay this many steps (default: the "
+              "whole run, at most 20,000).")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Save a figure of the loss, update "
+              "ratio and gradient norm of the layer named, beside the healthy run.")
+def divergence(ident, store, member, healthy, steps, plot):
+    """Why a stored run diverged, died or stalled: the first bad step, layer and chain-rule factor.
+
+    The run is replayed from its config, step by step, beside a healthy run of the same sweep;
+    the rules and thresholds are in glassnet.diagnostics.divergence.
+
+    \b
+    Example:
+        glassnet explain divergence 3f9a2c1b --store glassnet-runs
+    """
+    from ..diagnostics.divergence import _f, explain_stored_run  # noqa: PLC0415
+    from ..experiments import RunStore  # noqa: PLC0415
+
+    if plot is not None:
+        _check_plot_path(plot)
+    with RunStore(store, create=False) as st:
+        report, info = explain_stored_run(st, ident, member=member, healthy=healthy, steps=steps)
+    run, v = info["run"], report.verdicts[0]
+    part = "" if info["replayed"] == info["total_steps"] else \
+        f" (the first {info['replayed']:,} of {info['total_steps']:,} steps; --steps to change)"
+    if v.ok:
+        click.echo(f"run {run['id']} trained normally: nothing went wrong in the replay{part}: {v.note} "
+                   f"(stored status {run['status']!r})")
+        return
+    click.echo(report.render())
+    click.echo(f"replayed run {run['id']} from its config{part}; loss {_f(report.probe_loss[0, 0])} at step 0")
+    if plot is not None:
+        try:
+            report.plot(plot)
+        except OSError as exc:
+            raise GlassnetError(f"--plot {plot!r}: cannot write it ({exc.strerror or exc})") from None
+        click.echo(f"figure: {plot}")
 
 
 def _check_plot_path(plot) -> None:

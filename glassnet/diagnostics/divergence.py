@@ -40,9 +40,12 @@ layer, the one with the most dead units then (the lowest on a tie).
 
 **stalled** -- the probe loss at the end (median of the last tenth of the steps) is above
 ``1 - STALL_DROP`` (90%) of its step-0 value: the run learned less than 10%. The first step is
-the first ``t`` from which the probe loss never falls more than :data:`STALL_TOL` (1%) below its
-value at ``t``; the layer, the one whose gradient-to-weight ratio ||dL/dtheta|| / ||theta|| is
-smallest relative to the healthy member's (or smallest, without one).
+the first ``t`` from which the probe loss never falls more than ``STALL_DROP`` below its value
+at ``t`` (usually 0: it never learned); the layer, the one whose gradient-to-weight ratio
+||dL/dtheta|| / ||theta|| is smallest relative to the healthy member's (or smallest, without
+one). A run that learned and then sits on a plateau is not stalled by this rule (see
+:func:`~glassnet.diagnostics.detect_plateau`); a diverging model is not checked for dead units
+where its pre-activations are non-finite.
 
 **ok** -- none of these.
 
@@ -71,8 +74,6 @@ RATIO_LIMIT = 1.0
 DEAD_SHARE = 0.5
 #: stalled: the run lost less than this share of its step-0 probe loss
 STALL_DROP = 0.1
-#: stalled: from the first stalled step on, the probe loss never falls this share below it
-STALL_TOL = 0.01
 #: the probe set: at most this many training samples
 PROBE_SAMPLES = 2048
 
@@ -126,6 +127,7 @@ class DivergenceReport:
     healthy: int | None
     labels: list[str] = field(default_factory=list)
     stopped_at: np.ndarray | None = None
+    dtype: str = "float32"
 
     @property
     def verdict(self) -> Verdict | None:
@@ -292,7 +294,8 @@ class _Recorder(Callback):
             for name, act in self.sites:
                 i = self.site_layer[name]
                 if i is not None and act._z is not None:
-                    dead = ~(_per_unit(act._z) > 0).any(axis=1)
+                    z = _per_unit(act._z)
+                    dead = ~((z > 0) | ~np.isfinite(z)).any(axis=1)  # NaN is divergence, not death
                     row["dead"][i] = dead.mean(axis=1)
         return value
 
@@ -407,7 +410,7 @@ def explain_divergence(model_or_trainer, x=None, y=None, *, steps: int, member: 
         stats={name: np.stack([r[name] for r in rec.rows]) for name in STATS},
         verdicts=[], member=None, healthy=None,
         labels=list(labels) if labels is not None else [f"member {m}" for m in range(M)],
-        stopped_at=np.asarray(trainer.history.stopped_at).copy())
+        stopped_at=np.asarray(trainer.history.stopped_at).copy(), dtype=str(trainer.model.dtype))
     return judge(report, member, healthy)
 
 
@@ -452,9 +455,10 @@ def _verdict(report: DivergenceReport, m: int) -> Verdict:
             why = "its update began the climb"
         k = int(np.nanargmax(np.nan_to_num(s["ratio"][t0], nan=-1.0)))
         what = "non-finite" if not (np.isfinite(loss[t_bad]) and np.isfinite(probe[t_bad])) else \
-            f"{_f(probe[t_bad])} (over {DIVERGE_FACTOR:g}x {_f(start)})"
+            f"{_f(probe[t_bad])}, over {DIVERGE_FACTOR:g}x its start"
         found.append(Verdict(m, "diverged", t0, t_bad, report.layers[k], None,
-                             f"loss {what} at step {t_bad}; step {t0}: {why}"))
+                             f"the loss went from {_f(start)} at step 0 to {what} at step {t_bad}; "
+                             f"at step {t0} {why}"))
     elif not np.isfinite(start):
         found.append(Verdict(m, "diverged", 0, 0, report.layers[0], None, "the loss is non-finite at step 0"))
     # died
@@ -476,13 +480,13 @@ def _verdict(report: DivergenceReport, m: int) -> Verdict:
         tail = probe[-max(1, math.ceil(T / 10)):]
         if np.median(tail) > (1 - STALL_DROP) * start:
             suffix_min = np.minimum.accumulate(probe[::-1])[::-1]
-            t = int(np.argmax(suffix_min >= (1 - STALL_TOL) * probe))
+            t = int(np.argmax(suffix_min >= (1 - STALL_DROP) * probe))
             found.append(Verdict(m, "stalled", t, T - 1, None, None,
                                  f"loss {_f(start)} -> {_f(np.median(tail))} over {T} steps "
                                  f"(less than {STALL_DROP:.0%} lower)"))
     if not found:
         return Verdict(m, "ok", note=f"loss {_f(start)} -> {_f(probe[-1])} over {T} steps")
-    return min(found, key=lambda v: (v.detected, ["died", "diverged", "stalled"].index(v.kind)))
+    return min(found, key=lambda v: (v.detected, ["diverged", "died", "stalled"].index(v.kind)))
 
 
 def _responsible(report, v: Verdict, healthy) -> str:
@@ -540,11 +544,11 @@ def _render(r: DivergenceReport) -> str:
     lines.append(f"chain rule at {v.layer}, step {t}:  dL/dW = a_in^T (dL/da * f'(z)),  "
                  "update = -step * dL/dθ  (compared with " + ref + ")")
     rt, rm = (t, h) if h is not None else (0, m)
-    lines.append(f"  {'factor':<24}{name:>16}{(hname or 'step 0'):>16}{'ratio':>10}")
+    lines.append(f"  {'factor':<24}{'member':>12}{('healthy' if h is not None else 'step 0'):>12}{'ratio':>10}")
     for f in FACTORS + ("grad", "ratio"):
         a, b = r.stats[f][t, k, m], r.stats[f][rt, k, rm]
         mark = "   <- responsible" if f == v.factor else ""
-        lines.append(f"  {FACTOR_TEXT[f]:<24}{_f(a):>16}{_f(b):>16}{_ratio(a, b):>10}{mark}")
+        lines.append(f"  {FACTOR_TEXT[f]:<24}{_f(a):>12}{_f(b):>12}{_ratio(a, b):>10}{mark}")
     lines += _why(r, v, k, h)
     lines += _window(r, v, k, h)
     others = [x for x in r.verdicts if x.member != m]
@@ -595,20 +599,24 @@ def _why(r, v, k, h) -> list[str]:
         out.append("responsible: no single factor differs from " + ref + "; the update itself is "
                    + f"{_f(r.stats['ratio'][t, k, m])}x the weights.")
     if v.kind == "diverged":
-        where = _first_nonfinite(r, m, v.detected)
+        where = _first_nonfinite(r, m, v.detected, _live(r, m))
         if where:
             out.append(where)
     return out
 
 
-def _first_nonfinite(r, m, upto) -> str:
-    """The first non-finite activation (forward order) or gradient (backward order)."""
+def _first_nonfinite(r, m, upto, live) -> str:
+    """The first non-finite activation (forward order) or gradient (backward order) of the
+    member's replay; without one, its largest activation at step ``upto``."""
     L = len(r.layers)
-    for t in range(min(upto, len(r.steps) - 1) + 1):
+    for t in range(live):
         for k in range(L):
             if not np.isfinite(r.stats["zmax"][t, k, m]):
                 return f"first non-finite value: step {t}, {r.layers[k]}'s activation (max |z| = " \
                        f"{_f(r.stats['zmax'][t, k, m])})"
+        if not (np.isfinite(r.loss[t, m]) and np.isfinite(r.probe_loss[t, m])):
+            return f"first non-finite value: step {t}, the loss (activations still finite: the output's " \
+                   f"max |z| = {_f(r.stats['zmax'][t, L - 1, m])} overflows the loss in {r.dtype})"
         for k in reversed(range(L)):
             if not np.isfinite(r.stats["grad"][t, k, m]):
                 return f"first non-finite value: step {t}, {r.layers[k]}'s gradient (||dL/dθ|| = " \
@@ -652,3 +660,114 @@ def _window(r, v, k, h) -> list[str]:
             mark = "*" if (s == t and j == k) else " "
             lines.append(f"{mark} {s if j == 0 else '':>4}  {layer:<10}" + "  |  ".join(cells))
     return lines
+
+
+# ------------------------------------------------------------------------------- stored runs
+#: a stored run is replayed for at most this many steps unless told otherwise
+MAX_REPLAY_STEPS = 20_000
+#: healthy candidates replayed beside a stored run (its group's finished runs, same seed first)
+SIBLINGS = 3
+
+
+def explain_stored_run(store, ident: str, *, member: int | None = None, healthy: str | None = None,
+                       steps: int | None = None) -> tuple[DivergenceReport, dict]:
+    """Replay a stored run from its config and explain it (:func:`explain_divergence`).
+
+    ``store`` is an open :class:`~glassnet.experiments.RunStore`; ``ident`` a run id (or a unique
+    prefix), or a sweep id with ``member`` (the run's index in the sweep; default: the sweep's
+    first diverged run). Up to :data:`SIBLINGS` finished runs of the same sweep that train as one
+    ensemble with it (same shapes; same seed first) are replayed beside it, as candidates for the
+    healthy member, or ``healthy`` (a run id) alone. ``steps`` defaults to the run's length, at
+    most :data:`MAX_REPLAY_STEPS`. Returns the report (model 0 is the run) and the run's row.
+    """
+    from ..experiments.config import run_config, validate  # noqa: PLC0415
+    from ..experiments.planner import group_key  # noqa: PLC0415
+    from ..experiments.store import FINISHED  # noqa: PLC0415
+
+    kind, full = store.resolve(ident)
+    if kind == "sweep":
+        runs = store.runs(full)
+        if member is not None:
+            if not 0 <= member < len(runs):
+                raise GlassnetError(f"--member {member}: sweep {full} has runs 0..{len(runs) - 1}")
+            run = runs[member]
+        else:
+            run = next((r for r in runs if r["status"] == "diverged"), None)
+            if run is None:
+                raise GlassnetError(f"sweep {full} has no diverged run; give --member N (0..{len(runs) - 1}) "
+                                    "or a run id")
+    else:
+        if member is not None:
+            raise GlassnetError(f"--member picks a run of a sweep; {full} is a run")
+        run = store.run(full)
+    if run["status"] not in FINISHED:
+        why = f" ({run['error']})" if run.get("error") else ""
+        raise GlassnetError(f"run {run['id']} has status {run['status']!r}{why}: nothing was trained to explain")
+    sweep = store.sweep(run["sweep_id"])
+    _check_re_runnable(run, sweep)
+    cfg = run_config(validate(run["config"], source=f"run {run['id']} config"))
+    key = group_key(cfg)
+    if healthy is not None:
+        hkind, hid = store.resolve(healthy)
+        others = [store.run(hid)] if hkind == "run" else []
+        if not others or others[0]["id"] == run["id"]:
+            raise GlassnetError(f"--healthy {healthy!r} must be another run id")
+    else:
+        others = [r for r in store.runs(run["sweep_id"]) if r["id"] != run["id"] and r["status"] in FINISHED]
+        others.sort(key=lambda r: (r["seed"] != run["seed"], r["status"] != "completed"))
+    sibs = []
+    for r in others:
+        try:
+            _check_re_runnable(r, store.sweep(r["sweep_id"]))
+            c = run_config(validate(r["config"], source=f"run {r['id']} config"))
+        except GlassnetError:
+            if healthy is not None:
+                raise
+            continue
+        if group_key(c) != key:
+            if healthy is not None:
+                raise GlassnetError(f"--healthy run {r['id']} does not train as one ensemble with {run['id']} "
+                                    "(its data, model or training shape differ)")
+            continue
+        sibs.append((r, c))
+        if len(sibs) == SIBLINGS:
+            break
+    rows, configs = [run] + [r for r, _ in sibs], [cfg] + [c for _, c in sibs]
+    trainer, total = _stored_trainer(configs)
+    n = min(total, MAX_REPLAY_STEPS) if steps is None else min(total, int(steps))
+    labels = [_run_label(r, sweep["swept"]) for r in rows]
+    report = explain_divergence(trainer, steps=n, labels=labels)
+    report = judge(report, member=0, healthy=None if healthy is None else 1)
+    return report, {"run": run, "total_steps": total, "replayed": n}
+
+
+def _check_re_runnable(run, sweep) -> None:
+    params = run.get("params") or {}
+    if params.get("re_runnable", sweep["kind"] != "study"):
+        return
+    why = params.get("re_run_note", "recorded without a run config that re-runs it")
+    raise GlassnetError(f"run {run['id']} was trained by {sweep['name']!r} and cannot be replayed from its config "
+                        f"({why})")
+
+
+def _stored_trainer(configs):
+    """The Trainer of these runs as one ensemble, as the sweep worker trains them; and the total steps."""
+    from .. import losses as losses_mod  # noqa: PLC0415
+    from ..experiments.worker import build_model, ensemble_optimizer, load_data  # noqa: PLC0415
+    from ..training import Trainer  # noqa: PLC0415
+    from ..training.fit import total_steps  # noqa: PLC0415
+
+    cfg, t = configs[0], configs[0].training
+    data = load_data(cfg)
+    model = build_model(cfg, [c.training.seed for c in configs], data)
+    wd, l1 = [c.training.weight_decay for c in configs], [c.training.l1 for c in configs]
+    trainer = Trainer(model, data.x, data.y, loss=losses_mod.get(t.loss), optimizer=ensemble_optimizer(configs),
+                      batch_size=t.batch_size, weight_decay=wd if len(set(wd)) > 1 else wd[0],
+                      l1=l1 if len(set(l1)) > 1 else l1[0], shuffle=t.shuffle, metrics=[], log_every=1)
+    return trainer, total_steps(t.epochs, t.steps, trainer.steps_per_epoch)
+
+
+def _run_label(run, swept) -> str:
+    params = run.get("params") or {}
+    shown = ", ".join(f"{k.rsplit('.', 1)[-1]}={params[k]}" for k in swept if k in params)
+    return f"run {run['id'][:8]}" + (f" ({shown})" if shown else "")
