@@ -200,5 +200,8 @@ def glassnet(cfg):
     return harness.glassnet_classifier_runner(model, x, labels, gn.SGD(lr=LR), BATCH)
 
 
+harness.add_reference_impls(SPEC)
+
+
 if __name__ == "__main__":
     sys.exit(harness.main(sys.modules[__name__]))

@@ -28,12 +28,14 @@ SPEC = {
         "numpy_loop": {"steps": 400, "quick": 40},
         "torch_eager": {"steps": 300, "quick": 30},
         "glassnet": {"steps": 400, "quick": 40},
+        "jax_step": {"steps": 400, "quick": 40},
     },
-    "check": {"impls": ["numpy_loop", "torch_eager", "glassnet"], "steps": 10, "models": 1},
+    "check": {"impls": ["numpy_loop", "torch_eager", "glassnet", "jax_step"], "steps": 10, "models": 1},
     "ratios": [
         {"a": "glassnet", "b": "numpy_loop", "kind": "time", "target": 1.1},
         {"a": "glassnet", "b": "torch_eager", "kind": "speedup"},
         {"a": "numpy_loop", "b": "torch_eager", "kind": "speedup"},
+        {"a": "glassnet", "b": "jax_step", "kind": "speedup"},
     ],
 }
 
@@ -166,6 +168,49 @@ def glassnet(cfg):
     if cfg.check:
         harness.glassnet_load_params(model, init_params(cfg.seed, cfg.dtype))
     return harness.glassnet_classifier_runner(model, x, labels, gn.SGD(lr=LR, momentum=MOMENTUM), BATCH)
+
+
+def jax_step(cfg):
+    """JAX: one ``jit``-compiled step per Python call -- ``grad`` of the mean softmax CE
+    (``log_softmax``), then PyTorch-form momentum v = mu v + g; p -= lr v."""
+    jax, info = harness.import_jax(cfg)
+    import jax.numpy as jnp
+
+    x, labels = (jnp.asarray(a) for a in data(cfg.seed, cfg.dtype))
+    params = tuple(jnp.asarray(a) for a in init_params(cfg.seed, cfg.dtype))
+
+    def logits(p, x):
+        W1, b1, W2, b2, W3, b3 = p
+        a = jax.nn.relu(x @ W1 + b1)
+        a = jax.nn.relu(a @ W2 + b2)
+        return a @ W3 + b3
+
+    def ce(p, x, labels):
+        lp = jax.nn.log_softmax(logits(p, x))
+        return -jnp.mean(jnp.take_along_axis(lp, labels[:, None], axis=1))
+
+    @jax.jit
+    def step(p, v, x, labels):
+        g = jax.grad(ce)(p, x, labels)
+        v = tuple(MOMENTUM * vi + gi for vi, gi in zip(v, g))
+        return tuple(pi - LR * vi for pi, vi in zip(p, v)), v
+
+    state = [params, tuple(jnp.zeros_like(p) for p in params)]
+    _, info["compile_s"] = harness.jax_first_call(step, *state, x, labels)
+
+    def train(n):
+        p, v = state
+        for _ in range(n):
+            p, v = step(p, v, x, labels)
+        state[:] = jax.block_until_ready((p, v))
+
+    def loss():
+        return [harness.numpy_ce(jax.device_get(logits(state[0], x)), jax.device_get(labels))]
+
+    return Runner(train, loss, info=info)
+
+
+harness.add_reference_impls(SPEC)
 
 
 if __name__ == "__main__":
