@@ -1,14 +1,15 @@
 """scikit-learn estimators over glassnet networks: :class:`GlassnetClassifier`, :class:`GlassnetRegressor`.
 
-Both train one glassnet :class:`~glassnet.Sequential` with ``model.fit`` (the one Trainer) and
+Both train one glassnet network (a :class:`~glassnet.Sequential` or a graph :class:`~glassnet.Model`) with ``model.fit`` (the one Trainer) and
 follow scikit-learn's estimator conventions: parameters are stored untouched by ``__init__`` and
 validated in ``fit``; fitted state ends in ``_``; ``random_state`` makes a fit reproducible bit for
 bit; ``partial_fit`` trains one more epoch and ``warm_start`` continues from the last fit.
 
 The network is an MLP built from ``hidden_layer_sizes`` and ``activation`` unless ``build_fn`` is
-given: a callable ``build_fn(input_shape, n_outputs, seed) -> Sequential`` that returns a model
-with ``n_outputs`` linear outputs (logits for the classifier: no softmax layer) and passes ``seed``
-to ``Sequential(seed=seed)`` unchanged (:class:`~glassnet.sklearn.GlassnetSearchCV` passes a list
+given: a callable ``build_fn(input_shape, n_outputs, seed) -> Sequential or Model`` that returns a
+model of one input and ``n_outputs`` linear outputs (logits for the classifier: no softmax layer),
+a residual MLP built with ``gn.Input``/``gn.Add`` for example, and passes ``seed`` to
+``Sequential(seed=seed)`` or ``Model(inputs, outputs, seed=seed)`` unchanged (:class:`~glassnet.sklearn.GlassnetSearchCV` passes a list
 of seeds to train many networks as one model-axis program).
 
 The training objective is glassnet's, not scikit-learn's ``MLPClassifier``'s: the batch mean of
@@ -49,7 +50,7 @@ class _GlassnetEstimator(BaseEstimator):
     activation : str, default "relu"
         Hidden activation, any name of ``glassnet.activations.activations`` (or "prelu").
     build_fn : callable or None
-        ``build_fn(input_shape, n_outputs, seed) -> Sequential``, replacing the MLP.
+        ``build_fn(input_shape, n_outputs, seed) -> Sequential or Model``, replacing the MLP.
     optimizer : {"sgd", "adam", "rmsprop", "adagrad"}, default "adam"
     lr : float, default 0.001
         Learning rate.
@@ -76,7 +77,7 @@ class _GlassnetEstimator(BaseEstimator):
 
     Attributes
     ----------
-    model_ : glassnet.Sequential, the trained network (``model_.params`` are its weights).
+    model_ : glassnet.Sequential or glassnet.Model, the trained network (``model_.params`` are its weights).
     optimizer_ : the glassnet optimizer, with its state (momentum, moments).
     history_ : glassnet.History of the last ``fit``/``partial_fit`` call.
     loss_curve_ : list of float, the training loss logged once per epoch, over all calls.
@@ -137,7 +138,7 @@ class _GlassnetEstimator(BaseEstimator):
                 raise GlassnetError(f"activation must be one of {', '.join(activations.names())} or 'prelu', "
                                     f"got {act!r}", field="activation", value=act)
         elif not callable(self.build_fn):
-            raise GlassnetError(f"build_fn must be a callable (input_shape, n_outputs, seed) -> Sequential, "
+            raise GlassnetError(f"build_fn must be a callable (input_shape, n_outputs, seed) -> Sequential or Model, "
                                 f"got {self.build_fn!r}", field="build_fn", value=self.build_fn)
         if self.optimizer not in OPTIMIZERS:
             raise GlassnetError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got "

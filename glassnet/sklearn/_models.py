@@ -25,13 +25,19 @@ def mlp_builder(hidden_layer_sizes, activation, dtype):
 
 def build_checked(builder, input_shape, n_outputs, seed, dtype, name="build_fn"):
     """Call ``builder(input_shape, n_outputs, seed)`` and check what comes back: a built
-    :class:`~glassnet.Sequential` with per-sample output ``(n_outputs,)``, one network per seed
-    (a list of seeds must reach ``Sequential(seed=...)`` as given) and the estimator's dtype."""
+    :class:`~glassnet.Sequential` or graph :class:`~glassnet.Model` of one input and one output,
+    per-sample output ``(n_outputs,)``, one network per seed (a list of seeds must reach
+    ``Sequential(seed=...)`` / ``Model(..., seed=...)`` as given) and the estimator's dtype."""
+    from ..graph import Model
     from ..model import Sequential
 
     model = builder(tuple(input_shape), int(n_outputs), seed)
-    if not isinstance(model, Sequential):
-        raise GlassnetError(f"{name} must return a glassnet Sequential, got {type(model).__name__}",
+    if not isinstance(model, (Sequential, Model)):
+        raise GlassnetError(f"{name} must return a glassnet Sequential or Model, got {type(model).__name__}",
+                            field=name, value=builder)
+    if isinstance(model, Model) and not (model._single_input and model._single_output):
+        raise GlassnetError(f"{name} must return a Model of one input and one output (X is one array, y one "
+                            f"target), got {len(model.inputs)} inputs and {len(model.outputs)} outputs",
                             field=name, value=builder)
     if not model.built:
         model.build(tuple(input_shape))
@@ -45,8 +51,8 @@ def build_checked(builder, input_shape, n_outputs, seed, dtype, name="build_fn")
                             field=name, value=builder)
     seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed]
     if list(model.seeds) != [int(s) for s in seeds]:
-        raise GlassnetError(f"{name} must pass its `seed` argument to Sequential(seed=seed) unchanged "
-                            f"(got seeds {model.seeds}, expected {seeds})", field=name, value=builder)
+        raise GlassnetError(f"{name} must pass its `seed` argument to Sequential(seed=seed) or Model(seed=seed) "
+                            f"unchanged (got seeds {model.seeds}, expected {seeds})", field=name, value=builder)
     if model.dtype != np.dtype(dtype):
         raise GlassnetError(f"{name} built a {model.dtype} model but the estimator's dtype is {dtype!r}; "
                             "pass dtype to Sequential or set the estimator's dtype", field=name, value=builder)
@@ -54,24 +60,17 @@ def build_checked(builder, input_shape, n_outputs, seed, dtype, name="build_fn")
 
 
 def take_model(model, m: int):
-    """Network ``m`` of an ensemble as a single-network :class:`~glassnet.Sequential` (its own
-    copy of the parameters and buffers; predictions equal row ``m`` of ``model.predict``).
+    """Network ``m`` of an ensemble as a single network of the same kind (a Sequential or a graph
+    Model) with its own copy of the parameters and buffers; predictions equal row ``m`` of
+    ``model.predict``.
 
     The new model's random streams start afresh from seed ``model.seeds[m]``: further training
     does not continue the ensemble's shuffles (nor its optimizer state, which is not copied).
     """
-    from ..layers import from_config
-    from ..model import Sequential
+    from ..network import architecture_header, build_from_header
 
     if not 0 <= m < model.M:
         raise GlassnetError(f"model index must be in [0, {model.M}), got {m}", field="model_index", value=m)
-    config = model.config()
-    layers = [from_config(c) for c in config["layers"]]
-    one = Sequential(layers, model.input_shape, seed=int(model.seeds[m]), dtype=model.dtype, name=model.name)
-    for src, dst in zip(model.layers, one.layers):
-        for short, p in src.params.items():
-            dst.params[short].value = np.array(p.value[m:m + 1], copy=True)
-            dst.params[short].grad = np.zeros_like(dst.params[short].value)
-        for short, b in src.buffers.items():
-            dst.buffers[short][...] = b[m:m + 1]
-    return one
+    arrays = {f"param/{l.name}/{s}": p.value[m] for l in model.layers for s, p in l.params.items()}
+    arrays.update({f"buffer/{l.name}/{s}": b[m] for l in model.layers for s, b in l.buffers.items()})
+    return build_from_header(architecture_header(model), int(model.seeds[m]), arrays)

@@ -36,6 +36,12 @@ single fit by a few ulps. ``max_models=15`` keeps every program below the bounda
 
 ``seeds=[s0, s1, ...]`` trains every candidate x fold once per seed (overriding
 ``random_state``), all in the same programs, and scores each fold by the mean over seeds.
+
+Several scorers (``scoring=["accuracy", "f1_macro"]`` or ``{"acc": "accuracy", "f1": make_scorer(...)}``)
+score every network once each, as ``GridSearchCV`` does: ``cv_results_`` then holds
+``split<k>_test_<name>``, ``mean_test_<name>``, ``std_test_<name>``, ``rank_test_<name>`` (and
+``*_train_<name>``) per scorer, and ``refit`` must name the scorer that picks the best candidate
+(or be a callable ``refit(cv_results_) -> index``, or False).
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
-from sklearn.metrics import check_scoring
+from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
 from sklearn.utils import _safe_indexing
 from sklearn.utils.metaestimators import available_if
@@ -72,8 +78,9 @@ class _Task:
     est: object
     seed: int
     data: "_FoldData"
-    test_score: float = np.nan
-    train_score: float = np.nan
+    #: scorer name -> score (the name is ``"score"`` for a single scorer)
+    test_scores: dict = field(default_factory=dict)
+    train_scores: dict = field(default_factory=dict)
     fit_time: float = 0.0
     score_time: float = 0.0
 
@@ -117,10 +124,13 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
     param_grid : dict or list of dicts, as ``GridSearchCV``'s
     param_distributions : dict or list of dicts, as ``RandomizedSearchCV``'s (give this or
         ``param_grid``); ``n_iter`` candidates are drawn with ``random_state``.
-    scoring : None (the estimator's ``score``), a scorer name or a callable ``(est, X, y)``.
+    scoring : None (the estimator's ``score``), a scorer name or a callable ``(est, X, y)``; or
+        several: a list of scorer names or a dict ``{name: scorer name or callable}``.
     cv : int, splitter or iterable, as ``GridSearchCV``'s (default 5-fold, stratified for
         classifiers).
-    refit : bool, default True. Refit the best candidate on all of ``X`` as ``best_estimator_``.
+    refit : bool, str or callable, default True. Refit the best candidate on all of ``X`` as
+        ``best_estimator_``. With several scorers: the name of the one that picks the best, a
+        callable ``refit(cv_results_) -> best index``, or False (no ``best_*`` attributes).
     seeds : None or list of int. Train each candidate x fold once per seed (overriding
         ``random_state``) and score each fold by the mean over seeds; the refit uses ``seeds[0]``.
     max_models : None or int. Most networks per program (None: no limit); larger groups are
@@ -134,8 +144,10 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
     ----------
     cv_results_ : dict of arrays, as ``GridSearchCV.cv_results_`` (``mean_fit_time`` is each
         network's share of its program's wall time).
-    best_index_, best_params_, best_score_, best_estimator_, refit_time_, scorer_, n_splits_,
-    multimetric_ (always False).
+    best_index_, best_params_, best_score_, best_estimator_, refit_time_, n_splits_, as
+    ``GridSearchCV``'s (``best_score_`` is absent when ``refit`` is a callable).
+    scorer_ : the scorer, or a dict ``{name: scorer}`` with several.
+    multimetric_ : bool, whether several scorers were given.
     programs_ : list of dicts, one per model-axis program: the shared parameters, ``models``,
         ``n_train``, ``seconds``.
     """
@@ -183,9 +195,34 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
         if not (self.error_score == "raise" or isinstance(self.error_score, numbers.Number)):
             raise GlassnetError(f"error_score must be 'raise' or a number, got {self.error_score!r}",
                                 field="error_score")
-        if isinstance(self.scoring, (list, tuple, set, dict)):
-            raise GlassnetError("GlassnetSearchCV takes one scorer (a name or a callable); multi-metric "
-                                "scoring is not supported", field="scoring")
+
+    def _scorers(self) -> dict | None:
+        """``{name: scorer}`` of multi-metric ``scoring`` (a list, tuple or set of names, or a dict
+        of names or callables), checked as ``GridSearchCV`` checks them; None for one scorer."""
+        scoring = self.scoring
+        if not isinstance(scoring, (list, tuple, set, dict)):
+            return None
+        if isinstance(scoring, dict):
+            names, specs = list(scoring), list(scoring.values())
+        else:
+            names = specs = list(scoring)
+        if not names or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+            raise GlassnetError(f"scoring as several scorers must be a non-empty list of distinct scorer names "
+                                f"or a dict {{name: scorer}} with string keys, got {scoring!r}", field="scoring")
+        scorers = {}
+        for name, spec in zip(names, specs):
+            if not (isinstance(spec, str) or callable(spec)):
+                raise GlassnetError(f"scoring[{name!r}] must be a scorer name or a callable (est, X, y), got "
+                                    f"{spec!r}", field="scoring")
+            if isinstance(spec, str) and spec not in get_scorer_names():
+                raise GlassnetError(f"scoring[{name!r}]: {spec!r} is not a scikit-learn scorer name "
+                                    "(sklearn.metrics.get_scorer_names() lists them)", field="scoring")
+            scorers[name] = check_scoring(self.estimator, spec)
+        refit = self.refit
+        if not (refit is False or callable(refit) or (isinstance(refit, str) and refit in scorers)):
+            raise GlassnetError(f"with several scorers, refit must be the name of one ({', '.join(map(repr, scorers))}), "
+                                f"a callable refit(cv_results_) -> index, or False; got {refit!r}", field="refit")
+        return scorers
 
     # -- fitting ------------------------------------------------------------------------------------
     def fit(self, X, y=None, groups=None):
@@ -198,8 +235,9 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, groups))
         self.n_splits_ = len(splits)
-        self.scorer_ = check_scoring(self.estimator, self.scoring)
-        self.multimetric_ = False
+        scorers = self._scorers()
+        self.multimetric_ = scorers is not None
+        self.scorer_ = scorers if self.multimetric_ else check_scoring(self.estimator, self.scoring)
         seeds = [None] if self.seeds is None else [int(s) for s in self.seeds]
         tasks, failed = self._plan(X, y, candidates, splits, seeds)
         self.programs_ = []
@@ -286,7 +324,8 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
             warnings.warn(f"{M} fits failed ({type(exc).__name__}: {exc}); their score is "
                           f"{self.error_score}", FitFailedWarning, stacklevel=3)
             for task in program:
-                task.test_score = task.train_score = self.error_score
+                task.test_scores = dict.fromkeys(self._score_names(), float(self.error_score))
+                task.train_scores = dict(task.test_scores)
             return
         seconds = time.perf_counter() - t0
         self.programs_.append({"params": {k: v for k, v in rep.get_params(deep=False).items()
@@ -301,9 +340,9 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
             train, test = splits[task.fold]
             s0 = time.perf_counter()
             if self.scoring is None:  # the estimator's own score, from the network's outputs
-                task.test_score = self._default_score(task, one, task.data.test(X, y, test))
+                task.test_scores = {"score": self._default_score(task, one, task.data.test(X, y, test))}
                 if self.return_train_score:
-                    task.train_score = self._default_score(task, one, task.data.test(X, y, train))
+                    task.train_scores = {"score": self._default_score(task, one, task.data.test(X, y, train))}
             else:
                 fitted = clone(task.est)
                 fitted.__dict__.update(task.data.attrs)
@@ -311,9 +350,9 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
                 fitted.optimizer_ = task.est._new_optimizer()
                 fitted.n_iter_ = int(rep.epochs)
                 fitted.loss_curve_ = [float(v) for v in hist.curves["loss"][m]]
-                task.test_score = self._score(fitted, _safe_indexing(X, test), _safe_indexing(y, test))
+                task.test_scores = self._score(fitted, _safe_indexing(X, test), _safe_indexing(y, test))
                 if self.return_train_score:
-                    task.train_score = self._score(fitted, _safe_indexing(X, train), _safe_indexing(y, train))
+                    task.train_scores = self._score(fitted, _safe_indexing(X, train), _safe_indexing(y, train))
             task.score_time = time.perf_counter() - s0
 
     def _default_score(self, task, one, data) -> float:
@@ -321,28 +360,44 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
         return float(task.est._score_outputs(np.asarray(one.predict(x), dtype=np.float64), y_true,
                                              task.data.attrs))
 
-    def _score(self, est, X, y) -> float:
-        try:
-            return float(self.scorer_(est, X, y))
-        except Exception as exc:  # noqa: BLE001
-            if self.error_score == "raise":
-                raise
-            warnings.warn(f"scoring failed ({type(exc).__name__}: {exc}); the score is {self.error_score}",
-                          FitFailedWarning, stacklevel=4)
-            return float(self.error_score)
+    def _score_names(self) -> list[str]:
+        """The suffixes of the score keys: ``"score"`` for one scorer, else each scorer's name."""
+        return list(self.scorer_) if self.multimetric_ else ["score"]
+
+    def _score(self, est, X, y) -> dict:
+        """``{name: score}`` of ``est`` on ``(X, y)`` by every scorer (one entry for one scorer);
+        a scorer that fails scores ``error_score``."""
+        scorers = self.scorer_ if self.multimetric_ else {"score": self.scorer_}
+        out = {}
+        for name, scorer in scorers.items():
+            try:
+                out[name] = float(scorer(est, X, y))
+            except Exception as exc:  # noqa: BLE001
+                if self.error_score == "raise":
+                    raise
+                warnings.warn(f"scoring failed ({type(exc).__name__}: {exc}); the score is {self.error_score}",
+                              FitFailedWarning, stacklevel=4)
+                out[name] = float(self.error_score)
+        return out
 
     # -- results --------------------------------------------------------------------------------------
     def _store_results(self, candidates, tasks, failed, n_seeds):
         n_c, n_s = len(candidates), self.n_splits_
-        arrays = {k: np.full((n_c, n_s, n_seeds), np.nan) for k in ("test", "train", "fit", "score")}
+        names = self._score_names()
+        arrays = {k: np.full((n_c, n_s, n_seeds), np.nan) for k in ("fit", "score")}
+        tests = {n: np.full((n_c, n_s, n_seeds), np.nan) for n in names}
+        trains = {n: np.full((n_c, n_s, n_seeds), np.nan) for n in names}
         for ci in failed:
-            arrays["test"][ci] = arrays["train"][ci] = float(self.error_score)
+            for n in names:
+                tests[n][ci] = trains[n][ci] = float(self.error_score)
         if failed:
             warnings.warn(f"{len(failed)} of {n_c} candidates failed; e.g. {next(iter(failed.values()))}",
                           FitFailedWarning, stacklevel=3)
         for t in tasks:
             idx = (t.cand, t.fold, t.rep)
-            arrays["test"][idx], arrays["train"][idx] = t.test_score, t.train_score
+            for n in names:
+                tests[n][idx] = t.test_scores.get(n, np.nan)
+                trains[n][idx] = t.train_scores.get(n, np.nan)
             arrays["fit"][idx], arrays["score"][idx] = t.fit_time, t.score_time
         results = {}
 
@@ -362,23 +417,35 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
 
         store("fit_time", arrays["fit"].sum(axis=2))
         store("score_time", arrays["score"].sum(axis=2))
-        names = sorted({k for p in candidates for k in p})
-        for name in names:
+        for name in sorted({k for p in candidates for k in p}):
             col = np.ma.MaskedArray(np.empty(n_c, dtype=object), mask=True)
             for i, p in enumerate(candidates):
                 if name in p:
                     col[i] = p[name]
             results[f"param_{name}"] = col
         results["params"] = candidates
-        store("test_score", arrays["test"].mean(axis=2), splits=True, rank=True)
-        if n_seeds > 1:
-            per_seed = arrays["test"].mean(axis=1)  # (candidates, seeds)
-            results["std_seed_test_score"] = per_seed.std(axis=1)
+        for n in names:  # GridSearchCV's order: every scorer's test keys, then their train keys
+            store(f"test_{n}", tests[n].mean(axis=2), splits=True, rank=True)
+            if n_seeds > 1:
+                per_seed = tests[n].mean(axis=1)  # (candidates, seeds)
+                results[f"std_seed_test_{n}"] = per_seed.std(axis=1)
         if self.return_train_score:
-            store("train_score", arrays["train"].mean(axis=2), splits=True)
+            for n in names:
+                store(f"train_{n}", trains[n].mean(axis=2), splits=True)
         self.cv_results_ = results
-        self.best_index_ = int(results["rank_test_score"].argmin())
-        self.best_score_ = float(results["mean_test_score"][self.best_index_])
+        refit = self.refit
+        if self.multimetric_ and not refit:
+            return  # as GridSearchCV: no best_* without a scorer to choose by
+        if callable(refit):
+            best = refit(results)
+            if not isinstance(best, numbers.Integral) or isinstance(best, bool) or not 0 <= best < n_c:
+                raise GlassnetError(f"refit(cv_results_) must return a candidate index in [0, {n_c}), got {best!r}",
+                                    field="refit")
+            self.best_index_ = int(best)
+        else:
+            key = refit if self.multimetric_ else "score"
+            self.best_index_ = int(results[f"rank_test_{key}"].argmin())
+            self.best_score_ = float(results[f"mean_test_{key}"][self.best_index_])
         self.best_params_ = candidates[self.best_index_]
 
     # -- using the best estimator ---------------------------------------------------------------------
@@ -398,8 +465,14 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
         return self._best().predict_log_proba(X)
 
     def score(self, X, y=None):
-        """``scorer_(best_estimator_, X, y)``, as ``GridSearchCV.score``."""
-        return self.scorer_(self._best(), X, y)
+        """``scorer_(best_estimator_, X, y)`` (the ``refit`` scorer's with several), as
+        ``GridSearchCV.score``."""
+        best = self._best()
+        if self.multimetric_:
+            if not isinstance(self.refit, str):
+                raise GlassnetError("score needs refit to name one of the scorers", field="refit")
+            return self.scorer_[self.refit](best, X, y)
+        return self.scorer_(best, X, y)
 
     @property
     def classes_(self):

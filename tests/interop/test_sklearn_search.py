@@ -130,7 +130,7 @@ def test_bad_arguments_are_clear(digits):
         GlassnetSearchCV(LogisticRegression(), {"C": [1.0]}).fit(X, y)
     with pytest.raises(gn.GlassnetError, match="exactly one of param_grid"):
         GlassnetSearchCV(GlassnetClassifier()).fit(X, y)
-    with pytest.raises(gn.GlassnetError, match="multi-metric"):
+    with pytest.raises(gn.GlassnetError, match="with several scorers, refit must be the name of one"):
         GlassnetSearchCV(GlassnetClassifier(), {"lr": [0.1]}, scoring=["accuracy", "f1"]).fit(X, y)
     with pytest.raises(gn.GlassnetError, match="seeds must be"):
         GlassnetSearchCV(GlassnetClassifier(), {"lr": [0.1]}, seeds=[]).fit(X, y)
