@@ -46,7 +46,13 @@ const network = new NetworkView($("network"), {
   onHoverNeuron: () => heatmap.preview(network.hoverPreview(decoded)),
 });
 const chart = new LossChart($("chart"), { width: 300, height: 110 });
-const backprop = new BackpropView($("backprop"), { onPhase: v => network.showValues(v) });
+const backprop = new BackpropView($("backprop"), {
+  onPhase: v => { network.showValues(v); network.setFlowTrace(backprop.trace, backprop.phase); },
+});
+network.onFlowStatus = s => {
+  setText("flow-status", s === "on" || s === "off" ? "" : `(${s})`);
+  $("network").dataset.flow = s === "on" ? "on" : "off";
+};
 const ensemble = new EnsembleView($("ensemble"), { state, onFocus: m => state.set({ focus: m }) });
 backprop.render();
 wireIO(conn, { onError: m => banner(m, "error") });
@@ -73,11 +79,13 @@ function applyView(keys) {
   if (keys.some(k => ["problem", "classes"].includes(k))) { drawLabels(); drawLegend(); }
   if (keys.includes("showTestData")) { heatmap.showTest = state.get("showTestData"); heatmap.drawPoints(); }
   if (keys.includes("discretize")) { heatmap.discretize = state.get("discretize"); heatmap.drawBackground(); }
+  if (keys.includes("linkFlow")) network.setFlow(state.get("linkFlow"));
 }
 
 state.onChange((keys, source) => {
-  if (source !== "server" && source !== "hidden" && keys.length) {
-    sendSettings(Object.fromEntries(keys.map(k => [k, state.get(k)])));
+  const serverKeys = State.serverKeys(keys);  // the page's own rows (link flow) stay here
+  if (source !== "server" && source !== "hidden" && serverKeys.length) {
+    sendSettings(Object.fromEntries(serverKeys.map(k => [k, state.get(k)])));
   }
   history.replaceState(null, "", `#${state.toHash()}`);
   applyView(keys);
@@ -92,7 +100,7 @@ window.addEventListener("hashchange", () => {
 });
 
 conn.onOpen(({ reconnected }) => {
-  sendSettings(state.values);
+  sendSettings(Object.fromEntries(State.serverKeys(Object.keys(state.values)).map(k => [k, state.get(k)])));
   if (reconnected) {
     setPlaying(false);
     banner(`${closeNote}Reconnected to the glassnet server, which started a new session: the network was `

@@ -7,9 +7,19 @@
 // ("networkShape=4,2"), booleans "true"/"false". Classroom mode: "<control>_hide=true" hides a
 // control; the extra UI parts listed in EXTRA_HIDEABLE can be hidden the same way.
 
-import { SETTINGS, LIMITS, LESSONS } from "/settings.js";
+import { SETTINGS as SERVER_SETTINGS, LIMITS, LESSONS } from "/settings.js";
 
-export { SETTINGS, LIMITS, LESSONS };
+/** Rows of the page's own: how the page draws, nothing the server computes. They join the
+ * table (so the URL, the controls and classroom mode treat them as every other row) but are
+ * never sent to the server (see `State.serverKeys`). Validated here as the server's are. */
+export const PAGE_SETTINGS = [
+  { key: "linkFlow", type: "bool", default: false, label: "Animate link flow", group: "view", effect: "view", page: true,
+    help: "Dashes move along each link of the network diagram, faster where more signal passes (|weight| × mean |input| "
+      + "over the square; with a backprop trace shown, that point's values: forward in the forward phase, the "
+      + "gradient backwards in the others). Paused while the page is in the background or drawing slowly." },
+];
+export const SETTINGS = [...SERVER_SETTINGS, ...PAGE_SETTINGS];
+export { LIMITS, LESSONS };
 export const TABLE = Object.fromEntries(SETTINGS.map(row => [row.key, row]));
 
 /** Parts of the page that are not settings but can be hidden in classroom mode. */
@@ -107,6 +117,9 @@ export class State {
   }
 
   onChange(fn) { this.listeners.push(fn); }
+
+  /** The keys the server knows (every row but the page's own). */
+  static serverKeys(keys) { return keys.filter(k => !TABLE[k].page); }
 
   setHidden(name, hide) {
     if (hide) this.hidden.add(name); else this.hidden.delete(name);

@@ -3,6 +3,12 @@
 // one to make it the main view), the disagreement map (where the copies predict differently:
 // the uncertainty a single run hides), every copy's loss curve with their mean and spread, and
 // how many copies have converged, diverged or have dead neurons.
+//
+// Drawing cost (N = 16 at 15+ updates a second): every copy's map is painted into ONE ImageData
+// (an atlas, one putImageData per update) and only the maps whose bytes changed are copied onto
+// the maps canvas; the disagreement map is drawn only when it changed; the slots are measured
+// only when the grid is resized (no layout read per frame); the curves are drawn at most
+// CHART_FPS times a second (the last update is always drawn).
 
 import { paint } from "./colors.js";
 import { el, fmt } from "../util.js";
@@ -11,6 +17,7 @@ const MAX_POINTS = 600;     // per curve kept for drawing (halved when full, as 
 const MAP_PX = 64;          // CSS size of a copy's map
 const DIS_PX = 220;         // CSS size of the disagreement map
 const CHART_W = 380, CHART_H = 150;
+const CHART_FPS = 10;       // the curves' redraws per second at most
 
 /** Disagreement colours by byte: white (all agree) to deep purple (an even split). */
 const DIS_LUT = (() => {
@@ -42,6 +49,11 @@ export class EnsembleView {
     this.classes = 2;
     this.last = null;
     this.points = [];
+    this.atlas = document.createElement("canvas");  // every copy's map, one under the other
+    this.atlasImage = null;
+    this.shown = null;   // the map bytes on the maps canvas now (null: draw all)
+    this.disShown = null;
+    this.chartDrawn = 0; this.chartTimer = 0;
     this.reset();
     // the maps canvas follows the grid: drawn again (from each copy's last map) when it reflows
     new ResizeObserver(() => { this.slotsKey = null; if (this.active && this.cells) this._drawMaps(); }).observe(this.grid);
@@ -61,7 +73,11 @@ export class EnsembleView {
   }
 
   /** The training points, drawn faintly over the disagreement map. */
-  setPoints(train) { this.points = train; }
+  setPoints(train) {
+    this.points = train;
+    this.disShown = null;
+    if (this.last && this.active) this._drawDisagreement(this.last);
+  }
 
   reset() {
     this.store = { epoch: [], train: [], test: [], lo: [], hi: [], mean: [] };
@@ -106,42 +122,43 @@ export class EnsembleView {
   _buildGrid() {
     this.cells = [];
     this.countSpans = null;
-    this.slotsKey = null;
+    this.slots = null;
+    this.shown = null;
+    this.disShown = null;
     if (!this.active) { this.grid.replaceChildren(); return; }
     const labels = this.members.labels;
     this.mapsCanvas = el("canvas", { class: "ens-maps-canvas" });
     this.grid.replaceChildren(this.mapsCanvas, ...labels.map((label, m) => {
-      const canvas = document.createElement("canvas");  // this copy's map, not shown itself
-      canvas.width = 50; canvas.height = 50;
       const slot = el("span", { class: "ens-slot" });
       const badge = el("span", { class: "ens-badge" });
       const cell = el("button", { class: "ens-cell", "data-model": m, title: `copy ${m + 1}: ${label} (click: main view)` },
         slot, badge, el("span", { class: "ens-label", text: label }));
       cell.addEventListener("click", () => this.onFocus(m));
-      this.cells.push({ cell, canvas, slot, badge, image: null });
+      this.cells.push({ cell, slot, badge });
       return cell;
     }));
   }
 
-  /** Every copy's map (its own small canvas) onto the one canvas behind the cells. */
-  _drawMaps() {
+  /** Copy the maps of `which` copies (all: null) from the atlas onto the maps canvas. */
+  _drawMaps(which = null) {
+    if (!this.atlasImage) return;
     const slots = this._slots();
     const big = this.mapsCanvas.getContext("2d");
-    const dpr = window.devicePixelRatio || 1;
+    const dpr = window.devicePixelRatio || 1, size = this.atlas.width;
     big.setTransform(dpr, 0, 0, dpr, 0, 0);
-    big.clearRect(0, 0, this.mapsCanvas.width, this.mapsCanvas.height);
-    this.cells.forEach((c, m) => {
+    if (which === null) big.clearRect(0, 0, this.mapsCanvas.width, this.mapsCanvas.height);
+    for (const m of which || this.cells.keys()) {
       const [x, y, w, h] = slots[m];
-      if (c.painted) big.drawImage(c.canvas, x, y, w, h);
-    });
+      big.drawImage(this.atlas, 0, m * size, size, size, x, y, w, h);
+    }
   }
 
-  /** Where each copy's slot is on the maps canvas (measured again when the grid's size changes). */
+  /** Where each copy's slot is on the maps canvas: measured once, and again only after the
+   * grid is resized (the ResizeObserver forgets them), never as a layout read per frame. */
   _slots() {
+    if (this.slots && this.slotsKey) return this.slots;
     const g = this.grid.getBoundingClientRect();
-    const key = `${Math.round(g.width)}x${Math.round(g.height)}`;
-    if (key === this.slotsKey) return this.slots;
-    this.slotsKey = key;
+    this.slotsKey = `${Math.round(g.width)}x${Math.round(g.height)}`;
     const dpr = window.devicePixelRatio || 1;
     this.mapsCanvas.width = Math.round(g.width * dpr); this.mapsCanvas.height = Math.round(g.height * dpr);
     this.mapsCanvas.style.width = `${g.width}px`; this.mapsCanvas.style.height = `${g.height}px`;
@@ -159,14 +176,26 @@ export class EnsembleView {
     this.last = e;
     const size = e.size, per = size * size;
     const multi = this.problem === "multiclass";
+    // the copies whose map changed since the maps canvas was drawn (all after a new grid or size)
+    if (this.atlas.width !== size || this.atlas.height !== size * e.n) {
+      this.atlas.width = size; this.atlas.height = size * e.n; this.atlasImage = null; this.shown = null;
+    }
+    const slotsBefore = this.slots && this.slotsKey;
+    const changed = [];
+    for (let m = 0; m < e.n; m++) {
+      if (!this.shown || !slotsBefore) { changed.push(m); continue; }
+      const a = this.shown.subarray(m * per, (m + 1) * per), b = e.mapBytes.subarray(m * per, (m + 1) * per);
+      for (let i = 0; i < per; i++) if (a[i] !== b[i]) { changed.push(m); break; }
+    }
+    if (changed.length) {
+      const ctx = this.atlas.getContext("2d");
+      this.atlasImage = this.atlasImage || ctx.createImageData(size, size * e.n);
+      paint(this.atlasImage, e.mapBytes, multi ? { classes: this.classes, discretize: true } : {});
+      ctx.putImageData(this.atlasImage, 0, 0);
+      this._drawMaps(changed.length === e.n ? null : changed);
+      this.shown = e.mapBytes;
+    }
     this.cells.forEach((c, m) => {
-      if (c.canvas.width !== size) { c.canvas.width = size; c.canvas.height = size; c.image = null; }
-      const ctx = c.canvas.getContext("2d");
-      c.image = c.image || ctx.createImageData(size, size);
-      paint(c.image, e.mapBytes.subarray(m * per, (m + 1) * per),
-            multi ? { classes: this.classes, discretize: true } : {});
-      ctx.putImageData(c.image, 0, 0);
-      c.painted = true;
       // the DOM is touched only where something changed (every write costs a style pass)
       const diverged = e.status[m] === "diverged";
       const look = `ens-cell${m === e.focus ? " focus" : ""}${diverged ? " diverged" : ""}${e.converged[m] ? " converged" : ""}`;
@@ -177,7 +206,6 @@ export class EnsembleView {
         c.badge.className = `ens-badge ${diverged ? "bad" : e.dead[m] ? "dead" : e.converged[m] ? "ok" : ""}`;
       }
     });
-    this._drawMaps();
     this._drawDisagreement(e);
     const k = e.counts;
     if (!this.countSpans) {
@@ -196,8 +224,13 @@ export class EnsembleView {
     this.draw();
   }
 
+  /** The disagreement map with the training points over it; nothing when the map did not change. */
   _drawDisagreement(e) {
     const size = e.size;
+    const same = this.disShown && this.disShown.length === e.disBytes.length && this.dis.width === size
+      && e.disBytes.every((v, i) => v === this.disShown[i]);
+    if (same) return;
+    this.disShown = e.disBytes;
     if (this.dis.width !== size) { this.dis.width = size; this.dis.height = size; this.disImage = null; }
     const ctx = this.dis.getContext("2d");
     this.disImage = this.disImage || ctx.createImageData(size, size);
@@ -218,6 +251,12 @@ export class EnsembleView {
    * mean (black) and spread (the band from the lowest to the highest active copy). */
   draw() {
     if (!this.dirty || !this.active) return;
+    const wait = 1000 / CHART_FPS - (performance.now() - this.chartDrawn);
+    if (wait > 0) {  // drawn a moment ago: once more when the time has come (the last update shows)
+      if (!this.chartTimer) this.chartTimer = setTimeout(() => { this.chartTimer = 0; this.draw(); }, wait);
+      return;
+    }
+    this.chartDrawn = performance.now();
     this.dirty = false;
     const ctx = this.chart.getContext("2d");
     const dpr = window.devicePixelRatio || 1;

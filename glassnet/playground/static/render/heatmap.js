@@ -53,7 +53,8 @@ export class Heatmap {
     const n = src.size || this.grid;
     if (this.bg.width !== n) { this.bg.width = n; this.bg.height = n; }
     const ctx = this.bg.getContext("2d");
-    const img = ctx.createImageData(n, n);
+    if (!this.image || this.image.width !== n) this.image = ctx.createImageData(n, n);  // reused
+    const img = this.image;
     const multi = !this.previewing && this.problem === "multiclass";
     const alpha = BACKGROUND_ALPHA;
     paint(img, src.values, multi ? { classes: this.classes, conf: src.conf, discretize: this.discretize, alpha }

@@ -7,6 +7,20 @@
 // taller instead of shrinking them), and the links between two wide columns get thinner and
 // lighter (LINK_FAN: up to that many neurons a side, TF Playground's 1-10 px; beyond it widths
 // shrink in proportion) so that single strong weights still stand out of a dense mesh.
+//
+// Drawing cost: the links are drawn into a cache canvas only when their look (quantized width and
+// colour) changes; each frame copies that cache, then draws the neurons' pictures from ONE atlas
+// canvas (every hidden neuron's thumbnail in one ImageData, one putImageData per update).
+//
+// Link flow (the `linkFlow` view setting, TF Playground's moving dashes): light dashes move along
+// every link at a speed proportional to the signal through it, the strongest link at
+// FLOW.maxSpeed px/s. While training the signal of link i -> j is |w_ij| x mean |a_i| over the
+// input square (a_i read from the neuron's thumbnail), moving forward; with a backprop trace
+// shown it is that point's: |a_i w_ij| forward in the forward phase, |w_ij dL/dz_j| (what flows
+// back to a_i) backwards in the backward phase, |dL/dw_ij| backwards in the update phase. The
+// dashes are drawn at most FLOW.fps times a second (an update's drawing counts as one), never
+// while the page is in the background, and pause for FLOW.retryMs when the page's animation
+// frames fall under FLOW.minFps a second (a busy machine: the updates come first).
 
 import { paint, valueColor, classColor } from "./colors.js";
 import { el, fmt } from "../util.js";
@@ -20,6 +34,11 @@ const FEATURE_FN = { x: (a, b) => a, y: (a, b) => b, xSquared: a => a * a, ySqua
 const TOP = 90;
 const MIN_NODE = 22, MIN_SLOT = 29;
 const LINK_FAN = 6;
+/** The link flow: dash length and period along a link (px), top speed (px/s), frames drawn per
+ * second at most, the frame rate under which it pauses, and for how long. */
+export const FLOW = { dash: 5, period: 16, maxSpeed: 60, fps: 30, minFps: 20, retryMs: 5000 };
+/** |a| of a thumbnail byte (b stands for a = b / 127.5 - 1) */
+const ABS_BYTE = Float32Array.from({ length: 256 }, (_, b) => Math.abs(b / 127.5 - 1));
 
 /** Bezier link from (x1, y1) to (x2, y2), as d3's linkHorizontal: control points at mid x. */
 function bezierPoints(x1, y1, x2, y2, n = 14) {
@@ -30,6 +49,13 @@ function bezierPoints(x1, y1, x2, y2, n = 14) {
               u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2]);
   }
   return pts;
+}
+
+/** Cumulative lengths along a polyline (cum[0] = 0, cum[last] = its length). */
+function cumulative(pts) {
+  const cum = new Float32Array(pts.length);
+  for (let k = 1; k < pts.length; k++) cum[k] = cum[k - 1] + Math.hypot(pts[k][0] - pts[k - 1][0], pts[k][1] - pts[k - 1][1]);
+  return cum;
 }
 
 function segDist2(p, a, b) {
@@ -58,6 +84,16 @@ export class NetworkView {
     this.root.addEventListener("mouseleave", () => { this.hoverLink = null; this.card.hideUnlessEditing(); this.draw(); });
     this.canvas.addEventListener("click", e => this._clickLink(e));
     this.featureThumbs = this._featureThumbs(40);
+    this.linkCanvas = document.createElement("canvas");  // the links, drawn when their look changes
+    this.atlas = document.createElement("canvas");       // every hidden neuron's picture, one column
+    this.outCanvas = document.createElement("canvas");   // the output neuron's picture (100 x 100)
+    this.atlasImage = null; this.outImage = null;
+    this.look = null; this.cachedLook = null;
+    // link flow: what is wanted (the setting), what is shown (status), per-link phase and speed
+    this.flow = { wanted: false, status: "off", phase: null, speed: null, trace: null, phaseName: "forward",
+                  raf: 0, last: 0, lastDraw: 0, ticks: 0, windowStart: 0, fps: null, pausedUntil: 0 };
+    this.onFlowStatus = null;
+    document.addEventListener("visibilitychange", () => this._flowWake());
   }
 
   // -- structure --------------------------------------------------------------------------------
@@ -84,6 +120,8 @@ export class NetworkView {
     const dpr = window.devicePixelRatio || 1;
     this.canvas.width = width * dpr; this.canvas.height = height * dpr;
     this.canvas.style.width = `${width}px`; this.canvas.style.height = `${height}px`;
+    this.linkCanvas.width = width * dpr; this.linkCanvas.height = height * dpr;
+    this.cachedLook = null;
     this.layer.replaceChildren();
     const nodeAt = (c, k) => ({ x: colX(c), y: TOP + k * slot + slot / 2 });
 
@@ -106,15 +144,15 @@ export class NetworkView {
 
     // hidden columns and output
     this.columns = [];
+    let hiddenCount = 0;
     net.columns.forEach((col, c) => {
       const isOut = c === net.columns.length - 1;
       const nodes = [];
       for (let k = 0; k < col.units; k++) {
         const p = nodeAt(c + 1, k);
         // the neuron's picture is drawn on the links canvas (one canvas for the whole diagram is
-        // far cheaper to show each frame than a canvas per neuron); the div gives border and hover
-        const canvas = document.createElement("canvas");
-        canvas.width = 1; canvas.height = 1;
+        // far cheaper to show each frame than a canvas per neuron), from the atlas (hidden
+        // neurons) or the output's canvas; the div gives border and hover
         const bias = el("div", { class: "bias", title: "" });
         const div = el("div", { class: `node ${isOut ? "output" : "hidden"} drawn`, style: this._box(p, node) },
                        bias, el("div", { class: "badge" }), el("div", { class: "val" }));
@@ -130,12 +168,14 @@ export class NetworkView {
         bias.addEventListener("mouseleave", () => this.card.hideUnlessEditing());
         bias.addEventListener("click", e => { e.stopPropagation(); this._editBias(c, k, bias); });
         this.layer.append(div);
-        nodes.push({ ...p, div, canvas, bias, painted: false });
+        nodes.push({ ...p, div, bias, atlasRow: isOut ? -1 : hiddenCount++, painted: false });
       }
       this.columns.push({ nodes, isOut, activation: col.activation });
     });
     this._headers(hidden);
     this._linkGeometry();
+    this._measureLook();
+    this._flowSpeeds(null);
     this.draw();
   }
 
@@ -219,9 +259,11 @@ export class NetworkView {
       const scale = Math.min(1, LINK_FAN / fan), alpha = Math.min(1, 0.3 + LINK_FAN / fan);
       sources.forEach((s, i) => col.nodes.forEach((t, j) => {
         const pts = bezierPoints(s.x + half, s.y, t.x - half, t.y);
-        this.links.push({ c, i, j, pts, scale, alpha });
+        this.links.push({ k: this.links.length, c, i, j, pts, cum: cumulative(pts), scale, alpha });
       }));
     });
+    this.flow.phase = new Float32Array(this.links.length).map((_, k) => (k * 7.3) % FLOW.period);
+    this.flow.speed = new Float32Array(this.links.length);
   }
 
   // -- per update -------------------------------------------------------------------------------
@@ -229,36 +271,38 @@ export class NetworkView {
   update(decoded, msg) {
     if (!this.net || !this.fits(decoded.weights)) return;  // an update for the diagram before this one
     this.weights = decoded.weights;
-    const size = decoded.thumbSize;
-    let offset = this.inputs.length * size * size;
-    this.columns.forEach((col, c) => {
-      if (col.isOut) return;
-      col.nodes.forEach(n => {
-        if (n.canvas.width !== size) { n.canvas.width = size; n.canvas.height = size; n.image = null; }
-        const ctx = n.canvas.getContext("2d");
-        n.image = n.image || ctx.createImageData(size, size);
-        paint(n.image, decoded.thumbs.subarray(offset, offset + size * size));
-        ctx.putImageData(n.image, 0, 0);
-        n.painted = true;
-        offset += size * size;
-      });
-    });
+    const size = decoded.thumbSize, per = size * size;
+    // every hidden neuron's thumbnail (they follow the inputs' in the message) in one ImageData
+    const count = this.columns.reduce((n, col) => n + (col.isOut ? 0 : col.nodes.length), 0);
+    if (count) {
+      if (this.atlas.width !== size || this.atlas.height !== size * count) {
+        this.atlas.width = size; this.atlas.height = size * count; this.atlasImage = null;
+      }
+      const ctx = this.atlas.getContext("2d");
+      this.atlasImage = this.atlasImage || ctx.createImageData(size, size * count);
+      const start = this.inputs.length * per;
+      paint(this.atlasImage, decoded.thumbs.subarray(start, start + count * per));
+      ctx.putImageData(this.atlasImage, 0, 0);
+      this.atlasSize = size;
+    }
     const out = this.columns[this.columns.length - 1];
     if (this.net.problem !== "multiclass" && decoded.heat) {
-      const n = out.nodes[0];
-      if (n.canvas.width !== 100) { n.canvas.width = 100; n.canvas.height = 100; n.image = null; }
-      const ctx = n.canvas.getContext("2d");
-      n.image = n.image || ctx.createImageData(100, 100);
-      paint(n.image, decoded.heat);
-      ctx.putImageData(n.image, 0, 0);
-      n.painted = true;
+      if (this.outCanvas.width !== 100) { this.outCanvas.width = 100; this.outCanvas.height = 100; this.outImage = null; }
+      const ctx = this.outCanvas.getContext("2d");
+      this.outImage = this.outImage || ctx.createImageData(100, 100);
+      paint(this.outImage, decoded.heat);
+      ctx.putImageData(this.outImage, 0, 0);
     }
     this.columns.forEach((col, c) => col.nodes.forEach((n, j) => {
+      n.painted = col !== out || (this.net.problem !== "multiclass" && !!decoded.heat);
       const color = valueColor(this.weights[c].b[j]);
       if (n.biasColor !== color) { n.biasColor = color; n.bias.style.background = color; }
     }));
     if (msg.diagnostics || this.hadDiagnostics) this._diagnostics(msg.diagnostics);
     this.hadDiagnostics = !!msg.diagnostics;
+    this._measureLook();
+    this.lastDecoded = decoded;
+    if (this.flow.wanted) this._flowSpeeds(decoded);
     this.draw();
   }
 
@@ -277,28 +321,33 @@ export class NetworkView {
     return decoded.thumbs.subarray(k * size * size, (k + 1) * size * size);
   }
 
-  /** The links: |w| in [0, 5] gives TF Playground's 1-10 px (times the column pair's scale),
-   * the colour is the weight's. Links are stroked in batches of the same look (one path each),
-   * since most of the cost of many links is the number of strokes. */
-  draw() {
-    const ctx = this.canvas.getContext("2d");
-    const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, this.geom.width, this.geom.height);
-    if (!this.links) return;
+  /** Each link's look: |w| in [0, 5] gives TF Playground's 1-10 px (times the column pair's
+   * scale), the colour is the weight's, quantized (1/4 px of width, 1/32 of the colour scale)
+   * into batches of the same look, stroked as one path each (most of the cost of many links is
+   * the number of strokes). `key` names the whole look: the cache is drawn again when it changes. */
+  _measureLook() {
     const batches = new Map();
-    for (const link of this.links) {
+    const keys = [];
+    for (const link of this.links || []) {
       const w = this.weights ? this.weights[link.c].W[link.i * this.weights[link.c].shape[1] + link.j] : 0;
       const a = Number.isFinite(w) ? Math.min(Math.abs(w), 5) : 5;
       const width = Math.max(0.6, (1 + 9 * a / 5) * link.scale);
-      // quantized look: 1/4 px of width, 1/32 of the colour scale
       const q = Number.isFinite(w) ? Math.round(Math.max(-1, Math.min(1, w)) * 32) / 32 : NaN;
       const key = `${Math.round(width * 4)}|${q}|${link.alpha}`;
       let batch = batches.get(key);
       if (!batch) { batch = { width: Math.round(width * 4) / 4, color: valueColor(q), alpha: link.alpha, links: [] }; batches.set(key, batch); }
       batch.links.push(link);
+      keys.push(key);
     }
-    for (const b of batches.values()) {
+    this.look = { batches: [...batches.values()], key: keys.join(" ") };
+  }
+
+  _drawLinks() {
+    const ctx = this.linkCanvas.getContext("2d");
+    const dpr = window.devicePixelRatio || 1;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, this.geom.width, this.geom.height);
+    for (const b of this.look.batches) {
       ctx.lineWidth = b.width; ctx.strokeStyle = b.color; ctx.globalAlpha = b.alpha;
       ctx.beginPath();
       for (const link of b.links) {
@@ -309,21 +358,185 @@ export class NetworkView {
       ctx.stroke();
     }
     ctx.globalAlpha = 1;
+    this.cachedLook = this.look.key;
+  }
+
+  /** The diagram: the links (from their cache), the flow's dashes, the hovered link, and the
+   * neurons' pictures over the ends of their links. */
+  draw() {
+    const ctx = this.canvas.getContext("2d");
+    const dpr = window.devicePixelRatio || 1;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    if (!this.links || !this.look) return;
+    if (this.cachedLook !== this.look.key) this._drawLinks();
+    ctx.drawImage(this.linkCanvas, 0, 0);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const now = performance.now();
+    if (this.flow.status === "on") this._drawFlow(ctx);
+    this.flow.lastDraw = now;
     if (this.hoverLink) {
       const link = this.hoverLink, p0 = link.pts[0], p1 = link.pts[link.pts.length - 1], mx = (p0[0] + p1[0]) / 2;
       ctx.strokeStyle = "#222"; ctx.lineWidth = 2.5;
       ctx.beginPath(); ctx.moveTo(p0[0], p0[1]); ctx.bezierCurveTo(mx, p0[1], mx, p1[1], p1[0], p1[1]); ctx.stroke();
     }
-    // the neurons' pictures, over the ends of their links
-    const half = this.geom.node / 2;
+    const half = this.geom.node / 2, size = this.atlasSize;
     ctx.imageSmoothingEnabled = true;
+    ctx.fillStyle = "#fff";
     for (const col of this.columns || []) {
       for (const n of col.nodes) {
         if (!n.div.classList.contains("drawn")) continue;
-        ctx.fillStyle = "#fff";
         ctx.fillRect(n.x - half, n.y - half, 2 * half, 2 * half);
-        if (n.painted) ctx.drawImage(n.canvas, n.x - half, n.y - half, 2 * half, 2 * half);
+        if (!n.painted) continue;
+        if (n.atlasRow < 0) ctx.drawImage(this.outCanvas, n.x - half, n.y - half, 2 * half, 2 * half);
+        else if (size) ctx.drawImage(this.atlas, 0, n.atlasRow * size, size, size, n.x - half, n.y - half, 2 * half, 2 * half);
       }
+    }
+  }
+
+  // -- link flow --------------------------------------------------------------------------------
+  /** Turn the flow on or off (the `linkFlow` setting). */
+  setFlow(on) {
+    this.flow.wanted = on;
+    this.flow.pausedUntil = 0;
+    if (on && this.lastDecoded) this._flowSpeeds(this.lastDecoded);
+    this._flowWake();
+  }
+
+  /** The backprop trace whose values the flow shows (null: the training signal), and its phase. */
+  setFlowTrace(trace, phase) {
+    this.flow.trace = trace;
+    this.flow.phaseName = phase;
+    this._flowSpeeds(this.lastDecoded);
+    if (this.flow.status === "on") this.draw();
+  }
+
+  /** Per-link speed (px/s, negative: backwards): the signal through each link over the
+   * strongest one, times FLOW.maxSpeed (see the module's comment for the signals). */
+  _flowSpeeds(decoded) {
+    if (decoded) this.lastDecoded = decoded;
+    const f = this.flow;
+    if (!this.links || !f.speed) return;
+    const t = f.trace, mag = new Float32Array(this.links.length);
+    let dir = 1;
+    if (t && t.columns && t.columns.length === this.columns.length) {
+      dir = f.phaseName === "forward" ? 1 : -1;
+      this.links.forEach((l, k) => {
+        const col = t.columns[l.c];
+        const v = f.phaseName === "forward" ? col.input[l.i] * col.W[l.i][l.j]
+          : f.phaseName === "backward" ? col.W[l.i][l.j] * col.dL_dz[l.j] : col.dW[l.i][l.j];
+        mag[k] = Number.isFinite(v) ? Math.abs(v) : 0;
+      });
+    } else if (this.weights && this.lastDecoded && this.lastDecoded.weights === this.weights) {
+      const d = this.lastDecoded, per = d.thumbSize * d.thumbSize;
+      // mean |a| of every source: the active inputs, then the hidden neurons (the thumbnails' order)
+      const n = this.inputs.length + this.columns.reduce((m, col) => m + (col.isOut ? 0 : col.nodes.length), 0);
+      const mean = new Float32Array(n);
+      for (let k = 0; k < n; k++) {
+        let sum = 0;
+        for (let p = k * per, e = p + per; p < e; p++) sum += ABS_BYTE[d.thumbs[p]];
+        mean[k] = sum / per;
+      }
+      const first = [0];
+      this.columns.forEach((col, c) => first.push(first[c] + (c === 0 ? this.inputs.length : this.columns[c - 1].nodes.length)));
+      this.links.forEach((l, k) => {
+        const w = this.weights[l.c].W[l.i * this.weights[l.c].shape[1] + l.j];
+        const v = Math.abs(w) * mean[first[l.c] + l.i];
+        mag[k] = Number.isFinite(v) ? v : 0;
+      });
+    }
+    let top = 0;
+    for (const m of mag) top = Math.max(top, m);
+    for (let k = 0; k < mag.length; k++) f.speed[k] = top > 0 ? dir * FLOW.maxSpeed * mag[k] / top : 0;
+  }
+
+  /** Start or stop the animation loop as the setting, the page's visibility and its frame rate allow. */
+  _flowWake() {
+    const f = this.flow;
+    this._setFlowStatus(this._flowStatusNow());
+    if (f.wanted && !document.hidden && !f.raf) {
+      f.last = 0; f.ticks = 0; f.windowStart = 0;
+      f.raf = requestAnimationFrame(now => this._flowTick(now));
+    }
+  }
+
+  _flowStatusNow() {
+    const f = this.flow;
+    return !f.wanted ? "off" : document.hidden ? "paused: the page is in the background"
+      : performance.now() < f.pausedUntil ? `paused: the page drew ${Math.round(f.fps)} frames/s (under ${FLOW.minFps})` : "on";
+  }
+
+  _setFlowStatus(status) {
+    const f = this.flow;
+    if (f.status === status) return;
+    const redraw = (f.status === "on") !== (status === "on");
+    f.status = status;
+    if (this.onFlowStatus) this.onFlowStatus(status);
+    if (redraw && this.links) this.draw();
+  }
+
+  /** One animation frame: measure the frame rate, move the dashes, draw when due. */
+  _flowTick(now) {
+    const f = this.flow;
+    f.raf = 0;
+    if (!f.wanted || document.hidden) { this._setFlowStatus(this._flowStatusNow()); return; }
+    // the page's frame rate, over windows of a second
+    if (!f.windowStart) f.windowStart = now;
+    f.ticks += 1;
+    if (now - f.windowStart >= 1000) {
+      f.fps = (f.ticks - 1) * 1000 / (now - f.windowStart);
+      f.ticks = 1; f.windowStart = now;
+      if (f.status === "on" && f.fps < FLOW.minFps) f.pausedUntil = now + FLOW.retryMs;
+    }
+    if (f.pausedUntil && now >= f.pausedUntil) f.pausedUntil = 0;
+    this._setFlowStatus(this._flowStatusNow());
+    if (f.status === "on" && f.phase && this.look) {
+      const dt = f.last ? Math.min(now - f.last, 100) / 1000 : 0;
+      f.last = now;
+      for (let k = 0; k < f.phase.length; k++) {
+        const p = f.phase[k] + f.speed[k] * dt;
+        f.phase[k] = p - FLOW.period * Math.floor(p / FLOW.period);
+      }
+      if (now - f.lastDraw >= 1000 / FLOW.fps - 2) this.draw();
+    } else {
+      f.last = 0;
+    }
+    f.raf = requestAnimationFrame(t => this._flowTick(t));
+  }
+
+  /** The dashes: FLOW.dash px of light every FLOW.period px along each link, from its phase;
+   * one path per batch of links of the same width. */
+  _drawFlow(ctx) {
+    const f = this.flow;
+    ctx.strokeStyle = "#fff";
+    ctx.globalAlpha = 0.9;
+    ctx.lineCap = "butt";
+    for (const b of this.look.batches) {
+      ctx.lineWidth = Math.max(1, b.width * 0.6);
+      ctx.beginPath();
+      for (const link of b.links) this._dashes(ctx, link, f.phase[link.k]);
+      ctx.stroke();
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  _dashes(ctx, link, phase) {
+    const { pts, cum } = link, L = cum[cum.length - 1], last = cum.length - 1;
+    let seg = 0;
+    const at = (k, s) => {
+      const t = (s - cum[k]) / ((cum[k + 1] - cum[k]) || 1);
+      return [pts[k][0] + (pts[k + 1][0] - pts[k][0]) * t, pts[k][1] + (pts[k + 1][1] - pts[k][1]) * t];
+    };
+    for (let s = phase - FLOW.period; s < L; s += FLOW.period) {
+      const a = Math.max(0, s), b = Math.min(L, s + FLOW.dash);
+      if (b <= a) continue;
+      while (seg < last - 1 && cum[seg + 1] < a) seg++;
+      const pa = at(seg, a);
+      ctx.moveTo(pa[0], pa[1]);
+      let k = seg;
+      while (k < last - 1 && cum[k + 1] < b) { k++; ctx.lineTo(pts[k][0], pts[k][1]); }
+      const pb = at(k, b);
+      ctx.lineTo(pb[0], pb[1]);
     }
   }
 
