@@ -14,7 +14,8 @@ factors of that layer's gradient and update (seed 001's chain rule)::
 * ``f'``: mean of f'(z_k) over the batch and units (1 for a layer without activation);
 * ``grad``: ||dL/dtheta_k|| (every parameter of the layer; penalties and clipping included: the
   gradient the optimizer used);
-* ``step``: ||update|| / ||dL/dtheta_k||, the effective learning rate (lr for SGD);
+* ``step``: ||update|| / ||dL/dtheta_k||, the effective learning rate (lr for SGD; not measured,
+  NaN, when the update rounds to nothing against the weights);
 * ``norm``: ||theta_k||, and ``ratio``: ||update|| / ||theta_k||, the update relative to the weights;
 * ``zmax``: max |z_k| (pre-activation) on the batch; ``dead``: share of the layer's zero-slope
   (ReLU) units whose pre-activation is <= 0 on every probe sample;
@@ -41,18 +42,21 @@ layer, the one with the most dead units then (the lowest on a tie).
 **stalled** -- the probe loss at the end (median of the last tenth of the steps) is above
 ``1 - STALL_DROP`` (90%) of its step-0 value: the run learned less than 10%. The first step is
 the first ``t`` from which the probe loss never falls more than ``STALL_DROP`` below its value
-at ``t`` (usually 0: it never learned); the layer, the one whose gradient-to-weight ratio
-||dL/dtheta|| / ||theta|| is smallest relative to the healthy member's (or smallest, without
-one). A run that learned and then sits on a plateau is not stalled by this rule (see
-:func:`~glassnet.diagnostics.detect_plateau`); a diverging model is not checked for dead units
-where its pre-activations are non-finite.
+at ``t`` (usually 0: it never learned). Beside a healthy member, a run is also stalled when it
+got stuck after some progress: its probe loss fell by less than 10% over the second half of the
+replay and ends above :data:`STALL_GAP` (10) times the healthy member's final loss (both ends:
+medians of the last tenth); the first step is found the same way. The layer named is the one
+whose gradient-to-weight ratio ||dL/dtheta|| / ||theta|| is smallest relative to the healthy
+member's (or smallest, without one).
 
-**ok** -- none of these.
+**ok** -- none of these. (A diverging model is not checked for dead units where its
+pre-activations are non-finite.)
 
 The responsible factor: at the first step and layer, each factor (``a_in``, ``dL/da``, ``f'``,
 ``step``, ``norm``) is compared with the healthy member's at the same step (without one, with
 the member's own step 0); the one furthest away in orders of magnitude is named (for *died*,
-always f'(z) = 0). The healthy member is the first model whose verdict is *ok*, unless given.
+always f'(z) = 0). The healthy member, unless given, is the model with the lowest final probe
+loss among those whose verdict is *ok*.
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ RATIO_LIMIT = 1.0
 DEAD_SHARE = 0.5
 #: stalled: the run lost less than this share of its step-0 probe loss
 STALL_DROP = 0.1
+#: stalled beside a healthy member: flat, and ending over this many times its final loss
+STALL_GAP = 10.0
 #: the probe set: at most this many training samples
 PROBE_SAMPLES = 2048
 
@@ -310,7 +316,8 @@ class _Recorder(Callback):
                                       for p in layer.params.values()], axis=1)
                 upd = np.sqrt(((now - self._prev[i]) ** 2).sum(axis=1))
                 row["ratio"][i] = upd / row["norm"][i]
-                row["step"][i] = upd / row["grad"][i]
+                # an update that rounds to nothing against the weights measures no step size
+                row["step"][i] = np.where(upd > 0, upd / row["grad"][i], np.nan)
         self._prev = None
 
     def on_train_end(self, state):  # pragma: no cover - the replay closes the last step itself
@@ -419,7 +426,12 @@ def judge(report: DivergenceReport, member=None, healthy=None) -> DivergenceRepo
     M = report.loss.shape[1]
     report.verdicts = [_verdict(report, m) for m in range(M)]
     if healthy is None:
-        healthy = next((m for m, v in enumerate(report.verdicts) if v.ok and m != member), None)
+        ok = [m for m, v in enumerate(report.verdicts) if v.ok and m != member]
+        healthy = min(ok, key=lambda m: _final(report, m)) if ok else None
+    if healthy is not None:
+        for m, v in enumerate(report.verdicts):
+            if v.ok and m != healthy:
+                report.verdicts[m] = _stuck(report, m, healthy) or v
     if member is None:
         member = next((m for m, v in enumerate(report.verdicts) if not v.ok), None)
     report.member, report.healthy = member, healthy
@@ -427,6 +439,29 @@ def judge(report: DivergenceReport, member=None, healthy=None) -> DivergenceRepo
         if not v.ok and v.factor is None:
             v.factor = _responsible(report, v, healthy if healthy != v.member else None)
     return report
+
+
+def _final(report, m) -> float:
+    """The probe loss at the end of model m's replay: the median of its last tenth."""
+    T = _live(report, m)
+    return float(np.median(report.probe_loss[:T, m][-max(1, math.ceil(T / 10)):]))
+
+
+def _stuck(report, m, healthy) -> Verdict | None:
+    """Stalled beside the healthy member: flat over the second half, far above it at the end."""
+    T = _live(report, m)
+    probe, end, ref = report.probe_loss[:T, m], _final(report, m), _final(report, healthy)
+    if T < 4 or not np.isfinite(probe).all() or end <= STALL_GAP * ref or end <= (1 - STALL_DROP) * probe[T // 2]:
+        return None
+    return Verdict(m, "stalled", _stall_start(probe), T - 1, None, None,
+                   f"loss {_f(probe[0])} -> {_f(end)} over {T} steps, flat since step {_stall_start(probe)} and "
+                   f"over {STALL_GAP:g}x the healthy member's {_f(ref)}")
+
+
+def _stall_start(probe) -> int:
+    """The first step from which the loss never falls more than STALL_DROP below its value there."""
+    suffix_min = np.minimum.accumulate(probe[::-1])[::-1]
+    return int(np.argmax(suffix_min >= (1 - STALL_DROP) * probe))
 
 
 def _live(report, m) -> int:
@@ -476,16 +511,14 @@ def _verdict(report: DivergenceReport, m: int) -> Verdict:
             found.append(Verdict(m, "died", t, t, report.layers[k], "f'",
                                  f"{dead[t, k]:.0%} of {report.layers[k]}'s ReLU units never positive from step {t}"))
     # stalled
+    tail = probe[-max(1, math.ceil(T / 10)):]
     if np.isfinite(probe).all() and T >= 2:
-        tail = probe[-max(1, math.ceil(T / 10)):]
         if np.median(tail) > (1 - STALL_DROP) * start:
-            suffix_min = np.minimum.accumulate(probe[::-1])[::-1]
-            t = int(np.argmax(suffix_min >= (1 - STALL_DROP) * probe))
-            found.append(Verdict(m, "stalled", t, T - 1, None, None,
+            found.append(Verdict(m, "stalled", _stall_start(probe), T - 1, None, None,
                                  f"loss {_f(start)} -> {_f(np.median(tail))} over {T} steps "
                                  f"(less than {STALL_DROP:.0%} lower)"))
     if not found:
-        return Verdict(m, "ok", note=f"loss {_f(start)} -> {_f(probe[-1])} over {T} steps")
+        return Verdict(m, "ok", note=f"loss {_f(start)} -> {_f(np.median(tail))} over {T} steps")
     return min(found, key=lambda v: (v.detected, ["diverged", "died", "stalled"].index(v.kind)))
 
 
@@ -509,7 +542,9 @@ def _responsible(report, v: Verdict, healthy) -> str:
 
 
 def _gap(a, b) -> float:
-    """Distance in orders of magnitude (inf for 0 or non-finite against a positive value)."""
+    """Distance in orders of magnitude (inf for 0 or +-inf against a positive value; NaN: none)."""
+    if np.isnan(a) or np.isnan(b):
+        return 0.0
     if not (np.isfinite(a) and np.isfinite(b)):
         return math.inf if np.isfinite(a) != np.isfinite(b) else 0.0
     a, b = abs(a), abs(b)
@@ -599,9 +634,12 @@ def _why(r, v, k, h) -> list[str]:
         out.append("responsible: no single factor differs from " + ref + "; the update itself is "
                    + f"{_f(r.stats['ratio'][t, k, m])}x the weights.")
     if v.kind == "diverged":
-        where = _first_nonfinite(r, m, v.detected, _live(r, m))
-        if where:
-            out.append(where)
+        out.append(_first_nonfinite(r, m, v.detected, _live(r, m)))
+    elif t > 0:
+        j = int(np.nanargmax(np.nan_to_num(r.stats["ratio"][t - 1, :, m], nan=-1.0)))
+        hr = f" ({r.labels[h]}: {_f(r.stats['ratio'][t - 1, j, h])})" if h is not None else ""
+        out.append(f"how it got there: the update at step {t - 1} moved {r.layers[j]} by "
+                   f"{_f(r.stats['ratio'][t - 1, j, m])}x its weights{hr}.")
     return out
 
 
@@ -627,6 +665,8 @@ def _first_nonfinite(r, m, upto, live) -> str:
 
 
 def _ratio(a, b) -> str:
+    if np.isnan(a) or np.isnan(b):
+        return "-"
     if not (np.isfinite(a) and np.isfinite(b)) or b == 0:
         return "-" if a == b else ("inf" if b == 0 or not np.isfinite(a) else "0x")
     q = abs(a) / abs(b)
@@ -641,9 +681,12 @@ def _window(r, v, k, h) -> list[str]:
     if v.detected is not None and v.detected < T and v.detected not in steps:
         steps += [-1] + list(range(max(steps[-1] + 1, v.detected - 1), min(T, v.detected + 1)))
     who = [m] + ([h] if h is not None else [])
-    head = "  step  layer       " + "  |  ".join(
-        f"{'loss':>9}{'max|z|':>9}{'f(z)':>7}{'dead':>6}{'||dL/dθ||':>10}{'upd/θ':>9}" for _ in who)
-    lines = [f"steps around it ({' | '.join(r.labels[w] for w in who)}):", head.replace("f(z)", "f'(z)")]
+    relu = np.isfinite(r.stats["dead"]).any()
+    cols = [("loss", 9), ("max|z|", 9), ("f'(z)", 9)] + ([("dead", 5)] if relu else []) + \
+        [("||dL/dθ||", 10), ("upd/θ", 9)]
+    block = "".join(f"{name:>{w}}" for name, w in cols)
+    lines = [f"steps around it ({' | '.join(r.labels[w] for w in who)}):",
+             "  step  layer     " + " |".join(block for _ in who)]
     for s in steps:
         if s < 0:
             lines.append("   ...")
@@ -652,13 +695,13 @@ def _window(r, v, k, h) -> list[str]:
             cells = []
             for w in who:
                 st = {name: r.stats[name][s, j, w] for name in STATS}
-                loss = _f(r.probe_loss[s, w]) if j == 0 else ""
-                dead = f"{st['dead']:.0%}" if np.isfinite(st["dead"]) else "-"
-                slope = _f(st["f'"])
-                cells.append(f"{loss:>9}{_f(st['zmax']):>9}{slope:>7}{dead:>6}"
-                             f"{_f(st['grad']):>10}{_f(st['ratio']):>9}")
+                values = [_f(r.probe_loss[s, w]) if j == 0 else "", _f(st["zmax"]), _f(st["f'"])]
+                if relu:
+                    values.append(f"{st['dead']:.0%}" if np.isfinite(st["dead"]) else "-")
+                values += [_f(st["grad"]), _f(st["ratio"])]
+                cells.append("".join(f"{text:>{width}}" for text, (_, width) in zip(values, cols)))
             mark = "*" if (s == t and j == k) else " "
-            lines.append(f"{mark} {s if j == 0 else '':>4}  {layer:<10}" + "  |  ".join(cells))
+            lines.append(f"{mark} {s if j == 0 else '':>4}  {layer:<8}" + " |".join(cells))
     return lines
 
 

@@ -78,6 +78,19 @@ def test_a_tiny_learning_rate_stalls():
     assert "STALLED" in str(r)
 
 
+def test_stuck_after_a_saturating_first_step_is_a_stall_beside_a_healthy_member():
+    """The 8-3-8 autoencoder at lr 500: one update drives the output sigmoids to z ~ -66, where
+    f'(z) ~ 5e-24; the loss sits at 0.5 (every output 0) while lr 50 learns."""
+    model = gn.Sequential([gn.Dense(3, activation="sigmoid"), gn.Dense(8, activation="sigmoid")],
+                          input_shape=(8,), init=gn.init.Normal(variance=0.01), seed=[0, 0])
+    r = explain_divergence(model, np.eye(8), np.eye(8), steps=300, loss="half_sse", optimizer=gn.SGD(lr=[50.0, 500.0]),
+                           batch_size=8)
+    assert kinds(r) == [("ok", None, None, None), ("stalled", 1, "dense_1", "f'")]
+    assert r.value("f'", 1, "dense_1", 1) < 1e-12 < r.value("f'", 1, "dense_1", 0)
+    assert r.probe_loss[-1, 1] == pytest.approx(0.5, abs=1e-3)
+    assert "how it got there: the update at step 0 moved dense_1" in str(r)
+
+
 def test_healthy_runs_have_nothing_to_explain():
     r = explain_divergence(mlp("relu", M=3, seed=1), X, Y, steps=60, loss="mse",
                            optimizer=gn.SGD(lr=[0.01, 0.03, 0.05]), batch_size=16)
