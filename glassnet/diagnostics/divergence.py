@@ -345,17 +345,22 @@ def _slope(layer, M) -> np.ndarray:
 
 
 def _probe_data(trainer, probe):
+    """``(x, y)`` for the probe pass: given, or the first PROBE_SAMPLES training samples (lists
+    for several inputs or outputs; per-model arrays cut along their sample axis)."""
     model = trainer.model
     if probe is not None:
-        x, y = probe
-        x = model.prepare_inputs(x, "probe x")
-        y = trainer.loss.prepare_targets(y, model.output_shape)
-        return x, (y.astype(model.dtype, copy=False) if np.issubdtype(y.dtype, np.floating) else y)
-    x, y = trainer.x, trainer.y
-    if trainer.per_model_data:
-        return x[:, :PROBE_SAMPLES], (y[:, :PROBE_SAMPLES] if y.ndim >= 2 and y.shape[0] == model.M
-                                      and y.shape[1] == trainer.n else y[:PROBE_SAMPLES])
-    return x[:PROBE_SAMPLES], y[:PROBE_SAMPLES]
+        x = model.prepare_inputs(probe[0], "probe x")
+        y = trainer.loss.prepare_targets(probe[1], model.output_shape)
+        cast = (lambda t: t.astype(model.dtype, copy=False) if np.issubdtype(t.dtype, np.floating) else t)
+        return x, ([cast(t) for t in y] if isinstance(y, list) else cast(y))
+
+    def head(a):
+        if isinstance(a, list):
+            return [head(t) for t in a]
+        per_model = trainer.per_model_data and a.ndim >= 2 and a.shape[:2] == (model.M, trainer.n)
+        return a[:, :PROBE_SAMPLES] if per_model else a[:PROBE_SAMPLES]
+
+    return head(trainer.x), head(trainer.y)
 
 
 # ------------------------------------------------------------------------------- replaying
@@ -685,8 +690,9 @@ def _window(r, v, k, h) -> list[str]:
     cols = [("loss", 9), ("max|z|", 9), ("f'(z)", 9)] + ([("dead", 5)] if relu else []) + \
         [("||dL/dθ||", 10), ("upd/θ", 9)]
     block = "".join(f"{name:>{w}}" for name, w in cols)
+    wide = max(8, *(len(name) for name in r.layers))
     lines = [f"steps around it ({' | '.join(r.labels[w] for w in who)}):",
-             "  step  layer     " + " |".join(block for _ in who)]
+             f"  step  {'layer':<{wide}}" + " |".join(block for _ in who)]
     for s in steps:
         if s < 0:
             lines.append("   ...")
@@ -701,7 +707,7 @@ def _window(r, v, k, h) -> list[str]:
                 values += [_f(st["grad"]), _f(st["ratio"])]
                 cells.append("".join(f"{text:>{width}}" for text, (_, width) in zip(values, cols)))
             mark = "*" if (s == t and j == k) else " "
-            lines.append(f"{mark} {s if j == 0 else '':>4}  {layer:<8}" + " |".join(cells))
+            lines.append(f"{mark} {s if j == 0 else '':>4}  {layer:<{wide}}" + " |".join(cells))
     return lines
 
 
