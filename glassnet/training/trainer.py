@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from .. import fast
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optim_mod
@@ -42,6 +43,8 @@ DEFAULT_BATCH_SIZE = 32
 FULL_BATCH = "full"
 #: a logged step records the batch's loss; "epoch" logs once per epoch
 LOG_EPOCH = "epoch"
+#: the compiled-segment kernel's name in glassnet.fast (see glassnet.fast.loop)
+FAST_LOOP = "loop"
 
 
 class TrainState:
@@ -271,9 +274,23 @@ class Trainer:
         first, last = state.step, state.step + steps - 1
         log_a, log_b = (first if log_first else -1), (last if log_last else -1)
         epochs_before = state.epochs_before
+        plan = self._compiled_plan(steps)
         t0 = time.perf_counter()
         with np.errstate(all="ignore"):  # overflow in a diverging model is caught by the guard
-            for step in range(first, last + 1):
+            step = first
+            while step <= last:
+                if plan is not None:
+                    # unlogged steps before the next logged one (never this call's last step) in
+                    # one compiled call; see glassnet.fast.loop
+                    k = min(_next_logged(step, every, log_a, log_b), last) - step
+                    if k >= plan.min_segment:
+                        plan = self._run_compiled(plan, k)
+                        if plan is not None:
+                            step += k
+                            state.step = step
+                            if progress is not None:
+                                progress.update(k)
+                            continue
                 state.step = step
                 state.epoch = epochs_before + (step - origin) // spe
                 for cb in step_callbacks:
@@ -302,14 +319,38 @@ class Trainer:
                     for cb in callbacks:
                         cb.on_epoch_end(state)
                 state.step = step + 1
-                if progress is not None and (step - first + 1) % bar_every == 0:
-                    progress.update(bar_every)
+                if progress is not None and (plan is not None or (step - first + 1) % bar_every == 0):
+                    progress.update(1 if plan is not None else bar_every)
                 if state.stop_training or state.all_stopped:
                     break
+                step += 1
         state.epoch = state.epochs_before + (state.step - origin) // spe
         self.seconds += time.perf_counter() - t0
         self.history.sync(state.step, self.seconds)
         return logs
+
+    def _compiled_plan(self, steps: int):
+        """The fast path's compiled segments for this run, or None (reference only)."""
+        if steps <= 3 or not fast.enabled():
+            return None
+        try:
+            if not fast.available(FAST_LOOP):
+                return None
+            from ..fast import loop  # noqa: PLC0415 - imports Numba: only when the fast path is on
+            return loop.plan_for(self)
+        except Exception as exc:  # noqa: BLE001 - the fast path never turns into an error
+            fast.mark_broken(FAST_LOOP, exc)
+            return None
+
+    def _run_compiled(self, plan, k: int):
+        """Run ``k`` compiled updates; on a failure (compiling, say) warn once, return None and
+        leave the state untouched so the reference path makes these steps."""
+        try:
+            plan.run(k)
+            return plan
+        except Exception as exc:  # noqa: BLE001 - fall back, never fail
+            fast.mark_broken(FAST_LOOP, exc)
+            return None
 
     def _weighted(self, pred, yb, wb, value: bool):
         """Loss value (if ``value``) and gradient with per-sample weights ``wb`` (``(b,)`` or ``(M, b)``)."""
@@ -398,6 +439,15 @@ class Trainer:
     def __repr__(self):
         return (f"Trainer({self.model.M} model{'s' if self.model.M > 1 else ''}, loss={self.loss!r}, "
                 f"optimizer={self.optimizer!r}, batch_size={self.batch_size!r}, step={self.state.step})")
+
+
+def _next_logged(step: int, every: int, log_a: int, log_b: int) -> int:
+    """The first step >= ``step`` that is logged: a multiple of ``every``, or ``log_a``/``log_b``."""
+    nxt = -(-step // every) * every
+    for s in (log_a, log_b):
+        if step <= s < nxt:
+            nxt = s
+    return nxt
 
 
 def _positive_or_none(value, name: str):

@@ -1,0 +1,186 @@
+"""The compiled training segments (glassnet.fast.loop) against the reference Trainer.
+
+Each case trains the same network twice, once with the fast path forced on and once on the
+reference path, and compares every parameter, momentum buffer and history curve. Float64 must
+agree to 1e-12 (only the summation order differs); float32 within rounding.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import fast
+
+pytest.importorskip("numba")
+from glassnet.fast import loop  # noqa: E402 - needs numba
+
+pytestmark = pytest.mark.filterwarnings("error::glassnet.fast.FastPathWarning")
+
+
+def _data(kind: str, dtype, per_model: int | None = None, n: int = 12, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    shape = (per_model, n) if per_model else (n,)
+    x = rng.normal(size=shape + (5,)).astype(dtype)
+    if kind == "classes":
+        y = rng.integers(0, 4, size=shape)
+    else:
+        y = rng.uniform(0.05, 0.95, size=shape + (4,)).astype(dtype)
+    return x, y
+
+
+def _train(flag: bool, *, acts=("tanh", "sigmoid"), loss="half_sse", opt=lambda: gn.SGD(0.3), M=None,
+           dtype="float64", per_model=False, steps=60, log_every=7, use_bias=(True, True), fit_kw=None,
+           layer_kw=None):
+    kind = "classes" if loss == "softmax_cross_entropy" else "values"
+    x, y = _data(kind, dtype, M if per_model else None)
+    layers = [gn.Dense(6, acts[0], use_bias=use_bias[0], **(layer_kw or {})),
+              gn.Dense(4, acts[1], use_bias=use_bias[1])]
+    model = gn.Sequential(layers, input_shape=(5,), init=gn.init.Normal(std=0.6), seed=3, models=M, dtype=dtype)
+    calls = []
+    real = loop.Plan.run
+
+    def counting(self, k):
+        calls.append(k)
+        return real(self, k)
+
+    loop.Plan.run = counting
+    try:
+        with fast.forced(flag):
+            hist = model.fit(x, y, loss=loss, optimizer=opt(), batch_size="full", steps=steps, log_every=log_every,
+                             progress=False, **(fit_kw or {}))
+    finally:
+        loop.Plan.run = real
+    return model, hist, calls
+
+
+def _assert_same(a, b, rtol):
+    (ma, ha, _), (mb, hb, _) = a, b
+    for name in ma.params:
+        np.testing.assert_allclose(ma.params[name], mb.params[name], rtol=rtol, atol=rtol, err_msg=name)
+    for key in ha.keys():
+        np.testing.assert_allclose(ha[key], hb[key], rtol=rtol, atol=rtol, err_msg=key)
+    assert list(ha.status) == list(hb.status)
+    assert list(ha.stopped_at) == list(hb.stopped_at)
+
+
+CASES = {
+    "sigmoid-half_sse-plain": {},
+    "relu-mse-momentum": dict(acts=("relu", "identity"), loss="mse", opt=lambda: gn.SGD(0.1, momentum=0.9)),
+    "tanh-softmax-nesterov": dict(acts=("tanh", "identity"), loss="softmax_cross_entropy",
+                                  opt=lambda: gn.SGD(0.2, momentum=0.8, nesterov=True)),
+    "keras-momentum": dict(opt=lambda: gn.SGD(0.2, momentum=0.7, form="keras")),
+    "keras-nesterov": dict(opt=lambda: gn.SGD(0.2, momentum=0.7, nesterov=True, form="keras")),
+    "penalties": dict(fit_kw=dict(weight_decay=[1e-3, 0.0, 5e-2], l1=1e-3), M=3,
+                      layer_kw=dict(kernel_regularizer=gn.L2(1e-2), bias_regularizer=gn.L1(1e-3))),
+    "per-model-data": dict(M=4, per_model=True, opt=lambda: gn.SGD([0.1, 0.2, 0.3, 0.4], momentum=0.5)),
+    "no-bias": dict(use_bias=(False, True), M=2),
+    "ensemble-softmax": dict(M=5, acts=("relu", "identity"), loss="softmax_cross_entropy"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_compiled_segments_equal_the_reference_in_float64(case):
+    kw = CASES[case]
+    ref = _train(False, **kw)
+    got = _train(True, **kw)
+    assert got[2], "the compiled segments were not used"
+    assert not ref[2]
+    _assert_same(ref, got, 1e-12)
+
+
+def test_every_supported_activation_and_loss_combination_is_equal():
+    for act, loss in itertools.product(("identity", "sigmoid", "tanh", "relu"), ("half_sse", "mse")):
+        kw = dict(acts=(act, act), loss=loss, steps=30)
+        _assert_same(_train(False, **kw), _train(True, **kw), 1e-12)
+
+
+def test_float32_agrees_within_rounding():
+    kw = dict(M=3, dtype="float32", steps=80, opt=lambda: gn.SGD(0.2, momentum=0.9))
+    ref, got = _train(False, **kw), _train(True, **kw)
+    assert got[2]
+    _assert_same(ref, got, 2e-4)
+
+
+def test_a_diverging_member_is_stopped_at_the_same_step_and_the_rest_go_on():
+    kw = dict(M=3, acts=("relu", "identity"), loss="mse", opt=lambda: gn.SGD([0.05, 40.0, 0.1]), steps=90,
+              log_every=5)
+    ref, got = _train(False, **kw), _train(True, **kw)
+    assert got[2]
+    assert ref[1].status[1] == "diverged" and ref[1].status[0] != "diverged"
+    _assert_same(ref, got, 1e-12)
+
+
+def test_segments_stop_before_every_logged_step_and_the_last_step():
+    _, hist, calls = _train(True, steps=50, log_every=10)
+    # logged: 0, 10, ..., 40 and 49; unlogged stretches 1-9, 11-19, ..., 41-48
+    assert calls == [9, 9, 9, 9, 8]
+    assert list(hist.steps) == [0, 10, 20, 30, 40, 49]
+
+
+@pytest.mark.parametrize("what", ["schedule", "minibatch", "adam", "epoch-callback", "clip", "sample-weight"])
+def test_runs_the_plan_cannot_reproduce_stay_on_the_reference(what):
+    class EveryEpoch(gn.Callback):
+        def on_epoch_end(self, state):
+            pass
+
+    fit_kw = {"schedule": dict(callbacks=[gn.StepDecay(10, 0.5)]),
+              "epoch-callback": dict(callbacks=[EveryEpoch()]),
+              "clip": dict(clip_norm=1.0),
+              "sample-weight": dict(sample_weight=np.linspace(0.5, 1.5, 12))}.get(what, {})
+    opt = (lambda: gn.Adam(0.01)) if what == "adam" else (lambda: gn.SGD(0.1))
+    x, y = _data("values", "float64")
+    model = gn.Sequential([gn.Dense(6, "tanh"), gn.Dense(4)], input_shape=(5,), seed=0, dtype="float64")
+    tr = gn.Trainer(model, x, y, loss="mse", optimizer=opt(), batch_size=4 if what == "minibatch" else "full",
+                    log_every=10, **fit_kw)
+    with fast.forced(True):
+        assert loop.plan_for(tr) is None
+    if what == "adam":  # and an eligible twin is planned (the test can fail)
+        tr2 = gn.Trainer(model, x, y, loss="mse", optimizer=gn.SGD(0.1), batch_size="full", log_every=10)
+        with fast.forced(True):
+            assert loop.plan_for(tr2) is not None
+
+
+def test_the_switch_turns_the_plan_off():
+    x, y = _data("values", "float64")
+    model = gn.Sequential([gn.Dense(6, "tanh"), gn.Dense(4)], input_shape=(5,), seed=0, dtype="float64")
+    tr = gn.Trainer(model, x, y, loss="mse", batch_size="full", log_every=10)
+    with fast.reference():
+        assert loop.plan_for(tr) is None
+    with fast.forced(True):
+        assert loop.plan_for(tr) is not None
+
+
+def test_glassnet_fast_0_in_the_environment_selects_the_reference():
+    code = "import glassnet as gn; print(gn.fast.enabled())"
+    env = {**os.environ, "GLASSNET_FAST": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    env["GLASSNET_FAST"] = "1"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+@pytest.mark.filterwarnings("default::glassnet.fast.FastPathWarning")
+def test_a_failing_kernel_falls_back_with_one_warning(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("simulated compile failure")
+
+    monkeypatch.setattr(loop, "_train_steps", broken)
+    monkeypatch.setattr(fast, "_broken", set())
+    ref = _train(False, steps=40)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        got = _train(True, steps=40)
+        again = _train(True, steps=40)
+    msgs = [w for w in seen if issubclass(w.category, fast.FastPathWarning)]
+    assert len(msgs) == 1 and "simulated compile failure" in str(msgs[0].message)
+    _assert_same(ref, got, 0)
+    _assert_same(ref, again, 0)
