@@ -280,8 +280,10 @@ class Model(Network):
                 "single_input": self._single_input, "single_output": self._single_output}
 
     @classmethod
-    def from_header(cls, header: dict) -> "Model":
-        """The graph of a model file's header, built dry (shapes only, nothing drawn)."""
+    def from_header(cls, header: dict, *, dry: bool = True, init=None, bias_init=None) -> "Model":
+        """The graph of a model file's header, built dry (shapes only, nothing drawn); with
+        ``dry=False`` its networks draw their weights from ``init``/``bias_init`` and the seeds,
+        as the run config of a graph model builds it."""
         for key, typ in (("inputs", list), ("nodes", list), ("outputs", list)):
             if not isinstance(header.get(key), typ) or not header[key]:
                 raise GlassnetError(f"model header field {key!r} must be a non-empty list")
@@ -311,7 +313,7 @@ class Model(Network):
         single_in = header.get("single_input", len(inputs) == 1)
         single_out = header.get("single_output", len(outputs) == 1)
         return cls(inputs[0] if single_in else inputs, outputs[0] if single_out else outputs, seed=header["seeds"],
-                   dtype=header["dtype"], name=header.get("name", "model"), _dry=True)
+                   dtype=header["dtype"], name=header.get("name", "model"), init=init, bias_init=bias_init, _dry=dry)
 
 
 NETWORK_KINDS["graph"] = Model

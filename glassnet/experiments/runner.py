@@ -76,7 +76,8 @@ def check_plan(plan: Plan, source: str = "config") -> None:
         where = f"{source}: sweep point {run.params}: " if run.params else f"{source}: "
         models = min(len(runs), plan.max_models or len(runs))  # the most one job of the group trains
         built: dict = {}
-        layers = "model.hidden" if cfg.model.hidden is not None else "model.layers"
+        layers = "model.hidden" if cfg.model.hidden is not None else \
+            "model.layers" if cfg.model.layers is not None else "model.architecture"
         steps = [("data", "data", lambda: load_data(cfg)),
                  (layers, "budget", lambda: _fits_budget(cfg, built["data"], models, plan.config.sweep is not None)),
                  ("model", "model", lambda: make_model(cfg, [run.seed], built["data"]).build(built["data"].x.shape[1:])),

@@ -3,7 +3,8 @@
 An experiment file has four sections (``name`` and ``description`` may sit on top)::
 
     [data]       a data set from the ``glassnet.data.datasets`` registry, or inline arrays
-    [model]      layers (``hidden = [3]`` or a full ``layers`` list), activations, init, dtype
+    [model]      layers (``hidden = [3]``, a full ``layers`` list or a graph ``architecture``),
+                 activations, init, dtype
     [training]   loss, optimizer and its hyperparameters, steps or epochs, batch size,
                  weight decay, metrics, seed(s), logging
     [sweep]      optional: grid / zip / random axes over any key path, ``seeds = N`` replicas
@@ -46,6 +47,10 @@ from ..training import DEFAULT_BATCH_SIZE, FULL_BATCH, check_batch_size
 MIN_SAMPLE_BYTES = 16
 #: the options by which a data set builder declares how many samples it makes
 SAMPLE_COUNT_OPTIONS = ("n", "n_samples", "n_per_class")
+#: ``model.init`` / ``model.bias_init`` value meaning "no model-wide initializer": each layer draws
+#: with its own default (Glorot uniform and zeros for Dense and Conv2D, PyTorch's
+#: U(-1/sqrt(H), 1/sqrt(H)) for the recurrent layers), as a model built with ``init=None`` does
+LAYER_DEFAULT = "layer_default"
 
 
 class ConfigKeyError(ValueError):
@@ -188,7 +193,13 @@ class DataConfig(Strict):
 class ModelConfig(Strict):
     """``hidden = [3]`` builds Dense layers of those widths plus an output layer sized from the
     data; ``layers = [{type = "dense", units = 3, activation = "sigmoid"}, ...]`` gives every layer
-    (the same dicts as ``Layer.config()``)."""
+    (the same dicts as ``Layer.config()``); ``architecture`` gives a graph model (skip connections,
+    merges) as the JSON header its model file carries (``glassnet.network.architecture_header``:
+    ``kind = "graph"``, ``inputs``, ``nodes``, ``outputs``), of one input and one output.
+
+    ``init`` / ``bias_init`` apply to every layer that has no initializer of its own;
+    ``"layer_default"`` sets none, so each layer keeps its own default (what a model built
+    without ``init`` does: the recurrent layers then draw PyTorch's uniform, not Glorot)."""
 
     hidden: list[int] | None = None
     activation: str | dict[str, Any] = "relu"
@@ -196,6 +207,7 @@ class ModelConfig(Strict):
     #: output width; default: the target width (or the number of classes for integer labels)
     output_units: int | None = Field(None, ge=1)
     layers: list[dict[str, Any]] | None = None
+    architecture: dict[str, Any] | None = None
     init: str | dict[str, Any] | float = "glorot_uniform"
     bias_init: str | dict[str, Any] | float = "zeros"
     dtype: Literal["float32", "float64"] = "float32"
@@ -223,6 +235,8 @@ class ModelConfig(Strict):
     @field_validator("init", "bias_init")
     @classmethod
     def _init(cls, v):
+        if v == LAYER_DEFAULT:
+            return v
         spec = _as_table(v)
         try:
             inits.get(spec)
@@ -245,15 +259,49 @@ class ModelConfig(Strict):
                     if isinstance(layer, dict) and exc.field in layer:
                         raise ConfigKeyError(f"[{i}].{exc.field}", layer[exc.field], str(exc)) from None
                     raise ConfigKeyError(f"[{i}]", layer, str(exc)) from None
-        return v
+        return _without_none(v)
+
+    @field_validator("architecture")
+    @classmethod
+    def _architecture(cls, v):
+        if v is None:
+            return v
+        kind = v.get("kind")
+        if kind != "graph":
+            raise ConfigKeyError("kind", kind, 'must be "graph" (a chain of layers is given as layers = [...])')
+        from ..graph import Model  # noqa: PLC0415
+
+        try:  # a dry build: every layer config, every edge, the shapes; nothing drawn
+            model = Model.from_header({**v, "seeds": [0], "dtype": v.get("dtype", "float32")})
+        except GlassnetError as exc:
+            raise ValueError(str(exc).splitlines()[0]) from None
+        if not (model._single_input and model._single_output):
+            raise ValueError(f"a config trains a graph of one input and one output (the data's x and y), this "
+                             f"one has {len(model.inputs)} inputs and {len(model.outputs)} outputs")
+        return _without_none(v)
 
     @model_validator(mode="after")
     def _one_form(self):
-        if self.hidden is not None and self.layers is not None:
-            raise ValueError("give hidden = [...] or layers = [...], not both")
-        if self.hidden is None and self.layers is None:
-            raise ValueError("give hidden = [widths] (e.g. [3]) or a layers = [...] list")
+        given = [k for k in ("hidden", "layers", "architecture") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of hidden = [...], layers = [...] and architecture = {{...}}, not "
+                             f"{' and '.join(given)}")
+        if not given:
+            raise ValueError("give hidden = [widths] (e.g. [3]), a layers = [...] list or a graph architecture")
+        arch_dtype = (self.architecture or {}).get("dtype", self.dtype)
+        if arch_dtype != self.dtype:
+            raise ValueError(f"architecture.dtype is {arch_dtype!r} but model.dtype is {self.dtype!r}")
         return self
+
+
+def _without_none(v):
+    """``v`` with every ``None`` value of its tables dropped (TOML has no null; a layer config's
+    ``None`` is its default), so a config and its TOML round trip are equal."""
+    if isinstance(v, dict):
+        return {k: _without_none(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [_without_none(x) for x in v]
+    return v
 
 
 def _canonical_named(v, family: str):

@@ -29,7 +29,7 @@ from ..errors import GlassnetError
 from ..model import Sequential
 from ..network import architecture_header
 from ..training import FULL_BATCH
-from .schema import RunConfig
+from .schema import LAYER_DEFAULT, RunConfig
 
 #: test hook: comma-separated run ids; a worker whose job holds one of them dies (os._exit) after
 #: training it, before returning, as a crashed or killed machine would. Used by the resume tests.
@@ -98,22 +98,49 @@ def _table(spec):
     return {"name": spec} if isinstance(spec, str) else spec
 
 
-def make_model(cfg: RunConfig, seeds: list[int], data: Data) -> Sequential:
+def make_model(cfg: RunConfig, seeds: list[int], data: Data):
     """The ensemble for ``seeds`` described by ``cfg.model``, not built yet (no parameters):
-    ``build_model`` builds it; the driver sizes it with a dry build first."""
+    ``build_model`` builds it; the driver sizes it with a dry build first. A Sequential, or for
+    ``model.architecture`` a :class:`GraphRecipe` that builds the graph the same two ways."""
     from ..layers import Dense, from_config  # noqa: PLC0415
 
     m = cfg.model
+    init, bias_init = _initializer(m.init), _initializer(m.bias_init)
+    if m.architecture is not None:
+        return GraphRecipe(m.architecture, list(seeds), m.dtype, init, bias_init)
     if m.layers is not None:
         layers = [from_config(c) for c in m.layers]
     else:
         layers = [Dense(w, activation=m.activation) for w in m.hidden]
         layers.append(Dense(_output_units(cfg, data), activation=m.output_activation))
-    return Sequential(layers, init=inits.get(_table(m.init)), bias_init=inits.get(_table(m.bias_init)),
-                      seed=list(seeds), dtype=m.dtype)
+    return Sequential(layers, init=init, bias_init=bias_init, seed=list(seeds), dtype=m.dtype)
 
 
-def build_model(cfg: RunConfig, seeds: list[int], data: Data) -> Sequential:
+def _initializer(spec):
+    """A model-wide initializer of a config, or None for ``"layer_default"`` (each layer's own)."""
+    return None if spec == LAYER_DEFAULT else inits.get(_table(spec))
+
+
+class GraphRecipe:
+    """A graph model's architecture header (``model.architecture``) waiting for its inputs, with
+    the seeds, dtype and initializers to build it: ``build(input_shape, dry=False)`` as
+    ``Sequential.build``; the header fixes the input shape, which must be the data's."""
+
+    def __init__(self, header: dict, seeds: list[int], dtype: str, init, bias_init):
+        self.header, self.seeds, self.dtype, self.init, self.bias_init = header, seeds, dtype, init, bias_init
+
+    def build(self, input_shape, *, dry: bool = False):
+        from ..graph import Model  # noqa: PLC0415
+
+        model = Model.from_header({**self.header, "seeds": self.seeds, "dtype": self.dtype}, dry=dry,
+                                  init=self.init, bias_init=self.bias_init)
+        if tuple(model.input_shape) != tuple(input_shape):
+            raise GlassnetError(f"model.architecture takes inputs of per-sample shape {tuple(model.input_shape)}, "
+                                f"but the data's are {tuple(input_shape)}")
+        return model
+
+
+def build_model(cfg: RunConfig, seeds: list[int], data: Data):
     """The ensemble for ``seeds`` (one network per seed) described by ``cfg.model``, built for
     the data's inputs."""
     return make_model(cfg, seeds, data).build(data.x.shape[1:])

@@ -10,7 +10,8 @@ that is an experiment (a timing loop simply does not)::
 The callback only *reads* the Trainer (``state.trainer``), at the start and at the end of
 training, so a recorded study measures exactly what an unrecorded one does. For each of the
 ``M`` networks of the fit it keeps one run: a run config (the recipe's ``[data]`` table, the
-model's layers, init and dtype, the loss, the optimizer with that network's hyperparameters, its
+model's layers (a graph model's architecture header), init (``"layer_default"`` when the model
+has none) and dtype, the loss, the optimizer with that network's hyperparameters, its
 batch size, steps, weight decay, L1, shuffle and seed), the status, final metrics, curves and
 final weights. After ``measure`` the runs are written as one sweep (kind ``"study"``, name
 ``"study:NAME"``) by :meth:`Recorder.write`.
@@ -233,15 +234,27 @@ def _stored(config) -> dict:
 
 
 def _model_table(model) -> dict:
-    return {"layers": _plain([l.config() for l in model.layers]), "init": _init_spec(model.init, "glorot_uniform"),
-            "bias_init": _init_spec(model.bias_init, "zeros"), "dtype": model.dtype.name}
+    """``[model]`` of the run config: a Sequential's ``layers``, or a graph model's
+    ``architecture`` (its model file's JSON header, :func:`~glassnet.network.architecture_header`);
+    the model-wide initializers, or ``"layer_default"`` where the model has none (each layer then
+    draws with its own default: recording Glorot there would re-run a recurrent layer with
+    weights other than PyTorch's uniform it started from)."""
+    from ..graph import Model  # noqa: PLC0415
+
+    table = {"init": _init_spec(model.init), "bias_init": _init_spec(model.bias_init), "dtype": model.dtype.name}
+    if isinstance(model, Model):
+        table["architecture"] = _plain(architecture_header(model))
+    else:
+        table["layers"] = _plain([l.config() for l in model.layers])
+    return table
 
 
-def _init_spec(init, default: str):
+def _init_spec(init):
+    from ..experiments.schema import LAYER_DEFAULT  # noqa: PLC0415
     from ..initializers import initializers  # noqa: PLC0415
 
     if init is None:
-        return default
+        return LAYER_DEFAULT
     if init.name not in initializers:
         raise _NotDescribable(f"its initializer {init.name!r} is not in the initializer registry")
     spec = init.config()
