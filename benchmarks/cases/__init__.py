@@ -1,8 +1,7 @@
 """Benchmark cases.
 
 EXTENSION POINT: ``CASES`` is the list the driver (benchmarks/run.py) walks, in order.
-To add a case (planned: ``cnn32`` -- a small CNN on 32x32 inputs -- and ``sweep003`` --
-the seed-003 weight-decay sweep run as one model-axis ensemble):
+To add a case:
 
 1. create ``benchmarks/cases/<name>.py`` with
    - ``SPEC`` -- a dict: ``name``, ``title``, ``unit`` (what one step is), ``models``
@@ -24,4 +23,7 @@ CASES = [
     "mlp784",
     "cnn32",
     "sweep003",
+    "cnn8",
+    "study_ae838",
+    "study_image",
 ]
