@@ -146,7 +146,7 @@ def divergence(ident, store, member, healthy, steps, plot):
     Example:
         glassnet explain divergence 3f9a2c1b --store glassnet-runs
     """
-    from ..diagnostics.divergence import _f, explain_stored_run  # noqa: PLC0415
+    from ..diagnostics.divergence import explain_stored_run  # noqa: PLC0415
     from ..experiments import RunStore  # noqa: PLC0415
 
     if plot is not None:
@@ -161,7 +161,7 @@ def divergence(ident, store, member, healthy, steps, plot):
                    f"(stored status {run['status']!r})")
         return
     click.echo(report.render())
-    click.echo(f"replayed run {run['id']} from its config{part}; loss {_f(report.probe_loss[0, 0])} at step 0")
+    click.echo(f"replayed run {run['id']} (stored status {run['status']!r}) from its config{part}")
     if plot is not None:
         try:
             report.plot(plot)

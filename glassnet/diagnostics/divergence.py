@@ -141,6 +141,8 @@ class DivergenceReport:
         return None if self.member is None else self.verdicts[self.member]
 
     def value(self, name: str, step: int, layer: str, member: int) -> float:
+        """One recorded number: ``stats[name]`` at recorded step index ``step`` (steps start at 0
+        and are consecutive), layer name ``layer``, model ``member``."""
         return float(self.stats[name][step, self.layers.index(layer), member])
 
     def render(self) -> str:
@@ -198,8 +200,7 @@ class _Recorder(Callback):
         self.xp, self.yp = probe
         self.sites = [(name, act) for name, act, kind in activation_sites(self.model)
                       if _slope_zero_below(act, kind)]
-        site_layer = {name: self._owner(name) for name, _ in self.sites}
-        self.site_layer = site_layer
+        self.site_layer = {name: self._owner(name) for name, _ in self.sites}
         self.rows: list[dict] = []
         self.step_ids: list[int] = []
         self.losses: list[np.ndarray] = []
@@ -319,9 +320,6 @@ class _Recorder(Callback):
                 # an update that rounds to nothing against the weights measures no step size
                 row["step"][i] = np.where(upd > 0, upd / row["grad"][i], np.nan)
         self._prev = None
-
-    def on_train_end(self, state):  # pragma: no cover - the replay closes the last step itself
-        self._close_previous()
 
 
 def _slope(layer, M) -> np.ndarray:

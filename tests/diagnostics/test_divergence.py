@@ -102,7 +102,7 @@ def test_healthy_runs_have_nothing_to_explain():
 def test_the_replay_trains_exactly_as_fit_does_and_leaves_no_wrappers():
     kwargs = dict(loss="mse", optimizer=gn.SGD(lr=[0.02, 0.05], momentum=0.9), batch_size=16, weight_decay=1e-3)
     a, b = mlp("relu"), mlp("relu")
-    a.fit(X, Y, steps=25, **kwargs)
+    a.fit(X, Y, steps=25, log_every=1, **kwargs)  # every step logged, as in the replay (one code path)
     explain_divergence(b, X, Y, steps=25, **kwargs)
     for pa, pb in zip(a.param_list, b.param_list):
         np.testing.assert_array_equal(pa.value, pb.value)
@@ -161,7 +161,7 @@ def test_cli_explains_a_stored_diverged_run(store, tmp_path):
     assert out.startswith(f"run {bad[:8]} (lr=5.0): DIVERGED")
     assert "first step that went wrong: step 0, layer dense_2" in out
     assert f"run {good[:8]} (lr=0.05) (healthy)" in out and "<- responsible" in out
-    assert f"replayed run {bad} from its config" in out and (tmp_path / "div.png").exists()
+    assert f"replayed run {bad} (stored status 'diverged') from its config" in out and (tmp_path / "div.png").exists()
     # the sweep id picks its first diverged run
     assert explain(runs[5.0]["sweep_id"], "--store", str(path)).splitlines()[0] == out.splitlines()[0]
 
