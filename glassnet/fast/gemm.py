@@ -46,103 +46,65 @@ def _ready():
 
 
 # -- the kernels (plain Python loops; Numba compiles them) ----------------------------------------
-def _dense_forward(x, W, b, use_bias, z):
-    """z[m] = x[m or 0] @ W[m] (+ b[m]); x ``(L, B, n)`` with L = M or 1 (shared), z ``(M, B, k)``."""
-    M, n, k = W.shape
-    B = x.shape[1]
-    shared = x.shape[0] == 1
+def _bgemm(A, X, bias, use_bias, out):
+    """out[m] = A[m or 0] @ X[m] (+ bias[m]): A ``(L, R, S)`` with L = M or 1 (shared), X
+    ``(M, S, C)``, bias ``(M, C)``, out ``(M, R, C)``; A and X may be strided views (transposes).
+
+    Four output columns at a time in scalar accumulators (registers: no store-to-load chain through
+    ``out``), each a sum over s in order from 0, then + bias -- the reference's ``x @ W + b``.
+    """
+    M, R, C = out.shape
+    S = X.shape[1]
+    shared = A.shape[0] == 1
     for m in prange(M):
-        xm = x[0] if shared else x[m]
-        Wm = W[m]
-        for i in range(B):
-            zi = z[m, i]
-            for j in range(k):
-                zi[j] = 0.0
-            for p in range(n):
-                v = xm[i, p]
-                Wp = Wm[p]
-                for j in range(k):
-                    zi[j] += v * Wp[j]
-            if use_bias:
-                for j in range(k):
-                    zi[j] += b[m, j]
-
-
-def _dense_backward(x, W, dz, use_bias, need_dx, dW, db, dx):
-    """One pass per model over the batch: dW[m] = x^T dz, db[m] = sum_b dz, dx[m] = dz W^T."""
-    M, n, k = W.shape
-    B = dz.shape[1]
-    shared = x.shape[0] == 1
-    for m in prange(M):
-        xm = x[0] if shared else x[m]
-        Wm = W[m]
-        dWm = dW[m]
-        for p in range(n):
-            for j in range(k):
-                dWm[p, j] = 0.0
-        if use_bias:
-            for j in range(k):
-                db[m, j] = 0.0
-        for i in range(B):
-            dzi = dz[m, i]
-            for p in range(n):
-                v = xm[i, p]
-                dWp = dWm[p]
-                for j in range(k):
-                    dWp[j] += v * dzi[j]
-            if use_bias:
-                for j in range(k):
-                    db[m, j] += dzi[j]
-            if need_dx:
-                for p in range(n):
-                    Wp = Wm[p]
-                    acc = 0.0 * Wp[0]  # in W's dtype
-                    for j in range(k):
-                        acc += dzi[j] * Wp[j]
-                    dx[m, i, p] = acc
-
-
-def _bmm(A, X, out):
-    """out[m] = A[m] @ X[m]: A ``(M, p, q)``, X ``(M, q, r)``, out ``(M, p, r)``."""
-    M, P, Q = A.shape
-    R = X.shape[2]
-    for m in prange(M):
-        Am = A[m]
+        Am = A[0] if shared else A[m]
         Xm = X[m]
         om = out[m]
-        for i in range(P):
-            oi = om[i]
-            for j in range(R):
-                oi[j] = 0.0
-            for q in range(Q):
-                v = Am[i, q]
-                Xq = Xm[q]
-                for j in range(R):
-                    oi[j] += v * Xq[j]
+        for r in range(R):
+            Ar = Am[r]
+            c = 0
+            while c + 4 <= C:
+                a0 = a1 = a2 = a3 = Ar[0] * 0.0
+                for s in range(S):
+                    v = Ar[s]
+                    Xs = Xm[s]
+                    a0 += v * Xs[c]
+                    a1 += v * Xs[c + 1]
+                    a2 += v * Xs[c + 2]
+                    a3 += v * Xs[c + 3]
+                if use_bias:
+                    a0 += bias[m, c]
+                    a1 += bias[m, c + 1]
+                    a2 += bias[m, c + 2]
+                    a3 += bias[m, c + 3]
+                om[r, c] = a0
+                om[r, c + 1] = a1
+                om[r, c + 2] = a2
+                om[r, c + 3] = a3
+                c += 4
+            while c < C:
+                a0 = Ar[0] * 0.0
+                for s in range(S):
+                    a0 += Ar[s] * Xm[s, c]
+                if use_bias:
+                    a0 += bias[m, c]
+                om[r, c] = a0
+                c += 1
 
 
-def _bmm_tn(A, D, out):
-    """out[m] = A[m]^T @ D[m] without moving A: A ``(M, q, p)``, D ``(M, q, r)``, out ``(M, p, r)``."""
-    M, Q, P = A.shape
-    R = D.shape[2]
+def _sum_rows(D, out):
+    """out[m, c] = sum_r D[m, r, c] (the bias gradient: a sum over the batch, in batch order)."""
+    M, R, C = D.shape
     for m in prange(M):
-        Am = A[m]
-        Dm = D[m]
-        om = out[m]
-        for i in range(P):
-            for j in range(R):
-                om[i, j] = 0.0
-        for q in range(Q):
-            Dq = Dm[q]
-            for i in range(P):
-                v = Am[q, i]
-                oi = om[i]
-                for j in range(R):
-                    oi[j] += v * Dq[j]
+        for c in range(C):
+            out[m, c] = 0.0
+        for r in range(R):
+            for c in range(C):
+                out[m, c] += D[m, r, c]
 
 
 _KERNELS = {}
-for _fn in (_dense_forward, _dense_backward, _bmm, _bmm_tn):
+for _fn in (_bgemm, _sum_rows):
     _KERNELS[_fn.__name__] = (jit()(_fn), jit(parallel=True)(_fn))
 del _fn
 
@@ -155,47 +117,39 @@ def pick(name: str, work: int):
 
 
 # -- what the layers call --------------------------------------------------------------------------
+def bgemm(A, X, bias=None):
+    """``A @ X (+ bias[:, None, :])`` over the model axis: A ``(M, R, S)`` or shared ``(R, S)``,
+    X ``(M, S, C)``, bias ``(M, C)`` or None; returns ``(M, R, C)`` in X's dtype. Transposed views
+    are read in place (no copy)."""
+    if A.ndim == 2:
+        A = A[None]
+    M, S, C = X.shape
+    R = A.shape[1]
+    out = np.empty((M, R, C), X.dtype)
+    use_bias = bias is not None
+    pick("_bgemm", M * R * S * C)(A, X, bias if use_bias else X[:, 0], use_bias, out)
+    return out
+
+
+def sum_rows(D):
+    """``D.sum(axis=1)`` for ``(M, R, C)``: ``(M, C)``."""
+    M, R, C = D.shape
+    out = np.empty((M, C), D.dtype)
+    pick("_sum_rows", M * R * C)(D, out)
+    return out
+
+
 def dense_forward(x, W, b=None):
     """``x @ W + b`` over the model axis: x ``(M, B, n)`` or shared ``(B, n)``, W ``(M, n, k)``,
-    b ``(M, k)`` or None; returns z ``(M, B, k)`` in W's dtype."""
-    if x.ndim == 2:
-        x = x[None]
-    M, n, k = W.shape
-    B = x.shape[1]
-    z = np.empty((M, B, k), W.dtype)
-    use_bias = b is not None
-    pick("_dense_forward", M * B * n * k)(x, W, b if use_bias else W[:, 0], use_bias, z)
-    return z
+    b ``(M, k)`` or None; returns z ``(M, B, k)``."""
+    return bgemm(x, W, b)
 
 
 def dense_backward(x, W, dz, use_bias: bool, need_dx: bool):
     """``(dW, db, dx)`` of ``z = x @ W + b`` from dz ``(M, B, k)``: dW = x^T dz ``(M, n, k)``,
     db = sum over the batch ``(M, k)`` (None without bias), dx = dz W^T ``(M, B, n)`` (None unless
     ``need_dx``); x ``(M, B, n)`` or shared ``(B, n)``."""
-    if x.ndim == 2:
-        x = x[None]
-    M, n, k = W.shape
-    B = dz.shape[1]
-    dtype = dz.dtype
-    dW = np.empty((M, n, k), dtype)
-    db = np.empty((M, k), dtype) if use_bias else dW[:, 0]
-    dx = np.empty((M, B, n) if need_dx else (M, 1, n), dtype)
-    work = M * B * n * k * (2 if need_dx else 1)
-    pick("_dense_backward", work)(x, W, dz, use_bias, need_dx, dW, db, dx)
-    return dW, (db if use_bias else None), (dx if need_dx else None)
-
-
-def bmm(A, X):
-    """``A @ X`` over the model axis: ``(M, p, q) @ (M, q, r) -> (M, p, r)`` in A's dtype."""
-    M, P, Q = A.shape
-    out = np.empty((M, P, X.shape[2]), A.dtype)
-    pick("_bmm", M * P * Q * X.shape[2])(A, X, out)
-    return out
-
-
-def bmm_tn(A, D):
-    """``A^T @ D`` over the model axis: ``(M, q, p)^T @ (M, q, r) -> (M, p, r)`` in A's dtype."""
-    M, Q, P = A.shape
-    out = np.empty((M, P, D.shape[2]), A.dtype)
-    pick("_bmm_tn", M * P * Q * D.shape[2])(A, D, out)
-    return out
+    dW = bgemm(x.swapaxes(-1, -2), dz)
+    db = sum_rows(dz) if use_bias else None
+    dx = bgemm(dz, W.swapaxes(-1, -2)) if need_dx else None
+    return dW, db, dx

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fast
 from .. import initializers as inits
 from ..backend import MANY_MODELS
 from .. import regularizers as regs
@@ -27,6 +28,20 @@ def _T(a, models: int):
 def _sum_batch(dz):
     """sum over the batch axis of ``(M, B, units)``; einsum is ~3x faster than ``sum(axis=1)`` for many models."""
     return np.einsum("mbo->mo", dz) if dz.shape[0] >= MANY_MODELS else np.add.reduce(dz, 1)
+
+
+# The fast path (glassnet.fast.gemm: one compiled call for the whole model axis) replaces the
+# products below only where it measured faster than NumPy's stacked matmul: per-model products of at
+# most FAST_MAX_WORK multiply-adds (batch x n_in x units; the 8-3-8 autoencoder's 8 x 8 x 3 = 192).
+# Above that OpenBLAS wins, even for 16 models of 32 x 8 x 3 (kernels 0.5-0.7x; 1 thread, see
+# tests/fast/test_gemm.py's module docstring for the table); 784 x 256 is far outside.
+FAST_MAX_WORK = 256
+
+
+def _fast_ok(x, W):
+    """Whether ``x @ W`` goes to the fast kernel: a small product per model, one dtype, kernel available."""
+    _, n, k = W.shape
+    return x.shape[-2] * n * k <= FAST_MAX_WORK and x.dtype == W.dtype and fast.available("gemm")
 
 
 @layer_types.register("dense", "linear_layer", "fully_connected")
@@ -87,20 +102,48 @@ class Dense(Layer):
 
     def forward(self, x, train):
         self._x = x
-        z = x @ self.W.value
-        if self.use_bias:
-            z += self.b.value[:, None, :]
+        z = self._fast_forward(x) if _fast_ok(x, self.W.value) else None
+        if z is None:  # the reference
+            z = x @ self.W.value
+            if self.use_bias:
+                z += self.b.value[:, None, :]
         return self.act.forward(z, train)
 
     def backward(self, dy):
         dz = self.act.backward(dy)
         x = self._x
+        grads = self._fast_backward(x, dz) if _fast_ok(x, self.W.value) and dz.dtype == x.dtype else None
+        if grads is not None:
+            self.W.grad, db, dx = grads
+            if self.use_bias:
+                self.b.grad = db
+            return dx
         self.W.grad = _T(x, dz.shape[0]) @ dz
         if self.use_bias:
             self.b.grad = _sum_batch(dz)
         if self.need_input_grad:
             return dz @ _T(self.W.value, dz.shape[0])
         return None
+
+    # -- the fast path: the same products by glassnet.fast.gemm (tests/fast/test_gemm.py) -----------
+    def _fast_forward(self, x):
+        """``x @ W + b`` in one compiled call; None (after one FastPathWarning) if the kernel fails."""
+        try:
+            from ..fast import gemm  # noqa: PLC0415 - Numba loads only when the fast path runs
+            return gemm.dense_forward(x, self.W.value, self.b.value if self.use_bias else None)
+        except Exception as exc:  # noqa: BLE001 - any failure: warn once, reference from now on
+            fast.mark_broken("gemm", exc)
+            return None
+
+    def _fast_backward(self, x, dz):
+        """``(dW, db, dx)`` in compiled calls (db None without bias, dx None unless needed); None
+        (after one FastPathWarning) if the kernel fails."""
+        try:
+            from ..fast import gemm  # noqa: PLC0415
+            return gemm.dense_backward(x, self.W.value, dz, self.use_bias, self.need_input_grad)
+        except Exception as exc:  # noqa: BLE001
+            fast.mark_broken("gemm", exc)
+            return None
 
     def config(self):
         return {
