@@ -152,20 +152,26 @@ class DivergenceReport:
         return self.render()
 
     def plot(self, path=None):
-        """Loss, update ratio and gradient norm of the explained layer, member beside healthy,
-        with the first bad step marked; saved to ``path`` if given. Returns the figure."""
+        """Loss, update ratio (dead share for *died*) and gradient norm of the explained layer,
+        member beside healthy, the first bad step marked; saved to ``path`` if given. Returns the
+        figure."""
         import matplotlib.pyplot as plt  # noqa: PLC0415 - only when drawn
 
         v = self.verdict
         fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
         who = [m for m in (self.member, self.healthy) if m is not None]
         k = self.layers.index(v.layer) if v is not None and v.layer else 0
+        died = v is not None and v.kind == "died"
         for m in who:
             label = self.labels[m]
             axes[0].semilogy(self.steps, np.abs(self.probe_loss[:, m]), label=label)
-            axes[1].semilogy(self.steps, self.stats["ratio"][:, k, m], label=label)
+            if died:
+                axes[1].plot(self.steps, self.stats["dead"][:, k, m], label=label)
+            else:
+                axes[1].semilogy(self.steps, self.stats["ratio"][:, k, m], label=label)
             axes[2].semilogy(self.steps, self.stats["grad"][:, k, m], label=label)
-        titles = ["probe loss", f"||update|| / ||θ||  ({self.layers[k]})", f"||dL/dθ||  ({self.layers[k]})"]
+        middle = "share of dead ReLU units" if died else "||update|| / ||θ||"
+        titles = ["probe loss", f"{middle}  ({self.layers[k]})", f"||dL/dθ||  ({self.layers[k]})"]
         for ax, title in zip(axes, titles):
             ax.set_title(title)
             ax.set_xlabel("step")
@@ -613,12 +619,14 @@ def _why(r, v, k, h) -> list[str]:
     if v.kind == "died":
         out.append(f"f'(z) = 0 for those units on every sample, so dL/dz = dL/da * f'(z) = 0 there: their columns "
                    f"of dL/dW and their dL/db are 0 and no update can bring them back.")
-        if r.stats["dead"][t, k, m] >= 1:
+        whole = r.stats["dead"][t:_live(r, m), k, m] >= 1
+        if whole[-1]:
+            ta = t + len(whole) - int(np.argmin(whole[::-1])) if not whole.all() else t
             below = r.layers[:k]
-            out.append("the whole layer is dead: dL/da_{k-1} = dL/dz W^T = 0, so "
-                       + (", ".join(below) + " below get" if below else "nothing below gets")
-                       + " no gradient either (||dL/dθ|| = "
-                       + ", ".join(_f(r.stats['grad'][t, j, m]) for j in range(k + 1)) + ").")
+            out.append(f"from step {ta} the whole layer is dead: dL/da below it = dL/dz W^T = 0, so "
+                       + (", ".join(below) + (" get" if len(below) > 1 else " gets") if below else "nothing below gets")
+                       + " no gradient through it either (||dL/dθ|| at step " + f"{ta}: "
+                       + ", ".join(f"{r.layers[j]} {_f(r.stats['grad'][ta, j, m])}" for j in range(k + 1)) + ").")
         if t > 0:
             hr = f" ({r.labels[h]}: {_f(r.stats['ratio'][t - 1, k, h])})" if h is not None else ""
             out.append(f"what killed them: the update at step {t - 1} moved {v.layer} by "
