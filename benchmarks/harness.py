@@ -70,6 +70,7 @@ class Config:
     threads: int
     check: bool
     params: dict = field(default_factory=dict)
+    quick: bool = False
 
 
 @dataclass
@@ -127,7 +128,7 @@ def add_reference_impls(spec):
         chk["impls"] = names
     ratios = spec.setdefault("ratios", [])
     for name, ispec in impls.items():
-        if ispec.get("base") and not any(r["a"] == ispec["base"] and r["b"] == name for r in ratios):
+        if ispec.get("base") and not any(r["a"] == ispec["base"] and r.get("b") == name for r in ratios):
             ratios.append({"a": ispec["base"], "b": name, "kind": "speedup"})
     return spec
 
@@ -414,7 +415,7 @@ def main(module, argv=None):
     warmup = args.warmup if args.warmup is not None else ispec.get("warmup", max(1, steps // 10))
     cfg = Config(case=spec["name"], impl=args.impl, models=models, dtype=args.dtype,
                  seed=args.seed, threads=args.threads, check=bool(args.check),
-                 params=dict(spec.get("params", {})))
+                 params=dict(spec.get("params", {})), quick=args.quick)
     out = {"case": spec["name"], "impl": args.impl, "models": models, "dtype": args.dtype,
            "threads_requested": args.threads, "mode": "check" if args.check else "bench",
            "env_openblas": {k: os.environ.get(k) for k in
