@@ -499,7 +499,7 @@ def _verdict(report: DivergenceReport, m: int) -> Verdict:
             why = "its update began the climb"
         k = int(np.nanargmax(np.nan_to_num(s["ratio"][t0], nan=-1.0)))
         what = "non-finite" if not (np.isfinite(loss[t_bad]) and np.isfinite(probe[t_bad])) else \
-            f"{_f(probe[t_bad])}, over {DIVERGE_FACTOR:g}x its start"
+            f"{_f(probe[t_bad])} (over {DIVERGE_FACTOR:g}x)"
         found.append(Verdict(m, "diverged", t0, t_bad, report.layers[k], None,
                              f"the loss went from {_f(start)} at step 0 to {what} at step {t_bad}; "
                              f"at step {t0} {why}"))
@@ -645,7 +645,7 @@ def _why(r, v, k, h) -> list[str]:
         out.append("responsible: no single factor differs from " + ref + "; the update itself is "
                    + f"{_f(r.stats['ratio'][t, k, m])}x the weights.")
     if v.kind == "diverged":
-        out.append(_first_nonfinite(r, m, v.detected, _live(r, m)))
+        out.append(_first_nonfinite(r, m, v.detected)[1])
     elif t > 0:
         j = int(np.nanargmax(np.nan_to_num(r.stats["ratio"][t - 1, :, m], nan=-1.0)))
         hr = f" ({r.labels[h]}: {_f(r.stats['ratio'][t - 1, j, h])})" if h is not None else ""
@@ -654,25 +654,25 @@ def _why(r, v, k, h) -> list[str]:
     return out
 
 
-def _first_nonfinite(r, m, upto, live) -> str:
-    """The first non-finite activation (forward order) or gradient (backward order) of the
-    member's replay; without one, its largest activation at step ``upto``."""
+def _first_nonfinite(r, m, upto) -> tuple[int, str]:
+    """``(step, text)``: the member's first non-finite activation (forward order), loss, or
+    gradient (backward order); without one, its largest activation at step ``upto``."""
     L = len(r.layers)
-    for t in range(live):
+    for t in range(_live(r, m)):
         for k in range(L):
             if not np.isfinite(r.stats["zmax"][t, k, m]):
-                return f"first non-finite value: step {t}, {r.layers[k]}'s activation (max |z| = " \
-                       f"{_f(r.stats['zmax'][t, k, m])})"
+                return t, f"first non-finite value: step {t}, {r.layers[k]}'s activation (max |z| = " \
+                          f"{_f(r.stats['zmax'][t, k, m])})"
         if not (np.isfinite(r.loss[t, m]) and np.isfinite(r.probe_loss[t, m])):
-            return f"first non-finite value: step {t}, the loss (activations still finite: the output's " \
-                   f"max |z| = {_f(r.stats['zmax'][t, L - 1, m])} overflows the loss in {r.dtype})"
+            return t, f"first non-finite value: step {t}, the loss (activations still finite: the output's " \
+                      f"max |z| = {_f(r.stats['zmax'][t, L - 1, m])} overflows the loss in {r.dtype})"
         for k in reversed(range(L)):
             if not np.isfinite(r.stats["grad"][t, k, m]):
-                return f"first non-finite value: step {t}, {r.layers[k]}'s gradient (||dL/dθ|| = " \
-                       f"{_f(r.stats['grad'][t, k, m])})"
+                return t, f"first non-finite value: step {t}, {r.layers[k]}'s gradient (||dL/dθ|| = " \
+                          f"{_f(r.stats['grad'][t, k, m])})"
     t = min(upto, len(r.steps) - 1)
     k = int(np.nanargmax(np.nan_to_num(r.stats["zmax"][t, :, m], nan=-1)))
-    return f"at step {t} the largest activation is {r.layers[k]}'s, max |z| = {_f(r.stats['zmax'][t, k, m])}"
+    return t, f"at step {t} the largest activation is {r.layers[k]}'s, max |z| = {_f(r.stats['zmax'][t, k, m])}"
 
 
 def _ratio(a, b) -> str:
@@ -689,8 +689,11 @@ def _window(r, v, k, h) -> list[str]:
     m, t = v.member, v.step
     T = _live(r, m)
     steps = list(range(max(0, t - 2), min(T, t + 3)))
-    if v.detected is not None and v.detected < T and v.detected not in steps:
-        steps += [-1] + list(range(max(steps[-1] + 1, v.detected - 1), min(T, v.detected + 1)))
+    later = [v.detected] + ([_first_nonfinite(r, m, v.detected)[0]] if v.kind == "diverged" else [])
+    for d in sorted(set(later)):
+        if d is not None and d < T and d not in steps:
+            more = list(range(max(steps[-1] + 1, d - 1), min(T, d + 1)))
+            steps += ([-1] if more[0] > steps[-1] + 1 else []) + more
     who = [m] + ([h] if h is not None else [])
     relu = np.isfinite(r.stats["dead"]).any()
     cols = [("loss", 9), ("max|z|", 9), ("f'(z)", 9)] + ([("dead", 5)] if relu else []) + \
