@@ -61,8 +61,9 @@ class Op:
 class Plan:
     """The operations of one network in a valid order; ``inputs`` are ``(value name, per-sample
     shape)`` of each network input, ``outputs`` the value names of each output (channels-last),
-    ``output_shapes`` their per-sample shapes and ``output_names`` their glassnet names. ``single_input``/``single_output``: whether the
-    model takes and returns one array rather than a list."""
+    ``output_shapes`` their per-sample shapes and ``output_names`` their glassnet names;
+    ``single_input``/``single_output``: whether the model takes and returns one array rather than
+    a list."""
 
     ops: list
     inputs: list

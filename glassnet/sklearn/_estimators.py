@@ -1,16 +1,18 @@
 """scikit-learn estimators over glassnet networks: :class:`GlassnetClassifier`, :class:`GlassnetRegressor`.
 
-Both train one glassnet network (a :class:`~glassnet.Sequential` or a graph :class:`~glassnet.Model`) with ``model.fit`` (the one Trainer) and
-follow scikit-learn's estimator conventions: parameters are stored untouched by ``__init__`` and
-validated in ``fit``; fitted state ends in ``_``; ``random_state`` makes a fit reproducible bit for
-bit; ``partial_fit`` trains one more epoch and ``warm_start`` continues from the last fit.
+Both train one glassnet network (a :class:`~glassnet.Sequential` or a graph
+:class:`~glassnet.Model`) with ``model.fit`` (the one Trainer) and follow scikit-learn's estimator
+conventions: parameters are stored untouched by ``__init__`` and validated in ``fit``; fitted
+state ends in ``_``; ``random_state`` makes a fit reproducible bit for bit; ``partial_fit`` trains
+one more epoch and ``warm_start`` continues from the last fit.
 
 The network is an MLP built from ``hidden_layer_sizes`` and ``activation`` unless ``build_fn`` is
 given: a callable ``build_fn(input_shape, n_outputs, seed) -> Sequential or Model`` that returns a
 model of one input and ``n_outputs`` linear outputs (logits for the classifier: no softmax layer),
 a residual MLP built with ``gn.Input``/``gn.Add`` for example, and passes ``seed`` to
-``Sequential(seed=seed)`` or ``Model(inputs, outputs, seed=seed)`` unchanged (:class:`~glassnet.sklearn.GlassnetSearchCV` passes a list
-of seeds to train many networks as one model-axis program).
+``Sequential(seed=seed)`` or ``Model(inputs, outputs, seed=seed)`` unchanged
+(:class:`~glassnet.sklearn.GlassnetSearchCV` passes a list of seeds to train many networks as one
+model-axis program).
 
 The training objective is glassnet's, not scikit-learn's ``MLPClassifier``'s: the batch mean of
 the loss plus ``weight_decay/2 * sum(W**2)`` over weights (biases excluded) and ``l1 * sum|W|``.

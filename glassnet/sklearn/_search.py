@@ -220,7 +220,8 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
             scorers[name] = check_scoring(self.estimator, spec)
         refit = self.refit
         if not (refit is False or callable(refit) or (isinstance(refit, str) and refit in scorers)):
-            raise GlassnetError(f"with several scorers, refit must be the name of one ({', '.join(map(repr, scorers))}), "
+            names = ", ".join(map(repr, scorers))
+            raise GlassnetError(f"with several scorers, refit must be the name of one ({names}), "
                                 f"a callable refit(cv_results_) -> index, or False; got {refit!r}", field="refit")
         return scorers
 

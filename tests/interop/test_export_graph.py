@@ -11,7 +11,8 @@ from .export_models import graph_models, trained_graph
 
 NAMES = sorted(graph_models())
 TOL = {"float32": 1e-5, "float64": 1e-9}
-#: onnxruntime's CPU provider has no double Conv (nor Elu, Erf) kernel (the files are valid; torch checks them in float64)
+#: onnxruntime's CPU provider has no double Conv (nor Elu, Erf) kernel: the files are valid, and
+#: the torch tests check these models in float64
 ONNX_CASES = [(n, d) for n in NAMES for d in ("float32", "float64")
               if d == "float32" or n in ("residual", "two_branch_concat", "gated_add")]
 
@@ -82,7 +83,7 @@ def test_a_shared_input_is_transposed_once_and_merges_stay_channels_first():
 
 
 def test_torch_graph_state_dict_loads_back():
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from glassnet.export import load_state_dict_into, to_torch
 
     model, x = trained_graph(graph_models("float64")["residual"])
