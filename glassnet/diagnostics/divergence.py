@@ -619,9 +619,8 @@ def _why(r, v, k, h) -> list[str]:
     if v.kind == "died":
         out.append(f"f'(z) = 0 for those units on every sample, so dL/dz = dL/da * f'(z) = 0 there: their columns "
                    f"of dL/dW and their dL/db are 0 and no update can bring them back.")
-        whole = r.stats["dead"][t:_live(r, m), k, m] >= 1
-        if whole[-1]:
-            ta = t + len(whole) - int(np.argmin(whole[::-1])) if not whole.all() else t
+        ta = _whole_dead(r, v, k)
+        if ta is not None:
             below = r.layers[:k]
             out.append(f"from step {ta} the whole layer is dead: dL/da below it = dL/dz W^T = 0, so "
                        + (", ".join(below) + (" get" if len(below) > 1 else " gets") if below else "nothing below gets")
@@ -652,6 +651,14 @@ def _why(r, v, k, h) -> list[str]:
         out.append(f"how it got there: the update at step {t - 1} moved {r.layers[j]} by "
                    f"{_f(r.stats['ratio'][t - 1, j, m])}x its weights{hr}.")
     return out
+
+
+def _whole_dead(r, v, k) -> int | None:
+    """The step from which every ReLU unit of layer k is dead to the end of the replay, or None."""
+    whole = r.stats["dead"][v.step:_live(r, v.member), k, v.member] >= 1
+    if not whole[-1]:
+        return None
+    return v.step if whole.all() else v.step + len(whole) - int(np.argmin(whole[::-1]))
 
 
 def _first_nonfinite(r, m, upto) -> tuple[int, str]:
@@ -689,9 +696,10 @@ def _window(r, v, k, h) -> list[str]:
     m, t = v.member, v.step
     T = _live(r, m)
     steps = list(range(max(0, t - 2), min(T, t + 3)))
-    later = [v.detected] + ([_first_nonfinite(r, m, v.detected)[0]] if v.kind == "diverged" else [])
-    for d in sorted(set(later)):
-        if d is not None and d < T and d not in steps:
+    later = [v.detected] + ([_first_nonfinite(r, m, v.detected)[0]] if v.kind == "diverged" else []) + \
+        ([_whole_dead(r, v, k)] if v.kind == "died" else [])
+    for d in sorted({d for d in later if d is not None}):
+        if d < T and d not in steps:
             more = list(range(max(steps[-1] + 1, d - 1), min(T, d + 1)))
             steps += ([-1] if more[0] > steps[-1] + 1 else []) + more
     who = [m] + ([h] if h is not None else [])
