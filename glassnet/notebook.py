@@ -68,13 +68,25 @@ def _table(header, rows, caption: str = "") -> str:
 
 # -- models -------------------------------------------------------------------------------------
 
-def summary_html(model) -> str:
-    """The model's summary (layers, output shapes, parameters per network) as an HTML table.
+def summary_html(model, graph: bool = True) -> str:
+    """The model's summary (layers, output shapes, parameters per network) as an HTML table,
+    beside a drawing of its graph (``graph=True``; see :func:`glassnet.graph_svg.graph_svg`).
 
-    Works for :class:`~glassnet.Sequential` and graph :class:`~glassnet.Model` alike (the graph
-    form adds a "reads" column naming each layer's inputs). A model not built yet lists its
+    Works for :class:`~glassnet.Sequential` (drawn as a chain) and graph
+    :class:`~glassnet.Model` alike (the graph form adds a "reads" column naming each layer's
+    inputs; its drawing shows branches and skip connections). A model not built yet lists its
     layers without shapes.
     """
+    table = _summary_table(model)
+    if not graph:
+        return table
+    from .graph_svg import graph_svg  # noqa: PLC0415
+
+    return ("<div class='glassnet-model' style='display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start'>"
+            f"<div>{table}</div><div>{graph_svg(model)}</div></div>")
+
+
+def _summary_table(model) -> str:
     name = getattr(model, "name", type(model).__name__)
     graph = hasattr(model, "nodes")
     title = f'Model "{name}"' + (" (graph)" if graph else "")
@@ -158,6 +170,35 @@ def _default_keys(curves: dict) -> list[str]:
     return [k for k in curves if not (no_penalty and k in _LOSS_PARTS)]
 
 
+_FIGURE_CLASS = None
+
+
+def _figure_class():
+    """matplotlib's ``Figure`` with a ``_repr_png_``, so a notebook shows the figures glassnet
+    returns (``hist.plot()`` as a cell's last line) without ``pyplot`` or ``%matplotlib inline``:
+    glassnet draws on plain ``Figure`` objects, which IPython only knows how to show once pyplot's
+    inline backend is loaded."""
+    global _FIGURE_CLASS
+    if _FIGURE_CLASS is None:
+        from matplotlib.figure import Figure  # noqa: PLC0415 - only when a figure is drawn
+
+        class NotebookFigure(Figure):
+            """A ``Figure`` that a notebook displays as a PNG."""
+
+            def _repr_png_(self) -> bytes:
+                return figure_png(self)
+
+        NotebookFigure.__qualname__ = "NotebookFigure"    # found by pickle via __getattr__ below
+        _FIGURE_CLASS = NotebookFigure
+    return _FIGURE_CLASS
+
+
+def __getattr__(name: str):
+    if name == "NotebookFigure":    # built on first use, so importing this module stays light
+        return _figure_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def plot_curves(steps, curves: dict, keys=None, per_model: bool | None = None, band: str = "minmax",
                 figsize=None, title: str = ""):
     """Draw curves ``{name: (M, T)}`` at ``steps`` on a new matplotlib ``Figure``.
@@ -167,7 +208,7 @@ def plot_curves(steps, curves: dict, keys=None, per_model: bool | None = None, b
     models with a shaded band (``band="minmax"`` or ``"std"``). The loss axis is logarithmic when
     every value is positive. Legends sit outside the axes so they never hide data.
     """
-    from matplotlib.figure import Figure  # noqa: PLC0415 - only when a figure is drawn
+    Figure = _figure_class()  # noqa: N806
 
     steps = np.asarray(steps)
     keys = [k for k in (keys or _default_keys(curves)) if k in curves]
@@ -237,10 +278,16 @@ class LivePlot(Callback):
     In a notebook the figure lives in one IPython display handle that is updated, not appended,
     so the output does not grow or flicker. ``redraws`` counts the figures drawn.
 
+    Drawing is throttled so it cannot dominate training: after a redraw that took ``d`` seconds
+    the next waits at least ``max(every, 3 * d)`` seconds from the end of that one, so drawing
+    takes at most about a quarter of the wall time even when a figure is slow to draw (a busy
+    machine, many panels).
+
     Parameters
     ----------
     every : float
-        Least seconds between two redraws (throttling; the last state is always drawn at the end).
+        Least seconds between two redraws (the last state is always drawn at the end); ``0``
+        redraws at every logged point, however long drawing takes.
     keys : list of str, optional
         Curves to draw (default: every logged curve).
     per_model : bool, optional
@@ -270,11 +317,11 @@ class LivePlot(Callback):
         self.redraws = 0
         self._handle = None
         self._bar = None
-        self._last = -np.inf
+        self._next = -np.inf        # monotonic time before which no redraw starts
 
     def on_train_begin(self, state):
         self.notebook = in_notebook()
-        self._last = -np.inf
+        self._next = -np.inf
         if self.notebook and self._handle is None:
             from IPython.display import HTML, display  # noqa: PLC0415
 
@@ -292,7 +339,7 @@ class LivePlot(Callback):
             self._bar.n = int(state.step)
             loss = np.asarray(logs.get("loss", np.nan), dtype=float)
             self._bar.set_postfix(loss=f"{np.nanmean(loss):.4g}" if np.isfinite(loss).any() else "nan")
-        if self.notebook and time.monotonic() - self._last >= self.every:
+        if self.notebook and (self.every == 0 or time.monotonic() >= self._next):
             self.draw()
 
     def on_train_end(self, state):
@@ -312,15 +359,17 @@ class LivePlot(Callback):
 
     def draw(self) -> None:
         """Redraw now (into the display handle in a notebook)."""
-        self._last = time.monotonic()
         if not self.steps:
             return
+        start = time.monotonic()
         fig = self.figure()
         self.redraws += 1
         if self._handle is not None:
             from IPython.display import Image  # noqa: PLC0415
 
             self._handle.update(Image(data=figure_png(fig), format="png"))
+        end = time.monotonic()
+        self._next = end + max(self.every, 3 * (end - start))
 
 
 # -- studies ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The docs site: docstrings of public names, the generated config page, the tutorials, the build."""
+"""The docs site: docstrings of public names, the generated config page, the tutorials' place in the
+nav, the build. The tutorials run on a kernel in ``test_tutorials.py``."""
 
 from __future__ import annotations
 
@@ -67,15 +68,6 @@ def test_every_tutorial_is_in_the_nav():
     assert len(TUTORIALS) == 6
     for path in TUTORIALS:
         assert f"tutorials/{path.name}" in nav
-
-
-@pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
-def test_tutorial_executes(path, tmp_path, monkeypatch):
-    """Each percent script runs top to bottom (its cells in order, as a kernel would), in a
-    scratch folder, with matplotlib off-screen."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    runpy.run_path(str(path), run_name="__main__")
 
 
 def test_mkdocs_build_strict(tmp_path):

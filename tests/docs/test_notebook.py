@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import types
 
 import numpy as np
@@ -30,10 +31,12 @@ def test_import_glassnet_stays_light():
     assert out.split() == ["False", "False"]
 
 
-def test_network_repr_html_is_the_summary_table():
+def test_network_repr_html_is_the_summary_table_and_the_graph():
     model = _autoencoder()
     html = model._repr_html_()
-    assert html.startswith("<table") and "<th>output shape</th>" in html
+    assert "<table class='glassnet'>" in html and "<th>output shape</th>" in html
+    assert html.index("<table") < html.index("<svg")          # the table, then the drawing
+    assert notebook.summary_html(model, graph=False).startswith("<table")
     assert "(None, 3)" in html and "(None, 8)" in html
     assert "Total params: 59" in html                       # 8*3+3 + 3*8+8
     ens = _autoencoder(seed=[0, 1, 2])
@@ -148,3 +151,45 @@ def test_study_entry_point_and_result_html(tmp_path):
     assert "Key findings" in html and result.findings[0][:40] in html.replace("&#x27;", "'").replace("&quot;", '"') \
         or html.count("<li>") == len(result.findings)
     assert html.count("<img src='data:image/png;base64,") == min(len(result.figures), 12) > 0
+
+
+def test_liveplot_slow_drawing_takes_at_most_a_share_of_training(monkeypatch):
+    """A redraw that takes d seconds holds off the next for 3 d, so a slow figure (a busy
+    machine) cannot turn a fit into a slideshow: here each draw takes 0.2 s and the fit logs 41
+    points, yet only a few are drawn (the first, the last, and what 0.6 s gaps allow)."""
+    pytest.importorskip("IPython")
+    import IPython
+    import IPython.display as display_mod
+
+    class ZMQInteractiveShell:
+        pass
+
+    class Handle:
+        def update(self, obj):
+            pass
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: ZMQInteractiveShell())
+    monkeypatch.setattr(display_mod, "display", lambda obj, display_id=False: Handle())
+    real_png = notebook.figure_png
+
+    def slow_png(fig):
+        time.sleep(0.2)
+        return real_png(fig)
+
+    monkeypatch.setattr(notebook, "figure_png", slow_png)
+    live = notebook.LivePlot(every=0.01)
+    t0 = time.perf_counter()
+    _fit(_autoencoder(), steps=200, callbacks=[live])
+    elapsed = time.perf_counter() - t0
+    assert len(live.steps) == 41
+    assert 2 <= live.redraws <= 2 + elapsed / 0.6      # first and last, plus one per 3 x 0.2 s
+
+
+def test_figures_show_in_a_notebook_without_pyplot():
+    """``hist.plot()`` as a cell's last line displays: the figure has a ``_repr_png_`` (a plain
+    matplotlib Figure only shows once pyplot's inline backend is loaded)."""
+    fig = _fit(_autoencoder(), steps=10).plot()
+    assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    import pickle
+
+    assert type(pickle.loads(pickle.dumps(fig))) is type(fig)
