@@ -3,7 +3,10 @@ chain-rule factor responsible, beside a healthy member of the same ensemble.
 
 :func:`explain_divergence` drives the :class:`~glassnet.training.Trainer` (the one training loop)
 for ``steps`` updates with a recorder attached; the numbers are the run's own: the recorder only
-reads. At every step, for every layer with parameters (``k``) and every model, it keeps the
+reads (it wraps each layer's ``forward``/``backward`` on the instance to see the signals passing
+through, unchanged, and removes the wrappers afterwards). The replay logs every step, so it takes
+the per-step reference path: a run trained with the compiled fast path agrees to rounding, not
+bit for bit. At every step, for every layer with parameters (``k``) and every model, it keeps the
 factors of that layer's gradient and update (seed 001's chain rule)::
 
     dL/dW_k = a_{k-1}^T (dL/da_k * f'(z_k)),   dL/db_k = sum_batch (dL/da_k * f'(z_k))
@@ -31,7 +34,8 @@ that went wrong is the first step before ``t_bad`` at which some layer's update 
 its weights (``ratio`` > :data:`RATIO_LIMIT` = 1); if there is none, the last step before
 ``t_bad`` with a probe loss at most its step-0 value (its update began the climb). The layer
 named is the one with the largest ``ratio`` at that step. The first non-finite value (a layer's
-activation ``zmax`` in forward order, then its gradient in backward order) is reported too.
+activation ``zmax`` in forward order, then the loss, then a gradient in backward order) is
+reported too.
 
 **died** -- a ReLU layer has at least :data:`DEAD_SHARE` (half) of its units dead on the probe
 set from step ``t`` to the end of the replay: f'(z) = 0 on every sample for those units, so
@@ -378,7 +382,9 @@ def explain_divergence(model_or_trainer, x=None, y=None, *, steps: int, member: 
     model_or_trainer : a model (then ``x``, ``y`` and ``trainer_kwargs`` build the
         :class:`~glassnet.training.Trainer`, as ``fit`` would: ``loss``, ``optimizer``,
         ``batch_size``, ``weight_decay``, ...) or a Trainer that has not stepped yet.
-    steps : updates to replay. A model the NaN guard stops is not stepped further.
+    steps : updates to replay. A model the NaN guard stops is not stepped further. Every step is
+        logged during the replay (``log_every = 1``, restored afterwards): callbacks that count
+        logged steps (early stopping, plateau schedules) count every step.
     member : the model to explain; default: the first whose verdict is not "ok".
     healthy : the model to compare with; default: the first whose verdict is "ok".
     probe : ``(x, y)`` for the probe loss and dead units; default: the training set (at most
@@ -407,6 +413,8 @@ def explain_divergence(model_or_trainer, x=None, y=None, *, steps: int, member: 
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
                                   or not 0 <= value < M):
             raise GlassnetError(f"{name} must be a model index in 0..{M - 1}, got {value!r}", field=name, value=value)
+    if member is not None and member == healthy:
+        raise GlassnetError(f"member and healthy must be two different models, got {member} for both", field="healthy")
     if labels is not None and len(labels) != M:
         raise GlassnetError(f"labels must name each of the {M} models, got {len(labels)}", field="labels")
 

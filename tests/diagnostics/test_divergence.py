@@ -121,6 +121,8 @@ def test_explicit_member_and_healthy_and_bad_arguments():
         explain_divergence(trainer, steps=3)
     with pytest.raises(GlassnetError, match="member must be a model index in 0..1"):
         explain_divergence(mlp(), X, Y, steps=3, member=2)
+    with pytest.raises(GlassnetError, match="two different models"):
+        explain_divergence(mlp(), X, Y, steps=3, member=1, healthy=1)
     with pytest.raises(GlassnetError, match="steps must be a positive integer"):
         explain_divergence(mlp(), X, Y, steps=0)
 
