@@ -151,6 +151,9 @@ def pools_summary(res):
         parts.append(f"{name} x{p.get('num_threads')}")
     if "torch_threads" in res:
         parts.append(f"torch x{res['torch_threads']}")
+    cores = (res.get("info") or {}).get("cores")
+    if cores:
+        parts.append(f"JAX/XLA pinned to {cores} cores")
     return ", ".join(parts) or "-"
 
 
