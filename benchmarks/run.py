@@ -6,6 +6,9 @@
     python benchmarks/run.py --only mlp784 --json benchmarks/results/mlp.json
     python benchmarks/run.py --check          # only the float64 cross-checks
 
+Implementations: hand-written NumPy floors, PyTorch (eager, loops, bmm, torch.func vmap), JAX
+(jit, vmap, fori_loop; optional), glassnet and glassnet_ref (GLASSNET_FAST=0).
+
 Every (case, implementation) pair runs in its own fresh subprocess
 ``python -m benchmarks.cases.<case> --impl <impl> ...`` (NumPy's GEMM is ~3x slower in a
 process that has imported torch, so libraries never share a process).  The subprocess
