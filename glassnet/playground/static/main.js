@@ -11,7 +11,7 @@ import { State, SETTINGS, LIMITS, LESSONS, EXTRA_HIDEABLE, defaults } from "./st
 import { Connection } from "./connection.js";
 import { Controls } from "./controls.js";
 import { Heatmap } from "./render/heatmap.js";
-import { NetworkView } from "./render/network.js";
+import { NetworkView, FLOW } from "./render/network.js";
 import { LossChart } from "./render/chart.js";
 import { renderConfusion } from "./render/confusion.js";
 import { BackpropView } from "./render/backprop.js";
@@ -58,7 +58,7 @@ backprop.render();
 wireIO(conn, { onError: m => banner(m, "error") });
 const lessons = new LessonsView(document.body, { state, lessons: LESSONS, defaults, send: (type, fields) => act(type, fields) });
 if (state.get("lesson")) $("lessons").open = true;
-window.glassnet = { state, conn, stats, heatmap, network, chart, ensemble, lessons, bannerTimes };
+window.glassnet = { state, conn, stats, heatmap, network, chart, ensemble, lessons, bannerTimes, FLOW };
 
 /** A user's action: the server is asked, and an error banner from an earlier action goes. */
 function act(type, fields = {}) {
