@@ -63,6 +63,37 @@ class Batcher:
         idx = self._perm[:, lo:hi]  # (M, b)
         return self._take(self.x, idx, False), self._take(self.y, idx, False)
 
+    @property
+    def uniform(self) -> bool:
+        """Every batch has the same number of samples (full batch, ``b`` divides N, or drop_last)."""
+        return self.full or self.drop_last or self.n % self.b == 0
+
+    def take_indices(self, k: int) -> np.ndarray:
+        """The sample indices of the next ``k`` batches, ``(M or 1, k or 1, b)`` int64, advancing
+        the batcher exactly as ``k`` calls of :meth:`next` would (epochs, shuffles, position).
+
+        For compiled steps (:mod:`glassnet.fast.loop`) that gather rows themselves; only for
+        :attr:`uniform` batching. Full batch gives ``(1, 1, N)``: the same batch every step.
+        """
+        if self.full:
+            self._last = None
+            return np.arange(self.n, dtype=np.int64)[None, None]
+        out = np.empty((self.M if self.shuffle else 1, k, self.b), np.int64)
+        for step in range(k):
+            if self._pos >= self.n or (self.drop_last and self._pos + self.b > self.n):
+                self._pos = 0
+                if self.shuffle:
+                    self._perm = np.stack([s.data.permutation(self.n) for s in self.streams])
+                    if self.per_model and step + self.steps_per_epoch > k:
+                        # this epoch goes on after the take: next() will slice its gathered rows
+                        self._epoch = (self._take(self.x, self._perm, True),
+                                       self._take(self.y, self._perm, self._y_per_model))
+            lo, hi = self._pos, self._pos + self.b
+            self._pos = hi
+            out[:, step] = self._perm[:, lo:hi] if self.shuffle else np.arange(lo, hi)
+        self._last = slice(lo, hi) if not self.shuffle else self._perm[:, lo:hi]
+        return out
+
     @staticmethod
     def _slice(a, cut, per_model: bool):
         if isinstance(a, list):  # several inputs or outputs: each the same way

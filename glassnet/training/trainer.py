@@ -282,7 +282,7 @@ class Trainer:
                 if plan is not None:
                     # unlogged steps before the next logged one (never this call's last step) in
                     # one compiled call; see glassnet.fast.loop
-                    k = min(_next_logged(step, every, log_a, log_b), last) - step
+                    k = min(_next_logged(step, every, log_a, log_b), last, step + plan.max_segment) - step
                     if k >= plan.min_segment:
                         plan = self._run_compiled(plan, k)
                         if plan is not None:

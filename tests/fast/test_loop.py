@@ -38,7 +38,7 @@ def _data(kind: str, dtype, per_model: int | None = None, n: int = 12, seed: int
 
 def _train(flag: bool, *, acts=("tanh", "sigmoid"), loss="half_sse", opt=lambda: gn.SGD(0.3), M=None,
            dtype="float64", per_model=False, steps=60, log_every=7, use_bias=(True, True), fit_kw=None,
-           layer_kw=None):
+           layer_kw=None, batch_size="full"):
     kind = "classes" if loss == "softmax_cross_entropy" else "values"
     x, y = _data(kind, dtype, M if per_model else None)
     layers = [gn.Dense(6, acts[0], use_bias=use_bias[0], **(layer_kw or {})),
@@ -54,7 +54,7 @@ def _train(flag: bool, *, acts=("tanh", "sigmoid"), loss="half_sse", opt=lambda:
     loop.Plan.run = counting
     try:
         with fast.forced(flag):
-            hist = model.fit(x, y, loss=loss, optimizer=opt(), batch_size="full", steps=steps, log_every=log_every,
+            hist = model.fit(x, y, loss=loss, optimizer=opt(), batch_size=batch_size, steps=steps, log_every=log_every,
                              progress=False, **(fit_kw or {}))
     finally:
         loop.Plan.run = real
@@ -83,6 +83,13 @@ CASES = {
     "per-model-data": dict(M=4, per_model=True, opt=lambda: gn.SGD([0.1, 0.2, 0.3, 0.4], momentum=0.5)),
     "no-bias": dict(use_bias=(False, True), M=2),
     "ensemble-softmax": dict(M=5, acts=("relu", "identity"), loss="softmax_cross_entropy"),
+    # mini-batches: each model's own shuffle, epochs that end inside and between segments
+    "minibatch-shuffled": dict(M=3, batch_size=4, opt=lambda: gn.SGD(0.2, momentum=0.9)),
+    "minibatch-per-model-data": dict(M=3, per_model=True, batch_size=3, loss="softmax_cross_entropy",
+                                     acts=("relu", "identity")),
+    "minibatch-in-order": dict(M=2, batch_size=6, fit_kw=dict(shuffle=False)),
+    "minibatch-drop-last": dict(M=2, batch_size=5, fit_kw=dict(drop_last=True)),
+    "batch-of-one": dict(batch_size=1, steps=100, log_every=30),
 }
 
 
@@ -125,7 +132,7 @@ def test_segments_stop_before_every_logged_step_and_the_last_step():
     assert list(hist.steps) == [0, 10, 20, 30, 40, 49]
 
 
-@pytest.mark.parametrize("what", ["schedule", "minibatch", "adam", "epoch-callback", "clip", "sample-weight"])
+@pytest.mark.parametrize("what", ["schedule", "ragged-minibatch", "adam", "epoch-callback", "clip", "sample-weight"])
 def test_runs_the_plan_cannot_reproduce_stay_on_the_reference(what):
     class EveryEpoch(gn.Callback):
         def on_epoch_end(self, state):
@@ -138,7 +145,7 @@ def test_runs_the_plan_cannot_reproduce_stay_on_the_reference(what):
     opt = (lambda: gn.Adam(0.01)) if what == "adam" else (lambda: gn.SGD(0.1))
     x, y = _data("values", "float64")
     model = gn.Sequential([gn.Dense(6, "tanh"), gn.Dense(4)], input_shape=(5,), seed=0, dtype="float64")
-    tr = gn.Trainer(model, x, y, loss="mse", optimizer=opt(), batch_size=4 if what == "minibatch" else "full",
+    tr = gn.Trainer(model, x, y, loss="mse", optimizer=opt(), batch_size=5 if what == "ragged-minibatch" else "full",
                     log_every=10, **fit_kw)
     with fast.forced(True):
         assert loop.plan_for(tr) is None
@@ -173,7 +180,7 @@ def test_a_failing_kernel_falls_back_with_one_warning(monkeypatch):
     def broken(*args):
         raise RuntimeError("simulated compile failure")
 
-    monkeypatch.setattr(loop, "_train_steps", broken)
+    monkeypatch.setattr(loop, "_dense_steps", broken)
     monkeypatch.setattr(fast, "_broken", set())
     ref = _train(False, steps=40)
     with warnings.catch_warnings(record=True) as seen:
