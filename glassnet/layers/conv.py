@@ -25,8 +25,10 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .. import fast
 from .. import initializers as inits
 from .. import regularizers as regs
+from ..fast import conv as fast_conv
 from ..errors import GlassnetError
 from .activation import activation_layer, activation_repr, activation_spec
 from .base import BuildContext, Layer, layer_types
@@ -218,6 +220,10 @@ class Conv2D(Layer):
         return cols.reshape(L, B * Ho * Wo, kh * kw * C)
 
     def forward(self, x, train):
+        if fast.available(fast_conv.KERNEL):  # threaded patches, bias + ReLU (glassnet.fast.conv)
+            y = fast_conv.attempt(fast_conv.conv2d_forward, self, x, train)
+            if y is not fast_conv.FAILED:
+                return y
         if x.ndim == 4:  # shared by all models: unfold once, the GEMM broadcasts over the model axis
             x = x[None]
         Ho, Wo, F = self.output_shape
@@ -232,6 +238,10 @@ class Conv2D(Layer):
         return self.act.forward(z.reshape(M, x.shape[1], Ho, Wo, F), train)
 
     def backward(self, dy):
+        if fast.available(fast_conv.KERNEL):  # same caches as the reference forward's
+            dx = fast_conv.attempt(fast_conv.conv2d_backward, self, dy)
+            if dx is not fast_conv.FAILED:
+                return dx
         dz = self.act.backward(dy)
         M, B, Ho, Wo, F = dz.shape
         dzf = dz.reshape(M, B * Ho * Wo, F)

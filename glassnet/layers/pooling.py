@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fast
 from ..errors import GlassnetError
+from ..fast import conv as fast_conv
 from .base import Layer, layer_types
 from .conv import as_pair, check_padding, out_size, pad_amounts, padded, window_views
 
@@ -93,6 +95,11 @@ class MaxPool2D(_Pool2D):
     _fill = -np.inf
 
     def forward(self, x, train):
+        self._arg = None  # the fast path's winners (glassnet.fast.conv); None: reference caches
+        if fast.available(fast_conv.KERNEL):
+            y = fast_conv.attempt(fast_conv.maxpool_forward, self, x, train)
+            if y is not fast_conv.FAILED:
+                return y
         xp = padded(x, self._pads, self._fill)
         v = self._views(xp)
         if self.pool_size == self.strides == (2, 2):
@@ -107,6 +114,13 @@ class MaxPool2D(_Pool2D):
         return y
 
     def backward(self, dy):
+        if self._arg is not None:  # the forward pass ran fast
+            if fast.available(fast_conv.KERNEL):
+                dx = fast_conv.attempt(fast_conv.maxpool_backward, self, dy)
+                if dx is not fast_conv.FAILED:
+                    return dx
+            with fast.reference():  # rebuild the reference's caches for the code below
+                self.forward(self._x, True)
         dxp = self._grad_buffer(dy)
         if self.pool_size == self.strides == (2, 2):
             right_top, right_bottom, bottom = self._bits
@@ -157,6 +171,10 @@ class AvgPool2D(_Pool2D):
         return self.output_shape
 
     def forward(self, x, train):
+        if fast.available(fast_conv.KERNEL):
+            y = fast_conv.attempt(fast_conv.avgpool_forward, self, x)
+            if y is not fast_conv.FAILED:
+                return y
         views = self._views(padded(x, self._pads, 0.0))
         y = views[0] + views[1] if len(views) > 1 else views[0].copy()
         for v in views[2:]:
@@ -165,6 +183,10 @@ class AvgPool2D(_Pool2D):
         return y
 
     def backward(self, dy):
+        if fast.available(fast_conv.KERNEL):
+            dx = fast_conv.attempt(fast_conv.avgpool_backward, self, dy)
+            if dx is not fast_conv.FAILED:
+                return dx
         g = dy * self._inv_count
         dxp = self._grad_buffer(dy)
         for dv in self._views(dxp):
@@ -190,9 +212,17 @@ class GlobalAveragePooling2D(Layer):
         return (input_shape[-1],)
 
     def forward(self, x, train):
+        if fast.available(fast_conv.KERNEL):
+            y = fast_conv.attempt(fast_conv.global_avg_forward, self, x)
+            if y is not fast_conv.FAILED:
+                return y
         return x.mean(axis=(-3, -2))
 
     def backward(self, dy):
+        if fast.available(fast_conv.KERNEL):
+            dx = fast_conv.attempt(fast_conv.global_avg_backward, self, dy)
+            if dx is not fast_conv.FAILED:
+                return dx
         H, W, C = self.input_shape
         dx = np.empty(dy.shape[:-1] + (H, W, C), dy.dtype)
         dx[...] = (dy * dy.dtype.type(1.0 / (H * W)))[..., None, None, :]

@@ -1,0 +1,478 @@
+"""Threaded kernels for the image layers: Conv2D's patches, bias + ReLU and col2im, and pooling.
+
+The readable NumPy code in :mod:`glassnet.layers.conv` and :mod:`glassnet.layers.pooling` is the
+reference. A convolution's arithmetic is almost all in three large matrix products, which stay
+in BLAS (``np.matmul``); what the reference does on one thread around them is the element-wise
+work -- copying patches, adding the bias, ReLU and its derivative, summing the bias gradient,
+folding patch gradients back onto the image, pooling -- and that is what these kernels do, with
+Numba threads over ``models x batch`` (``prange``). Each kernel computes the reference's values
+in the reference's order wherever that is cheap (patch copies, bias + ReLU, col2im's sums,
+pooling), so most results are bit-identical; the bias gradient is summed per sample and then
+over the batch (not by one GEMV), which agrees to rounding. ``tests/fast/test_conv.py`` holds
+every function here to the reference (float64 to 1e-12, float32 within rounding).
+
+Layout: images are channels-last ``(L, B, H, W, C)`` (``L`` = models, or 1 for an input shared
+by all models). The patch matrix ``cols`` is ``(L, B, Ho, Wo, kh, kw, C)``, i.e. the reference's
+``(L, B*Ho*Wo, kh*kw*C)``. Conv2D's pipeline on the fast path:
+
+    forward:  cols = im2col(x)  ->  z = cols @ W (BLAS)  ->  z += b; a = relu(z)  (one pass)
+    backward: dz = dy * (z > 0) and db = sum dz (one pass)  ->  dW = cols^T dz (BLAS)
+              ->  dcols = dz @ W^T (one BLAS call)  ->  dx = col2im(dcols) (one image a thread)
+
+Pooling keeps, per output element, the offset ``i*pw + j`` of the window's winner (max pool) and
+routes the gradient through it; average pooling and global average pooling are sums.
+
+Layers call the ``*_forward`` / ``*_backward`` glue functions below through :func:`attempt`,
+which turns any exception into ``glassnet.fast.mark_broken("conv", exc)`` (one
+:class:`~glassnet.fast.FastPathWarning`) and the reference code for that call and after.
+The glue leaves the layers' caches as the reference leaves them (``Conv2D._x``, ``._cols``,
+``act._z``, ``act._a``), so the trace, gradcheck and diagnostics read the same state on both paths.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import jit, mark_broken, numba
+
+prange = range  # replaced by numba.prange before the first compile (see _ready)
+_is_ready = False
+KERNEL = "conv"  # the name in glassnet.fast.available() / mark_broken()
+FAILED = object()  # what attempt() returns when the fast path gave up (None is a valid result)
+
+
+def _ready():
+    """Make ``prange`` Numba's parallel range before any kernel compiles (Numba imports lazily)."""
+    global prange, _is_ready
+    if not _is_ready:
+        nb = numba()
+        if nb is None:
+            raise RuntimeError("numba is not available")
+        prange = nb.prange
+        _is_ready = True
+
+
+def attempt(fn, *args):
+    """``fn(*args)``; on any exception mark the conv kernels broken (one warning) and return FAILED."""
+    try:
+        _ready()
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - a fast path never raises: the reference takes over
+        mark_broken(KERNEL, exc)
+        return FAILED
+
+
+# -- kernels (plain loops; Numba compiles them, parallel over models x batch [x rows]) -----------
+@jit(parallel=True)
+def _im2col(x, sh, sw, pt, pl, cols):
+    """cols[l, b, ho, wo, i, j, :] = x[l, b, ho*sh + i - pt, wo*sw + j - pl, :] (0 outside x)."""
+    L, B, H, W, C = x.shape
+    Ho, Wo, kh, kw = cols.shape[2], cols.shape[3], cols.shape[4], cols.shape[5]
+    for t in prange(L * B * Ho):
+        l, r = t // (B * Ho), t % (B * Ho)
+        b, ho = r // Ho, r % Ho
+        for wo in range(Wo):
+            for i in range(kh):
+                h = ho * sh + i - pt
+                for j in range(kw):
+                    w = wo * sw + j - pl
+                    dst = cols[l, b, ho, wo, i, j]
+                    if 0 <= h < H and 0 <= w < W:
+                        src = x[l, b, h, w]
+                        for c in range(C):
+                            dst[c] = src[c]
+                    else:
+                        for c in range(C):
+                            dst[c] = 0.0
+
+
+@jit(parallel=True)
+def _bias_act(z, b, use_bias, relu, a):
+    """Per sample: z += b (in place, if use_bias); a = max(z, 0) (if relu). z, a ``(M, B, R, F)``."""
+    M, B, R, F = z.shape
+    for t in prange(M * B):
+        m, s = t // B, t % B
+        zs = z[m, s]
+        as_ = a[m, s]
+        for r in range(R):
+            zr = zs[r]
+            if use_bias:
+                for f in range(F):
+                    zr[f] = zr[f] + b[m, f]
+            if relu:
+                ar = as_[r]
+                for f in range(F):
+                    v = zr[f]
+                    ar[f] = 0.0 if v < 0 else v  # NaN stays NaN, as np.maximum(z, 0)
+
+
+@jit(parallel=True)
+def _relu_backward(dy, z, dz, partial):
+    """dz = dy * (z > 0) (the reference's product: inf or NaN in dy survive as NaN); partial[m, s]
+    = sum over the sample's rows of dz (the bias gradient before the sum over the batch)."""
+    M, B, R, F = dz.shape
+    for t in prange(M * B):
+        m, s = t // B, t % B
+        ps = partial[m, s]
+        for f in range(F):
+            ps[f] = 0.0
+        for r in range(R):
+            dyr, zr, dzr = dy[m, s, r], z[m, s, r], dz[m, s, r]
+            for f in range(F):
+                d = dyr[f]
+                g = d if zr[f] > 0 else d - d  # d*0 in d's dtype: 0, or NaN for inf/NaN d
+                dzr[f] = g
+                ps[f] += g
+
+
+@jit(parallel=True)
+def _col2im(dcols, sh, sw, pt, pl, dx):
+    """dx[m, b, ho*sh + i - pt, wo*sw + j - pl, :] += dcols[m, b, ho, wo, i, j, :] for every
+    position and offset inside x, from dx = 0. One image per thread (no two threads write the
+    same element); dcols is read in order, the few rows of dx it feeds stay in cache."""
+    M, B, H, W, C = dx.shape
+    Ho, Wo, kh, kw = dcols.shape[2], dcols.shape[3], dcols.shape[4], dcols.shape[5]
+    for t in prange(M * B):
+        m, b = t // B, t % B
+        img = dx[m, b]
+        for h in range(H):
+            for w in range(W):
+                for c in range(C):
+                    img[h, w, c] = 0.0
+        for ho in range(Ho):
+            for wo in range(Wo):
+                for i in range(kh):
+                    h = ho * sh + i - pt
+                    if h < 0 or h >= H:
+                        continue
+                    for j in range(kw):
+                        w = wo * sw + j - pl
+                        if w < 0 or w >= W:
+                            continue
+                        src, dst = dcols[m, b, ho, wo, i, j], img[h, w]
+                        for c in range(C):
+                            dst[c] += src[c]
+
+
+@jit(parallel=True)
+def _maxpool_forward(x, ph, pw, sh, sw, pt, pl, y, arg):
+    """y = max over each window (positions outside x are -inf, as the reference's padding);
+    arg = offset i*pw + j of the first maximum in row-major order (-1: no real element).
+    NaN wins, as in np.maximum."""
+    L, B, H, W, C = x.shape
+    Ho, Wo = y.shape[2], y.shape[3]
+    for t in prange(L * B * Ho):
+        l, r = t // (B * Ho), t % (B * Ho)
+        b, ho = r // Ho, r % Ho
+        for wo in range(Wo):
+            yo, ao = y[l, b, ho, wo], arg[l, b, ho, wo]
+            first = True
+            for i in range(ph):
+                h = ho * sh + i - pt
+                if h < 0 or h >= H:
+                    continue
+                for j in range(pw):
+                    w = wo * sw + j - pl
+                    if w < 0 or w >= W:
+                        continue
+                    src = x[l, b, h, w]
+                    k = i * pw + j
+                    if first:
+                        for c in range(C):
+                            yo[c] = src[c]
+                            ao[c] = k
+                        first = False
+                    else:
+                        for c in range(C):  # selects, not branches: the loop vectorizes
+                            v, cur = src[c], yo[c]
+                            take = (v > cur) | ((v != v) & (cur == cur))
+                            yo[c] = v if take else cur
+                            ao[c] = k if take else ao[c]
+            if first:
+                for c in range(C):
+                    yo[c] = -np.inf
+                    ao[c] = -1
+
+
+@jit(parallel=True)
+def _maxpool_backward_tiles(dy, arg, ph, pw, dx):
+    """dx when the windows tile x (stride = pool size, no padding, sizes divisible): each element
+    of dx is in one window, so it is written once: dy where it won, else dy*0."""
+    L, B, H, W, C = dx.shape
+    Ho, Wo = dy.shape[2], dy.shape[3]
+    for t in prange(L * B * Ho):
+        l, r = t // (B * Ho), t % (B * Ho)
+        b, ho = r // Ho, r % Ho
+        for wo in range(Wo):
+            g, ao = dy[l, b, ho, wo], arg[l, b, ho, wo]
+            for i in range(ph):
+                for j in range(pw):
+                    k = i * pw + j
+                    out = dx[l, b, ho * ph + i, wo * pw + j]
+                    for c in range(C):
+                        d = g[c]
+                        out[c] = d if ao[c] == k else d - d  # d*0 in d's dtype
+
+
+@jit(parallel=True)
+def _maxpool_backward(dy, arg, pw, sh, sw, pt, pl, dx):
+    """dx = 0, then dx[window's winner] += dy for every window (one image per thread)."""
+    L, B, H, W, C = dx.shape
+    Ho, Wo = dy.shape[2], dy.shape[3]
+    for t in prange(L * B):
+        l, b = t // B, t % B
+        img = dx[l, b]
+        for h in range(H):
+            for w in range(W):
+                for c in range(C):
+                    img[h, w, c] = 0.0
+        for ho in range(Ho):
+            for wo in range(Wo):
+                g, ao = dy[l, b, ho, wo], arg[l, b, ho, wo]
+                for c in range(C):
+                    k = ao[c]
+                    if k >= 0:
+                        img[ho * sh + k // pw - pt, wo * sw + k % pw - pl, c] += g[c]
+
+
+@jit(parallel=True)
+def _avgpool_forward(x, ph, pw, sh, sw, pt, pl, inv_count, y):
+    """y = (sum of the window's real elements, row-major) * inv_count[ho, wo]."""
+    L, B, H, W, C = x.shape
+    Ho, Wo = y.shape[2], y.shape[3]
+    for t in prange(L * B * Ho):
+        l, r = t // (B * Ho), t % (B * Ho)
+        b, ho = r // Ho, r % Ho
+        for wo in range(Wo):
+            yo = y[l, b, ho, wo]
+            for c in range(C):
+                yo[c] = 0.0
+            for i in range(ph):
+                h = ho * sh + i - pt
+                if h < 0 or h >= H:
+                    continue
+                for j in range(pw):
+                    w = wo * sw + j - pl
+                    if 0 <= w < W:
+                        src = x[l, b, h, w]
+                        for c in range(C):
+                            yo[c] += src[c]
+            s = inv_count[ho, wo]
+            for c in range(C):
+                yo[c] *= s
+
+
+@jit(parallel=True)
+def _avgpool_backward(dy, ph, pw, sh, sw, pt, pl, inv_count, dx):
+    """dx = 0, then every real element of a window += dy * inv_count (one image per thread)."""
+    L, B, H, W, C = dx.shape
+    Ho, Wo = dy.shape[2], dy.shape[3]
+    for t in prange(L * B):
+        l, b = t // B, t % B
+        img = dx[l, b]
+        for h in range(H):
+            for w in range(W):
+                for c in range(C):
+                    img[h, w, c] = 0.0
+        for ho in range(Ho):
+            for wo in range(Wo):
+                g, s = dy[l, b, ho, wo], inv_count[ho, wo]
+                for i in range(ph):
+                    h = ho * sh + i - pt
+                    if h < 0 or h >= H:
+                        continue
+                    for j in range(pw):
+                        w = wo * sw + j - pl
+                        if 0 <= w < W:
+                            for c in range(C):
+                                img[h, w, c] += g[c] * s
+
+
+@jit(parallel=True)
+def _global_avg_forward(x, y):
+    """y[l, b, :] = sum over (h, w) of x[l, b, h, w, :], divided by H*W."""
+    L, B, H, W, C = x.shape
+    n = H * W
+    for t in prange(L * B):
+        l, b = t // B, t % B
+        yo = y[l, b]
+        for c in range(C):
+            yo[c] = 0.0
+        for h in range(H):
+            for w in range(W):
+                src = x[l, b, h, w]
+                for c in range(C):
+                    yo[c] += src[c]
+        for c in range(C):
+            yo[c] /= n
+
+
+@jit(parallel=True)
+def _global_avg_backward(dy, scale, dx):
+    """dx[l, b, h, w, :] = dy[l, b, :] * scale (scale = 1/(H*W) in dy's dtype)."""
+    L, B, H, W, C = dx.shape
+    for t in prange(L * B * H):
+        l, r = t // (B * H), t % (B * H)
+        b, h = r // H, r % H
+        g = dy[l, b]
+        for w in range(W):
+            out = dx[l, b, h, w]
+            for c in range(C):
+                out[c] = g[c] * scale
+
+
+# -- glue: what the layers call (through attempt) -------------------------------------------------
+def _relu_layer(act):
+    """Whether ``act`` is the plain ReLU activation layer (the one fused into the convolution)."""
+    from ..activations import ReLU  # noqa: PLC0415 - glassnet.fast stays light to import
+    from ..layers.activation import Activation  # noqa: PLC0415
+
+    return type(act) is Activation and type(act.fn) is ReLU
+
+
+def conv2d_patches(layer, x, train):
+    """Conv2D's ``cols`` ``(L, B*Ho*Wo, kh*kw*C)`` for ``x`` ``(L, B, H, W, C)``, as
+    ``Conv2D._patches`` (the training buffer ``layer._buf`` is reused the same way)."""
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+    Ho, Wo, _ = layer.output_shape
+    L, B, C = x.shape[0], x.shape[1], x.shape[-1]
+    if (kh, kw, sh, sw) == (1, 1, 1, 1) and layer._pads == ((0, 0), (0, 0)):
+        return np.ascontiguousarray(x).reshape(L, B * Ho * Wo, C)
+    shape = (L, B, Ho, Wo, kh, kw * C)  # the reference's buffer shape: the two paths share it
+    cols = layer._buf if train else None
+    if cols is None or cols.shape != shape or cols.dtype != x.dtype:
+        cols = np.empty(shape, x.dtype)
+    (pt, _), (pl, _) = layer._pads
+    _im2col(np.ascontiguousarray(x), sh, sw, pt, pl, cols.reshape(L, B, Ho, Wo, kh, kw, C))
+    if train:
+        layer._buf = cols
+    return cols.reshape(L, B * Ho * Wo, kh * kw * C)
+
+
+def conv2d_forward(layer, x, train):
+    """Conv2D.forward: threaded patches, one GEMM, then bias and ReLU in one threaded pass."""
+    if x.ndim == 4:
+        x = x[None]
+    Ho, Wo, F = layer.output_shape
+    cols = conv2d_patches(layer, x, train)
+    M = layer.W.value.shape[0]
+    B = x.shape[1]
+    z = np.matmul(cols, layer.W.value.reshape(M, -1, F)).reshape(M, B, Ho * Wo, F)
+    act = layer.act
+    relu = _relu_layer(act)
+    b = layer.b.value if layer.use_bias else np.zeros((M, F), z.dtype)
+    a = np.empty_like(z) if relu else z
+    if layer.use_bias or relu:
+        _bias_act(z, np.ascontiguousarray(b), layer.use_bias, relu, a)
+    layer._x, layer._cols = x, (cols if train else None)
+    z = z.reshape(M, B, Ho, Wo, F)
+    if relu:
+        act._z, act._a = z, a.reshape(z.shape)  # what Activation.forward keeps
+        return act._a
+    return act.forward(z, train)
+
+
+def conv2d_backward(layer, dy):
+    """Conv2D.backward: ReLU's derivative and the bias gradient in one pass, the two weight-side
+    GEMMs in BLAS, and dL/dx as one GEMM ``dz @ W^T`` folded back by :func:`_col2im`."""
+    act = layer.act
+    M, B, Ho, Wo, F = dy.shape
+    N = B * Ho * Wo
+    db = None
+    if _relu_layer(act) and act._z is not None:
+        dz = np.empty((M, B, Ho * Wo, F), dy.dtype)
+        partial = np.empty((M, B, F), dy.dtype)
+        _relu_backward(np.ascontiguousarray(dy).reshape(dz.shape), np.ascontiguousarray(act._z).reshape(dz.shape),
+                       dz, partial)
+        dzf = dz.reshape(M, N, F)
+        db = partial.sum(axis=1)
+    else:
+        dzf = np.ascontiguousarray(act.backward(dy)).reshape(M, N, F)
+    cols = layer._cols if layer._cols is not None else conv2d_patches(layer, layer._x, False)
+    layer.W.grad = np.matmul(cols.swapaxes(-1, -2), dzf).reshape(layer.W.value.shape)
+    if layer.use_bias:
+        layer.b.grad = db if db is not None else np.matmul(np.ones((1, N), dzf.dtype), dzf)[:, 0]
+    if not layer.need_input_grad:
+        return None
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+    H, W, C = layer.input_shape
+    (pt, _), (pl, _) = layer._pads
+    Wmat = layer.W.value.reshape(M, kh * kw * C, F)
+    dcols = np.matmul(dzf, Wmat.swapaxes(-1, -2))  # (M, N, kh*kw*C)
+    if (kh, kw, sh, sw) == (1, 1, 1, 1) and layer._pads == ((0, 0), (0, 0)):
+        return dcols.reshape(M, B, H, W, C)
+    dx = np.empty((M, B, H, W, C), dy.dtype)
+    _col2im(dcols.reshape(M, B, Ho, Wo, kh, kw, C), sh, sw, pt, pl, dx)
+    return dx
+
+
+def _pool_args(layer):
+    (ph, pw), (sh, sw) = layer.pool_size, layer.strides
+    (pt, _), (pl, _) = layer._pads
+    return ph, pw, sh, sw, pt, pl
+
+
+def maxpool_forward(layer, x, train):
+    """MaxPool2D.forward; keeps ``layer._arg`` (winner offsets, int32) and ``layer._x`` for backward."""
+    ph, pw, sh, sw, pt, pl = _pool_args(layer)
+    x5 = np.ascontiguousarray(x if x.ndim == 5 else x[None])
+    Ho, Wo, C = layer.output_shape
+    y = np.empty(x5.shape[:2] + (Ho, Wo, C), x5.dtype)
+    arg = np.empty(y.shape, np.int32)  # int8 would be smaller, but stops the loop vectorizing (4x slower)
+    _maxpool_forward(x5, ph, pw, sh, sw, pt, pl, y, arg)
+    layer._x, layer._arg = x, arg
+    return y if x.ndim == 5 else y[0]
+
+
+def maxpool_backward(layer, dy):
+    """MaxPool2D.backward from the forward pass's winners."""
+    ph, pw, sh, sw, pt, pl = _pool_args(layer)
+    arg = layer._arg
+    dy5 = np.ascontiguousarray(dy).reshape(arg.shape)
+    dx = np.empty(arg.shape[:2] + tuple(layer.input_shape), dy.dtype)
+    if layer._tiles:
+        _maxpool_backward_tiles(dy5, arg, ph, pw, dx)
+    else:
+        _maxpool_backward(dy5, arg, pw, sh, sw, pt, pl, dx)
+    return dx.reshape(dy.shape[:-3] + tuple(layer.input_shape))
+
+
+def _inv_count(layer, dtype):
+    """AvgPool2D's 1/count as a ``(Ho, Wo)`` array (the layer keeps a scalar or ``(1, Ho, Wo, 1)``)."""
+    Ho, Wo, _ = layer.output_shape
+    inv = np.asarray(layer._inv_count, dtype)
+    out = np.empty((Ho, Wo), dtype)
+    out[...] = inv.reshape(inv.shape[1:3]) if inv.ndim == 4 else inv
+    return out
+
+
+def avgpool_forward(layer, x):
+    ph, pw, sh, sw, pt, pl = _pool_args(layer)
+    x5 = np.ascontiguousarray(x if x.ndim == 5 else x[None])
+    Ho, Wo, C = layer.output_shape
+    y = np.empty(x5.shape[:2] + (Ho, Wo, C), x5.dtype)
+    _avgpool_forward(x5, ph, pw, sh, sw, pt, pl, _inv_count(layer, x5.dtype), y)
+    return y if x.ndim == 5 else y[0]
+
+
+def avgpool_backward(layer, dy):
+    ph, pw, sh, sw, pt, pl = _pool_args(layer)
+    dy5 = np.ascontiguousarray(dy if dy.ndim == 5 else dy[None])
+    dx = np.empty(dy5.shape[:2] + tuple(layer.input_shape), dy.dtype)
+    _avgpool_backward(dy5, ph, pw, sh, sw, pt, pl, _inv_count(layer, dy.dtype), dx)
+    return dx if dy.ndim == 5 else dx[0]
+
+
+def global_avg_forward(layer, x):
+    x5 = np.ascontiguousarray(x if x.ndim == 5 else x[None])
+    y = np.empty(x5.shape[:2] + x5.shape[-1:], x5.dtype)
+    _global_avg_forward(x5, y)
+    return y if x.ndim == 5 else y[0]
+
+
+def global_avg_backward(layer, dy):
+    H, W, C = layer.input_shape
+    dy3 = np.ascontiguousarray(dy if dy.ndim == 3 else dy[None])
+    dx = np.empty(dy3.shape[:2] + (H, W, C), dy.dtype)
+    _global_avg_backward(dy3, dy.dtype.type(1.0 / (H * W)), dx)
+    return dx if dy.ndim == 3 else dx[0]
