@@ -191,3 +191,14 @@ def test_a_failing_kernel_falls_back_with_one_warning(monkeypatch):
     assert len(msgs) == 1 and "simulated compile failure" in str(msgs[0].message)
     _assert_same(ref, got, 0)
     _assert_same(ref, again, 0)
+
+
+def test_a_large_ensemble_split_over_two_threads_equals_the_reference(monkeypatch):
+    split = []
+    real = loop._models
+    monkeypatch.setattr(loop, "_models", lambda args, cut, M: split.append(cut) or real(args, cut, M))
+    kw = dict(M=40, steps=60, log_every=30, batch_size=4, opt=lambda: gn.SGD(0.2, momentum=0.9),
+              fit_kw=dict(weight_decay=1e-3))
+    ref, got = _train(False, **kw), _train(True, **kw)
+    assert split, "the two-thread path was not taken"
+    _assert_same(ref, got, 1e-12)
