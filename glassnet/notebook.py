@@ -7,8 +7,12 @@ when a figure is drawn or a notebook display is made, so ``import glassnet`` sta
 - :func:`history_html`, :func:`plot_history`: a :class:`~glassnet.training.History`'s final
   metrics and its curves (``History._repr_html_``, ``History.plot``);
 - :class:`LivePlot`: a callback that redraws loss/metric curves during ``fit`` in a notebook;
-- :func:`study`: run a study from Python and get a :class:`~glassnet.studies.StudyResult`,
-  which displays its findings and figures inline (:func:`study_html`).
+- :func:`summary_html` also draws the model's graph (:mod:`glassnet.graph_svg`): boxes for
+  inputs and layers with their output shapes, arrows for tensors, skip connections around;
+- :func:`study`: run a study from Python and get a :class:`~glassnet.studies.StudyResult`
+  with ``tables()``/``table(name)`` (its measurements as pandas DataFrames, or dicts of column
+  arrays without pandas; :func:`measurement_tables`), which displays its findings, summary,
+  tables and figures inline (:func:`study_html`).
 
 >>> import numpy as np, glassnet as gn
 >>> model = gn.Sequential([gn.Dense(3, activation="sigmoid"), gn.Dense(8, activation="sigmoid")],
@@ -30,9 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from .callbacks import Callback
+from .measurement_tables import MAX_TABLE_CELLS, as_frames, measurement_tables
 
-__all__ = ["LivePlot", "history_html", "in_notebook", "plot_curves", "plot_history", "study",
-           "study_html", "summary_html"]
+__all__ = ["LivePlot", "history_html", "in_notebook", "measurement_tables", "plot_curves", "plot_history",
+           "study", "study_html", "study_table", "study_tables", "summary_html", "with_tables"]
 
 
 def in_notebook() -> bool:
@@ -194,8 +199,11 @@ def _figure_class():
 
 
 def __getattr__(name: str):
-    if name == "NotebookFigure":    # built on first use, so importing this module stays light
+    # built on first use, so importing this module stays light (and pickle finds them by name)
+    if name == "NotebookFigure":
         return _figure_class()
+    if name == "NotebookStudyResult":
+        return study_result_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -375,16 +383,71 @@ class LivePlot(Callback):
 # -- studies ------------------------------------------------------------------------------------
 
 def study(name: str, quick: bool = True, out=None, seeds: int | None = None, write: bool = True, store=None):
-    """Run the study ``name`` from Python and return its :class:`~glassnet.studies.StudyResult`.
+    """Run the study ``name`` from Python and return its result: a
+    :class:`~glassnet.studies.StudyResult` with ``tables()`` and ``table(name)`` added (a
+    ``NotebookStudyResult``, see :func:`with_tables`).
 
     ``quick=True`` (the default here) is the reduced run CI uses: seconds, every sweep kept. The
-    result holds the raw measurements (``.data``), the findings, the numbers they quote, and the
-    figures; in a notebook it displays its findings and figures inline. Same arguments as
-    :func:`glassnet.studies.run_study` (``out`` defaults to ``glassnet-runs/studies/NAME``).
+    result holds the raw measurements (``.data``, nested dicts of arrays; ``.tables()`` as tidy
+    pandas DataFrames or dicts of columns), the findings, the numbers they quote, and the
+    figures; in a notebook it displays its findings, summary, tables and figures inline. Same
+    arguments as :func:`glassnet.studies.run_study` (``out`` defaults to
+    ``glassnet-runs/studies/NAME``).
+
+    >>> result = gn.study("dead-relu")                          # doctest: +SKIP
+    >>> result.tables().keys()                                  # doctest: +SKIP
+    dict_keys(['summary', 'groups:keys', 'groups:pred0', ..., 'w1_grid', 'x', 'grid_x'])
+    >>> result.table("w1_grid")                                 # doctest: +SKIP
+       axis0  w1_grid   w1_loss
+    0      0     -2.0  3.819837
+    ...
     """
     from .studies import run_study  # noqa: PLC0415 - studies pull in plotting and the recorder
 
-    return run_study(name, quick=quick, out=out, seeds=seeds, write=write, store=store)
+    result = run_study(name, quick=quick, out=out, seeds=seeds, write=write, store=store)
+    return with_tables(result)
+
+
+_RESULT_CLASS = None
+
+
+def study_result_class():
+    """``NotebookStudyResult``: :class:`~glassnet.studies.StudyResult` plus ``tables()`` and
+    ``table(name)`` (built on first use, so ``import glassnet`` does not load the studies)."""
+    global _RESULT_CLASS
+    if _RESULT_CLASS is None:
+        from dataclasses import dataclass  # noqa: PLC0415
+
+        from .studies import StudyResult  # noqa: PLC0415
+
+        @dataclass
+        class NotebookStudyResult(StudyResult):
+            """A study result with its measurements as tables (what :func:`glassnet.study` returns)."""
+
+            def tables(self, as_frame: bool | None = None) -> dict:
+                """Every measurement as a tidy table, by name (see
+                :func:`glassnet.notebook.measurement_tables`): pandas ``DataFrame`` objects when
+                pandas is installed, else dicts of NumPy column arrays (``as_frame=False``)."""
+                return study_tables(self, as_frame)
+
+            def table(self, name: str, as_frame: bool | None = None):
+                """One table of :meth:`tables`; an unknown name lists the valid ones."""
+                return study_table(self, name, as_frame)
+
+        NotebookStudyResult.__qualname__ = "NotebookStudyResult"
+        _RESULT_CLASS = NotebookStudyResult
+    return _RESULT_CLASS
+
+
+def with_tables(result):
+    """``result`` (a :class:`~glassnet.studies.StudyResult`) as a ``NotebookStudyResult``: the
+    same fields, plus ``tables()`` and ``table(name)``."""
+    from dataclasses import fields  # noqa: PLC0415
+
+    cls = study_result_class()
+    if isinstance(result, cls):
+        return result
+    return cls(**{f.name: getattr(result, f.name) for f in fields(result)})
 
 
 def _img_tag(path: Path, width: int = 640) -> str:
@@ -393,7 +456,9 @@ def _img_tag(path: Path, width: int = 640) -> str:
 
 
 def study_html(result, max_figures: int = 12) -> str:
-    """A study result as HTML: title, mode and time, the key findings, then the figures (inlined)."""
+    """A study result as HTML: title, mode and time, the key findings, the summary table, its
+    measurement tables (each a folded preview; see :func:`measurement_tables`), then the
+    figures (inlined)."""
     mode = "quick" if result.quick else "full"
     parts = [f"<h3>Study <code>{_esc(result.name)}</code></h3>",
              f"<p>{mode} run, {result.seeds} seed(s) per configuration, {result.seconds:.1f} s"
@@ -401,6 +466,19 @@ def study_html(result, max_figures: int = 12) -> str:
     if result.findings:
         parts.append("<h4>Key findings</h4><ul>" + "".join(f"<li>{_esc(f)}</li>" for f in result.findings)
                      + "</ul>")
+    tables, skipped = measurement_tables(result.data, result.report.summary)
+    if "summary" in tables:
+        headers, rows = result.report.summary
+        parts.append("<h4>Summary</h4>" + _table(headers, [[_fmt(c) for c in r] for r in rows]))
+    data_tables = {k: v for k, v in tables.items() if k != "summary"}
+    if data_tables:
+        parts.append(f"<h4>Measurements</h4><p>{len(data_tables)} tables, one row per number; "
+                     "<code>result.table(name)</code> gives one as a pandas DataFrame (or a dict of "
+                     "columns without pandas), <code>result.data</code> the raw arrays.</p>")
+        parts += [_preview_html(k, v) for k, v in data_tables.items()]
+        if skipped:
+            parts.append(f"<p>Left out (over {MAX_TABLE_CELLS:,} values; in <code>result.data</code>): "
+                         f"{_esc(', '.join(skipped))}</p>")
     figs = [p for p in result.figures if Path(p).is_file()]
     if figs:
         parts.append("<h4>Figures</h4>")
@@ -408,3 +486,33 @@ def study_html(result, max_figures: int = 12) -> str:
         if len(figs) > max_figures:
             parts.append(f"<p>… and {len(figs) - max_figures} more in <code>{_esc(result.out)}</code></p>")
     return "".join(parts)
+
+
+# -- study measurements as tables ---------------------------------------------------------------
+
+def study_tables(result, as_frame: bool | None = None) -> dict:
+    """A study result's measurements as tables, by name (see :func:`measurement_tables`):
+    pandas ``DataFrame`` objects when pandas is installed (``as_frame=None``), else dicts of
+    NumPy column arrays (``as_frame=False`` forces those)."""
+    tables, _ = measurement_tables(result.data, result.report.summary)
+    return as_frames(tables, as_frame)
+
+
+def study_table(result, name: str, as_frame: bool | None = None):
+    """One table of :func:`study_tables`; an unknown ``name`` lists the valid ones."""
+    tables, _ = measurement_tables(result.data, result.report.summary)
+    if name not in tables:
+        from .errors import GlassnetError  # noqa: PLC0415
+
+        raise GlassnetError(f"study {result.name!r} has no table {name!r}; its tables: {', '.join(tables)}")
+    return as_frames({name: tables[name]}, as_frame)[name]
+
+
+def _preview_html(name: str, table: dict, rows: int = 5) -> str:
+    cols = list(table)
+    n = len(next(iter(table.values()))) if table else 0
+    body = [[_fmt(table[c][i].item() if hasattr(table[c][i], "item") else table[c][i]) for c in cols]
+            for i in range(min(n, rows))]
+    more = f" (first {rows} of {n:,} rows)" if n > rows else ""
+    return (f"<details><summary><code>{_esc(name)}</code>: {n:,} rows × {len(cols)} columns{more}</summary>"
+            + _table(cols, body) + "</details>")
