@@ -15,10 +15,11 @@ from .trace_spec import NetSpec, parse_spec, spec_from_dict
 from .weights import layer_sparsity, near_zero_share, sparsity
 
 __all__ = [
-    "DiagnosticsCallback", "DivergenceReport", "GradCheckReport", "MaskCallback", "NetSpec", "Plateau", "SparsityReport", "Trace",
+    "DiagnosticsCallback", "DivergenceReport", "GradCheckReport", "MaskCallback", "NetSpec", "Plateau",
+    "SparsityReport", "Trace", "Verdict",
     "activation_sites", "apply_masks", "fine_tune", "prune_magnitude", "sparsity_report",
     "check_collapse", "collapse_linear", "compute_gradients", "count_dead_units", "dead_units",
     "detect_plateau", "duplicate_units", "explain_divergence", "gradcheck", "gradient_norms", "layer_gradient_norms",
     "layer_sparsity", "near_zero_share", "parse_spec", "saturated_units", "saturation",
-    "sparsity", "spec_from_dict", "trace_backprop", "trace_model", "unit_health", "Verdict",
+    "sparsity", "spec_from_dict", "trace_backprop", "trace_model", "unit_health",
 ]
