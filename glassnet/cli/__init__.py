@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sweep": ("glassnet.cli.sweep", "sweep", "Run a config's sweep (grid/zip/random x seeds) locally, on Dask or on Ray."),
     "runs": ("glassnet.cli.runs", "runs", "List, show, compare and export stored sweeps and runs."),
     "plot": ("glassnet.cli.plot", "plot", "Figures of a stored sweep or run: curves by swept value, weight heatmaps."),
-    "explain": ("glassnet.cli.explain", "explain", "Worked examples: backprop step by step, softmax, params, activations."),
+    "explain": ("glassnet.cli.explain", "explain", "Worked examples (backprop step by step, softmax, params, activations) and why a run diverged or died."),
     "study": ("glassnet.cli.study", "study", "Run a study that reproduces a seed experiment (--list to see them)."),
 }
 
