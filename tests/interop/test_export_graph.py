@@ -116,3 +116,20 @@ def test_an_unsupported_layer_in_a_graph_is_one_clear_error(tmp_path):
         plan(model, 0)
     with pytest.raises(gn.GlassnetError, match="needs a glassnet Sequential or Model"):
         plan(object(), 0)
+
+
+def test_each_network_of_a_graph_ensemble_exports(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    torch = pytest.importorskip("torch")
+    from glassnet.export import to_onnx, to_torch
+
+    model, x = trained_graph(graph_models(seed=[5, 6])["two_branch_concat"])
+    pred = model.predict(x)
+    paths = to_onnx(model, tmp_path / "ens.onnx")
+    assert [p.name for p in paths] == ["ens_model0.onnx", "ens_model1.onnx"]
+    for m, path in enumerate(paths):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        _check(session.run(None, {"input": x})[0], pred[m], "float32")
+        with torch.no_grad():
+            _check(to_torch(model, model_index=m)(torch.from_numpy(x)).numpy(), pred[m], "float32")
