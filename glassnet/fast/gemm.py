@@ -1,24 +1,31 @@
-"""Batched small matrix products over the model axis: the fast path of Dense and the recurrent layers.
+"""Batched small matrix products over the model axis: the fast path of Dense.
 
-NumPy's stacked ``matmul`` ``(M, B, n) @ (M, n, k)`` makes one BLAS call per model; with many
-models and small matrices (1,000 8-3-8 autoencoders, 16 LSTMs of 16 units) that per-call cost is
-most of the work. These kernels run the whole stack in one compiled call, one model per parallel
-iteration (``prange``), with plain loops over the small matrices.
+NumPy's stacked ``matmul`` ``(M, B, n) @ (M, n, k)`` makes one BLAS call per model. These kernels
+run the whole stack in one compiled call, one model per parallel iteration (``prange``), with plain
+loops over the small matrices: :func:`bgemm` (``A @ X (+ bias)``, A shared or per model, either
+operand a transposed view read in place) and :func:`sum_rows` (the bias gradient).
 
-The readable NumPy lines in :mod:`glassnet.layers.dense` and :mod:`glassnet.layers.recurrent` are
-the reference; every kernel here computes the same sums (in a different order, so float64 results
-agree to about 1e-15 relative and float32 ones within rounding; ``tests/fast/test_gemm.py``).
-Loops are written so the innermost one runs over contiguous, independent elements (an "axpy",
-``out[i, :] += a * B[p, :]``), which LLVM vectorizes without ``fastmath``; dot products appear
-only over the short ``k`` axis of ``dx``.
+Where that pays, measured (1 thread, CPU time, float32; ``tests/fast/test_gemm.py``'s docstring
+and ``glassnet.layers.dense.FAST_MAX_WORK``): only for *tiny* per-model products, a few hundred
+multiply-adds (the 8-3-8 autoencoder at batch 8: 1.1-1.8x forward, 0.8-1.5x backward). OpenBLAS'
+per-model call costs ~0.3 us, not the several us one might expect, and these loops, compiled
+without ``fastmath`` (no FMA contraction, no reassociation: the equality tests hold them to the
+reference's rounding), reach ~2 GMAC/s scalar against OpenBLAS' ~16 with AVX2 FMA. So Dense calls
+them below a small threshold, and the recurrent layers not at all (their per-step
+``(16, 64, 16) @ (16, 16, 32)`` ran at 0.14-0.2x of NumPy).
+
+The readable NumPy lines in :mod:`glassnet.layers.dense` are the reference; every kernel here
+computes the same sums (each output a sum over the inner axis in order, from 0, then + bias), so
+float64 results agree to about 1e-15 relative and float32 ones within rounding. Four output
+columns are accumulated at a time in scalars (registers), which removed the store-to-load chain
+through the output that made a plain triple loop ~2x slower at k = 3.
 
 Each kernel exists twice, compiled from the same Python function: ``parallel=True`` (threads over
-models) and serial; :func:`pick` chooses the serial one when the work is too small to pay for
-waking the thread pool.
+models) and serial; :func:`pick` runs the serial one when the work is too small to pay for waking
+the thread pool (``PARALLEL_MIN_WORK``; not measured on a quiet machine: the machine was shared
+by 8 people at load 9-13 on 2 cores, where wall times were not usable).
 
-Callers use :func:`dense_forward`, :func:`dense_backward`, :func:`bmm` and :func:`bmm_tn`; the
-layers decide by shape (the thresholds live beside each call, with the measurements behind them)
-and fall back to NumPy on any exception (``glassnet.fast.mark_broken("gemm", exc)``).
+Callers fall back to NumPy on any exception (``glassnet.fast.mark_broken("gemm", exc)``).
 """
 
 from __future__ import annotations
