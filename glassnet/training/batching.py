@@ -79,7 +79,8 @@ class Batcher:
             self._last = None
             return np.arange(self.n, dtype=np.int64)[None, None]
         out = np.empty((self.M if self.shuffle else 1, k, self.b), np.int64)
-        for step in range(k):
+        step = 0
+        while step < k:  # an epoch (or what is left of it) at a time
             if self._pos >= self.n or (self.drop_last and self._pos + self.b > self.n):
                 self._pos = 0
                 if self.shuffle:
@@ -88,10 +89,14 @@ class Batcher:
                         # this epoch goes on after the take: next() will slice its gathered rows
                         self._epoch = (self._take(self.x, self._perm, True),
                                        self._take(self.y, self._perm, self._y_per_model))
-            lo, hi = self._pos, self._pos + self.b
+            t = min((self.n - self._pos) // self.b, k - step)
+            lo, hi = self._pos, self._pos + t * self.b
+            rows = self._perm[:, lo:hi] if self.shuffle else np.arange(lo, hi)[None]
+            out[:, step:step + t] = rows.reshape(rows.shape[0], t, self.b)
             self._pos = hi
-            out[:, step] = self._perm[:, lo:hi] if self.shuffle else np.arange(lo, hi)
-        self._last = slice(lo, hi) if not self.shuffle else self._perm[:, lo:hi]
+            step += t
+        lo = self._pos - self.b
+        self._last = slice(lo, self._pos) if not self.shuffle else self._perm[:, lo:self._pos]
         return out
 
     @staticmethod
