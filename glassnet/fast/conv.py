@@ -200,11 +200,12 @@ def _maxpool_backward_tiles(dy, arg, ph, pw, dx):
     of dx is in one window, so it is written once: dy where it won, else dy*0."""
     L, B, H, W, C = dx.shape
     Ho, Wo = dy.shape[2], dy.shape[3]
+    shared = arg.shape[0] == 1  # a shared input's winners serve every model's gradient
     for t in prange(L * B * Ho):
         l, r = t // (B * Ho), t % (B * Ho)
         b, ho = r // Ho, r % Ho
         for wo in range(Wo):
-            g, ao = dy[l, b, ho, wo], arg[l, b, ho, wo]
+            g, ao = dy[l, b, ho, wo], arg[0 if shared else l, b, ho, wo]
             for i in range(ph):
                 for j in range(pw):
                     k = i * pw + j
@@ -216,9 +217,11 @@ def _maxpool_backward_tiles(dy, arg, ph, pw, dx):
 
 @jit(parallel=True)
 def _maxpool_backward(dy, arg, pw, sh, sw, pt, pl, dx):
-    """dx = 0, then dx[window's winner] += dy for every window (one image per thread)."""
+    """dx = 0, then dx[window's winner] += dy for every window (one image per thread). ``arg``
+    may have one image stack for all models (``arg.shape[0] == 1``: the input was shared)."""
     L, B, H, W, C = dx.shape
     Ho, Wo = dy.shape[2], dy.shape[3]
+    shared = arg.shape[0] == 1
     for t in prange(L * B):
         l, b = t // B, t % B
         img = dx[l, b]
@@ -228,7 +231,7 @@ def _maxpool_backward(dy, arg, pw, sh, sw, pt, pl, dx):
                     img[h, w, c] = 0.0
         for ho in range(Ho):
             for wo in range(Wo):
-                g, ao = dy[l, b, ho, wo], arg[l, b, ho, wo]
+                g, ao = dy[l, b, ho, wo], arg[0 if shared else l, b, ho, wo]
                 for c in range(C):
                     k = ao[c]
                     if k >= 0:
@@ -427,9 +430,9 @@ def maxpool_forward(layer, x, train):
 def maxpool_backward(layer, dy):
     """MaxPool2D.backward from the forward pass's winners."""
     ph, pw, sh, sw, pt, pl = _pool_args(layer)
-    arg = layer._arg
-    dy5 = np.ascontiguousarray(dy).reshape(arg.shape)
-    dx = np.empty(arg.shape[:2] + tuple(layer.input_shape), dy.dtype)
+    arg = layer._arg  # (L, B, Ho, Wo, C); dy may carry the model axis where x was shared (L = 1)
+    dy5 = np.ascontiguousarray(dy if dy.ndim == 5 else dy[None])
+    dx = np.empty(dy5.shape[:2] + tuple(layer.input_shape), dy.dtype)
     if layer._tiles:
         _maxpool_backward_tiles(dy5, arg, ph, pw, dx)
     else:

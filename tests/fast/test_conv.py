@@ -1,0 +1,312 @@
+"""glassnet.fast.conv, the threaded image kernels, against the readable NumPy layers.
+
+* :class:`~glassnet.Conv2D` forward and backward under ``fast.forced(True)`` against
+  ``fast.reference()``: strides, every padding form, 1x1 and even kernels, with and without bias,
+  ReLU (fused), other activations (not fused) and PReLU, M = 1 and M > 1, shared and per-model
+  input, training and inference-mode forward; the caches the glass box reads (``act._z``,
+  ``act._a``, ``_cols``) included; float64 to 1e-12, float32 within rounding;
+* MaxPool2D, AvgPool2D and GlobalAveragePooling2D the same way, with ties (ReLU zeros: the first
+  maximum in row-major order takes the gradient on both paths), NaN, overlapping and padded
+  windows, and a shared input whose gradient comes back with the model axis;
+* a few steps of a small CNN ``fit`` equal on both paths, and gradcheck passing on the fast path;
+* the fallback: a kernel that raises gives exactly one ``FastPathWarning``, training runs on, and
+  the numbers are the reference's.
+
+Every comparison first checks that the fast path really ran (FastPathWarning is an error inside
+:func:`fresh_fast`, and a counter on the kernels): a silent fallback would otherwise make the
+equality tests compare the reference with itself.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import fast
+
+pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not installed")
+
+from glassnet.fast import conv as fc  # noqa: E402 - after the skip
+
+KERNELS = ["_im2col", "_bias_act", "_relu_backward", "_col2im", "_maxpool_forward", "_maxpool_backward",
+           "_maxpool_backward_tiles", "_avgpool_forward", "_avgpool_backward", "_global_avg_forward",
+           "_global_avg_backward"]
+
+
+def close(a, b, dtype):
+    """float64: 1e-12 relative (to the array's scale for entries near zero); float32: rounding."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape and a.dtype == b.dtype
+    rtol = 1e-12 if np.dtype(dtype) == np.float64 else 1e-5
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * max(1.0, float(np.nanmax(np.abs(b), initial=0))))
+
+
+@pytest.fixture
+def fresh_fast(monkeypatch):
+    """The fast path on, no kernel marked broken, FastPathWarning an error, and a count of the
+    conv kernels' calls (``calls[name]``)."""
+    monkeypatch.setattr(fast, "_broken", set())
+    calls = dict.fromkeys(KERNELS, 0)
+    for name in KERNELS:
+        real = getattr(fc, name)
+
+        def counted(*args, _real=real, _name=name):
+            calls[_name] += 1
+            return _real(*args)
+        monkeypatch.setattr(fc, name, counted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fast.FastPathWarning)
+        with fast.forced(True):
+            yield calls
+
+
+def one_layer(layer, input_shape, M, dtype, seed=0):
+    """A built single-layer model (its input gradient wanted) and the layer."""
+    net = gn.Sequential([layer], input_shape=input_shape, seed=seed, models=None if M == 1 else M,
+                        dtype=dtype, bias_init=gn.init.Normal(std=0.3))
+    net.layers[0].need_input_grad = True
+    return net.layers[0]
+
+
+def both_paths(layer, x, dy_seed=1, train=True):
+    """forward, the caches, backward and the parameter gradients on the reference, then fast path."""
+    out = {}
+    for path in ("reference", "fast"):
+        with fast.reference() if path == "reference" else fast.forced(True):
+            y = layer.forward(x, train)
+            act = getattr(layer, "act", None)
+            caches = {k: np.array(v) for k, v in (("z", getattr(act, "_z", None)), ("a", getattr(act, "_a", None)))
+                      if v is not None}
+            if getattr(layer, "_cols", None) is not None:
+                caches["cols"] = np.array(layer._cols)
+            dy = np.random.default_rng(dy_seed).standard_normal(y.shape).astype(y.dtype)
+            dx = layer.backward(dy)
+            grads = {k: np.array(p.grad) for k, p in layer.params.items()}
+            out[path] = (np.array(y), caches, np.array(dx), grads)
+            if act is not None:
+                act._z = act._a = None  # the other path must write its own caches
+    return out["reference"], out["fast"]
+
+
+def assert_same(ref, got, dtype):
+    (y0, c0, dx0, g0), (y1, c1, dx1, g1) = ref, got
+    close(y1, y0, dtype)
+    assert c1.keys() == c0.keys()
+    for k in c0:
+        close(c1[k], c0[k], dtype)
+    close(dx1, dx0, dtype)
+    assert g1.keys() == g0.keys()
+    for k in g0:
+        close(g1[k], g0[k], dtype)
+
+
+CONV_CASES = [  # kernel, strides, padding, use_bias, activation
+    (3, 1, "valid", True, "relu"),
+    (3, 1, "same", True, "relu"),
+    (3, 2, "same", True, "relu"),
+    (3, 2, "valid", False, "relu"),
+    ((2, 3), (2, 1), 1, True, "relu"),
+    ((3, 2), 1, (2, 0), False, None),
+    (4, 1, "same", True, "tanh"),     # even kernel: one more padded row/column after than before
+    (1, 1, "valid", True, "relu"),    # 1x1: no patch copy
+    (1, 2, "valid", True, None),      # 1x1 with a stride: patches copied
+    (2, 3, "same", True, "prelu"),    # stride larger than the kernel; a learnable activation
+    (3, 1, "same", False, None),      # no bias, identity: the GEMM alone
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("M,shared", [(1, False), (3, False), (3, True)], ids=["M1", "M3", "M3-shared"])
+@pytest.mark.parametrize("kernel,strides,padding,use_bias,activation", CONV_CASES)
+def test_conv2d_fast_equals_reference(kernel, strides, padding, use_bias, activation, M, shared, dtype,
+                                      fresh_fast):
+    layer = one_layer(gn.Conv2D(4, kernel, strides=strides, padding=padding, use_bias=use_bias,
+                                activation=activation), (7, 6, 3), M, dtype)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((5, 7, 6, 3) if shared else (M, 5, 7, 6, 3)).astype(dtype)
+    ref, got = both_paths(layer, x)
+    assert_same(ref, got, dtype)
+    assert fresh_fast["_bias_act"] == (1 if use_bias or activation == "relu" else 0)
+    assert fresh_fast["_relu_backward"] == (1 if activation == "relu" else 0)
+    copies = layer.kernel_size != (1, 1) or layer.strides != (1, 1) or layer._pads != ((0, 0), (0, 0))
+    assert fresh_fast["_im2col"] == (1 if copies else 0)
+    assert fresh_fast["_col2im"] == (1 if copies else 0)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_conv2d_inference_forward_then_backward(dtype, fresh_fast):
+    """After a ``train=False`` forward no patches are kept; backward rebuilds them (as the reference)."""
+    layer = one_layer(gn.Conv2D(5, 3, strides=2, padding="same", activation="relu"), (9, 8, 2), 2, dtype)
+    x = np.random.default_rng(2).standard_normal((2, 4, 9, 8, 2)).astype(dtype)
+    ref, got = both_paths(layer, x, train=False)
+    assert_same(ref, got, dtype)
+    assert layer._cols is None and fresh_fast["_im2col"] == 2  # forward, and again in backward
+
+
+def test_conv2d_first_layer_returns_no_input_gradient(fresh_fast):
+    layer = one_layer(gn.Conv2D(3, 3, activation="relu"), (6, 6, 2), 2, "float64")
+    layer.need_input_grad = False
+    x = np.random.default_rng(0).standard_normal((4, 6, 6, 2))
+    y = layer.forward(x, True)
+    assert layer.backward(np.ones_like(y)) is None and fresh_fast["_col2im"] == 0
+
+
+POOL_CASES = {
+    "max2": lambda: gn.MaxPool2D(2),
+    "max3s2": lambda: gn.MaxPool2D(3, strides=2),                  # overlapping windows
+    "max2same": lambda: gn.MaxPool2D(2, padding="same"),           # odd sizes: padded row and column
+    "max2x3": lambda: gn.MaxPool2D((2, 3), strides=(1, 2)),
+    "max3s1same": lambda: gn.MaxPool2D(3, strides=1, padding="same"),
+    "avg2": lambda: gn.AvgPool2D(2),
+    "avg3s2": lambda: gn.AvgPool2D(3, strides=2),
+    "avg2same": lambda: gn.AvgPool2D(2, padding="same"),
+    "avg3x2same": lambda: gn.AvgPool2D((3, 2), strides=1, padding="same"),
+    "gap": lambda: gn.GlobalAveragePooling2D(),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("M,shared", [(1, False), (3, False), (3, True)], ids=["M1", "M3", "M3-shared"])
+@pytest.mark.parametrize("pool", list(POOL_CASES), ids=list(POOL_CASES))
+@pytest.mark.parametrize("data", ["normal", "ties"])
+def test_pooling_fast_equals_reference(pool, M, shared, dtype, data, fresh_fast):
+    layer = one_layer(POOL_CASES[pool](), (7, 6, 3), M, dtype)
+    rng = np.random.default_rng(3)
+    shape = (4, 7, 6, 3) if shared else (M, 4, 7, 6, 3)
+    if data == "ties":  # like a ReLU's output: many equal values (zeros) in one window
+        x = np.maximum(rng.integers(-3, 3, shape), 0).astype(dtype)
+    else:
+        x = rng.standard_normal(shape).astype(dtype)
+    ref, got = both_paths(layer, x)
+    assert_same(ref, got, dtype)
+    kind = pool[:3]
+    fwd = {"max": "_maxpool_forward", "avg": "_avgpool_forward", "gap": "_global_avg_forward"}[kind]
+    assert fresh_fast[fwd] == 1
+    bwd = {"avg": ["_avgpool_backward"], "gap": ["_global_avg_backward"],
+           "max": ["_maxpool_backward", "_maxpool_backward_tiles"]}[kind]
+    assert sum(fresh_fast[k] for k in bwd) == 1
+
+
+@pytest.mark.parametrize("pool", ["max2", "max3s2", "avg2", "gap"])
+def test_pooling_shared_input_gradient_with_model_axis(pool, fresh_fast):
+    """A pool first on a shared input ``(B, H, W, C)``; the layers above give it ``(M, B, ...)``."""
+    layer = one_layer(POOL_CASES[pool](), (7, 6, 3), 3, "float64")
+    x = np.random.default_rng(4).standard_normal((4, 7, 6, 3))
+    outs = []
+    for ctx in (fast.reference(), fast.forced(True)):
+        with ctx:
+            y = layer.forward(x, True)
+            dy = np.random.default_rng(6).standard_normal((3,) + y.shape)
+            outs.append((y, layer.backward(dy)))
+    for a, b in zip(*outs):
+        close(b, a, "float64")
+    assert outs[1][1].shape == (3, 4, 7, 6, 3)
+
+
+def test_maxpool_nan_propagates_as_the_reference(fresh_fast):
+    layer = one_layer(gn.MaxPool2D(2), (4, 4, 2), 1, "float64")
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 4, 2))
+    x[0, 0, 1, 1, 0] = np.nan
+    with fast.reference():
+        y_ref = layer.forward(x, True)
+    y = layer.forward(x, True)
+    np.testing.assert_array_equal(y, y_ref)  # NaN in the same places
+    assert np.isnan(y[0, 0, 0, 0, 0])
+
+
+def cnn(dtype, M=None, seed=0):
+    return gn.Sequential([
+        gn.Conv2D(4, 3, padding="same", activation="relu"), gn.MaxPool2D(2),
+        gn.Conv2D(6, 3, strides=1, activation="relu"), gn.AvgPool2D(2, padding="same"),
+        gn.Conv2D(5, 1, activation="tanh"), gn.GlobalAveragePooling2D(), gn.Dense(3),
+    ], input_shape=(10, 10, 3), seed=seed, models=M, dtype=dtype)
+
+
+def fit_once(path, dtype, M=None, steps=4):
+    """Losses (every step) and final parameters of a short ``fit`` on ``path`` ("reference"/"fast").
+    Shuffled minibatches: with M > 1 each model draws its own (per-model inputs to the kernels)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((16, 10, 10, 3)).astype(dtype)
+    y = rng.integers(0, 3, 16)
+    net = cnn(dtype, M)
+    with fast.reference() if path == "reference" else fast.forced(True):
+        hist = net.fit(x, y, loss="softmax_cross_entropy", optimizer=gn.SGD(lr=0.1, momentum=0.9),
+                       batch_size=8, steps=steps, log_every=1, progress=False)
+    return np.asarray(hist["loss"], dtype=np.float64), {k: np.array(v) for k, v in net.params.items()}
+
+
+def fit_both(dtype, M=None, steps=4):
+    return fit_once("reference", dtype, M, steps), fit_once("fast", dtype, M, steps)
+
+
+@pytest.mark.parametrize("dtype,M", [("float64", None), ("float64", 3), ("float32", None), ("float32", 3)])
+def test_fit_equal_on_both_paths(dtype, M, fresh_fast):
+    (loss0, p0), (loss1, p1) = fit_both(dtype, M)
+    assert fresh_fast["_im2col"] > 0 and fresh_fast["_maxpool_backward_tiles"] > 0
+    rtol = 1e-12 if dtype == "float64" else 1e-4  # float32: a few steps of rounding differences
+    np.testing.assert_allclose(loss1, loss0, rtol=rtol)
+    assert p1.keys() == p0.keys()
+    for k in p0:
+        np.testing.assert_allclose(p1[k], p0[k], rtol=rtol, atol=rtol * max(1.0, float(np.abs(p0[k]).max())))
+
+
+def test_gradcheck_passes_on_the_fast_path(fresh_fast):
+    net = gn.Sequential([gn.Conv2D(3, 3, padding="same", activation="tanh"), gn.MaxPool2D(2),
+                         gn.Conv2D(4, 2, activation="relu"), gn.GlobalAveragePooling2D(), gn.Dense(3)],
+                        input_shape=(6, 6, 2), seed=4, models=2, dtype="float64",
+                        bias_init=gn.init.Normal(std=0.2))
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((3, 6, 6, 2)), rng.integers(0, 3, 3)
+    gn.gradcheck(net, x, y, "softmax_cross_entropy", max_entries=25).assert_close()
+    assert fresh_fast["_relu_backward"] > 0 and fresh_fast["_col2im"] > 0
+
+
+@pytest.mark.parametrize("broken", ["_im2col", "_maxpool_backward_tiles", "_global_avg_forward"])
+def test_fallback_one_warning_and_reference_numbers(broken, monkeypatch):
+    (loss_ref, p_ref), _ = fit_both("float64")
+    monkeypatch.setattr(fast, "_broken", set())
+
+    def fail(*args):
+        raise RuntimeError("kernel failed (test)")
+    monkeypatch.setattr(fc, broken, fail)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, (loss, p) = fit_both("float64")
+    fast_warnings = [w for w in caught if issubclass(w.category, fast.FastPathWarning)]
+    assert len(fast_warnings) == 1 and "'conv'" in str(fast_warnings[0].message)
+    assert "conv" in fast._broken and not fast.available("conv")
+    np.testing.assert_allclose(loss, loss_ref, rtol=1e-12)
+    for k in p_ref:
+        np.testing.assert_allclose(p[k], p_ref[k], rtol=1e-12, atol=1e-12)
+
+
+def test_maxpool_backward_failure_rebuilds_the_reference_caches(monkeypatch):
+    """The forward ran fast (winners kept), then the backward kernel fails: the reference backward
+    needs its own caches, which the layer rebuilds from the kept input."""
+    monkeypatch.setattr(fast, "_broken", set())
+    layer = one_layer(gn.MaxPool2D(3, strides=2), (7, 6, 3), 2, "float64")
+    x = np.random.default_rng(0).standard_normal((2, 4, 7, 6, 3))
+    dy = np.random.default_rng(1).standard_normal((2, 4, 3, 2, 3))
+    with fast.reference():
+        layer.forward(x, True)
+        dx_ref = layer.backward(dy)
+    with fast.forced(True):
+        layer.forward(x, True)
+        assert layer._arg is not None
+        monkeypatch.setattr(fc, "_maxpool_backward", lambda *a: 1 / 0)
+        with pytest.warns(fast.FastPathWarning, match="ZeroDivisionError"):
+            dx = layer.backward(dy)
+    np.testing.assert_array_equal(dx, dx_ref)
+
+
+def test_reference_switch_runs_no_kernel(monkeypatch):
+    monkeypatch.setattr(fast, "_broken", set())
+    for name in KERNELS:
+        monkeypatch.setattr(fc, name, lambda *a: 1 / 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fast.FastPathWarning)
+        loss, _ = fit_once("reference", "float64", steps=2)
+    assert np.isfinite(loss).all() and not fast._broken
