@@ -87,3 +87,24 @@ def test_mkdocs_build_strict(tmp_path):
     cli = (site / "reference" / "cli" / "index.html").read_text(encoding="utf-8")
     assert "glassnet study" in cli and "glassnet train" in cli
     assert (site / "tutorials" / "tour" / "index.html").is_file()
+
+
+@pytest.mark.slow
+def test_screenshots_script_regenerates_the_notebook_pictures(tmp_path):
+    """``docs/screenshots.py --only notebook`` runs its notebook on a kernel, converts it and
+    screenshots the three cells in headless Chromium (skipped without Chromium or Playwright)."""
+    chromium = os.environ.get("GLASSNET_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).is_file():
+        pytest.skip(f"no Chromium at {chromium} (set GLASSNET_CHROMIUM)")
+    for mod in ("playwright", "nbclient", "nbconvert", "ipykernel"):
+        if importlib.util.find_spec(mod) is None:
+            pytest.skip(f"{mod} is not installed")
+    proc = subprocess.run([sys.executable, str(DOCS / "screenshots.py"), "--only", "notebook", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=900, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    for name in ("notebook_liveplot.png", "notebook_model_graph.png", "notebook_study_tables.png"):
+        png = (tmp_path / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+        assert width > 500 and height > 200, (name, width, height)
+        assert (DOCS / "gallery" / name).is_file(), f"docs/gallery/{name} is shown by getting-started.md"
