@@ -25,8 +25,9 @@ export class DatasetPicker {
     const box = this.root.closest("[data-hide]");
     if (box) box.dataset.hide = key;
     this.root.replaceChildren(...names.map(name => {
-      const c = el("canvas", { width: 56, height: 56 });
-      this._draw(c, this.previews[`${problem}:${name}`], problem);
+      // drawn once on a canvas, shown as a picture: a canvas is a compositing layer of its own,
+      // which would make the page composite the boxes drawn after it every frame too
+      const c = el("img", { width: 56, height: 56, alt: "", draggable: "false", src: this._picture(this.previews[`${problem}:${name}`], problem) });
       const label = row.labels[name] ?? name, help = row.helps[name] ?? label;
       const b = el("button", { class: `ds ${name === current ? "selected" : ""}`, title: help,
                                "data-dataset": name, "aria-label": label }, c);
@@ -34,6 +35,12 @@ export class DatasetPicker {
       b.addEventListener("click", () => this.state.set({ [key]: name }));
       return b;
     }));
+  }
+
+  _picture(pts, problem) {
+    const canvas = el("canvas", { width: 56, height: 56 });
+    this._draw(canvas, pts, problem);
+    return canvas.toDataURL();
   }
 
   _draw(canvas, pts, problem) {

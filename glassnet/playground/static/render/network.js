@@ -75,14 +75,17 @@ export class NetworkView {
     this.onHoverNeuron = onHoverNeuron;
     this.canvas = el("canvas", { class: "links" });
     this.layer = el("div", { class: "nodes" });
-    this.root.append(this.canvas, this.layer);
+    // the canvas over the neurons' boxes (it draws their pictures inside the borders, and lets the
+    // pointer through): nothing is painted over a canvas that changes every frame, so the page
+    // composites one layer here, not two (headless Chromium composites in software)
+    this.root.append(this.layer, this.canvas);
     this.card = new HoverCard(this.root);
     this.net = null;
     this.weights = null;
     this.hoverLink = null;
     this.root.addEventListener("mousemove", e => this._move(e));
     this.root.addEventListener("mouseleave", () => { this.hoverLink = null; this.card.hideUnlessEditing(); this.draw(); });
-    this.canvas.addEventListener("click", e => this._clickLink(e));
+    this.root.addEventListener("click", e => { if (e.target === this.root) this._clickLink(e); });
     this.featureThumbs = this._featureThumbs(40);
     this.linkCanvas = document.createElement("canvas");  // the links, drawn when their look changes
     this.atlas = document.createElement("canvas");       // every hidden neuron's picture, one column
@@ -130,8 +133,9 @@ export class NetworkView {
     keys.forEach((key, k) => {
       const p = nodeAt(0, k);
       const on = this.state.get(key);
-      const canvas = el("canvas", { width: 40, height: 40 });
-      canvas.getContext("2d").putImageData(this.featureThumbs[key], 0, 0);
+      // a picture, not a canvas: a canvas is a compositing layer of its own, and every box drawn
+      // after it and over it would be one too
+      const canvas = el("img", { src: this.featureThumbs[key], alt: "", draggable: "false" });
       const div = el("div", { class: `node feature ${on ? "active" : "inactive"}`, "data-feature": key, "data-lock": key,
                               title: `${FEATURE_LABELS[key]}: click to ${on ? "remove" : "add"} this input`,
                               style: this._box(p, node) }, canvas,
@@ -154,10 +158,12 @@ export class NetworkView {
         // far cheaper to show each frame than a canvas per neuron), from the atlas (hidden
         // neurons) or the output's canvas; the div gives border and hover
         const bias = el("div", { class: "bias", title: "" });
+        let drawn = true;
         const div = el("div", { class: `node ${isOut ? "output" : "hidden"} drawn`, style: this._box(p, node) },
                        bias, el("div", { class: "badge" }), el("div", { class: "val" }));
         if (isOut && net.problem === "multiclass") {
           div.classList.remove("drawn");
+          drawn = false;
           div.style.background = classColor(k);
           div.append(el("span", { class: "olabel", text: `class ${k}` }));
         }
@@ -168,7 +174,7 @@ export class NetworkView {
         bias.addEventListener("mouseleave", () => this.card.hideUnlessEditing());
         bias.addEventListener("click", e => { e.stopPropagation(); this._editBias(c, k, bias); });
         this.layer.append(div);
-        nodes.push({ ...p, div, bias, atlasRow: isOut ? -1 : hiddenCount++, painted: false });
+        nodes.push({ ...p, div, bias, atlasRow: isOut ? -1 : hiddenCount++, drawn, painted: false, dead: false });
       }
       this.columns.push({ nodes, isOut, activation: col.activation });
     });
@@ -380,17 +386,24 @@ export class NetworkView {
       ctx.strokeStyle = "#222"; ctx.lineWidth = 2.5;
       ctx.beginPath(); ctx.moveTo(p0[0], p0[1]); ctx.bezierCurveTo(mx, p0[1], mx, p1[1], p1[0], p1[1]); ctx.stroke();
     }
-    const half = this.geom.node / 2, size = this.atlasSize;
+    // inside each box's 1-px border (the box, under the canvas, draws the border)
+    const half = this.geom.node / 2 - 1, size = this.atlasSize;
     ctx.imageSmoothingEnabled = true;
     ctx.fillStyle = "#fff";
+    const dead = [];
     for (const col of this.columns || []) {
       for (const n of col.nodes) {
-        if (!n.div.classList.contains("drawn")) continue;
+        if (!n.drawn) continue;
         ctx.fillRect(n.x - half, n.y - half, 2 * half, 2 * half);
+        if (n.dead) dead.push(n);
         if (!n.painted) continue;
         if (n.atlasRow < 0) ctx.drawImage(this.outCanvas, n.x - half, n.y - half, 2 * half, 2 * half);
         else if (size) ctx.drawImage(this.atlas, 0, n.atlasRow * size, size, size, n.x - half, n.y - half, 2 * half, 2 * half);
       }
+    }
+    if (dead.length) {  // the diagnostics' cross over a dead neuron's picture
+      ctx.fillStyle = "#d33"; ctx.font = "700 18px system-ui"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+      for (const n of dead) ctx.fillText("✕", n.x, n.y + 1);
     }
   }
 
@@ -550,10 +563,11 @@ export class NetworkView {
   _diagnostics(d) {
     this.columns.forEach((col, c) => col.nodes.forEach((n, k) => {
       n.div.classList.remove("dead", "saturated", "dup");
+      n.dead = false;
       n.div.querySelector(".badge").textContent = "";
       n.div.removeAttribute("data-diag");
       if (!d || col.isOut) return;
-      if (d.dead[c].includes(k)) { n.div.classList.add("dead"); n.div.dataset.diag = "dead: its output is constant on every training point, so it learns nothing"; }
+      if (d.dead[c].includes(k)) { n.dead = true; n.div.classList.add("dead"); n.div.dataset.diag = "dead: its output is constant on every training point, so it learns nothing"; }
       else if (d.saturated[c].includes(k)) { n.div.classList.add("saturated"); n.div.dataset.diag = "saturated: its output sits at the flat ends of the activation"; }
     }));
     if (!d) return;
@@ -601,7 +615,7 @@ export class NetworkView {
 
   _move(e) {
     if (this.card.editing) return;
-    if (e.target !== this.canvas) { if (this.hoverLink) { this.hoverLink = null; this.draw(); } return; }
+    if (e.target !== this.root) { if (this.hoverLink) { this.hoverLink = null; this.draw(); } return; }
     const { link, p } = this._hit(e);
     if (link !== this.hoverLink) { this.hoverLink = link; this.draw(); }
     if (!link) { this.card.hide(); return; }
@@ -645,7 +659,9 @@ export class NetworkView {
       const bytes = new Uint8Array(n * n);
       vals.forEach((v, i) => { bytes[i] = Math.round((v / max + 1) * 127.5); });
       this.featureBytes[key] = bytes;
-      out[key] = paint(new ImageData(n, n), bytes);
+      const c = el("canvas", { width: n, height: n });
+      c.getContext("2d").putImageData(paint(new ImageData(n, n), bytes), 0, 0);
+      out[key] = c.toDataURL();
     }
     return out;
   }
