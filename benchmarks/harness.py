@@ -142,6 +142,14 @@ def glassnet_fast_info():
         except Exception:
             return {}
     info = {"glassnet_fast": bool(mod.enabled())}
+    # best effort, private state of glassnet.fast: did the kernels actually run?
+    nb = getattr(mod, "_numba", None)
+    if info["glassnet_fast"] and nb is False:
+        info["note"] = "fast path OFF: numba not importable"
+    broken = sorted(getattr(mod, "_broken", ()) or ())
+    if info["glassnet_fast"] and broken:
+        info["glassnet_fast_broken"] = broken
+        info["note"] = f"fast kernels fell back to the reference: {', '.join(broken)}"
     return info
 
 
@@ -480,7 +488,11 @@ def main(module, argv=None):
         out["status"] = "ok"
         out["info"] = runner.info
         if "glassnet" in sys.modules:
-            out["info"].update(glassnet_fast_info())
+            fast = glassnet_fast_info()
+            note = fast.pop("note", None)
+            out["info"].update(fast)
+            if note:
+                out["info"]["note"] = "; ".join(filter(None, [out["info"].get("note"), note]))
         del limiter
     except Unavailable as exc:
         out.update(status="unavailable", error=str(exc))
