@@ -7,12 +7,12 @@ operand a transposed view read in place) and :func:`sum_rows` (the bias gradient
 
 Where that pays, measured (1 thread, CPU time, float32; ``tests/fast/test_gemm.py``'s docstring
 and ``glassnet.layers.dense.FAST_MAX_WORK``): only for *tiny* per-model products, a few hundred
-multiply-adds (the 8-3-8 autoencoder at batch 8: 1.1-1.8x forward, 0.8-1.5x backward). OpenBLAS'
+multiply-adds (the 8-3-8 autoencoder at batch 8: 1.2-2.5x forward, 1.0-1.7x backward). OpenBLAS'
 per-model call costs ~0.3 us, not the several us one might expect, and these loops, compiled
 without ``fastmath`` (no FMA contraction, no reassociation: the equality tests hold them to the
 reference's rounding), reach ~2 GMAC/s scalar against OpenBLAS' ~16 with AVX2 FMA. So Dense calls
 them below a small threshold, and the recurrent layers not at all (their per-step
-``(16, 64, 16) @ (16, 16, 32)`` ran at 0.14-0.2x of NumPy).
+``(16, 64, 16) @ (16, 16, 32)`` ran at 0.11-0.13x of NumPy).
 
 The readable NumPy lines in :mod:`glassnet.layers.dense` are the reference; every kernel here
 computes the same sums (each output a sum over the inner axis in order, from 0, then + bias), so
@@ -53,11 +53,12 @@ def _ready():
 
 
 # -- the kernels (plain Python loops; Numba compiles them) ----------------------------------------
-def _bgemm(A, X, bias, use_bias, out):
+def _bgemm(A, X, bias, use_bias, zero, out):
     """out[m] = A[m or 0] @ X[m] (+ bias[m]): A ``(L, R, S)`` with L = M or 1 (shared), X
     ``(M, S, C)``, bias ``(M, C)``, out ``(M, R, C)``; A and X may be strided views (transposes).
 
-    Four output columns at a time in scalar accumulators (registers: no store-to-load chain through
+    ``zero`` is 0 in out's dtype: float32 products accumulate in float32, as BLAS does (a float64
+    literal would promote them, ~2x slower). Four output columns at a time in scalar accumulators (registers: no store-to-load chain through
     ``out``), each a sum over s in order from 0, then + bias -- the reference's ``x @ W + b``.
     """
     M, R, C = out.shape
@@ -71,7 +72,7 @@ def _bgemm(A, X, bias, use_bias, out):
             Ar = Am[r]
             c = 0
             while c + 4 <= C:
-                a0 = a1 = a2 = a3 = Ar[0] * 0.0
+                a0 = a1 = a2 = a3 = zero
                 for s in range(S):
                     v = Ar[s]
                     Xs = Xm[s]
@@ -90,7 +91,7 @@ def _bgemm(A, X, bias, use_bias, out):
                 om[r, c + 3] = a3
                 c += 4
             while c < C:
-                a0 = Ar[0] * 0.0
+                a0 = zero
                 for s in range(S):
                     a0 += Ar[s] * Xm[s, c]
                 if use_bias:
@@ -134,7 +135,7 @@ def bgemm(A, X, bias=None):
     R = A.shape[1]
     out = np.empty((M, R, C), X.dtype)
     use_bias = bias is not None
-    pick("_bgemm", M * R * S * C)(A, X, bias if use_bias else X[:, 0], use_bias, out)
+    pick("_bgemm", M * R * S * C)(A, X, bias if use_bias else X[:, 0], use_bias, X.dtype.type(0), out)
     return out
 
 

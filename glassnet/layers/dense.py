@@ -32,9 +32,9 @@ def _sum_batch(dz):
 
 # The fast path (glassnet.fast.gemm: one compiled call for the whole model axis) replaces the
 # products below only where it measured faster than NumPy's stacked matmul: per-model products of at
-# most FAST_MAX_WORK multiply-adds (batch x n_in x units; the 8-3-8 autoencoder's 8 x 8 x 3 = 192).
-# Above that OpenBLAS wins, even for 16 models of 32 x 8 x 3 (kernels 0.5-0.7x; 1 thread, see
-# tests/fast/test_gemm.py's module docstring for the table); 784 x 256 is far outside.
+# most FAST_MAX_WORK multiply-adds (batch x n_in x units; the 8-3-8 autoencoder's 8 x 8 x 3 = 192:
+# forward 1.2-2.5x, backward 1.0-1.7x, 1 thread). From batch 16 of 8 x 3 up OpenBLAS wins (the
+# backward 0.7-0.8x; 15 x 32 x 64 x 16: 0.3x); see tests/fast/test_gemm.py's docstring.
 FAST_MAX_WORK = 256
 
 

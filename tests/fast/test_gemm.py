@@ -9,11 +9,14 @@
 * a whole ``fit`` (minibatches, Adam: not the compiled training loop's case) on both paths;
 * the fallback: a kernel that raises gives exactly one ``FastPathWarning`` and the reference's numbers.
 
-Why the window is small (1 thread, CPU time per call, float32, load ~9-13 on 2 cores, medians of 5):
-forward x backward ratios reference/kernel were 1.2-1.8 / 0.8-1.5 at batch 8 (M = 16..1,000, 8-3-8
-layers), but 0.6-1.0 / 0.5-0.7 at batch 16-32 and 0.2-0.4 for 15 x 32 x 64 x 16 (OpenBLAS'
-stacked matmul costs ~0.3 us per model there; the compiled loops, without fastmath (no FMA,
-no reassociation), reach ~2 GMAC/s against OpenBLAS' ~16).
+Why the window is small (1 thread, CPU time per call, float32, medians of 5; the machine was shared,
+load 10-13 on 2 cores, so ratios move by +-30% between runs). Reference/kernel, forward | backward:
+8-3-8 layers at batch 8, M = 16..1,000: 1.2-2.5x | 1.0-1.7x; batch 16 (8 x 16 x 3 = 384 per model):
+0.9x | 0.8x; batch 32: 1.4x | 0.7x; 15 x (32 x 64 x 16): 0.3x | 0.3x. OpenBLAS' stacked matmul
+costs ~0.3 us per model there, and the compiled loops, without fastmath (no FMA, no reassociation),
+reach ~2 GMAC/s against OpenBLAS' ~16. The recurrent layers' per-step products were slower on
+the kernel at every size tried (0.1-0.6x, e.g. (16, 64, 16) @ (16, 16, 32): 26 us NumPy, 234 us
+kernel), so they stay NumPy's.
 """
 
 from __future__ import annotations
@@ -197,9 +200,9 @@ def test_a_failing_kernel_warns_once_and_training_equals_reference(fresh_fast, m
 
 
 # -- the recurrent layers ---------------------------------------------------------------------------
-# Their per-step products W_hh h_{t-1} and W_hh^T dah_t stay NumPy's: the kernel measured 0.14-0.54x
-# of the stacked matmul there (M=16, 4H=64, H=16, B=32: 40 us NumPy vs 277 us kernel; M=16, H=4,
-# B=8: 4.6 vs 13 us). What the fast switch may change around them is the Dense head; these tests
+# Their per-step products W_hh h_{t-1} and W_hh^T dah_t stay NumPy's: the kernel measured 0.1-0.6x
+# of the stacked matmul there (M=16, 4H=64, H=16, B=32: 26 us NumPy vs 234 us kernel; M=16, H=4,
+# B=8: 7.9 vs 15 us). What the fast switch may change around them is the Dense head; these tests
 # hold whole sequence models (forward, every gradient, the per-step gradient norms) to the reference.
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("cell", ["SimpleRNN", "LSTM", "GRU"])
