@@ -18,9 +18,10 @@
 // input square (a_i read from the neuron's thumbnail), moving forward; with a backprop trace
 // shown it is that point's: |a_i w_ij| forward in the forward phase, |w_ij dL/dz_j| (what flows
 // back to a_i) backwards in the backward phase, |dL/dw_ij| backwards in the update phase. The
-// dashes are drawn at most FLOW.fps times a second (an update's drawing counts as one), never
-// while the page is in the background, and pause for FLOW.retryMs when the page's animation
-// frames fall under FLOW.minFps a second (a busy machine: the updates come first).
+// flow costs the updates nothing: while updates arrive (training) the dashes move with each
+// update's drawing and draw no frames of their own; between updates (paused) they are drawn at
+// most FLOW.fps times a second; never while the page is in the background; and they pause for
+// FLOW.retryMs when the page's animation frames fall under FLOW.minFps a second (a busy machine).
 
 import { paint, valueColor, classColor } from "./colors.js";
 import { el, fmt } from "../util.js";
@@ -35,8 +36,9 @@ const TOP = 90;
 const MIN_NODE = 22, MIN_SLOT = 29;
 const LINK_FAN = 6;
 /** The link flow: dash length and period along a link (px), top speed (px/s), frames drawn per
- * second at most, the frame rate under which it pauses, and for how long. */
-export const FLOW = { dash: 5, period: 16, maxSpeed: 60, fps: 30, minFps: 20, retryMs: 5000 };
+ * second at most, the frame rate under which it pauses, and for how long; updates closer than
+ * updateGapMs mean training: the dashes move with the updates' drawings then. */
+export const FLOW = { dash: 5, period: 16, maxSpeed: 60, fps: 30, minFps: 20, retryMs: 5000, updateGapMs: 250 };
 /** |a| of a thumbnail byte (b stands for a = b / 127.5 - 1) */
 const ABS_BYTE = Float32Array.from({ length: 256 }, (_, b) => Math.abs(b / 127.5 - 1));
 
@@ -304,6 +306,7 @@ export class NetworkView {
       const color = valueColor(this.weights[c].b[j]);
       if (n.biasColor !== color) { n.biasColor = color; n.bias.style.background = color; }
     }));
+    this.lastUpdate = performance.now();
     if (msg.diagnostics || this.hadDiagnostics) this._diagnostics(msg.diagnostics);
     this.hadDiagnostics = !!msg.diagnostics;
     this._measureLook();
@@ -510,7 +513,8 @@ export class NetworkView {
         const p = f.phase[k] + f.speed[k] * dt;
         f.phase[k] = p - FLOW.period * Math.floor(p / FLOW.period);
       }
-      if (now - f.lastDraw >= 1000 / FLOW.fps - 2) this.draw();
+      const training = now - (this.lastUpdate || 0) < FLOW.updateGapMs;  // updates draw the dashes
+      if (!training && now - f.lastDraw >= 1000 / FLOW.fps - 2) this.draw();
     } else {
       f.last = 0;
     }
