@@ -116,7 +116,7 @@ def run_bench(case, impl, extra, env, args):
         fc = res.get("foreign_cores_max")
         if best is None or (fc is not None and (best.get("foreign_cores_max") or 0) > fc):
             best = res
-        if res.get("status") != "ok" or fc is None or fc <= FOREIGN_WARN:
+        if res.get("status") != "ok" or fc is None or fc <= FOREIGN_WARN or attempt >= args.retries:
             break
         print(f"  {case}/{impl}: contended ({fc:.2f} cores busy elsewhere), rerunning",
               flush=True)
