@@ -39,7 +39,8 @@ LR = 0.05
 
 SPEC = {
     "name": "cnn8",
-    "title": "8 CNNs on the model axis, 16x16x3: conv3x3(16)+ReLU+maxpool2, conv3x3(32)+ReLU+global avg pool, dense 10; SGD, batch 64",
+    "title": ("8 CNNs on the model axis, 16x16x3: conv3x3(16)+ReLU+maxpool2, conv3x3(32)+ReLU+"
+              "global avg pool, dense 10; SGD, batch 64"),
     "unit": "training step of all 8 models (batch 64 each)",
     "models": MODELS,
     "repeats": 5,

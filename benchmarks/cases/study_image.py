@@ -1,5 +1,6 @@
-"""study_image -- wall time of the whole ``image-classifier`` study (``glassnet study image-classifier``),
-glassnet only, single shot (wall time for information: no target was set); see :mod:`benchmarks.cases._study`."""
+"""study_image -- wall time of the whole ``image-classifier`` study
+(``glassnet study image-classifier``), glassnet only, single shot (wall time for information: no
+target was set); see :mod:`benchmarks.cases._study`."""
 from __future__ import annotations
 
 import sys
@@ -7,7 +8,8 @@ import sys
 from benchmarks import harness
 from benchmarks.cases import _study
 
-SPEC = _study.spec("study_image", "image-classifier", "the image-classifier study (seed 002): glassnet study image-classifier",
+SPEC = _study.spec("study_image", "image-classifier",
+                    "the image-classifier study (seed 002): glassnet study image-classifier",
                     target_s=None)
 
 
