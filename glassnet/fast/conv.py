@@ -87,22 +87,20 @@ def _im2col(x, sh, sw, pt, pl, cols):
 
 
 @jit(parallel=True)
-def _bias_act(src, b, use_bias, relu, z, a):
-    """Per sample: z = src + b (src + 0 if not use_bias); a = max(z, 0) if relu. All ``(M, B, R, F)``;
-    ``src`` may be ``z`` itself (in place) or a strided view (the shared-input GEMM's columns)."""
+def _bias_act(z, b, use_bias, relu, a):
+    """Per sample: z += b (in place, if use_bias); a = max(z, 0) (if relu). z, a ``(M, B, R, F)``."""
     M, B, R, F = z.shape
     for t in prange(M * B):
         m, s = t // B, t % B
+        zs = z[m, s]
+        as_ = a[m, s]
         for r in range(R):
-            sr, zr = src[m, s, r], z[m, s, r]
+            zr = zs[r]
             if use_bias:
                 for f in range(F):
-                    zr[f] = sr[f] + b[m, f]
-            else:
-                for f in range(F):
-                    zr[f] = sr[f]
+                    zr[f] = zr[f] + b[m, f]
             if relu:
-                ar = a[m, s, r]
+                ar = as_[r]
                 for f in range(F):
                     v = zr[f]
                     ar[f] = 0.0 if v < 0 else v  # NaN stays NaN, as np.maximum(z, 0)
@@ -355,33 +353,20 @@ def conv2d_patches(layer, x, train):
 
 
 def conv2d_forward(layer, x, train):
-    """Conv2D.forward: threaded patches, one GEMM, then bias and ReLU in one threaded pass.
-
-    Several models on a shared input share the patches: ONE GEMM ``cols @ [W_1 .. W_M]`` with the
-    kernels side by side ``(K, M*F)`` replaces M narrow ones (OpenBLAS is ~3x faster per flop at
-    M*F = 128 columns than at F = 16), and the bias pass moves each model's columns to its slot.
-    """
+    """Conv2D.forward: threaded patches, one GEMM, then bias and ReLU in one threaded pass."""
     if x.ndim == 4:
         x = x[None]
     Ho, Wo, F = layer.output_shape
     cols = conv2d_patches(layer, x, train)
     M = layer.W.value.shape[0]
-    B, R = x.shape[1], Ho * Wo
-    K = cols.shape[-1]
-    Wmat = layer.W.value.reshape(M, K, F)
+    B = x.shape[1]
+    z = np.matmul(cols, layer.W.value.reshape(M, -1, F)).reshape(M, B, Ho * Wo, F)
     act = layer.act
     relu = _relu_layer(act)
-    b = np.ascontiguousarray(layer.b.value) if layer.use_bias else np.zeros((M, F), cols.dtype)
-    if cols.shape[0] == 1 and M > 1:
-        zw = np.matmul(cols[0], np.ascontiguousarray(Wmat.transpose(1, 0, 2)).reshape(K, M * F))
-        z = np.empty((M, B, R, F), zw.dtype)
-        a = np.empty_like(z) if relu else z
-        _bias_act(zw.reshape(B, R, M, F).transpose(2, 0, 1, 3), b, layer.use_bias, relu, z, a)
-    else:
-        z = np.matmul(cols, Wmat).reshape(M, B, R, F)
-        a = np.empty_like(z) if relu else z
-        if layer.use_bias or relu:
-            _bias_act(z, b, layer.use_bias, relu, z, a)
+    b = layer.b.value if layer.use_bias else np.zeros((M, F), z.dtype)
+    a = np.empty_like(z) if relu else z
+    if layer.use_bias or relu:
+        _bias_act(z, np.ascontiguousarray(b), layer.use_bias, relu, a)
     layer._x, layer._cols = x, (cols if train else None)
     z = z.reshape(M, B, Ho, Wo, F)
     if relu:
@@ -392,39 +377,26 @@ def conv2d_forward(layer, x, train):
 
 def conv2d_backward(layer, dy):
     """Conv2D.backward: ReLU's derivative and the bias gradient in one pass, the two weight-side
-    GEMMs in BLAS (one wide GEMM for models on a shared input, as forward), and dL/dx as one GEMM
-    ``dz @ W^T`` folded back by :func:`_col2im`."""
+    GEMMs in BLAS, and dL/dx as one GEMM ``dz @ W^T`` folded back by :func:`_col2im`."""
     act = layer.act
     M, B, Ho, Wo, F = dy.shape
     N = B * Ho * Wo
-    cols = layer._cols if layer._cols is not None else conv2d_patches(layer, layer._x, False)
-    K = cols.shape[-1]
-    db = dzw = None
+    db = None
     if _relu_layer(act) and act._z is not None:
-        wide = cols.shape[0] == 1 and M > 1
+        dz = np.empty((M, B, Ho * Wo, F), dy.dtype)
         partial = np.empty((M, B, F), dy.dtype)
-        if wide:  # dz written straight into the wide layout (N, M*F) of the shared GEMM
-            dzw = np.empty((B, Ho * Wo, M, F), dy.dtype)
-            dz = dzw.transpose(2, 0, 1, 3)
-        else:
-            dz = np.empty((M, B, Ho * Wo, F), dy.dtype)
-        _relu_backward(np.ascontiguousarray(dy).reshape(M, B, Ho * Wo, F),
-                       np.ascontiguousarray(act._z).reshape(M, B, Ho * Wo, F), dz, partial)
+        _relu_backward(np.ascontiguousarray(dy).reshape(dz.shape), np.ascontiguousarray(act._z).reshape(dz.shape),
+                       dz, partial)
+        dzf = dz.reshape(M, N, F)
         db = partial.sum(axis=1)
-        dzf = None if wide else dz.reshape(M, N, F)
     else:
         dzf = np.ascontiguousarray(act.backward(dy)).reshape(M, N, F)
-    if dzw is not None:
-        dWw = np.matmul(cols[0].T, dzw.reshape(N, M * F))  # (K, M*F)
-        layer.W.grad = np.ascontiguousarray(dWw.reshape(K, M, F).transpose(1, 0, 2)).reshape(layer.W.value.shape)
-    else:
-        layer.W.grad = np.matmul(cols.swapaxes(-1, -2), dzf).reshape(layer.W.value.shape)
+    cols = layer._cols if layer._cols is not None else conv2d_patches(layer, layer._x, False)
+    layer.W.grad = np.matmul(cols.swapaxes(-1, -2), dzf).reshape(layer.W.value.shape)
     if layer.use_bias:
         layer.b.grad = db if db is not None else np.matmul(np.ones((1, N), dzf.dtype), dzf)[:, 0]
     if not layer.need_input_grad:
         return None
-    if dzf is None:
-        dzf = np.ascontiguousarray(dzw.transpose(2, 0, 1, 3)).reshape(M, N, F)
     (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
     H, W, C = layer.input_shape
     (pt, _), (pl, _) = layer._pads
