@@ -126,17 +126,19 @@ def _finals(curve: np.ndarray) -> np.ndarray:
 
 def history_html(history) -> str:
     """A history's final metrics as an HTML table: the value for one network; mean, std, min and
-    max over the models for an ensemble; then how the models ended."""
+    max over the models for an ensemble; then how the models ended. ``data_loss`` and
+    ``penalty`` are listed only when a penalty was applied (else they repeat ``loss`` and 0)."""
     steps_done = getattr(history, "steps_done", 0)
     caption = f"History: {len(history.steps)} points over {steps_done:,} steps"
     if not history.curves:
         return _table(["curve", "final"], [], caption + " (nothing recorded yet)")
+    curves = {k: history.curves[k] for k in sorted(_default_keys(history.curves))}
     if history.single:
-        rows = [(k, _fmt(float(_finals(c)[0]))) for k, c in sorted(history.curves.items())]
+        rows = [(k, _fmt(float(_finals(c)[0]))) for k, c in curves.items()]
         out = _table(["curve", "final"], rows, caption)
     else:
         rows = []
-        for k, c in sorted(history.curves.items()):
+        for k, c in curves.items():
             f = _finals(c)
             ok = f[np.isfinite(f)]
             stats = (ok.mean(), ok.std(), ok.min(), ok.max()) if ok.size else (np.nan,) * 4

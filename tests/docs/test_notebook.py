@@ -193,3 +193,12 @@ def test_figures_show_in_a_notebook_without_pyplot():
     import pickle
 
     assert type(pickle.loads(pickle.dumps(fig))) is type(fig)
+
+
+def test_history_html_lists_penalty_parts_only_with_a_penalty():
+    plain = _fit(_autoencoder(), steps=10)._repr_html_()
+    assert "<td>loss</td>" in plain and "<td>penalty</td>" not in plain and "<td>data_loss</td>" not in plain
+    x = np.eye(8)
+    decayed = _autoencoder().fit(x, x, loss="half_sse", optimizer=gn.SGD(lr=2.0), weight_decay=1e-2,
+                                 batch_size=8, steps=10, progress=False)._repr_html_()
+    assert "<td>penalty</td>" in decayed and "<td>data_loss</td>" in decayed
