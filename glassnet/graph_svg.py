@@ -79,8 +79,11 @@ def graph_nodes(model) -> list[GraphNode]:
     else:                                                           # Sequential: a chain
         shape = getattr(model, "input_shape", None)
         nodes.append(GraphNode("input", "input", "Input", None if shape is None else tuple(shape)))
-        for i, layer in enumerate(model.layers):
-            nodes.append(GraphNode(layer.name or f"{type(layer).__name__.lower()}_{i}", "layer", repr(layer),
+        counts: dict[str, int] = {}
+        for layer in model.layers:      # not built yet: the names build() will give (kind_k)
+            kind = getattr(layer, "kind", type(layer).__name__.lower())
+            counts[kind] = counts.get(kind, -1) + 1
+            nodes.append(GraphNode(layer.name or f"{kind}_{counts[kind]}", "layer", repr(layer),
                                    _shape(layer), _params(layer), [len(nodes) - 1]))
         nodes[-1].output = True
     return nodes

@@ -99,7 +99,7 @@ def _summary_table(model) -> str:
         title += f", {model.M} networks on the model axis"
     built = getattr(model, "built", True)
     if not built:
-        rows = [(getattr(l, "name", "?"), repr(l), "—", "—") for l in model.layers]
+        rows = [(getattr(l, "name", None) or "—", repr(l), "—", "—") for l in model.layers]
         return _table(["layer", "type", "output shape", "params"], rows, title + " (not built yet)")
     header = ["layer", "type", "output shape", "params"] + (["reads"] if graph else [])
     rows = []
