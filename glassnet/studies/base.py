@@ -175,6 +175,19 @@ class StudyResult:
     def figures(self) -> list[Path]:
         return self.report.figures
 
+    def tables(self, as_frame: bool | None = None) -> dict:
+        """The measurements as tidy tables by name: pandas DataFrames when pandas is installed,
+        else dicts of column arrays (see :func:`glassnet.notebook.study_tables`)."""
+        from ..notebook import study_tables  # noqa: PLC0415 - notebook helpers load on use
+
+        return study_tables(self, as_frame)
+
+    def table(self, name: str, as_frame: bool | None = None):
+        """One of :meth:`tables`; an unknown name lists the valid ones."""
+        from ..notebook import study_table  # noqa: PLC0415
+
+        return study_table(self, name, as_frame)
+
     def _repr_html_(self) -> str:
         """Jupyter: findings and figures inline (see :func:`glassnet.notebook.study_html`)."""
         from ..notebook import study_html  # noqa: PLC0415 - notebook helpers load on use
