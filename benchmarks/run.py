@@ -40,6 +40,7 @@ UNSET_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 CHECK_RTOL = 1e-9
 FOREIGN_WARN = 0.25  # cores used by other processes during a timed block -> flag it
+SPEC_TIMEOUT = {}  # case -> its SPEC's "timeout" (s), when longer than --timeout (whole studies)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -111,7 +112,7 @@ def run_bench(case, impl, extra, env, args):
     best = None
     for attempt in range(1 + max(0, args.retries)):
         wait_quiet(args.wait_quiet)
-        res = run_child(case, impl, extra, env, args.timeout)
+        res = run_child(case, impl, extra, env, max(args.timeout, SPEC_TIMEOUT.get(case, 0)))
         res["attempt"] = attempt + 1
         fc = res.get("foreign_cores_max")
         if best is None or (fc is not None and (best.get("foreign_cores_max") or 0) > fc):
@@ -331,6 +332,7 @@ def main(argv=None):
     if args.retries is None:
         args.retries = 0 if args.quick else 1
     specs = [importlib.import_module(f"benchmarks.cases.{n}").SPEC for n in names]
+    SPEC_TIMEOUT.update({s["name"]: s["timeout"] for s in specs if s.get("timeout")})
     if args.quick and not args.only:  # single-shot cases (whole studies) run in full runs only
         skipped = [s["name"] for s in specs if s.get("full_run_only")]
         specs = [s for s in specs if not s.get("full_run_only")]

@@ -34,6 +34,8 @@ def spec(name: str, study: str, title: str, target_s=None) -> dict:
         "repeats": 1,
         "quick_repeats": 1,
         "full_run_only": True,
+        # the full image-classifier study took 686 s at load ~11 on 2 cores (683 s training)
+        "timeout": 1800,
         "impls": {"glassnet": {"steps": 1, "quick": 1, "warmup": 0}},
         "ratios": [ratio, {"a": "glassnet_ref", "kind": "seconds"}],
     })
