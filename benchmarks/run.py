@@ -333,12 +333,10 @@ def main(argv=None):
         args.retries = 0 if args.quick else 1
     specs = [importlib.import_module(f"benchmarks.cases.{n}").SPEC for n in names]
     SPEC_TIMEOUT.update({s["name"]: s["timeout"] for s in specs if s.get("timeout")})
+    skipped = []
     if args.quick and not args.only:  # single-shot cases (whole studies) run in full runs only
         skipped = [s["name"] for s in specs if s.get("full_run_only")]
         specs = [s for s in specs if not s.get("full_run_only")]
-        if skipped:
-            print(f"--quick: skipping {', '.join(skipped)} (full runs only; name them in --only "
-                  f"for their quick form)")
 
     env, removed = child_env(args.threads)
     t_start = time.perf_counter()
@@ -355,6 +353,9 @@ def main(argv=None):
     print(f"subprocess env: unset {', '.join(f'{k} (was {v!r})' for k, v in removed.items()) or 'nothing (not set here)'}"
           f"; {'/'.join(THREAD_VARS)}={args.threads}; torch.set_num_threads({args.threads})"
           f"{'; QUICK smoke run' if args.quick else ''}")
+    if skipped:
+        print(f"--quick: skipping {', '.join(skipped)} (full runs only; name them in --only "
+              f"for their quick form)")
 
     checks = []
     if args.check or not args.no_check:
