@@ -58,20 +58,22 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
     Yi = np.empty((rows, M), np.int64)          # or labels
     dW = np.empty(M, dt)
     n0 = widths[0]
-    sx, syf, syi = x.shape[0] > 1, yf.shape[0] > 1, yi.shape[0] > 1
-    si, ss = idx.shape[0] > 1, idx.shape[1] > 1
+    # per-model inputs have one row per real model; the padding columns (see
+    # glassnet.fast.loop._pack) reuse the last model's rows: they train nothing (lr 0)
+    nx, nyf, nyi, ni = x.shape[0] - 1, yf.shape[0] - 1, yi.shape[0] - 1, idx.shape[0] - 1
+    ss = idx.shape[1] > 1
     for s in range(steps):
         if s == 0 or ss:                 # gather the batch (once for a fixed batch)
             for i in range(rows):
                 for m in range(M):
-                    r = idx[m if si else 0, s if ss else 0, i]
+                    r = idx[min(m, ni), s if ss else 0, i]
                     for q in range(n0):
-                        A[i * n0 + q, m] = x[m if sx else 0, r, q]
+                        A[i * n0 + q, m] = x[min(m, nx), r, q]
                     if loss_code == 2:
-                        Yi[i, m] = yi[m if syi else 0, r]
+                        Yi[i, m] = yi[min(m, nyi), r]
                     else:
                         for j in range(K):
-                            Y[i * K + j, m] = yf[m if syf else 0, r, j]
+                            Y[i * K + j, m] = yf[min(m, nyf), r, j]
         # -- forward
         for l in range(L):
             n_in, n_out, c = widths[l], widths[l + 1], acts[l]

@@ -90,6 +90,8 @@ CASES = {
     "minibatch-in-order": dict(M=2, batch_size=6, fit_kw=dict(shuffle=False)),
     "minibatch-drop-last": dict(M=2, batch_size=5, fit_kw=dict(drop_last=True)),
     "batch-of-one": dict(batch_size=1, steps=100, log_every=30),
+    # 11 models: padded to 16 SIMD lanes, the padding reading the last model's own data
+    "padded-per-model-data": dict(M=11, per_model=True, batch_size=4, opt=lambda: gn.SGD(0.1, momentum=0.9)),
 }
 
 
@@ -193,11 +195,11 @@ def test_a_failing_kernel_falls_back_with_one_warning(monkeypatch):
     _assert_same(ref, again, 0)
 
 
-def test_a_large_ensemble_split_over_two_threads_equals_the_reference(monkeypatch):
+def test_a_large_padded_ensemble_split_over_two_threads_equals_the_reference(monkeypatch):
     split = []
     real = loop._models
     monkeypatch.setattr(loop, "_models", lambda args, cut, M: split.append(cut) or real(args, cut, M))
-    kw = dict(M=40, steps=60, log_every=30, batch_size=4, opt=lambda: gn.SGD(0.2, momentum=0.9),
+    kw = dict(M=37, per_model=True, steps=60, log_every=30, batch_size=4, opt=lambda: gn.SGD(0.2, momentum=0.9),
               fit_kw=dict(weight_decay=1e-3))
     ref, got = _train(False, **kw), _train(True, **kw)
     assert split, "the two-thread path was not taken"
