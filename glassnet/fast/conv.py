@@ -27,6 +27,17 @@ which turns any exception into ``glassnet.fast.mark_broken("conv", exc)`` (one
 :class:`~glassnet.fast.FastPathWarning`) and the reference code for that call and after.
 The glue leaves the layers' caches as the reference leaves them (``Conv2D._x``, ``._cols``,
 ``act._z``, ``act._a``), so the trace, gradcheck and diagnostics read the same state on both paths.
+
+Threads: the kernels are written for ``prange`` over models x batch, but compiled serial
+(:data:`PARALLEL` = False). Measured (cnn32, float32, batch 64, 2 OpenBLAS threads, ms/step,
+medians of 5 blocks of 10 steps, load ~3 on 2 cores): kernels on Numba's default OpenMP threads
+101-109, on Numba's ``workqueue`` threads 58-65, serial 61-64, the reference 72-84, PyTorch 60.5.
+cnn8 (8 models, 16x16x3): OpenMP 119-181, workqueue 60-66, serial 49-53, reference 71-75. The
+GEMMs are ~75 % of a step's work and keep both cores busy; the element-wise passes after the
+kernels' rewrite (int32 winners so the max-pool loops vectorize, no padded copies, fused
+bias + ReLU) are small enough on one thread, and serial kernels cannot fight OpenBLAS for cores.
+Single-thread CPU time per step (load ~7-11): cnn32 fast 60-80 ms, reference 93-108, PyTorch
+92-110; cnn8 fast 50-70, reference 77-108, PyTorch loop 120-125, torch.func.vmap 113-118.
 """
 
 from __future__ import annotations
@@ -38,6 +49,11 @@ from . import jit, mark_broken, numba
 prange = range  # replaced by numba.prange before the first compile (see _ready)
 _is_ready = False
 KERNEL = "conv"  # the name in glassnet.fast.available() / mark_broken()
+#: Compile the kernels with Numba threads (``prange`` over models x batch). Off: measured on the
+#: 2-core machine, Numba's default OpenMP workers spin after each kernel while OpenBLAS' threads
+#: run the next GEMM (and the other way round), which made a cnn32 step ~105 ms against 62 ms
+#: for the same kernels on one thread (reference 72-84 ms); see the module docstring.
+PARALLEL = False
 FAILED = object()  # what attempt() returns when the fast path gave up (None is a valid result)
 
 
@@ -63,7 +79,7 @@ def attempt(fn, *args):
 
 
 # -- kernels (plain loops; Numba compiles them, parallel over models x batch [x rows]) -----------
-@jit(parallel=True)
+@jit(parallel=PARALLEL)
 def _im2col(x, sh, sw, pt, pl, cols):
     """cols[l, b, ho, wo, i, j, :] = x[l, b, ho*sh + i - pt, wo*sw + j - pl, :] (0 outside x)."""
     L, B, H, W, C = x.shape
@@ -86,7 +102,7 @@ def _im2col(x, sh, sw, pt, pl, cols):
                             dst[c] = 0.0
 
 
-@jit(parallel=True)
+@jit(parallel=PARALLEL)
 def _bias_act(z, b, use_bias, relu, a):
     """Per sample: z += b (in place, if use_bias); a = max(z, 0) (if relu). z, a ``(M, B, R, F)``."""
     M, B, R, F = z.shape
@@ -106,7 +122,7 @@ def _bias_act(z, b, use_bias, relu, a):
                     ar[f] = 0.0 if v < 0 else v  # NaN stays NaN, as np.maximum(z, 0)
 
 
-@jit(parallel=True)
+@jit(parallel=PARALLEL)
 def _relu_backward(dy, z, dz, partial):
     """dz = dy * (z > 0) (the reference's product: inf or NaN in dy survive as NaN); partial[m, s]
     = sum over the sample's rows of dz (the bias gradient before the sum over the batch)."""
@@ -125,7 +141,7 @@ def _relu_backward(dy, z, dz, partial):
                 ps[f] += g
 
 
-@jit(parallel=True)
+@jit(parallel=PARALLEL)
 def _col2im(dcols, sh, sw, pt, pl, dx):
     """dx[m, b, ho*sh + i - pt, wo*sw + j - pl, :] += dcols[m, b, ho, wo, i, j, :] for every
     position and offset inside x, from dx = 0. One image per thread (no two threads write the
@@ -154,7 +170,7 @@ def _col2im(dcols, sh, sw, pt, pl, dx):
                             dst[c] += src[c]
 
 
-@jit(parallel=True)
+@jit(parallel=PARALLEL)
 def _maxpool_forward(x, ph, pw, sh, sw, pt, pl, y, arg):
     """y = max over each window (positions outside x are -inf, as the reference's padding);
     arg = offset i*pw + j of the first maximum in row-major order (-1: no real element).
@@ -194,7 +210,7 @@ def _maxpool_forward(x, ph, pw, sh, sw, pt, pl, y, arg):
                     ao[c] = -1
 
 
-@jit(parallel=True)
+@jit(parallel=PARALLEL)
 def _maxpool_backward_tiles(dy, arg, ph, pw, dx):
     """dx when the windows tile x (stride = pool size, no padding, sizes divisible): each element
     of dx is in one window, so it is written once: dy where it won, else dy*0."""
@@ -215,7 +231,7 @@ def _maxpool_backward_tiles(dy, arg, ph, pw, dx):
                         out[c] = d if ao[c] == k else d - d  # d*0 in d's dtype
 
 
-@jit(parallel=True)
+@jit(parallel=PARALLEL)
 def _maxpool_backward(dy, arg, pw, sh, sw, pt, pl, dx):
     """dx = 0, then dx[window's winner] += dy for every window (one image per thread). ``arg``
     may have one image stack for all models (``arg.shape[0] == 1``: the input was shared)."""
@@ -238,7 +254,7 @@ def _maxpool_backward(dy, arg, pw, sh, sw, pt, pl, dx):
                         img[ho * sh + k // pw - pt, wo * sw + k % pw - pl, c] += g[c]
 
 
-@jit(parallel=True)
+@jit(parallel=PARALLEL)
 def _avgpool_forward(x, ph, pw, sh, sw, pt, pl, inv_count, y):
     """y = (sum of the window's real elements, row-major) * inv_count[ho, wo]."""
     L, B, H, W, C = x.shape
@@ -265,7 +281,7 @@ def _avgpool_forward(x, ph, pw, sh, sw, pt, pl, inv_count, y):
                 yo[c] *= s
 
 
-@jit(parallel=True)
+@jit(parallel=PARALLEL)
 def _avgpool_backward(dy, ph, pw, sh, sw, pt, pl, inv_count, dx):
     """dx = 0, then every real element of a window += dy * inv_count (one image per thread)."""
     L, B, H, W, C = dx.shape
@@ -291,7 +307,7 @@ def _avgpool_backward(dy, ph, pw, sh, sw, pt, pl, inv_count, dx):
                                 img[h, w, c] += g[c] * s
 
 
-@jit(parallel=True)
+@jit(parallel=PARALLEL)
 def _global_avg_forward(x, y):
     """y[l, b, :] = sum over (h, w) of x[l, b, h, w, :], divided by H*W."""
     L, B, H, W, C = x.shape
@@ -310,7 +326,7 @@ def _global_avg_forward(x, y):
             yo[c] /= n
 
 
-@jit(parallel=True)
+@jit(parallel=PARALLEL)
 def _global_avg_backward(dy, scale, dx):
     """dx[l, b, h, w, :] = dy[l, b, :] * scale (scale = 1/(H*W) in dy's dtype)."""
     L, B, H, W, C = dx.shape
