@@ -22,7 +22,7 @@ The plan covers: :class:`~glassnet.Sequential` of :class:`~glassnet.Dense` layer
 sigmoid, tanh or relu; losses half_sse, mse, softmax_cross_entropy (integer labels); SGD in every
 form; global and per-layer L1/L2; shared or per-model data; float32 and float64; full or uniform mini-batches (shuffled or not); no
 sample weights, clipping, or callbacks that act at each step or epoch (learning-rate schedules);
-layers small enough that plain loops beat BLAS calls (see ``MAX_LAYER_WORK``). Anything else runs
+layers small enough that plain loops beat BLAS calls (see ``MAX_STEP_WORK``). Anything else runs
 on the reference path. ``tests/fast/test_loop.py`` holds the plan to the reference (float64 to
 1e-12).
 """
@@ -38,7 +38,6 @@ from ..layers.dense import Dense
 from ..losses import MSE, HalfSSE, SoftmaxCrossEntropy
 from ..optimizers import SGD
 from ..regularizers import L1, L2
-from .dense_steps import dense_steps as _dense_steps
 
 KERNEL = "loop"
 
@@ -125,19 +124,27 @@ class Plan:
 THREAD_MIN_WORK = 1 << 18
 
 
+def _kernel():
+    """The compiled step kernel, :func:`glassnet.fast.dense_steps.dense_steps` (imports Numba)."""
+    from .dense_steps import dense_steps  # noqa: PLC0415 - Numba only once a plan runs
+
+    return dense_steps
+
+
 def _in_chunks(args, M: int, work: int) -> None:
     """Run the kernel on all models, or on two halves on two threads when there is enough work
     (the kernel releases the GIL). Each half gets contiguous copies of its models' columns, so
     the kernel's inner loops start at 0 and vectorize; the results are copied back."""
+    kernel = _kernel()
     if M < 16 or work * M < 2 * THREAD_MIN_WORK:
-        _dense_steps(*args)
+        kernel(*args)
         return
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - only for large calls
 
     half = (M // 2 + 7) // 8 * 8  # whole SIMD widths per thread
     parts = [_models(args, slice(0, half), M), _models(args, slice(half, M), M)]
     with ThreadPoolExecutor(2) as pool:
-        for f in [pool.submit(_dense_steps, *part) for part in parts]:
+        for f in [pool.submit(kernel, *part) for part in parts]:
             f.result()
     for i in _PACKED:  # parameters and velocities: (P, M) in the arguments
         if args[i].shape[1] == M:
@@ -207,8 +214,6 @@ def _unpack(flat: np.ndarray, arrays: list) -> None:
 
 def plan_for(trainer) -> Plan | None:
     """A :class:`Plan` if ``trainer``'s run is one the compiled segments reproduce, else None."""
-    if not fast.available(KERNEL):
-        return None
     model, opt, loss = trainer.model, trainer.optimizer, trainer.loss
     if type(model).__name__ != "Sequential" or trainer.weights is not None or not trainer.batcher.uniform:
         return None
@@ -243,7 +248,8 @@ def plan_for(trainer) -> Plan | None:
     if opt._use_momentum and not all(opt.state[p]["v"].flags.c_contiguous for p in model.param_list):
         return None
     plan = Plan(trainer, list(model.layers), np.array(acts, np.int64), loss_code)
-    return plan if plan.work <= MAX_STEP_WORK else None
+    # checked last: it imports Numba, which a run the plan cannot carry should not pay for
+    return plan if plan.work <= MAX_STEP_WORK and fast.available(KERNEL) else None
 
 
 def _penalty_rates(trainer, dense: list, M: int) -> np.ndarray:

@@ -334,9 +334,7 @@ class Trainer:
         if steps <= 3 or not fast.enabled():
             return None
         try:
-            if not fast.available(FAST_LOOP):
-                return None
-            from ..fast import loop  # noqa: PLC0415 - imports Numba: only when the fast path is on
+            from ..fast import loop  # noqa: PLC0415 - the plan; Numba is imported only if it applies
             return loop.plan_for(self)
         except Exception as exc:  # noqa: BLE001 - the fast path never turns into an error
             fast.mark_broken(FAST_LOOP, exc)

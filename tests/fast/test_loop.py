@@ -182,7 +182,7 @@ def test_a_failing_kernel_falls_back_with_one_warning(monkeypatch):
     def broken(*args):
         raise RuntimeError("simulated compile failure")
 
-    monkeypatch.setattr(loop, "_dense_steps", broken)
+    monkeypatch.setattr(loop, "_kernel", lambda: broken)
     monkeypatch.setattr(fast, "_broken", set())
     ref = _train(False, steps=40)
     with warnings.catch_warnings(record=True) as seen:
