@@ -207,7 +207,7 @@ def plan(model, m: int) -> Plan:
                        {"gamma": layer.gamma, "beta": layer.beta, "mean": layer.buffers["running_mean"],
                         "var": layer.buffers["running_var"]}, [v.name]), v.layout, v.rank)
         elif kind == "dropout":
-            v = add(Op("dropout", name, attrs={"rate": layer.rate}, inputs=[v.name]), v.layout, v.rank)
+            v = add(Op("dropout", name, attrs={"rate": float(max(np.atleast_1d(layer.rate)))}, inputs=[v.name]), v.layout, v.rank)
         elif kind == "flatten":
             v = to_layout(v, "last")
             v = add(Op("flatten", name, attrs={"rank": v.rank}, inputs=[v.name]), "last", 2)

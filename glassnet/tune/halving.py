@@ -308,6 +308,8 @@ class _Ladder:
             raise GlassnetError("validation_data must be a tuple (x_val, y_val)", field="validation_data")
         self.xv, self.yv = prepared(model, self.loss, *validation_data)
         self.slots = Slots(self.trainer, list(configs[0]))
+        if "dropout" in configs[0]:  # dropout lives in the layers, not the optimizer or penalties
+            self.slots.set_many(np.arange(M), [{"dropout": t.config["dropout"]} for t in first])
         self.slot_trial = [t.index for t in first]        # -1: an idle slot
         for m, t in enumerate(first):
             t.segments.append([m, 0, 0, 0])

@@ -36,7 +36,8 @@ from .slots import Slots, check_configs, evaluate_models, make_optimizer, optimi
 #: hyperparameters perturbed on ``1 - value`` (their interesting range is close to 1)
 NEAR_ONE = ("momentum", "beta1", "beta2", "rho")
 #: default bounds ``(low, high)``
-BOUNDS = {"momentum": (0.0, 0.999), "beta1": (0.0, 0.999), "beta2": (0.0, 0.9999), "rho": (0.0, 0.9999)}
+BOUNDS = {"momentum": (0.0, 0.999), "beta1": (0.0, 0.999), "beta2": (0.0, 0.9999), "rho": (0.0, 0.9999),
+          "dropout": (0.0, 0.95)}
 
 
 @dataclass
@@ -187,6 +188,8 @@ def pbt(model_fn, x, y, configs, *, steps: int, interval: int, loss, optimizer="
                  metrics=[], log_every=log_every, weight_decay=pen.get("weight_decay", 0.0), l1=pen.get("l1", 0.0))
     xe, ye = prepared(model, loss_fn, *(eval_data if eval_data is not None else (x, y)))
     slots = Slots(tr, list(configs[0]))
+    if "dropout" in configs[0]:  # the optimizer and penalties took theirs above; dropout lives in the layers
+        slots.set_many(np.arange(M), [{"dropout": c["dropout"]} for c in configs])
     names = list(configs[0])
     n_cut = max(1, int(M * fraction))
 

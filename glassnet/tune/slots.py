@@ -12,7 +12,8 @@ Per-model hyperparameters a configuration may set (a dict ``{name: value}``):
 * every name in the optimizer class's ``hyper`` (``lr``, ``momentum`` for SGD; ``beta1``,
   ``beta2`` for Adam; ``weight_decay`` for AdamW, its *decoupled* decay);
 * ``weight_decay`` and ``l1``: the Trainer's L2 and L1 penalties (``lambda/2 sum W^2``,
-  ``l1 sum |W|``, weights only), unless the optimizer has a hyperparameter of that name.
+  ``l1 sum |W|``, weights only), unless the optimizer has a hyperparameter of that name;
+* ``dropout``: the rate of every ``Dropout`` layer of the model, per model (``Dropout.rates``).
 
 Architecture (widths, activations) is fixed per Trainer: configurations that differ in it need
 separate Trainers. Optimizer state that is not per model stays shared: Adam's step count ``t``
@@ -30,12 +31,14 @@ from .. import optimizers as optim_mod
 from ..errors import GlassnetError
 
 PENALTIES = ("weight_decay", "l1")
+#: the per-model dropout rate of every Dropout layer (``Dropout.rates``), for models that have one
+DROPOUT = "dropout"
 
 
 def hyper_names(optimizer) -> tuple[str, ...]:
     """Names a configuration may set for ``optimizer`` (an Optimizer or its class)."""
     hyper = tuple(type(optimizer).hyper if isinstance(optimizer, optim_mod.Optimizer) else optimizer.hyper)
-    return hyper + tuple(p for p in PENALTIES if p not in hyper)
+    return hyper + tuple(p for p in PENALTIES if p not in hyper) + (DROPOUT,)
 
 
 def check_configs(configs, optimizer_cls, name: str = "configs") -> list[dict]:
@@ -112,7 +115,11 @@ class Slots:
         self.names = tuple(names)
         opt_hyper = type(self.opt).hyper
         self.opt_names = tuple(n for n in self.names if n in opt_hyper)
-        self.pen_names = tuple(n for n in self.names if n not in opt_hyper)
+        self.pen_names = tuple(n for n in self.names if n not in opt_hyper and n != DROPOUT)
+        self.dropout = [l for l in self.model.layers if type(l).__name__ == "Dropout"]
+        if DROPOUT in self.names and not self.dropout:
+            raise GlassnetError("the configurations set 'dropout', but the model has no Dropout layer",
+                                field="configs")
         self.penalty = {p: np.broadcast_to(np.asarray(getattr(trainer, p), dtype=np.float64), (self.M,)).copy()
                         for p in PENALTIES}
 
@@ -125,6 +132,8 @@ class Slots:
             out[h] = float(arr[m])
         for p in self.pen_names:
             out[p] = float(self.penalty[p][m])
+        if DROPOUT in self.names:
+            out[DROPOUT] = float(self.dropout[0].rates[m])
         return out
 
     def set_many(self, idx, configs: list[dict]) -> None:
@@ -138,6 +147,9 @@ class Slots:
                     self.opt.lr[m] = v * self.opt.active[m]
                 elif h in self.opt_names:
                     getattr(self.opt, h)[m] = v  # in place: the optimizer's cached views see it
+                elif h == DROPOUT:
+                    for layer in self.dropout:
+                        layer.rates[m] = v
                 else:
                     self.penalty[h][m] = v
                     touched_penalty = True

@@ -155,3 +155,49 @@ def test_momentum_can_grow_from_zero():
                  loss="half_sse", rng=1)
     assert r.hyper["momentum"][0].max() == 0 and r.hyper["momentum"].max() > 0.19
     assert np.isfinite(r.final).all()
+
+
+def _dropout_fn(seeds):
+    return gn.Sequential([gn.Dense(8, activation="relu"), gn.Dropout(0.2), gn.Dense(2)], input_shape=(4,),
+                         seed=list(seeds), dtype="float64")
+
+
+def test_pbt_perturbs_dropout_and_the_layers_train_with_it():
+    rng = np.random.default_rng(0)
+    xd, yd = rng.normal(size=(32, 4)), rng.integers(0, 2, 32)
+    configs = [{"lr": 0.1, "dropout": d} for d in (0.0, 0.1, 0.3, 0.6)]
+    r = tune.pbt(_dropout_fn, xd, yd, configs, steps=60, interval=15, loss="softmax_cross_entropy", rng=1,
+                 fraction=0.25)
+    drops = r.hyper["dropout"]  # (rounds + 1, M)
+    assert drops.shape[1] == 4 and np.allclose(drops[0], [0.0, 0.1, 0.3, 0.6])
+    changed = np.flatnonzero((drops[1:] != drops[:-1]).any(axis=0))
+    assert changed.size > 0, "no member's dropout was explored"
+    assert np.all(drops <= 0.95) and np.all(drops >= 0)
+    x, y = _ae()
+    with pytest.raises(gn.GlassnetError, match="no Dropout layer"):
+        tune.pbt(ae_fn, x, y, [{"lr": 0.5, "dropout": 0.1}, {"lr": 1.0, "dropout": 0.2}], steps=20, interval=10,
+                 loss="half_sse")
+
+
+def test_per_model_dropout_rates_equal_single_runs_and_round_trip(tmp_path):
+    rng = np.random.default_rng(2)
+    xd, yd = rng.normal(size=(16, 4)), rng.normal(size=(16, 2))
+
+    def build(rate, seed, models=None):
+        return gn.Sequential([gn.Dense(6, activation="tanh"), gn.Dropout(rate), gn.Dense(2)], input_shape=(4,),
+                             seed=seed, models=models, dtype="float64")
+
+    ens = build([0.1, 0.5], 3, models=2)
+    ens.fit(xd, yd, loss="mse", optimizer=gn.SGD(0.1), batch_size=4, steps=12, progress=False)
+    for m, rate in enumerate((0.1, 0.5)):
+        one = build(rate, 3 + m)
+        one.fit(xd, yd, loss="mse", optimizer=gn.SGD(0.1), batch_size=4, steps=12, progress=False)
+        for name, value in one.params.items():
+            np.testing.assert_array_equal(ens.params[name][m], value)
+    ens.save(tmp_path / "drop.npz")
+    back = gn.load_model(tmp_path / "drop.npz")
+    assert back.layers[1].rates.tolist() == [0.1, 0.5]
+    with pytest.raises(gn.GlassnetError, match="Dropout rate"):
+        build([0.1, 0.2, 0.3], 0, models=2)
+    with pytest.raises(gn.GlassnetError, match="Dropout rate"):
+        gn.Dropout([0.1, 1.0])
