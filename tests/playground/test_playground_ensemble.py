@@ -19,7 +19,7 @@ from glassnet.playground import ensemble, network
 from glassnet.playground.controller import Controller
 from glassnet.playground.session import PlaygroundSession
 
-from test_playground_trainer import fit_args, training_data
+from test_playground_trainer import fit_args, reference_path, training_data  # noqa: F401 - a fixture
 
 
 def decode(b64: str, dtype=np.uint8) -> np.ndarray:
@@ -32,7 +32,7 @@ class _Settings:
 
 
 @pytest.mark.parametrize("sweep", ensemble.SWEEPS)
-def test_each_copy_trains_as_the_single_network_it_stands_for(sweep):
+def test_each_copy_trains_as_the_single_network_it_stands_for(sweep, reference_path):
     extra = {"regularization": "L2"} if sweep == "regularizationRate" else {}
     s = PlaygroundSession({"ensemble": 8, "ensembleSweep": sweep, **extra})
     assert s.model.M == 8 and s.trainer.model is s.model  # one program, one Trainer
