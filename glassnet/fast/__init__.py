@@ -100,6 +100,20 @@ def mark_broken(kernel: str, exc: BaseException) -> None:
                       "the reference path runs instead.", FastPathWarning, stacklevel=3)
 
 
+def bind_prange(namespace: dict) -> None:
+    """Give a kernel module Numba's ``prange`` before its kernels compile.
+
+    Kernel modules say ``prange = range`` at import, so importing them never imports Numba; Numba
+    resolves globals when a kernel compiles, so this swap (in the module's ``globals()``) must come
+    first. Raises RuntimeError without Numba (the callers fall back to the reference).
+    """
+    if namespace.get("prange") is range:
+        nb = numba()
+        if nb is None:
+            raise RuntimeError("numba is not available")
+        namespace["prange"] = nb.prange
+
+
 def jit(**options):
     """``numba.njit(cache=True, fastmath=False, **options)`` applied lazily: the decorated function
     compiles on its first call (and only if Numba imports). ``fastmath`` stays off so results follow
@@ -124,5 +138,5 @@ def jit(**options):
     return wrap
 
 
-__all__ = ["ENV", "FastPathWarning", "available", "enabled", "forced", "jit", "mark_broken", "numba",
+__all__ = ["ENV", "FastPathWarning", "available", "bind_prange", "enabled", "forced", "jit", "mark_broken", "numba",
            "reference", "set_enabled"]

@@ -44,10 +44,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import jit, mark_broken, numba
+from . import bind_prange, jit, mark_broken
 
-prange = range  # replaced by numba.prange before the first compile (see _ready)
-_is_ready = False
+prange = range  # Numba's prange before the first compile (glassnet.fast.bind_prange)
 KERNEL = "conv"  # the name in glassnet.fast.available() / mark_broken()
 #: Compile the kernels with Numba threads (``prange`` over models x batch). Off: measured on the
 #: 2-core machine, Numba's default OpenMP workers spin after each kernel while OpenBLAS' threads
@@ -57,21 +56,12 @@ PARALLEL = False
 FAILED = object()  # what attempt() returns when the fast path gave up (None is a valid result)
 
 
-def _ready():
-    """Make ``prange`` Numba's parallel range before any kernel compiles (Numba imports lazily)."""
-    global prange, _is_ready
-    if not _is_ready:
-        nb = numba()
-        if nb is None:
-            raise RuntimeError("numba is not available")
-        prange = nb.prange
-        _is_ready = True
 
 
 def attempt(fn, *args):
     """``fn(*args)``; on any exception mark the conv kernels broken (one warning) and return FAILED."""
     try:
-        _ready()
+        bind_prange(globals())
         return fn(*args)
     except Exception as exc:  # noqa: BLE001 - a fast path never raises: the reference takes over
         mark_broken(KERNEL, exc)

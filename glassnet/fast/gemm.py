@@ -32,24 +32,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import jit, numba
+from . import bind_prange, jit
 
-prange = range  # replaced by numba.prange before the first compile (see _ready)
-_is_ready = False
+prange = range  # Numba's prange before the first compile (glassnet.fast.bind_prange)
 
 #: multiply-adds per call below which the serial kernel runs (the thread pool costs ~10-20 us to wake)
 PARALLEL_MIN_WORK = 200_000
 
 
-def _ready():
-    """Make ``prange`` Numba's parallel range before any kernel compiles (Numba imports lazily)."""
-    global prange, _is_ready
-    if not _is_ready:
-        nb = numba()
-        if nb is None:
-            raise RuntimeError("numba is not available")
-        prange = nb.prange
-        _is_ready = True
 
 
 # -- the kernels (plain Python loops; Numba compiles them) ----------------------------------------
@@ -119,7 +109,7 @@ del _fn
 
 def pick(name: str, work: int):
     """The serial or the parallel build of kernel ``name`` for ``work`` multiply-adds."""
-    _ready()
+    bind_prange(globals())
     serial, parallel = _KERNELS[name]
     return parallel if work >= PARALLEL_MIN_WORK else serial
 
