@@ -141,10 +141,7 @@ def _col2im(dcols, sh, sw, pt, pl, dx):
     for t in prange(M * B):
         m, b = t // B, t % B
         img = dx[m, b]
-        for h in range(H):
-            for w in range(W):
-                for c in range(C):
-                    img[h, w, c] = 0.0
+        img[:] = 0.0
         for ho in range(Ho):
             for wo in range(Wo):
                 for i in range(kh):
@@ -231,10 +228,7 @@ def _maxpool_backward(dy, arg, pw, sh, sw, pt, pl, dx):
     for t in prange(L * B):
         l, b = t // B, t % B
         img = dx[l, b]
-        for h in range(H):
-            for w in range(W):
-                for c in range(C):
-                    img[h, w, c] = 0.0
+        img[:] = 0.0
         for ho in range(Ho):
             for wo in range(Wo):
                 g, ao = dy[l, b, ho, wo], arg[0 if shared else l, b, ho, wo]
@@ -279,10 +273,7 @@ def _avgpool_backward(dy, ph, pw, sh, sw, pt, pl, inv_count, dx):
     for t in prange(L * B):
         l, b = t // B, t % B
         img = dx[l, b]
-        for h in range(H):
-            for w in range(W):
-                for c in range(C):
-                    img[h, w, c] = 0.0
+        img[:] = 0.0
         for ho in range(Ho):
             for wo in range(Wo):
                 g, s = dy[l, b, ho, wo], inv_count[ho, wo]
