@@ -20,11 +20,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from glassnet.fast.elementwise import vexp, vsigmoid, vtanh
+
 # activation codes (glassnet.fast.loop maps the registry's classes to these)
 IDENTITY, SIGMOID, TANH, RELU = 0, 1, 2, 3
 
 
-@njit(cache=True, nogil=True)
+# error_model="numpy": a division does not test for zero (that test is a branch that keeps the
+# model loops from vectorizing); the reference's NumPy divisions behave the same way
+@njit(cache=True, nogil=True, error_model="numpy")
 def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, active, any_frozen, rates,
                 loss_code, opt_code, nesterov, steps):  # pragma: no cover - compiled by Numba
     """``steps`` updates of every model (a thread's share: :mod:`glassnet.fast.loop` splits the
@@ -57,6 +61,8 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
     Y = np.empty((rows * K, M), dt)             # the batch's targets, float
     Yi = np.empty((rows, M), np.int64)          # or labels
     dW = np.empty(M, dt)
+    zmax = np.empty(M, dt)                      # softmax: each model's row maximum and sum
+    tot = np.empty(M, dt)
     n0 = widths[0]
     # per-model inputs have one row per real model; the padding columns (see
     # glassnet.fast.loop._pack) reuse the last model's rows: they train nothing (lr 0)
@@ -97,11 +103,10 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                         A[r, m] = Z[r, m]
                 elif c == SIGMOID:
                     for m in range(M):
-                        z = Z[r, m]
-                        A[r, m] = 1.0 / (1.0 + np.exp(-z)) if z >= 0 else np.exp(z) / (1.0 + np.exp(z))
+                        A[r, m] = vsigmoid(Z[r, m])
                 elif c == TANH:
                     for m in range(M):
-                        A[r, m] = np.tanh(Z[r, m])
+                        A[r, m] = vtanh(Z[r, m])
                 else:
                     for m in range(M):
                         z = Z[r, m]
@@ -115,20 +120,27 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                     G[r, m] = (A[oL + r, m] - Y[r, m]) * scale
         else:
             scale = 1.0 / rows
-            for i in range(rows):
+            for i in range(rows):             # softmax(z) - onehot(y), every loop over models
+                o = oL + i * K
                 for m in range(M):
-                    zmax = Z[oL + i * K, m]
-                    for j in range(1, K):
-                        zmax = max(zmax, Z[oL + i * K + j, m])
-                    tot = zero
-                    for j in range(K):
-                        e = np.exp(Z[oL + i * K + j, m] - zmax)
+                    zmax[m] = Z[o, m]
+                for j in range(1, K):
+                    for m in range(M):
+                        zmax[m] = max(zmax[m], Z[o + j, m])
+                for m in range(M):
+                    tot[m] = zero
+                for j in range(K):
+                    for m in range(M):
+                        e = vexp(Z[o + j, m] - zmax[m])
                         G[i * K + j, m] = e
-                        tot += e
-                    for j in range(K):
-                        G[i * K + j, m] = G[i * K + j, m] / tot
+                        tot[m] += e
+                for j in range(K):
+                    for m in range(M):
+                        G[i * K + j, m] = G[i * K + j, m] / tot[m]
+                for m in range(M):
                     G[i * K + Yi[i, m], m] -= 1
-                    for j in range(K):
+                for j in range(K):
+                    for m in range(M):
                         G[i * K + j, m] *= scale
         # -- backward; a layer's parameters are updated once its dz and the gradient below it
         #    (which needs W before the update) are computed
@@ -181,7 +193,7 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                 G, G2 = G2, G
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _step(P, V, r, g, l2, l1, lr, mu, active, any_frozen, opt_code, nesterov):  # pragma: no cover
     """Penalties, then one SGD update of packed row ``r`` for every model (the forms of
     :class:`glassnet.optimizers.SGD`; frozen models: the delta times 0, as the reference)."""

@@ -1,0 +1,104 @@
+"""exp, expm1, sigmoid and tanh that the compiler can vectorize, for the compiled kernels.
+
+Numba calls libm for ``np.exp`` and ``np.tanh`` one number at a time (its SIMD math library, SVML,
+needs an Intel-patched LLVM that pip's llvmlite is not), so a loop over models that applies a
+sigmoid runs scalar: in the seed-003 sweep shape it was most of a training step. These functions
+use only arithmetic, comparisons and bit casts, so a loop calling them becomes AVX2 code
+(about 4x faster than libm here, ``benchmarks/vector_math.py``).
+
+The method (Cody-Waite range reduction, as in Cephes and every vector math library)::
+
+    exp(x) = 2^k * e^r,   k = round(x / ln 2),   r = x - k ln 2  (|r| <= ln2 / 2)
+    e^r - 1 = r + r^2/2! + ... + r^12/12!      (Taylor; the first omitted term < 2e-16 relative)
+    2^k     = 2 x the float64 whose exponent bits are k - 1 + 1023
+
+``k`` is rounded by adding 1.5 * 2^52 (the float then holds k in its low bits), so no
+float-to-integer conversion, which AVX2 lacks for 64-bit integers, is needed. Errors against
+libm: below 4e-16 relative over the whole range (``tests/fast/test_elementwise.py``).
+
+Every function computes in float64 whatever its argument's type; the kernels store the result in
+their own dtype. Compiled with ``error_model="numpy"`` callers, a division does not check for zero
+(Python's check is a branch that stops vectorization).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+LOG2E = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01   # ln 2 split in two so k * LN2_HI is exact for |k| < 2^11
+LN2_LO = 1.90821492927058770002e-10
+ROUNDING_SHIFT = 6755399441055744.0   # 1.5 * 2^52
+EXP_MAX = 710.0                       # beyond exp(709.78) float64 overflows to inf
+EXP_MIN = -708.0                      # below, 2^k is subnormal; the result is flushed to 0
+
+
+@njit(inline="always", nogil=True, cache=True)
+def _reduced(x):  # pragma: no cover - compiled
+    """``(2^(k-1), e^r - 1)`` for ``x`` clamped to ``[EXP_MIN, EXP_MAX]``: exp(x) = 2 * 2^(k-1) (1 + q).
+    Halving keeps the exponent bits valid at k = 1024; the final doubling overflows to inf."""
+    xc = min(max(np.float64(x), EXP_MIN), EXP_MAX)
+    t = xc * LOG2E + ROUNDING_SHIFT
+    k = t - ROUNDING_SHIFT
+    r = xc - k * LN2_HI - k * LN2_LO
+    p = 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    q = (p * r + 1.0) * r
+    half_2k = np.int64((np.float64(t).view(np.int64) + 1022) << 52).view(np.float64)
+    return half_2k, q
+
+
+@njit(inline="always", nogil=True, cache=True)
+def vexp(x):  # pragma: no cover - compiled
+    """e^x in float64: 0 below -708, inf above 709.78, NaN for NaN."""
+    h, q = _reduced(x)
+    y = (h + h * q) * 2.0
+    if x < EXP_MIN:
+        y = 0.0
+    if x != x:
+        y = x
+    return y
+
+
+@njit(inline="always", nogil=True, cache=True)
+def vexpm1(x):  # pragma: no cover - compiled
+    """e^x - 1, accurate near 0 (no cancellation: for k = 0 it is the polynomial itself)."""
+    h, q = _reduced(x)
+    y = (h * q + (h - 0.5)) * 2.0   # h - 0.5 is exact; doubling last keeps k = 1024 finite
+    if x < EXP_MIN:
+        y = -1.0
+    if x != x:
+        y = x
+    return y
+
+
+@njit(inline="always", nogil=True, cache=True)
+def vsigmoid(z):  # pragma: no cover - compiled
+    """1 / (1 + e^-z), from e = e^-|z| <= 1 so nothing overflows: 1/(1+e) for z >= 0,
+    e/(1+e) below."""
+    e = vexp(-abs(np.float64(z)))
+    s = 1.0 / (1.0 + e)
+    return s if z >= 0 else e * s
+
+
+@njit(inline="always", nogil=True, cache=True)
+def vtanh(z):  # pragma: no cover - compiled
+    """tanh z = sign(z) u / (u + 2) with u = e^{2|z|} - 1 (accurate for small |z|; 1 beyond 20,
+    where the quotient rounds to 1 anyway)."""
+    a = abs(np.float64(z))
+    u = vexpm1(2.0 * min(a, 20.0))
+    t = u / (u + 2.0)
+    t = t if z >= 0 else -t
+    if z != z:
+        t = z
+    return t
