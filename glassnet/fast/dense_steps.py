@@ -6,11 +6,13 @@ the textbook algorithm (below) becomes a loop over models ``m0 .. m1-1`` on cont
 which the compiler turns into SIMD instructions, so 1,000 tiny networks cost about what 125 cost
 one at a time. Imported only once :func:`glassnet.fast.available` found Numba.
 
-One step, per model (the reference's maths; ``b`` rows of the batch)::
+One step, per model (the reference's maths; ``b`` rows of the batch, ``b = sizes[s]``: an
+epoch's last batch may be shorter)::
 
     a_0 = x[batch];   z_l = a_{l-1} W_l + b_l;   a_l = f_l(z_l)
     g_L = dL/da_L     (half_sse: (a_L - y)/b;  mse: 2 (a_L - y)/(b K);
-                       softmax cross-entropy on labels: (softmax(z_L) - onehot(y))/b)
+                       softmax cross-entropy on labels: (softmax(z_L) - onehot(y))/b;
+                       on one-hot or probability rows y: (softmax(z_L) - y)/b)
     dz_l = g_l * f_l'(z_l);  g_{l-1} = dz_l W_l^T;  dW_l = a_{l-1}^T dz_l (+ lambda_2 W + lambda_1 sign W)
     db_l = sum_rows dz_l (+ penalties);  then the SGD step of every entry
 """
@@ -24,18 +26,21 @@ from glassnet.fast.elementwise import vexp, vsigmoid, vtanh
 
 # activation codes (glassnet.fast.loop maps the registry's classes to these)
 IDENTITY, SIGMOID, TANH, RELU = 0, 1, 2, 3
+# loss codes: half_sse, mse, softmax cross-entropy on integer labels / on float target rows
+HALF_SSE, MSE, SOFTMAX_LABELS, SOFTMAX_ROWS = 0, 1, 2, 3
 
 
 # error_model="numpy": a division does not test for zero (that test is a branch that keeps the
 # model loops from vectorizing); the reference's NumPy divisions behave the same way
 @njit(cache=True, nogil=True, error_model="numpy")
 def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, active, any_frozen, rates,
-                loss_code, opt_code, nesterov, steps):  # pragma: no cover - compiled by Numba
+                loss_code, opt_code, nesterov, steps, sizes):  # pragma: no cover - compiled by Numba
     """``steps`` updates of every model (a thread's share: :mod:`glassnet.fast.loop` splits the
     models into contiguous chunks, so every inner loop starts at 0 and vectorizes).
 
     x: ``(1 or M, N, n_0)``; yf: float targets ``(1 or M, N, K)``; yi: integer labels ``(1 or M, N)``
-    (softmax cross-entropy); idx: each step's sample indices ``(1 or M, 1 or steps, rows)``;
+    (softmax cross-entropy on labels); idx: each step's sample indices ``(1 or M, 1 or steps, rows)``,
+    of which step ``s`` uses the first ``sizes[s]`` (``sizes``: ``(1 or steps,)``, as idx's axis 1);
     W/b and their velocities vW/vb: packed ``(P, M)``, layer after layer, weights row-major
     ``(n_in, n_out)`` (vW/vb ``(1, 1)`` without momentum); widths ``(L+1,)``; rates ``(4, L, M)``:
     L2 and L1 rates on W, then on b; lr/mu/active ``(M,)``.
@@ -69,13 +74,14 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
     nx, nyf, nyi, ni = x.shape[0] - 1, yf.shape[0] - 1, yi.shape[0] - 1, idx.shape[0] - 1
     ss = idx.shape[1] > 1
     for s in range(steps):
+        nr = sizes[s if ss else 0]       # rows of this step's batch (<= rows)
         if s == 0 or ss:                 # gather the batch (once for a fixed batch)
-            for i in range(rows):
+            for i in range(nr):
                 for m in range(M):
                     r = idx[min(m, ni), s if ss else 0, i]
                     for q in range(n0):
                         A[i * n0 + q, m] = x[min(m, nx), r, q]
-                    if loss_code == 2:
+                    if loss_code == SOFTMAX_LABELS:
                         Yi[i, m] = yi[min(m, nyi), r]
                     else:
                         for j in range(K):
@@ -84,7 +90,7 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
         for l in range(L):
             n_in, n_out, c = widths[l], widths[l + 1], acts[l]
             ai, ao, wo = aoff[l], aoff[l + 1], woff[l]
-            for i in range(rows):
+            for i in range(nr):
                 for j in range(n_out):
                     zr = ao + i * n_out + j
                     for m in range(M):
@@ -97,7 +103,7 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                         br = boff[l] + j
                         for m in range(M):
                             Z[zr, m] += b[br, m]
-            for r in range(ao, ao + rows * n_out):
+            for r in range(ao, ao + nr * n_out):
                 if c == IDENTITY:
                     for m in range(M):
                         A[r, m] = Z[r, m]
@@ -113,14 +119,14 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                         A[r, m] = zero if z <= 0 else z  # NaN stays NaN, as np.maximum
         # -- dL/da_L of the batch-mean loss
         oL = aoff[L]
-        if loss_code != 2:
-            scale = 1.0 / rows if loss_code == 0 else 2.0 / (rows * K)
-            for r in range(rows * K):
+        if loss_code == HALF_SSE or loss_code == MSE:
+            scale = 1.0 / nr if loss_code == HALF_SSE else 2.0 / (nr * K)
+            for r in range(nr * K):
                 for m in range(M):
                     G[r, m] = (A[oL + r, m] - Y[r, m]) * scale
         else:
-            scale = 1.0 / rows
-            for i in range(rows):             # softmax(z) - onehot(y), every loop over models
+            scale = 1.0 / nr
+            for i in range(nr):               # softmax(z) - onehot(y) or - y, every loop over models
                 o = oL + i * K
                 for m in range(M):
                     zmax[m] = Z[o, m]
@@ -137,8 +143,13 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                 for j in range(K):
                     for m in range(M):
                         G[i * K + j, m] = G[i * K + j, m] / tot[m]
-                for m in range(M):
-                    G[i * K + Yi[i, m], m] -= 1
+                if loss_code == SOFTMAX_LABELS:
+                    for m in range(M):
+                        G[i * K + Yi[i, m], m] -= 1
+                else:
+                    for j in range(K):
+                        for m in range(M):
+                            G[i * K + j, m] = G[i * K + j, m] - Y[i * K + j, m]
                 for j in range(K):
                     for m in range(M):
                         G[i * K + j, m] *= scale
@@ -147,7 +158,7 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
         for l in range(L - 1, -1, -1):
             n_in, n_out, c = widths[l], widths[l + 1], acts[l]
             ai, ao, wo, bo = aoff[l], aoff[l + 1], woff[l], boff[l]
-            for r in range(rows * n_out):     # dz = g * f'(z)
+            for r in range(nr * n_out):       # dz = g * f'(z)
                 if c == SIGMOID:
                     for m in range(M):
                         a = A[ao + r, m]
@@ -161,7 +172,7 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                         if not Z[ao + r, m] > 0:
                             G[r, m] = G[r, m] * 0
             if l > 0:                         # g_{l-1} = dz W^T
-                for i in range(rows):
+                for i in range(nr):
                     for q in range(n_in):
                         gr = i * n_in + q
                         for m in range(M):
@@ -174,7 +185,7 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                 for j in range(n_out):
                     for m in range(M):
                         dW[m] = zero
-                    for i in range(rows):
+                    for i in range(nr):
                         ar, dr = ai + i * n_in + q, i * n_out + j
                         for m in range(M):
                             dW[m] += A[ar, m] * G[dr, m]
@@ -184,7 +195,7 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                 for j in range(n_out):
                     for m in range(M):
                         dW[m] = zero
-                    for i in range(rows):
+                    for i in range(nr):
                         for m in range(M):
                             dW[m] += G[i * n_out + j, m]
                     _step(b, vb, bo + j, dW, rates[2, l], rates[3, l], lr, mu, active, any_frozen,

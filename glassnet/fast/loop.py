@@ -12,16 +12,18 @@ What one compiled step computes, per model (the reference's maths, in its order)
 
     a_0 = x;   z_l = a_{l-1} W_l + b_l;   a_l = f_l(z_l)                      (forward)
     g_L = dL/da_L  (half_sse: (a_L - y)/B;  mse: 2 (a_L - y)/(B K);
-                    softmax_cross_entropy on integer labels: (softmax(z_L) - onehot(y))/B)
+                    softmax_cross_entropy: (softmax(z_L) - onehot(y))/B on integer labels,
+                    (softmax(z_L) - y)/B on one-hot or probability rows; B: this batch's rows)
     dz_l = g_l * f_l'(z_l);   dW_l = a_{l-1}^T dz_l;   db_l = sum_b dz_l;   g_{l-1} = dz_l W_l^T
     dW_l += lambda_2 W_l + lambda_1 sign(W_l)                                  (penalties)
     SGD:  W <- W - lr dW   (momentum, Nesterov, both forms: see :class:`glassnet.optimizers.SGD`)
     frozen models: delta * 0 (the reference's mask, NaN included)
 
 The plan covers: :class:`~glassnet.Sequential` of :class:`~glassnet.Dense` layers with identity,
-sigmoid, tanh or relu; losses half_sse, mse, softmax_cross_entropy (integer labels); SGD in every
-form; global and per-layer L1/L2; shared or per-model data; float32 and float64; full or uniform mini-batches (shuffled or not); no
-sample weights, clipping, or callbacks that act at each step or epoch (learning-rate schedules);
+sigmoid, tanh or relu; losses half_sse, mse, softmax_cross_entropy (integer labels or float rows);
+SGD in every form; global and per-layer L1/L2; shared or per-model data; float32 and float64; full
+batch or mini-batches (shuffled or not, an epoch's ragged last batch included: each step carries
+its own row count); no sample weights, clipping, or callbacks that act at each step or epoch (learning-rate schedules);
 layers small enough that plain loops beat BLAS calls (see ``MAX_STEP_WORK``). Anything else runs
 on the reference path. ``tests/fast/test_loop.py`` holds the plan to the reference (float64 to
 1e-12).
@@ -49,6 +51,8 @@ MIN_SEGMENT = 3
 
 _ACTIVATIONS = {Identity: 0, Sigmoid: 1, Tanh: 2, ReLU: 3}
 _LOSSES = {HalfSSE: 0, MSE: 1, SoftmaxCrossEntropy: 2}
+#: softmax cross-entropy on float target rows (one-hot or probabilities: the sklearn classifier's)
+_SOFTMAX_ROWS = 3
 #: optimizer codes: 0 plain SGD, 1 PyTorch-form momentum, 2 Keras-form momentum
 _PLAIN, _TORCH, _KERAS = 0, 1, 2
 
@@ -103,14 +107,14 @@ class Plan:
         y = t.y
         if not (y.ndim >= 2 and t.per_model_data and y.shape[0] == M and y.shape[1] == t.n):
             y = y[None]
-        if self.loss_code == 2:
+        if self.loss_code == 2:  # integer labels; code 3 (float rows) reads yf as the regressions
             yf, yi = np.zeros((1, 1, 1), dtype), np.ascontiguousarray(y.reshape(y.shape[:2]), np.int64)
         else:
             yf, yi = np.ascontiguousarray(y.reshape(y.shape[0], y.shape[1], -1)), np.zeros((1, 1), np.int64)
-        idx = t.batcher.take_indices(k)
+        idx, sizes = t.batcher.take_batches(k)
         args = (np.ascontiguousarray(x), yf, yi, idx, W, b, vW, vb, self.widths, self.has_bias, self.acts,
                 _pad(opt.lr, Mp), _pad(opt.momentum, Mp), _pad(opt.active, Mp), bool(opt.any_frozen or Mp > M),
-                rates, self.loss_code, code, bool(opt.nesterov), k)
+                rates, self.loss_code, code, bool(opt.nesterov), k, sizes)
         _in_chunks(args, Mp, self.work * k)
         _unpack(W, [l.W.value for l in dense])
         _unpack(b, [l.b.value for l in dense if l.use_bias])
@@ -215,7 +219,7 @@ def _unpack(flat: np.ndarray, arrays: list) -> None:
 def plan_for(trainer) -> Plan | None:
     """A :class:`Plan` if ``trainer``'s run is one the compiled segments reproduce, else None."""
     model, opt, loss = trainer.model, trainer.optimizer, trainer.loss
-    if type(model).__name__ != "Sequential" or trainer.weights is not None or not trainer.batcher.uniform:
+    if type(model).__name__ != "Sequential" or trainer.weights is not None:
         return None
     if trainer.clip_value is not None or trainer.clip_norm is not None:
         return None
@@ -238,8 +242,12 @@ def plan_for(trainer) -> Plan | None:
     loss_code = _LOSSES[type(loss)]
     y = trainer.y
     if loss_code == 2:
-        if acts[-1] != 0 or not np.issubdtype(y.dtype, np.integer):
+        if acts[-1] != 0:
             return None
+        if not np.issubdtype(y.dtype, np.integer):
+            if y.dtype != model.dtype or y.shape[-1] != model.layers[-1].units:
+                return None
+            loss_code = _SOFTMAX_ROWS
     elif y.dtype != model.dtype:
         return None
     for p, reg in trainer.terms:

@@ -70,15 +70,25 @@ class Batcher:
 
     def take_indices(self, k: int) -> np.ndarray:
         """The sample indices of the next ``k`` batches, ``(M or 1, k or 1, b)`` int64, advancing
-        the batcher exactly as ``k`` calls of :meth:`next` would (epochs, shuffles, position).
+        the batcher exactly as ``k`` calls of :meth:`next` would; only for :attr:`uniform` batching
+        (:meth:`take_batches` also gives the sizes of ragged batches)."""
+        return self.take_batches(k)[0]
 
-        For compiled steps (:mod:`glassnet.fast.loop`) that gather rows themselves; only for
-        :attr:`uniform` batching. Full batch gives ``(1, 1, N)``: the same batch every step.
+    def take_batches(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next ``k`` batches as ``(idx, sizes)``, advancing the batcher exactly as ``k`` calls
+        of :meth:`next` would (epochs, shuffles, position).
+
+        ``idx``: sample indices ``(M or 1, k or 1, b)`` int64; batch ``s`` is its first
+        ``sizes[s]`` entries (``sizes``: ``(k or 1,)`` int64; an epoch's last batch is shorter
+        when ``b`` does not divide N and ``drop_last`` is off; the entries past it are 0).
+        For compiled steps (:mod:`glassnet.fast.loop`) that gather rows themselves. Full batch
+        gives ``(1, 1, N)`` and ``[N]``: the same batch every step.
         """
         if self.full:
             self._last = None
-            return np.arange(self.n, dtype=np.int64)[None, None]
-        out = np.empty((self.M if self.shuffle else 1, k, self.b), np.int64)
+            return np.arange(self.n, dtype=np.int64)[None, None], np.array([self.n], np.int64)
+        out = np.zeros((self.M if self.shuffle else 1, k, self.b), np.int64)
+        sizes = np.full(k, self.b, np.int64)
         step = 0
         while step < k:  # an epoch (or what is left of it) at a time
             if self._pos >= self.n or (self.drop_last and self._pos + self.b > self.n):
@@ -90,14 +100,22 @@ class Batcher:
                         self._epoch = (self._take(self.x, self._perm, True),
                                        self._take(self.y, self._perm, self._y_per_model))
             t = min((self.n - self._pos) // self.b, k - step)
+            if t == 0:  # the epoch's ragged last batch (drop_last would have started a new epoch)
+                lo, hi = self._pos, self.n
+                rows = self._perm[:, lo:hi] if self.shuffle else np.arange(lo, hi)[None]
+                out[:, step, :hi - lo] = rows
+                sizes[step] = hi - lo
+                self._pos = hi
+                step += 1
+                continue
             lo, hi = self._pos, self._pos + t * self.b
             rows = self._perm[:, lo:hi] if self.shuffle else np.arange(lo, hi)[None]
             out[:, step:step + t] = rows.reshape(rows.shape[0], t, self.b)
             self._pos = hi
             step += t
-        lo = self._pos - self.b
+        lo = self._pos - int(sizes[-1])
         self._last = slice(lo, self._pos) if not self.shuffle else self._perm[:, lo:self._pos]
-        return out
+        return out, sizes
 
     @staticmethod
     def _slice(a, cut, per_model: bool):

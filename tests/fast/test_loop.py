@@ -31,6 +31,10 @@ def _data(kind: str, dtype, per_model: int | None = None, n: int = 12, seed: int
     x = rng.normal(size=shape + (5,)).astype(dtype)
     if kind == "classes":
         y = rng.integers(0, 4, size=shape)
+    elif kind == "one-hot":  # GlassnetClassifier's training targets
+        y = np.eye(4, dtype=dtype)[rng.integers(0, 4, size=shape)]
+    elif kind == "probabilities":
+        y = rng.dirichlet(np.ones(4), size=shape).astype(dtype)
     else:
         y = rng.uniform(0.05, 0.95, size=shape + (4,)).astype(dtype)
     return x, y
@@ -38,9 +42,9 @@ def _data(kind: str, dtype, per_model: int | None = None, n: int = 12, seed: int
 
 def _train(flag: bool, *, acts=("tanh", "sigmoid"), loss="half_sse", opt=lambda: gn.SGD(0.3), M=None,
            dtype="float64", per_model=False, steps=60, log_every=7, use_bias=(True, True), fit_kw=None,
-           layer_kw=None, batch_size="full"):
-    kind = "classes" if loss == "softmax_cross_entropy" else "values"
-    x, y = _data(kind, dtype, M if per_model else None)
+           layer_kw=None, batch_size="full", targets="classes", n=12):
+    kind = targets if loss == "softmax_cross_entropy" else "values"
+    x, y = _data(kind, dtype, M if per_model else None, n=n)
     layers = [gn.Dense(6, acts[0], use_bias=use_bias[0], **(layer_kw or {})),
               gn.Dense(4, acts[1], use_bias=use_bias[1])]
     model = gn.Sequential(layers, input_shape=(5,), init=gn.init.Normal(std=0.6), seed=3, models=M, dtype=dtype)
@@ -92,6 +96,21 @@ CASES = {
     "batch-of-one": dict(batch_size=1, steps=100, log_every=30),
     # 11 models: padded to 16 SIMD lanes, the padding reading the last model's own data
     "padded-per-model-data": dict(M=11, per_model=True, batch_size=4, opt=lambda: gn.SGD(0.1, momentum=0.9)),
+    # ragged: 12 rows in batches of 5 (5, 5, 2), so segments hold short batches inside and at their ends
+    "ragged-shuffled": dict(M=3, batch_size=5, opt=lambda: gn.SGD(0.2, momentum=0.9)),
+    "ragged-in-order-mse": dict(M=2, batch_size=5, loss="mse", acts=("relu", "identity"),
+                                fit_kw=dict(shuffle=False)),
+    "ragged-per-model-data": dict(M=11, per_model=True, batch_size=5, loss="softmax_cross_entropy",
+                                  acts=("relu", "identity"), opt=lambda: gn.SGD(0.1, momentum=0.9)),
+    "ragged-batch-of-11": dict(batch_size=11, steps=100, log_every=30),
+    # softmax cross-entropy on float rows (one-hot, as GlassnetClassifier trains; probabilities)
+    "softmax-one-hot": dict(M=4, acts=("tanh", "identity"), loss="softmax_cross_entropy", targets="one-hot"),
+    "softmax-probabilities-ragged": dict(M=3, acts=("relu", "identity"), loss="softmax_cross_entropy",
+                                         targets="probabilities", batch_size=5),
+    # the search's shape: per-model one-hot rows, a ragged last batch, logged once per epoch
+    "search-program": dict(M=12, per_model=True, batch_size=8, n=30, log_every=4, steps=40,
+                           loss="softmax_cross_entropy", targets="one-hot", acts=("relu", "identity"),
+                           opt=lambda: gn.SGD([0.01, 0.05, 0.2] * 4, momentum=[0.0, 0.9] * 6)),
 }
 
 
@@ -111,11 +130,28 @@ def test_every_supported_activation_and_loss_combination_is_equal():
         _assert_same(_train(False, **kw), _train(True, **kw), 1e-12)
 
 
-def test_float32_agrees_within_rounding():
-    kw = dict(M=3, dtype="float32", steps=80, opt=lambda: gn.SGD(0.2, momentum=0.9))
+@pytest.mark.parametrize("kw", [dict(), dict(loss="softmax_cross_entropy", targets="one-hot", acts=("relu", "identity"),
+                                          batch_size=5, per_model=True)], ids=["full-batch", "ragged-one-hot"])
+def test_float32_agrees_within_rounding(kw):
+    kw = dict(M=3, dtype="float32", steps=80, opt=lambda: gn.SGD(0.2, momentum=0.9), **kw)
     ref, got = _train(False, **kw), _train(True, **kw)
     assert got[2]
     _assert_same(ref, got, 2e-4)
+
+
+def test_ragged_batches_advance_the_batcher_as_next_does():
+    from glassnet.training.batching import Batcher
+
+    x, y = _data("one-hot", "float64", per_model=3, n=12)
+    streams = gn.Sequential([gn.Dense(2)], input_shape=(5,), seed=0, models=3).streams
+    a = Batcher(x, y, 5, True, streams, True)
+    b = Batcher(x, y, 5, True, gn.Sequential([gn.Dense(2)], input_shape=(5,), seed=0, models=3).streams, True)
+    idx, sizes = a.take_batches(7)  # 5, 5, 2 | 5, 5, 2 | 5
+    assert sizes.tolist() == [5, 5, 2, 5, 5, 2, 5]
+    for s in range(7):
+        xb, _ = b.next()
+        np.testing.assert_array_equal(xb, x[np.arange(3)[:, None], idx[:, s, :sizes[s]]])
+    np.testing.assert_array_equal(a.next()[0], b.next()[0])  # and both go on alike
 
 
 def test_a_diverging_member_is_stopped_at_the_same_step_and_the_rest_go_on():
@@ -134,7 +170,7 @@ def test_segments_stop_before_every_logged_step_and_the_last_step():
     assert list(hist.steps) == [0, 10, 20, 30, 40, 49]
 
 
-@pytest.mark.parametrize("what", ["schedule", "ragged-minibatch", "adam", "epoch-callback", "clip", "sample-weight"])
+@pytest.mark.parametrize("what", ["schedule", "adam", "epoch-callback", "clip", "sample-weight"])
 def test_runs_the_plan_cannot_reproduce_stay_on_the_reference(what):
     class EveryEpoch(gn.Callback):
         def on_epoch_end(self, state):
@@ -147,8 +183,7 @@ def test_runs_the_plan_cannot_reproduce_stay_on_the_reference(what):
     opt = (lambda: gn.Adam(0.01)) if what == "adam" else (lambda: gn.SGD(0.1))
     x, y = _data("values", "float64")
     model = gn.Sequential([gn.Dense(6, "tanh"), gn.Dense(4)], input_shape=(5,), seed=0, dtype="float64")
-    tr = gn.Trainer(model, x, y, loss="mse", optimizer=opt(), batch_size=5 if what == "ragged-minibatch" else "full",
-                    log_every=10, **fit_kw)
+    tr = gn.Trainer(model, x, y, loss="mse", optimizer=opt(), batch_size="full", log_every=10, **fit_kw)
     with fast.forced(True):
         assert loop.plan_for(tr) is None
     if what == "adam":  # and an eligible twin is planned (the test can fail)
