@@ -143,13 +143,9 @@ def _in_chunks(args, M: int, work: int) -> None:
     if M < 16 or work * M < 2 * THREAD_MIN_WORK:
         kernel(*args)
         return
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - only for large calls
-
     half = (M // 2 + 7) // 8 * 8  # whole SIMD widths per thread
     parts = [_models(args, slice(0, half), M), _models(args, slice(half, M), M)]
-    with ThreadPoolExecutor(2) as pool:
-        for f in [pool.submit(kernel, *part) for part in parts]:
-            f.result()
+    fast.run_pair(kernel, parts[0], parts[1])
     for i in _PACKED:  # parameters and velocities: (P, M) in the arguments
         if args[i].shape[1] == M:
             args[i][:, :half], args[i][:, half:] = parts[0][i], parts[1][i]
