@@ -226,3 +226,153 @@ def _step(P, V, r, g, l2, l1, lr, mu, active, any_frozen, opt_code, nesterov):  
             V[r, m] = v
             d = mu[m] * v - lr[m] * gm if nesterov else v
         P[r, m] = w + (d * active[m] if any_frozen else d)
+
+
+# --------------------------------------------------------------------------- one model at a time
+@njit(cache=True, nogil=True, error_model="numpy")
+def dense_steps_blas(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, active, any_frozen, rates,
+                     loss_code, opt_code, nesterov, steps, sizes):  # pragma: no cover - compiled by Numba
+    """The same ``steps`` updates as :func:`dense_steps`, model after model, each product one BLAS
+    call (``np.dot``: sgemm/dgemm) on that model's contiguous matrices.
+
+    For layers too wide for the model-minor loops (see :data:`glassnet.fast.loop.MAX_STEP_WORK`):
+    a 64-16-10 MLP at batch 32 has 3 products of about 10k multiply-adds per layer and step,
+    where one BLAS call costs microseconds and the reference pays NumPy's per-call costs for
+    every product, bias, activation, loss and update. Arguments as :func:`dense_steps`, except
+    W/b and vW/vb: model-major ``(M, P)`` (each model's layers flattened one after another,
+    weights row-major ``(n_in, n_out)``) and rates ``(M, 4, L)``.
+    """
+    L = widths.shape[0] - 1
+    rows = idx.shape[2]
+    dt = W.dtype
+    zero = np.zeros(1, dt)[0]
+    woff = np.zeros(L + 1, np.int64)
+    boff = np.zeros(L + 1, np.int64)
+    aoff = np.zeros(L + 2, np.int64)   # block l: the input of layer l, (rows, widths[l]); A: a_l, Z: z_l
+    wmax = 1
+    for l in range(L):
+        woff[l + 1] = woff[l] + widths[l] * widths[l + 1]
+        boff[l + 1] = boff[l] + (widths[l + 1] if has_bias[l] else 0)
+        wmax = max(wmax, widths[l] * widths[l + 1])
+    for l in range(L + 1):
+        aoff[l + 1] = aoff[l] + rows * widths[l]
+    M = W.shape[0]
+    K, n0 = widths[L], widths[0]
+    A = np.empty(aoff[L + 1], dt)
+    Z = np.empty(aoff[L + 1], dt)
+    G = np.empty(rows * widths.max(), dt)     # dL/da, then dL/dz, of the layer in hand
+    G2 = np.empty(rows * widths.max(), dt)
+    dW = np.empty(wmax, dt)
+    db = np.empty(widths.max(), dt)
+    nx, nyf, nyi, ni = x.shape[0] - 1, yf.shape[0] - 1, yi.shape[0] - 1, idx.shape[0] - 1
+    ss = idx.shape[1] > 1
+    for m in range(M):
+        mx, myf, myi, mi = min(m, nx), min(m, nyf), min(m, nyi), min(m, ni)
+        for s in range(steps):
+            nr = sizes[s if ss else 0]
+            si = s if ss else 0
+            if s == 0 or ss:                   # gather the batch's inputs
+                for i in range(nr):
+                    r = idx[mi, si, i]
+                    for q in range(n0):
+                        A[i * n0 + q] = x[mx, r, q]
+            # -- forward: z = a W (one GEMM), + b, a = f(z)
+            for l in range(L):
+                n_in, n_out, c = widths[l], widths[l + 1], acts[l]
+                a = A[aoff[l]:aoff[l] + nr * n_in].reshape((nr, n_in))
+                z = Z[aoff[l + 1]:aoff[l + 1] + nr * n_out].reshape((nr, n_out))
+                np.dot(a, W[m, woff[l]:woff[l + 1]].reshape((n_in, n_out)), z)
+                o = aoff[l + 1]
+                for i in range(nr):
+                    for j in range(n_out):
+                        v = z[i, j] + b[m, boff[l] + j] if has_bias[l] else z[i, j]
+                        Z[o + i * n_out + j] = v
+                        if c == SIGMOID:
+                            v = vsigmoid(v)
+                        elif c == TANH:
+                            v = vtanh(v)
+                        elif c == RELU:
+                            v = zero if v <= 0 else v
+                        A[o + i * n_out + j] = v
+            # -- dL/da_L of the batch-mean loss
+            oL = aoff[L]
+            if loss_code == HALF_SSE or loss_code == MSE:
+                scale = 1.0 / nr if loss_code == HALF_SSE else 2.0 / (nr * K)
+                for i in range(nr):
+                    r = idx[mi, si, i]
+                    for j in range(K):
+                        G[i * K + j] = (A[oL + i * K + j] - yf[myf, r, j]) * scale
+            else:
+                scale = 1.0 / nr
+                for i in range(nr):
+                    o = oL + i * K
+                    zmax = Z[o]
+                    for j in range(1, K):
+                        zmax = max(zmax, Z[o + j])
+                    tot = zero
+                    for j in range(K):
+                        e = vexp(Z[o + j] - zmax)
+                        G[i * K + j] = e
+                        tot += e
+                    r = idx[mi, si, i]
+                    for j in range(K):
+                        p = G[i * K + j] / tot
+                        if loss_code == SOFTMAX_LABELS:
+                            G[i * K + j] = (p - 1 if j == yi[myi, r] else p) * scale
+                        else:
+                            G[i * K + j] = (p - yf[myf, r, j]) * scale
+            # -- backward, layer by layer: dz, the gradient below (with W before its update), dW, db
+            for l in range(L - 1, -1, -1):
+                n_in, n_out, c = widths[l], widths[l + 1], acts[l]
+                o = aoff[l + 1]
+                for r in range(nr * n_out):   # dz = g * f'(z)
+                    if c == SIGMOID:
+                        a_ = A[o + r]
+                        G[r] = G[r] * a_ * (1 - a_)
+                    elif c == TANH:
+                        a_ = A[o + r]
+                        G[r] = G[r] * (1 - a_ * a_)
+                    elif c == RELU:
+                        if not Z[o + r] > 0:
+                            G[r] = G[r] * 0
+                dz = G[:nr * n_out].reshape((nr, n_out))
+                w = W[m, woff[l]:woff[l + 1]].reshape((n_in, n_out))
+                if l > 0:                     # g_{l-1} = dz W^T
+                    np.dot(dz, w.T, G2[:nr * n_in].reshape((nr, n_in)))
+                a = A[aoff[l]:aoff[l] + nr * n_in].reshape((nr, n_in))
+                np.dot(a.T, dz, dW[:n_in * n_out].reshape((n_in, n_out)))
+                _step_major(W, vW, m, woff[l], n_in * n_out, dW, rates[m, 0, l], rates[m, 1, l], lr[m], mu[m],
+                            active[m], any_frozen, opt_code, nesterov)
+                if has_bias[l]:
+                    for j in range(n_out):
+                        db[j] = zero
+                    for i in range(nr):
+                        for j in range(n_out):
+                            db[j] += dz[i, j]
+                    _step_major(b, vb, m, boff[l], n_out, db, rates[m, 2, l], rates[m, 3, l], lr[m], mu[m],
+                                active[m], any_frozen, opt_code, nesterov)
+                if l > 0:
+                    G, G2 = G2, G
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _step_major(P, V, m, lo, n, g, l2, l1, lr, mu, active, any_frozen, opt_code, nesterov):  # pragma: no cover
+    """:func:`_step` for model ``m``'s entries ``lo .. lo+n-1`` of model-major ``P``/``V``."""
+    for e in range(n):
+        w = P[m, lo + e]
+        gm = g[e]
+        if l2 != 0:
+            gm = gm + l2 * w
+        if l1 != 0:
+            gm = gm + l1 * np.sign(w)
+        if opt_code == 0:
+            d = -lr * gm
+        elif opt_code == 1:
+            v = V[m, lo + e] * mu + gm
+            V[m, lo + e] = v
+            d = -lr * (gm + mu * v) if nesterov else -lr * v
+        else:
+            v = V[m, lo + e] * mu - lr * gm
+            V[m, lo + e] = v
+            d = mu * v - lr * gm if nesterov else v
+        P[m, lo + e] = w + (d * active if any_frozen else d)

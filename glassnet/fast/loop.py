@@ -43,9 +43,15 @@ from ..regularizers import L1, L2
 
 KERNEL = "loop"
 
-#: multiply-adds of one model's step above which BLAS calls beat the compiled loops; the plan is for
-#: small networks (the seed-003 autoencoder, full batch: 3 x 8 x (8x3 + 3x8) = 1,152)
+#: multiply-adds of one model's step above which BLAS calls beat the model-minor loops
+#: (:func:`~glassnet.fast.dense_steps.dense_steps`, for small networks: the seed-003 autoencoder,
+#: full batch, 3 x 8 x (8x3 + 3x8) = 1,152); up to :data:`MAX_BLAS_WORK` the steps still run
+#: compiled, one model at a time with a BLAS call per product
+#: (:func:`~glassnet.fast.dense_steps.dense_steps_blas`)
 MAX_STEP_WORK = 1 << 16
+#: beyond this (the 784-256-256-10 MLP at batch 32: 26M) the products dominate and NumPy's
+#: per-call costs don't matter: the reference runs
+MAX_BLAS_WORK = 1 << 22
 #: fewer unlogged steps than this are not worth a compiled call
 MIN_SEGMENT = 3
 
@@ -76,6 +82,8 @@ class Plan:
         # a segment's batch indices are (models or 1, k, b) int64: keep them under ~8 MB
         per_step = 0 if batcher.full else rows * (trainer.model.M if batcher.shuffle else 1)
         self.max_segment = max(MIN_SEGMENT, (1 << 20) // per_step) if per_step else 1 << 62
+        #: one model at a time, BLAS per product (wide layers), or the model-minor loops
+        self.major = self.work > MAX_STEP_WORK
 
     def run(self, k: int) -> None:
         """Make ``k`` training updates in one compiled call, advancing everything the reference
@@ -87,6 +95,9 @@ class Plan:
         compiled signature per dtype serves every depth and width. Packing copies a small
         network's parameters (microseconds).
         """
+        if self.major:
+            self._run_major(k)
+            return
         t = self.trainer
         opt, model = t.optimizer, t.model
         M, dtype = model.M, model.dtype
@@ -103,16 +114,9 @@ class Plan:
             vW = vb = np.zeros((1, 1), dtype)  # unused by the kernel
             code = _PLAIN
         rates = _pad(_penalty_rates(t, dense, M), Mp)
-        x = t.x if t.per_model_data else t.x[None]
-        y = t.y
-        if not (y.ndim >= 2 and t.per_model_data and y.shape[0] == M and y.shape[1] == t.n):
-            y = y[None]
-        if self.loss_code == 2:  # integer labels; code 3 (float rows) reads yf as the regressions
-            yf, yi = np.zeros((1, 1, 1), dtype), np.ascontiguousarray(y.reshape(y.shape[:2]), np.int64)
-        else:
-            yf, yi = np.ascontiguousarray(y.reshape(y.shape[0], y.shape[1], -1)), np.zeros((1, 1), np.int64)
+        x, yf, yi = self._data()
         idx, sizes = t.batcher.take_batches(k)
-        args = (np.ascontiguousarray(x), yf, yi, idx, W, b, vW, vb, self.widths, self.has_bias, self.acts,
+        args = (x, yf, yi, idx, W, b, vW, vb, self.widths, self.has_bias, self.acts,
                 _pad(opt.lr, Mp), _pad(opt.momentum, Mp), _pad(opt.active, Mp), bool(opt.any_frozen or Mp > M),
                 rates, self.loss_code, code, bool(opt.nesterov), k, sizes)
         _in_chunks(args, Mp, self.work * k)
@@ -122,6 +126,53 @@ class Plan:
             _unpack(vW, [opt.state[l.W]["v"] for l in dense])
             _unpack(vb, [opt.state[l.b]["v"] for l in dense if l.use_bias])
         opt.t += k
+
+    def _run_major(self, k: int) -> None:
+        """:meth:`run` with :func:`~glassnet.fast.dense_steps.dense_steps_blas`: parameters packed
+        model-major ``(M, P)``, models split between two threads when there is enough work."""
+        t = self.trainer
+        opt, model = t.optimizer, t.model
+        M, dtype = model.M, model.dtype
+        dense = self.dense
+        W = _pack_major([l.W.value for l in dense], M, dtype)
+        b = _pack_major([l.b.value for l in dense if l.use_bias], M, dtype)
+        momentum = opt._use_momentum
+        if momentum:
+            vW = _pack_major([opt.state[l.W]["v"] for l in dense], M, dtype)
+            vb = _pack_major([opt.state[l.b]["v"] for l in dense if l.use_bias], M, dtype)
+            code = _TORCH if opt.form == "pytorch" else _KERAS
+        else:
+            vW = vb = np.zeros((1, 1), dtype)
+            code = _PLAIN
+        rates = np.ascontiguousarray(_penalty_rates(t, dense, M).transpose(2, 0, 1))
+        x, yf, yi = self._data()
+        idx, sizes = t.batcher.take_batches(k)
+        lr, mu, active = (np.broadcast_to(np.asarray(a), (M,)) for a in (opt.lr, opt.momentum, opt.active))
+        args = [x, yf, yi, idx, W, b, vW, vb, self.widths, self.has_bias, self.acts, np.ascontiguousarray(lr),
+                np.ascontiguousarray(mu), np.ascontiguousarray(active), bool(opt.any_frozen), rates, self.loss_code,
+                code, bool(opt.nesterov), k, sizes]
+        _major_in_halves(args, M, self.work * k)
+        _unpack_major(W, [l.W.value for l in dense])
+        _unpack_major(b, [l.b.value for l in dense if l.use_bias])
+        if momentum:
+            _unpack_major(vW, [opt.state[l.W]["v"] for l in dense])
+            _unpack_major(vb, [opt.state[l.b]["v"] for l in dense if l.use_bias])
+        opt.t += k
+
+    def _data(self):
+        """The kernel's ``x`` ``(1 or M, N, n_0)``, float targets ``yf`` ``(1 or M, N, K)`` and
+        integer labels ``yi`` ``(1 or M, N)`` (a dummy for the loss that does not use it)."""
+        t = self.trainer
+        dtype = t.model.dtype
+        x = t.x if t.per_model_data else t.x[None]
+        y = t.y
+        if not (y.ndim >= 2 and t.per_model_data and y.shape[0] == t.model.M and y.shape[1] == t.n):
+            y = y[None]
+        if self.loss_code == 2:  # integer labels; code 3 (float rows) reads yf, as the regressions
+            yf, yi = np.zeros((1, 1, 1), dtype), np.ascontiguousarray(y.reshape(y.shape[:2]), np.int64)
+        else:
+            yf, yi = np.ascontiguousarray(y.reshape(y.shape[0], y.shape[1], -1)), np.zeros((1, 1), np.int64)
+        return np.ascontiguousarray(x), yf, yi
 
 
 #: multiply-adds per thread below which a second thread costs more than it saves
@@ -149,6 +200,54 @@ def _in_chunks(args, M: int, work: int) -> None:
     for i in _PACKED:  # parameters and velocities: (P, M) in the arguments
         if args[i].shape[1] == M:
             args[i][:, :half], args[i][:, half:] = parts[0][i], parts[1][i]
+
+
+def _kernel_major():
+    """The one-model-at-a-time kernel, :func:`glassnet.fast.dense_steps.dense_steps_blas`."""
+    from .dense_steps import dense_steps_blas  # noqa: PLC0415 - Numba only once a plan runs
+
+    return dense_steps_blas
+
+
+def _major_in_halves(args: list, M: int, work: int) -> None:
+    """Run the model-major kernel on all models, or on two halves on two threads: model-major
+    arrays split into contiguous views along axis 0, so the halves write in place."""
+    kernel = _kernel_major()
+    if M < 2 or work * M < 2 * THREAD_MIN_WORK:
+        kernel(*args)
+        return
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - only for large calls
+
+    half = M // 2
+    parts = []
+    for cut in (slice(0, half), slice(half, M)):
+        part = list(args)
+        for i in (0, 1, 2, 3):  # x, yf, yi, idx: one row per model, or one shared row
+            if args[i].shape[0] > 1:
+                part[i] = args[i][cut]
+        for i in (4, 5, 6, 7, 11, 12, 13, 15):  # W, b, vW, vb, lr, mu, active, rates
+            if args[i].shape[0] == M:
+                part[i] = args[i][cut]
+        parts.append(part)
+    with ThreadPoolExecutor(2) as pool:
+        for f in [pool.submit(kernel, *part) for part in parts]:
+            f.result()
+
+
+def _pack_major(arrays: list, M: int, dtype) -> np.ndarray:
+    """``(M, P)``: each ``(M, ...)`` array flattened per model, side by side (at least one column)."""
+    if not arrays:
+        return np.zeros((M, 1), dtype)
+    return np.ascontiguousarray(np.concatenate([a.reshape(M, -1) for a in arrays], axis=1), dtype)
+
+
+def _unpack_major(flat: np.ndarray, arrays: list) -> None:
+    """Write the columns of ``flat`` back into ``arrays`` (the inverse of :func:`_pack_major`)."""
+    o = 0
+    for a in arrays:
+        n = a[0].size
+        a[...] = flat[:, o:o + n].reshape(a.shape)
+        o += n
 
 
 #: positions in the kernel's arguments of x, yf, yi, idx (model-major: axis 0), W, b, vW, vb
@@ -253,7 +352,7 @@ def plan_for(trainer) -> Plan | None:
         return None
     plan = Plan(trainer, list(model.layers), np.array(acts, np.int64), loss_code)
     # checked last: it imports Numba, which a run the plan cannot carry should not pay for
-    return plan if plan.work <= MAX_STEP_WORK and fast.available(KERNEL) else None
+    return plan if plan.work <= MAX_BLAS_WORK and fast.available(KERNEL) else None
 
 
 def _penalty_rates(trainer, dense: list, M: int) -> np.ndarray:

@@ -114,8 +114,15 @@ CASES = {
 }
 
 
+#: the two kernels: model-minor loops (small networks), one model at a time with BLAS (wider
+#: layers; forced here by lowering the threshold between them)
+KERNELS = {"loops": loop.MAX_STEP_WORK, "blas": 0}
+
+
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_compiled_segments_equal_the_reference_in_float64(case):
+def test_compiled_segments_equal_the_reference_in_float64(case, kernel, monkeypatch):
+    monkeypatch.setattr(loop, "MAX_STEP_WORK", KERNELS[kernel])
     kw = CASES[case]
     ref = _train(False, **kw)
     got = _train(True, **kw)
@@ -124,7 +131,9 @@ def test_compiled_segments_equal_the_reference_in_float64(case):
     _assert_same(ref, got, 1e-12)
 
 
-def test_every_supported_activation_and_loss_combination_is_equal():
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_every_supported_activation_and_loss_combination_is_equal(kernel, monkeypatch):
+    monkeypatch.setattr(loop, "MAX_STEP_WORK", KERNELS[kernel])
     for act, loss in itertools.product(("identity", "sigmoid", "tanh", "relu"), ("half_sse", "mse")):
         kw = dict(acts=(act, act), loss=loss, steps=30)
         _assert_same(_train(False, **kw), _train(True, **kw), 1e-12)
@@ -132,7 +141,9 @@ def test_every_supported_activation_and_loss_combination_is_equal():
 
 @pytest.mark.parametrize("kw", [dict(), dict(loss="softmax_cross_entropy", targets="one-hot", acts=("relu", "identity"),
                                           batch_size=5, per_model=True)], ids=["full-batch", "ragged-one-hot"])
-def test_float32_agrees_within_rounding(kw):
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_float32_agrees_within_rounding(kw, kernel, monkeypatch):
+    monkeypatch.setattr(loop, "MAX_STEP_WORK", KERNELS[kernel])
     kw = dict(M=3, dtype="float32", steps=80, opt=lambda: gn.SGD(0.2, momentum=0.9), **kw)
     ref, got = _train(False, **kw), _train(True, **kw)
     assert got[2]
@@ -228,6 +239,30 @@ def test_a_failing_kernel_falls_back_with_one_warning(monkeypatch):
     assert len(msgs) == 1 and "simulated compile failure" in str(msgs[0].message)
     _assert_same(ref, got, 0)
     _assert_same(ref, again, 0)
+
+
+def test_wide_layers_run_one_model_at_a_time_and_huge_ones_on_the_reference():
+    x, y = _data("one-hot", "float32", per_model=3, n=40)
+    x = np.concatenate([x] * 13, axis=-1)  # 65 inputs
+    for width, kind in [(8, False), (64, True), (4096, None)]:  # work 3*32*(65w + 4w): 53k, 424k, 27M
+        model = gn.Sequential([gn.Dense(width, "relu"), gn.Dense(4)], input_shape=(65,), seed=0, models=3)
+        tr = gn.Trainer(model, x, y, loss="softmax_cross_entropy", batch_size=32, log_every=10)
+        with fast.forced(True):
+            plan = loop.plan_for(tr)
+        assert (plan is None) if kind is None else (plan.major is kind)
+
+
+def test_the_blas_kernel_splits_models_over_two_threads_and_equals_the_reference(monkeypatch):
+    monkeypatch.setattr(loop, "MAX_STEP_WORK", 0)
+    monkeypatch.setattr(loop, "THREAD_MIN_WORK", 1)
+    halves = []
+    real = loop._kernel_major
+    monkeypatch.setattr(loop, "_kernel_major", lambda: (lambda *a: halves.append(a[4].shape[0]) or real()(*a)))
+    kw = dict(M=7, per_model=True, steps=60, log_every=30, batch_size=5, opt=lambda: gn.SGD(0.2, momentum=0.9),
+              fit_kw=dict(weight_decay=1e-3))
+    ref, got = _train(False, **kw), _train(True, **kw)
+    assert sorted(set(halves)) == [3, 4]
+    _assert_same(ref, got, 1e-12)
 
 
 def test_a_large_padded_ensemble_split_over_two_threads_equals_the_reference(monkeypatch):
