@@ -282,18 +282,25 @@ def dense_steps_blas(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, m
                 a = A[aoff[l]:aoff[l] + nr * n_in].reshape((nr, n_in))
                 z = Z[aoff[l + 1]:aoff[l + 1] + nr * n_out].reshape((nr, n_out))
                 np.dot(a, W[m, woff[l]:woff[l + 1]].reshape((n_in, n_out)), z)
-                o = aoff[l + 1]
-                for i in range(nr):
-                    for j in range(n_out):
-                        v = z[i, j] + b[m, boff[l] + j] if has_bias[l] else z[i, j]
-                        Z[o + i * n_out + j] = v
-                        if c == SIGMOID:
-                            v = vsigmoid(v)
-                        elif c == TANH:
-                            v = vtanh(v)
-                        elif c == RELU:
-                            v = zero if v <= 0 else v
-                        A[o + i * n_out + j] = v
+                o, bo = aoff[l + 1], boff[l]
+                if has_bias[l]:
+                    for i in range(nr):
+                        for j in range(n_out):
+                            Z[o + i * n_out + j] += b[m, bo + j]
+                # one flat loop per activation (no branch inside: it vectorizes)
+                if c == IDENTITY:
+                    for r in range(o, o + nr * n_out):
+                        A[r] = Z[r]
+                elif c == SIGMOID:
+                    for r in range(o, o + nr * n_out):
+                        A[r] = vsigmoid(Z[r])
+                elif c == TANH:
+                    for r in range(o, o + nr * n_out):
+                        A[r] = vtanh(Z[r])
+                else:
+                    for r in range(o, o + nr * n_out):
+                        v = Z[r]
+                        A[r] = zero if v <= 0 else v  # NaN stays NaN, as np.maximum
             # -- dL/da_L of the batch-mean loss
             oL = aoff[L]
             if loss_code == HALF_SSE or loss_code == MSE:
@@ -304,23 +311,30 @@ def dense_steps_blas(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, m
                         G[i * K + j] = (A[oL + i * K + j] - yf[myf, r, j]) * scale
             else:
                 scale = 1.0 / nr
-                for i in range(nr):
-                    o = oL + i * K
+                for i in range(nr):           # z - max(z) of each row
+                    o, g = oL + i * K, i * K
                     zmax = Z[o]
                     for j in range(1, K):
                         zmax = max(zmax, Z[o + j])
+                    for j in range(K):
+                        G[g + j] = Z[o + j] - zmax
+                for r in range(nr * K):       # exp alone in one long loop: it vectorizes
+                    G[r] = vexp(G[r])
+                for i in range(nr):
+                    g = i * K
                     tot = zero
                     for j in range(K):
-                        e = vexp(Z[o + j] - zmax)
-                        G[i * K + j] = e
-                        tot += e
+                        tot += G[g + j]
                     r = idx[mi, si, i]
-                    for j in range(K):
-                        p = G[i * K + j] / tot
-                        if loss_code == SOFTMAX_LABELS:
-                            G[i * K + j] = (p - 1 if j == yi[myi, r] else p) * scale
-                        else:
-                            G[i * K + j] = (p - yf[myf, r, j]) * scale
+                    if loss_code == SOFTMAX_LABELS:
+                        for j in range(K):
+                            G[g + j] = G[g + j] / tot
+                        G[g + yi[myi, r]] -= 1
+                        for j in range(K):
+                            G[g + j] *= scale
+                    else:
+                        for j in range(K):
+                            G[g + j] = (G[g + j] / tot - yf[myf, r, j]) * scale
             # -- backward, layer by layer: dz, the gradient below (with W before its update), dW, db
             for l in range(L - 1, -1, -1):
                 n_in, n_out, c = widths[l], widths[l + 1], acts[l]
@@ -357,22 +371,28 @@ def dense_steps_blas(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, m
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _step_major(P, V, m, lo, n, g, l2, l1, lr, mu, active, any_frozen, opt_code, nesterov):  # pragma: no cover
-    """:func:`_step` for model ``m``'s entries ``lo .. lo+n-1`` of model-major ``P``/``V``."""
-    for e in range(n):
-        w = P[m, lo + e]
-        gm = g[e]
-        if l2 != 0:
-            gm = gm + l2 * w
-        if l1 != 0:
-            gm = gm + l1 * np.sign(w)
-        if opt_code == 0:
-            d = -lr * gm
-        elif opt_code == 1:
-            v = V[m, lo + e] * mu + gm
+    """:func:`_step` for model ``m``'s entries ``lo .. lo+n-1`` of model-major ``P``/``V``; ``g``
+    (the gradient) gets the penalties in place. One branch-free loop per form, so each vectorizes;
+    an unfrozen model's delta is multiplied by 1 (exact: d * 1 == d, NaN included)."""
+    if l2 != 0:
+        for e in range(n):
+            g[e] = g[e] + l2 * P[m, lo + e]
+    if l1 != 0:
+        for e in range(n):
+            g[e] = g[e] + l1 * np.sign(P[m, lo + e])
+    keep = active if any_frozen else P.dtype.type(1)
+    if opt_code == 0:
+        for e in range(n):
+            P[m, lo + e] = P[m, lo + e] + (-lr * g[e]) * keep
+    elif opt_code == 1:
+        for e in range(n):
+            v = V[m, lo + e] * mu + g[e]
             V[m, lo + e] = v
-            d = -lr * (gm + mu * v) if nesterov else -lr * v
-        else:
-            v = V[m, lo + e] * mu - lr * gm
+            d = -lr * (g[e] + mu * v) if nesterov else -lr * v
+            P[m, lo + e] = P[m, lo + e] + d * keep
+    else:
+        for e in range(n):
+            v = V[m, lo + e] * mu - lr * g[e]
             V[m, lo + e] = v
-            d = mu * v - lr * gm if nesterov else v
-        P[m, lo + e] = w + (d * active if any_frozen else d)
+            d = mu * v - lr * g[e] if nesterov else v
+            P[m, lo + e] = P[m, lo + e] + d * keep

@@ -116,13 +116,18 @@ CASES = {
 
 #: the two kernels: model-minor loops (small networks), one model at a time with BLAS (wider
 #: layers; forced here by lowering the threshold between them)
-KERNELS = {"loops": loop.MAX_STEP_WORK, "blas": 0}
+KERNELS = {"loops": (1 << 30, 1), "blas": (0, 1)}
+
+
+def _use(kernel, monkeypatch):
+    monkeypatch.setattr(loop, "MAX_STEP_WORK", KERNELS[kernel][0])
+    monkeypatch.setattr(loop, "MIN_LOOP_MODELS", KERNELS[kernel][1])
 
 
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_compiled_segments_equal_the_reference_in_float64(case, kernel, monkeypatch):
-    monkeypatch.setattr(loop, "MAX_STEP_WORK", KERNELS[kernel])
+    _use(kernel, monkeypatch)
     kw = CASES[case]
     ref = _train(False, **kw)
     got = _train(True, **kw)
@@ -133,7 +138,7 @@ def test_compiled_segments_equal_the_reference_in_float64(case, kernel, monkeypa
 
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_every_supported_activation_and_loss_combination_is_equal(kernel, monkeypatch):
-    monkeypatch.setattr(loop, "MAX_STEP_WORK", KERNELS[kernel])
+    _use(kernel, monkeypatch)
     for act, loss in itertools.product(("identity", "sigmoid", "tanh", "relu"), ("half_sse", "mse")):
         kw = dict(acts=(act, act), loss=loss, steps=30)
         _assert_same(_train(False, **kw), _train(True, **kw), 1e-12)
@@ -143,7 +148,7 @@ def test_every_supported_activation_and_loss_combination_is_equal(kernel, monkey
                                           batch_size=5, per_model=True)], ids=["full-batch", "ragged-one-hot"])
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_float32_agrees_within_rounding(kw, kernel, monkeypatch):
-    monkeypatch.setattr(loop, "MAX_STEP_WORK", KERNELS[kernel])
+    _use(kernel, monkeypatch)
     kw = dict(M=3, dtype="float32", steps=80, opt=lambda: gn.SGD(0.2, momentum=0.9), **kw)
     ref, got = _train(False, **kw), _train(True, **kw)
     assert got[2]
@@ -229,6 +234,7 @@ def test_a_failing_kernel_falls_back_with_one_warning(monkeypatch):
         raise RuntimeError("simulated compile failure")
 
     monkeypatch.setattr(loop, "_kernel", lambda: broken)
+    monkeypatch.setattr(loop, "_kernel_major", lambda: broken)
     monkeypatch.setattr(fast, "_broken", set())
     ref = _train(False, steps=40)
     with warnings.catch_warnings(record=True) as seen:
@@ -244,9 +250,13 @@ def test_a_failing_kernel_falls_back_with_one_warning(monkeypatch):
 def test_wide_layers_run_one_model_at_a_time_and_huge_ones_on_the_reference():
     x, y = _data("one-hot", "float32", per_model=3, n=40)
     x = np.concatenate([x] * 13, axis=-1)  # 65 inputs
-    for width, kind in [(8, False), (64, True), (4096, None)]:  # work 3*32*(65w + 4w): 53k, 424k, 27M
-        model = gn.Sequential([gn.Dense(width, "relu"), gn.Dense(4)], input_shape=(65,), seed=0, models=3)
-        tr = gn.Trainer(model, x, y, loss="softmax_cross_entropy", batch_size=32, log_every=10)
+    x = np.concatenate([x] * 3)[:8]
+    y = np.concatenate([y] * 3)[:8]
+    # work 3*32*(65w + 4w): 6.6k, 424k, 27M; fewer than 8 models: one at a time
+    for width, models, kind in [(1, 8, False), (1, 3, True), (64, 8, True), (4096, 8, None)]:
+        xm, ym = x[:models], y[:models]
+        model = gn.Sequential([gn.Dense(width, "relu"), gn.Dense(4)], input_shape=(65,), seed=0, models=models)
+        tr = gn.Trainer(model, xm, ym, loss="softmax_cross_entropy", batch_size=32, log_every=10)
         with fast.forced(True):
             plan = loop.plan_for(tr)
         assert (plan is None) if kind is None else (plan.major is kind)
