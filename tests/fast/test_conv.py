@@ -133,7 +133,19 @@ def test_conv2d_fast_equals_reference(kernel, strides, padding, use_bias, activa
     assert fresh_fast["_relu_backward"] == (1 if activation == "relu" else 0)
     copies = layer.kernel_size != (1, 1) or layer.strides != (1, 1) or layer._pads != ((0, 0), (0, 0))
     assert fresh_fast["_im2col"] == (1 if copies else 0)
-    assert fresh_fast["_col2im"] == (1 if copies else 0)
+    assert fresh_fast["_col2im"] == (M if copies else 0)  # one chunk of images per model here
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("images_per_chunk", [1, 2])
+def test_conv2d_input_gradient_in_chunks(images_per_chunk, dtype, monkeypatch, fresh_fast):
+    """dL/dx computed a few images at a time (a last, shorter chunk included) equals the reference."""
+    layer = one_layer(gn.Conv2D(4, 3, padding="same", activation="relu"), (6, 5, 3), 2, dtype)
+    monkeypatch.setattr(fc, "CHUNK_BYTES", images_per_chunk * 6 * 5 * 27 * np.dtype(dtype).itemsize)
+    x = np.random.default_rng(2).standard_normal((2, 5, 6, 5, 3)).astype(dtype)
+    ref, got = both_paths(layer, x)
+    assert_same(ref, got, dtype)
+    assert fresh_fast["_col2im"] == 2 * -(-5 // images_per_chunk)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
