@@ -20,6 +20,8 @@ of 400,000 at 0.01: lr x steps (the distance travelled along the gradient flow) 
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from .. import losses as losses_mod
@@ -29,7 +31,7 @@ from ..layers import Dense
 from ..model import Sequential
 from ..optimizers import SGD
 from .base import Study, register_study
-from .common import Probe, by_config, grid
+from .common import Probe, by_config, grid, side_by_side
 from .autoencoder_report import analyze
 from .runconfig import DataRecipe
 
@@ -65,15 +67,20 @@ def _probe_fn(x, y, encoding):
     return fn
 
 
-def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict, recorder=None, note: str = "",
-          input_encoding: str = "k", log_every: int | None = None) -> dict:
-    """Train one ensemble and return its curves ``(M, T)``, initial and final parameters and
-    statuses (``recorder``: a :class:`~glassnet.studies.recording.Recorder` that records the fit)."""
+def recipe(encoding: str, input_encoding: str = "k") -> DataRecipe:
+    """The 8 patterns, targets in ``encoding`` and inputs in ``input_encoding`` ("k" or "k-1")."""
     options = {"encoding": encoding, "dtype": "float64"}
     if input_encoding != "k":
         options["input_encoding"] = input_encoding
-    recipe = DataRecipe("identity8", options=options)
-    data = recipe.load()
+    return DataRecipe("identity8", options=options)
+
+
+def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict, record=None,
+          input_encoding: str = "k", log_every: int | None = None) -> dict:
+    """Train one ensemble and return its curves ``(M, T)``, initial and final parameters and
+    statuses (``record``: a callback that records the fit, from
+    :meth:`~glassnet.studies.recording.Recorder.callback` on the same :func:`recipe`)."""
+    data = recipe(encoding, input_encoding).load()
     x, y = data.x, data.y
     var = s["init_variance"]
     model = Sequential([Dense(3, activation="sigmoid"), Dense(y.shape[1], activation="sigmoid")],
@@ -83,7 +90,7 @@ def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict, reco
     probe = Probe(_probe_fn(x, y, encoding))
     hist = model.fit(x, y, loss="half_sse", optimizer=SGD(lr=lr), weight_decay=weight_decay,
                      batch_size=batch_size, steps=s["steps"], log_every=log_every or s["log_every"], metrics=[],
-                     callbacks=[probe] + ([recorder.callback(recipe, note)] if recorder is not None else []),
+                     callbacks=[probe] + ([record] if record is not None else []),
                      progress=False)
     out = {k: v.T for k, v in probe.values.items()}  # (M, T)
     out["steps"] = np.array(probe.steps)
@@ -99,6 +106,30 @@ def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict, reco
     # ignores its input sits on (and the same over the 7 outputs both encodings share)
     out["constant_loss"] = float(0.5 * y.var(axis=0).sum())
     out["constant_loss_shared"] = float(0.5 * y[:, -7:].var(axis=0).sum())
+    return out
+
+
+def _subset(run: dict, models: slice, log_every: int | None = None, logged_every: int | None = None) -> dict:
+    """The models ``models`` of a :func:`train` result, as if trained alone. With ``log_every``, a
+    multiple of the run's own ``logged_every``, only the logs a run logging every ``log_every``
+    steps makes: the multiples of it, and the steps logged off the interval (the first and last)."""
+    steps = run["steps"]
+    keep = np.ones(len(steps), bool)
+    if log_every is not None:
+        keep = (steps % log_every == 0) | (steps % logged_every != 0)
+        keep[-1] = True
+    out = {}
+    for key, v in run.items():
+        if key in ("params", "init_params"):
+            out[key] = {n: a[models] for n, a in v.items()}
+        elif key == "steps":
+            out[key] = steps[keep]
+        elif isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[1] == len(steps):  # curves (M, T)
+            out[key] = v[models][:, keep]
+        elif isinstance(v, np.ndarray) and v.ndim >= 1:  # one entry per model
+            out[key] = v[models]
+        else:
+            out[key] = v
     return out
 
 
@@ -140,16 +171,31 @@ class Autoencoder838(Study):
         }
 
     def measure(self, s, recorder):
-        S = s["seeds"]
-        wds, seeds = grid(s["weight_decays"], S)
-        wd = _group(train("k", seeds, s["base_lr"], wds, 8, s, recorder, "weight decay sweep"), len(s["weight_decays"]))
-        lrs, seeds = grid(s["learning_rates"], S)
-        lr = _group(train("k", seeds, lrs, 0.0, 8, s, recorder, "learning rate sweep", log_every=s["lr_log_every"]),
-                    len(s["learning_rates"]))
-        k1 = _group(train("k-1", range(S), s["base_lr"], 0.0, 8, s, recorder, "k-1 inputs and targets (7-3-7)",
-                          input_encoding="k-1"), 1)
-        k1t = _group(train("k-1", range(S), s["base_lr"], 0.0, 8, s, recorder, "k-1 targets, one-hot inputs (8-3-7)"), 1)
-        b1 = _group(train("k", range(S), s["base_lr"], 0.0, 1, s, recorder, "batch size 1"), 1)
+        S, base_lr = s["seeds"], s["base_lr"]
+        wds, wd_seeds = grid(s["weight_decays"], S)
+        lrs, lr_seeds = grid(s["learning_rates"], S)
+        k, k1, k1t = recipe("k"), recipe("k-1", "k-1"), recipe("k-1")
+        # the recording callbacks are made here, in this order, so the run store numbers the
+        # fits the same way whichever of them ends first
+        jobs = {
+            # the weight decay and learning rate sweeps differ only in per-model settings (lr,
+            # lambda), so they train as one ensemble of 55 (logged at the learning rate sweep's
+            # finer interval; the weight decay runs keep their own interval's logs, see _subset)
+            "wd_lr": partial(train, "k", wd_seeds + lr_seeds, [base_lr] * len(wds) + lrs,
+                             wds + [0.0] * len(lrs), 8, s,
+                             recorder.callback(k, "weight decay and learning rate sweeps, one ensemble"),
+                             log_every=s["lr_log_every"]),
+            "k1": partial(train, "k-1", range(S), base_lr, 0.0, 8, s,
+                          recorder.callback(k1, "k-1 inputs and targets (7-3-7)"), input_encoding="k-1"),
+            "k1t": partial(train, "k-1", range(S), base_lr, 0.0, 8, s,
+                           recorder.callback(k1t, "k-1 targets, one-hot inputs (8-3-7)")),
+            "b1": partial(train, "k", range(S), base_lr, 0.0, 1, s, recorder.callback(k, "batch size 1")),
+        }
+        runs = side_by_side(jobs)
+        both, n_wd = runs["wd_lr"], len(wds)
+        wd = _group(_subset(both, slice(0, n_wd), s["log_every"], s["lr_log_every"]), len(s["weight_decays"]))
+        lr = _group(_subset(both, slice(n_wd, None)), len(s["learning_rates"]))
+        k1, k1t, b1 = (_group(runs[name], 1) for name in ("k1", "k1t", "b1"))
         i0 = s["weight_decays"].index(0.0)
         base = {k: (v[i0:i0 + 1] if isinstance(v, np.ndarray) and v.ndim >= 2 else v) for k, v in wd.items()}
         for key in ("params", "init_params"):

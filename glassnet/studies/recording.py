@@ -90,15 +90,16 @@ class Recorder:
 
         config = {"study": self.study, "quick": quick,
                   "settings": json.loads(json.dumps(self.settings, default=str))}
+        runs = sorted(self.runs, key=lambda r: r["fit"])  # fits that ran side by side end in any order
         # the rows first (pending), then each run's result with its weights file, as a sweep
         # stores a job's result
         sweep_id = st.record_external(
             f"study:{self.study}", [{"config": r["config"], "params": r["params"], "seed": r["seed"],
-                                     "status": "pending"} for r in self.runs],
+                                     "status": "pending"} for r in runs],
             kind="study", command=command, config=config)
         ids = [row["id"] for row in st.runs(sweep_id)]
         host = socket.gethostname()
-        for rid, r in zip(ids, self.runs):
+        for rid, r in zip(ids, runs):
             st.write_result({"job": f"study:{self.study} fit {r['fit']}", "host": host, "started": r["started"],
                              "seconds": r["seconds"], "header": r["header"],
                              "runs": [{"id": rid, "status": r["status"], "stopped_at": r["stopped_at"],
@@ -118,6 +119,10 @@ class FitRecord(Callback):
         self.recorder, self.data, self.note, self.reason = recorder, data, note, reason
         self.problem: str | None = reason
         self.started = 0.0
+        # numbered when made, not when done: fits trained side by side on threads (a study's
+        # independent sweeps) keep the numbers and the stored order of the order they were set up
+        recorder.fits += 1
+        self.number = recorder.fits
 
     def on_train_begin(self, state):
         self.started = time.time()
@@ -126,16 +131,16 @@ class FitRecord(Callback):
 
     def on_train_end(self, state):
         rec = self.recorder
-        rec.fits += 1
+        number = self.number
         t = state.trainer
         model, hist = t.model, t.history
         M = model.M
-        group = f"fit {rec.fits}: {_architecture(model)}"
+        group = f"fit {number}: {_architecture(model)}"
         per_model = _per_model_values(t)
         seeds = [int(s) for s in model.seeds]
         batch = t.batch_size
         header = architecture_header(model)
-        what = f"fit {rec.fits}" + (f" ({self.note})" if self.note else "")
+        what = f"fit {number}" + (f" ({self.note})" if self.note else "")
         threads = "" if rec.blas_threads is None else \
             f"; trained with {rec.blas_threads} BLAS thread(s): re-run with OPENBLAS_NUM_THREADS={rec.blas_threads}"
         for m in range(M):
@@ -158,7 +163,7 @@ class FitRecord(Callback):
             weights = {f"param/{l.name}/{s}": p.value[m].copy() for l in model.layers for s, p in l.params.items()}
             weights.update({f"buffer/{l.name}/{s}": b[m].copy() for l in model.layers for s, b in l.buffers.items()})
             rec.runs.append({
-                "fit": rec.fits, "config": _stored(config), "params": params, "seed": seeds[m],
+                "fit": number, "config": _stored(config), "params": params, "seed": seeds[m],
                 "status": hist.status[m], "steps_done": int(hist.steps_done), "stopped_at": int(hist.stopped_at[m]),
                 "seconds": float(hist.seconds) / M, "started": self.started, "metrics": metrics, "curves": curves,
                 "weights": weights, "header": header})
