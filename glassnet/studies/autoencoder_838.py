@@ -13,6 +13,12 @@ threshold within a few hundred steps); batch size 8 (full) vs 1. The lambda = 0 
 the "k" and "batch 8" runs (same seeds, same settings). The initial weights are kept (the seed's
 Figure 2 shows them).
 
+How it trains (speed only; ``tests/studies/test_autoencoder_measure.py`` checks it changes no
+number beyond rounding): the weight decay and learning rate sweeps differ only in per-model lr
+and lambda, so they are one ensemble of 55, split afterwards; that fit and the three small ones
+(k-1, k-1 targets, batch 1) run side by side on threads, which the compiled training segments
+allow (they release the GIL).
+
 The quick mode keeps every sweep but trains 8,000 steps at a base learning rate of 0.5 instead
 of 400,000 at 0.01: lr x steps (the distance travelled along the gradient flow) is the same
 4,000, so the base runs follow nearly the same path, plateau included, 50x faster.
