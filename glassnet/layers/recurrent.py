@@ -33,10 +33,12 @@ the output at t and through every later step) -- how gradients vanish or explode
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from .. import activations as acts
+from .. import fast
 from .. import initializers as inits
 from .. import regularizers as regs
 from ..errors import GlassnetError
@@ -54,6 +56,24 @@ def _sigmoid(z):
     e += 1
     return np.reciprocal(e, out=e)
 
+
+
+class _StepViews(Sequence):
+    """``views(t)`` for t = 0..T-1, made on access: the per-step caches (``_caches``, ``_prev``) the
+    reference loop keeps as lists, read from the fast path's arrays over time."""
+
+    def __init__(self, views, T):
+        self._views, self._T = views, T
+
+    def __len__(self):
+        return self._T
+
+    def __getitem__(self, t):
+        if isinstance(t, slice):
+            return [self._views(k) for k in range(*t.indices(self._T))]
+        if not -self._T <= t < self._T:
+            raise IndexError(t)
+        return self._views(t % self._T)
 
 
 class Recurrent(Layer):
@@ -115,6 +135,7 @@ class Recurrent(Layer):
         self.step_grad_norms = None
         self.final_state = None
         self._caches = self._prev = self._x = self._h_in = self._keep = None
+        self._fast_cache = None  # the fast path's arrays over time, when it ran the forward loop
 
     # -- construction ---------------------------------------------------------------------------
     def compute_output_shape(self, input_shape):
@@ -170,7 +191,6 @@ class Recurrent(Layer):
             x = x[None]
         M = self.weight_ih.value.shape[0]
         L, B, T, C = x.shape
-        H = self.units
         keep = self._keep_mask(x, mask, M)
         # the input side of every step at once, one matrix product: ax_t = W_ih x_t + b_ih (+ b_hh)
         x_steps = np.ascontiguousarray(x.transpose(0, 3, 2, 1))  # (L, C, T, B), L = M or 1 (shared)
@@ -180,6 +200,48 @@ class Recurrent(Layer):
             ax += bias[:, :, None]
         ax = ax.reshape(M, -1, T, B)
         state = self._start(self.initial_state if initial_state is None else initial_state, M, B, ax.dtype)
+        state, hs = self._forward_steps(ax, state, keep)
+        self._x, self._keep = x_steps, keep
+        final = tuple(s.swapaxes(-1, -2) for s in state)  # back to (M, B, H)
+        self.final_state = final[0] if len(final) == 1 else final
+        if hs is not None:
+            return np.ascontiguousarray(hs.transpose(0, 3, 2, 1))  # (M, B, T, H)
+        return np.ascontiguousarray(final[0])
+
+    def backward(self, dy):
+        x_steps, h_in, keep, W_hh = self._x, self._h_in, self._keep, self.weight_hh.value
+        M, GH, H = W_hh.shape[0], W_hh.shape[1], self.units
+        L, C, T, B = x_steps.shape
+        dstate = [np.zeros((M, H, B), dy.dtype) for _ in self.state_names]
+        dy_steps = None
+        if self.return_sequences:
+            dy_steps = np.ascontiguousarray(dy.transpose(0, 3, 2, 1))  # (M, H, T, B)
+        else:
+            dstate[0] = dy.swapaxes(-1, -2)
+        dax, dah, dh, dstate = self._backward_steps(dstate, dy_steps, keep)
+        dah = dax if dah is None else dah
+        # weight gradients: sums over every step and sample, one product each (the arrays over
+        # time are (M, features, T, B), so every step's columns already lie side by side)
+        dax, dah = dax.reshape(M, GH, T * B), dah.reshape(M, GH, T * B)
+        self.weight_ih.grad = dax @ x_steps.reshape(L, C, T * B).swapaxes(-1, -2)
+        self.weight_hh.grad = dah @ h_in.reshape(M, H, T * B).swapaxes(-1, -2)
+        if self.use_bias:
+            self.bias_ih.grad = dax.sum(axis=-1)
+            self.bias_hh.grad = dah.sum(axis=-1)
+        self.step_grad_norms = np.sqrt(np.einsum("mthb,mthb->mt", dh, dh))
+        grads = tuple(d.swapaxes(-1, -2) for d in dstate)  # (M, B, H)
+        self.initial_state_grad = grads[0] if len(grads) == 1 else grads
+        if not self.need_input_grad:
+            return None
+        dx = self.weight_ih.value.swapaxes(-1, -2) @ dax  # dL/dx_t = W_ih^T dax_t: (M, C, T*B)
+        return np.ascontiguousarray(dx.reshape(M, C, T, B).transpose(0, 3, 2, 1))  # (M, B, T, C)
+
+    def _forward_steps(self, ax, state, keep):
+        """The loop over time: ``(final state, hs)`` from ``ax`` ``(M, G*H, T, B)`` and the initial
+        state; ``hs`` ``(M, H, T, B)`` is every step's output (None without ``return_sequences``).
+        Keeps what backward needs (``_caches``, ``_prev``, ``_h_in``)."""
+        M, _, T, B = ax.shape
+        H = self.units
         caches, prev = [], []
         h_in = np.empty((M, H, T, B), ax.dtype)  # the hidden state entering each step (for dW_hh)
         hs = np.empty((M, H, T, B), ax.dtype) if self.return_sequences else None
@@ -194,28 +256,24 @@ class Recurrent(Layer):
             state = new
             if hs is not None:
                 hs[:, :, t] = state[0]
-        self._caches, self._prev, self._x, self._h_in, self._keep = caches, prev, x_steps, h_in, keep
-        final = tuple(s.swapaxes(-1, -2) for s in state)  # back to (M, B, H)
-        self.final_state = final[0] if len(final) == 1 else final
-        if hs is not None:
-            return np.ascontiguousarray(hs.transpose(0, 3, 2, 1))  # (M, B, T, H)
-        return np.ascontiguousarray(final[0])
+        self._caches, self._prev, self._h_in = caches, prev, h_in
+        return state, hs
 
-    def backward(self, dy):
-        x_steps, h_in, keep, W_hh = self._x, self._h_in, self._keep, self.weight_hh.value
+    def _backward_steps(self, dstate, dy_steps, keep):
+        """Backprop through time: ``(dax, dah, dh, dstate)`` -- the pre-activation gradients of every
+        step ``(M, G*H, T, B)`` (``dah`` None when it equals ``dax``), dL/dh_t ``(M, T, H, B)`` and
+        the gradient reaching the initial state -- from ``dstate``, what reaches the final state,
+        and ``dy_steps`` ``(M, H, T, B)``, dL/d(output) of every step (None: the last state only)."""
+        W_hh = self.weight_hh.value
         M, GH, H = W_hh.shape[0], W_hh.shape[1], self.units
-        L, C, T, B = x_steps.shape
-        dstate = [np.zeros((M, H, B), dy.dtype) for _ in self.state_names]
-        if self.return_sequences:
-            dy_steps = np.ascontiguousarray(dy.transpose(0, 3, 2, 1))  # (M, H, T, B)
-        else:
-            dstate[0] = dy.swapaxes(-1, -2)
-        dax = np.empty((M, GH, T, B), dy.dtype)  # dL/d(W_ih x_t + b_ih) of every step
-        dah = None                               # dL/d(W_hh h_{t-1} + b_hh); the same array unless the cell differs
-        dh = np.empty((M, T, H, B), dy.dtype)    # dL/dh_t, for the per-step norms
+        T, B = self._h_in.shape[2], self._h_in.shape[3]
+        dtype = dstate[0].dtype
+        dax = np.empty((M, GH, T, B), dtype)  # dL/d(W_ih x_t + b_ih) of every step
+        dah = None                            # dL/d(W_hh h_{t-1} + b_hh); the same array unless the cell differs
+        dh = np.empty((M, T, H, B), dtype)    # dL/dh_t, for the per-step norms
         W_hh_T = W_hh.swapaxes(-1, -2)
         for t in reversed(range(T)):
-            if self.return_sequences:
+            if dy_steps is not None:
                 dstate[0] = dstate[0] + dy_steps[:, :, t]
             dh[:, t] = dstate[0]
             if keep is not None:  # state_t = k*cell(...) + (1-k)*state_{t-1}
@@ -233,22 +291,7 @@ class Recurrent(Layer):
             dstate = [dh_prev if direct[0] is None else dh_prev + direct[0]] + list(direct[1:])
             if keep is not None:
                 dstate = [d + c for d, c in zip(dstate, carried)]
-        dah = dax if dah is None else dah
-        # weight gradients: sums over every step and sample, one product each (the arrays over
-        # time are (M, features, T, B), so every step's columns already lie side by side)
-        dax, dah = dax.reshape(M, GH, T * B), dah.reshape(M, GH, T * B)
-        self.weight_ih.grad = dax @ x_steps.reshape(L, C, T * B).swapaxes(-1, -2)
-        self.weight_hh.grad = dah @ h_in.reshape(M, H, T * B).swapaxes(-1, -2)
-        if self.use_bias:
-            self.bias_ih.grad = dax.sum(axis=-1)
-            self.bias_hh.grad = dah.sum(axis=-1)
-        self.step_grad_norms = np.sqrt(np.einsum("mthb,mthb->mt", dh, dh))
-        grads = tuple(d.swapaxes(-1, -2) for d in dstate)  # (M, B, H)
-        self.initial_state_grad = grads[0] if len(grads) == 1 else grads
-        if not self.need_input_grad:
-            return None
-        dx = self.weight_ih.value.swapaxes(-1, -2) @ dax  # dL/dx_t = W_ih^T dax_t: (M, C, T*B)
-        return np.ascontiguousarray(dx.reshape(M, C, T, B).transpose(0, 3, 2, 1))  # (M, B, T, C)
+        return dax, dah, dh, dstate
 
     # -- inputs ---------------------------------------------------------------------------------
     def _keep_mask(self, x, mask, M):
@@ -320,7 +363,7 @@ class Recurrent(Layer):
     def __getstate__(self):
         """Copies and pickles leave the per-step caches behind."""
         state = self.__dict__.copy()
-        state.update(_caches=None, _prev=None, _x=None, _h_in=None, _keep=None)
+        state.update(_caches=None, _prev=None, _x=None, _h_in=None, _keep=None, _fast_cache=None)
         return state
 
 
@@ -358,6 +401,9 @@ class SimpleRNN(Recurrent):
 
     def config(self):
         return {**super().config(), "activation": self.fn.config()}
+
+
+FAST_KERNEL = "lstm"  # glassnet.fast.lstm.KERNEL, named here so the check needs no Numba
 
 
 @layer_types.register("lstm")
@@ -403,6 +449,45 @@ class LSTM(Recurrent):
         di, df, dg = dc * g, dc * c_prev, dc * i
         da = [di * i * (1 - i), df * f * (1 - f), dg * (1 - g * g), do * o * (1 - o)]
         return da, da, (None, dc * f)
+
+    # -- the fast path: the whole time loop compiled (glassnet.fast.lstm; tests/fast/test_lstm.py) --
+    def _fast_ok(self, *arrays):
+        """Whether the compiled loop may run: the switch is on, the kernel works, one float dtype."""
+        dtype = self.weight_hh.value.dtype
+        return (dtype in (np.float32, np.float64) and all(a is None or a.dtype == dtype for a in arrays)
+                and fast.available(FAST_KERNEL))
+
+    def _forward_steps(self, ax, state, keep):
+        self._fast_cache = None
+        if self._fast_ok(ax, *state):
+            try:
+                from ..fast import lstm as fast_lstm  # noqa: PLC0415 - Numba loads only when the fast path runs
+                h, c, gates, tanh_c, h_in, c_in, hs = fast_lstm.forward(ax, self.weight_hh.value, state[0], state[1],
+                                                                        keep, self.return_sequences)
+            except Exception as exc:  # noqa: BLE001 - a fast path never raises: the reference takes over
+                fast.mark_broken(FAST_KERNEL, exc)
+            else:
+                H, T = self.units, ax.shape[2]
+                self._fast_cache = (gates, tanh_c, c_in)
+                self._h_in = h_in
+                # the reference's per-step caches, as views (the glass box and a reference backward read them)
+                self._caches = _StepViews(lambda t: (gates[:, :H, t], gates[:, H:2 * H, t], gates[:, 2 * H:3 * H, t],
+                                                     gates[:, 3 * H:, t], tanh_c[:, :, t]), T)
+                self._prev = _StepViews(lambda t: (h_in[:, :, t], c_in[:, :, t]), T)
+                return (h, c), hs
+        return super()._forward_steps(ax, state, keep)
+
+    def _backward_steps(self, dstate, dy_steps, keep):
+        cache = getattr(self, "_fast_cache", None)
+        if cache is not None and self._fast_ok(cache[0], dy_steps, *dstate):
+            try:
+                from ..fast import lstm as fast_lstm  # noqa: PLC0415
+                dax, dh, dh0, dc0 = fast_lstm.backward(*cache, self.weight_hh.value, keep, dy_steps, *dstate)
+            except Exception as exc:  # noqa: BLE001
+                fast.mark_broken(FAST_KERNEL, exc)
+            else:
+                return dax, None, dh, [dh0, dc0]
+        return super()._backward_steps(dstate, dy_steps, keep)
 
 
 @layer_types.register("gru")

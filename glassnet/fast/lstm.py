@@ -1,0 +1,316 @@
+"""The LSTM's time loop compiled: the recurrent product, the gates and the cell update of every
+step in one kernel, forward and backward (the fast path of :class:`glassnet.layers.LSTM`).
+
+The reference (:class:`glassnet.layers.recurrent.Recurrent` with ``LSTM.cell`` /
+``LSTM.cell_backward``) runs about twenty NumPy calls per step: a stacked ``W_hh @ h``, four gate
+activations, the cell update and, backward, as many again. With small blocks (the ``lstm16``
+benchmark: 16 models, H = 16, B = 32) each call costs more in dispatch than in arithmetic, and a
+``(4H, H) @ (H, B)`` product is just big enough for OpenBLAS to start its threads, which on a
+busy 2-core machine cost 60x the product itself (measured: 1.4 ms instead of 25 us for
+``(256, 64) @ (64, 32)`` float32 with 2 threads under load). Here each model's whole sequence is
+one loop nest; the recurrent products are plain loops (vectorized over the batch, the contiguous
+axis), so they never wake BLAS threads. The big products -- the input projections of all steps
+before the loop, the weight gradients and dL/dx after it -- stay in NumPy/BLAS, in the layer.
+
+Per model m and step t (the reference's maths and its order of operations; layout below)::
+
+    a   = W_hh h_{t-1} + ax_t                  ax_t = W_ih x_t + b_ih + b_hh (the layer's product)
+    i, f, g, o = sig(a_i), sig(a_f), tanh(a_g), sig(a_o)
+    c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
+    (masked step, keep k in {0, 1}:  s_t = k * s_t + (1 - k) * s_{t-1} for s = h, c)
+
+    backward, from dh (dL/dh_t, + dL/dy_t) and dc (dL/dc_t):
+    carried = (1 - k) * (dh, dc);   dh, dc = k * dh, k * dc
+    do = dh * tanh(c_t);   dc = dc + dh * o * (1 - tanh(c_t)^2)
+    da = (dc * g * i (1 - i),  dc * c_{t-1} * f (1 - f),  dc * i * (1 - g^2),  do * o (1 - o))
+    dh_{t-1} = W_hh^T da (+ carried dh),   dc_{t-1} = dc * f (+ carried dc)
+
+The sigmoid and tanh are :mod:`glassnet.fast.elementwise`'s (arithmetic only, so the batch loops
+vectorize; a few ulps from NumPy's). Everything else is computed in the arrays' dtype in the
+reference's order, so float64 results match it to rounding of the products' sums (BLAS sums in
+its own order) and float32 results within float32 rounding (``tests/fast/test_lstm.py``).
+
+Layout (the reference's feature-major one): arrays over time are ``(M, features, T, B)``, so row
+``j`` of step ``t`` is the contiguous ``x[m, j, t, :]``; states ``(M, H, B)``. Imported only after
+:func:`glassnet.fast.available` found Numba (``import glassnet`` never loads it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from glassnet.fast.elementwise import vsigmoid, vtanh
+
+KERNEL = "lstm"  # the name in glassnet.fast.available() / mark_broken()
+
+
+def forward(ax, W_hh, h0, c0, keep, want_hs):
+    """The forward time loop. ``ax`` ``(M, 4H, T, B)`` (read only), ``W_hh`` ``(M, 4H, H)``,
+    ``h0``/``c0`` ``(M, H, B)`` (any strides), ``keep`` ``(L, B, T)`` (L = M or 1) or None.
+
+    Returns ``(h, c, gates, tanh_c, h_in, c_in, hs)``: the final state ``(M, H, B)``; per step the
+    gates i, f, g, o ``(M, 4H, T, B)``, tanh(c_t), and the h and c entering it
+    ``(M, H, T, B)``; the output h_t of every step ``(M, H, T, B)`` if ``want_hs`` else None."""
+    M, G4, T, B = ax.shape
+    H = G4 // 4
+    dt = ax.dtype
+    h = np.array(h0, dt, order="C")  # the kernel's running state, updated in place
+    c = np.array(c0, dt, order="C")
+    gates = np.empty((M, G4, T, B), dt)
+    tanh_c, h_in, c_in = (np.empty((M, H, T, B), dt) for _ in range(3))
+    hs = np.empty((M, H, T, B), dt) if want_hs else np.empty((1, 1, 1, 1), dt)
+    k = _keep_steps(keep, dt)
+    _forward(np.ascontiguousarray(ax), gates, np.ascontiguousarray(W_hh), h, c, k, keep is not None, tanh_c, h_in,
+             c_in, hs, want_hs)
+    return h, c, gates, tanh_c, h_in, c_in, hs if want_hs else None
+
+
+def backward(gates, tanh_c, c_in, W_hh, keep, dy, dh, dc):
+    """The backward time loop, from the forward's caches. ``dy`` ``(M, H, T, B)``: dL/dh_t of every
+    step's output (None: only the last state has a gradient); ``dh``/``dc`` ``(M, H, B)``: what
+    reaches the final state.
+
+    Returns ``(dax, dh_steps, dh0, dc0)``: the pre-activation gradients ``(M, 4H, T, B)`` (the
+    input and hidden sides are equal for the LSTM), dL/dh_t of every step ``(M, T, H, B)`` (for
+    the per-step norms), and the gradients reaching the initial state ``(M, H, B)``."""
+    M, G4, T, B = gates.shape
+    H = G4 // 4
+    dt = gates.dtype
+    dh = np.array(dh, dt, order="C")
+    dc = np.array(dc, dt, order="C")
+    dax = np.empty((M, G4, T, B), dt)
+    dh_steps = np.empty((M, T, H, B), dt)
+    dys = np.empty((1, 1, 1, 1), dt) if dy is None else np.ascontiguousarray(dy, dt)
+    k = _keep_steps(keep, dt)
+    _backward(gates, tanh_c, c_in, np.ascontiguousarray(W_hh), k, keep is not None, dys, dy is not None,
+              dh, dc, dax, dh_steps)
+    return dax, dh_steps, dh, dc
+
+
+def _keep_steps(keep, dt):
+    """``(L, T, B)`` contiguous (step t of model m is a contiguous row), or a dummy."""
+    if keep is None:
+        return np.ones((1, 1, 1), dt)
+    return np.ascontiguousarray(np.asarray(keep, dt).transpose(0, 2, 1))
+
+
+# -- kernels ----------------------------------------------------------------------------------
+# error_model="numpy": a division does not test for zero (Python's check is a branch that keeps
+# the batch loops from vectorizing). Models are independent: each model's sequence is run whole
+# (its state and weights stay in cache), with every innermost loop over the batch.
+@njit(cache=True, nogil=True, error_model="numpy")
+def _forward(ax, gates, W, h, c, keep, has_keep, tanh_c, h_in, c_in, hs, want_hs):  # pragma: no cover - compiled
+    """Steps t = 0..T-1 of every model; ``h``, ``c`` hold the initial state on entry, the final
+    one on return."""
+    M, G4, T, B = gates.shape
+    H = G4 // 4
+    one = np.ones(1, gates.dtype)[0]
+    a = np.empty((G4, B), gates.dtype)   # W_hh h of one step
+    for m in range(M):
+        km = min(m, keep.shape[0] - 1)
+        for t in range(T):
+            for r in range(H):
+                for b in range(B):
+                    h_in[m, r, t, b] = h[m, r, b]
+                    c_in[m, r, t, b] = c[m, r, b]
+            _matvec(W[m], h[m], a)
+            for j in range(G4):                 # gates = act(W_hh h + ax)
+                if 2 * H <= j < 3 * H:
+                    for b in range(B):
+                        gates[m, j, t, b] = tanh(a[j, b] + ax[m, j, t, b])
+                else:
+                    for b in range(B):
+                        gates[m, j, t, b] = sigmoid(a[j, b] + ax[m, j, t, b])
+            for r in range(H):
+                for b in range(B):
+                    i = gates[m, r, t, b]
+                    f = gates[m, H + r, t, b]
+                    g = gates[m, 2 * H + r, t, b]
+                    o = gates[m, 3 * H + r, t, b]
+                    cn = f * c[m, r, b] + i * g
+                    tanh_c[m, r, t, b] = tanh(cn)
+                    hn = o * tanh_c[m, r, t, b]
+                    if has_keep:
+                        k = keep[km, t, b]
+                        hn = k * hn + (one - k) * h[m, r, b]
+                        cn = k * cn + (one - k) * c[m, r, b]
+                    h[m, r, b] = hn
+                    c[m, r, b] = cn
+                    if want_hs:
+                        hs[m, r, t, b] = hn
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, dh_steps):  # pragma: no cover
+    """Steps t = T-1..0 of every model; ``dh``, ``dc`` hold the gradient at the final state on
+    entry, at the initial state on return."""
+    M, G4, T, B = gates.shape
+    H = G4 // 4
+    dt = gates.dtype
+    one = np.ones(1, dt)[0]
+    da = np.empty((G4, B), dt)        # the step's pre-activation gradients
+    dhp = np.empty((H, B), dt)        # W_hh^T da
+    ch = np.zeros((H, B), dt)         # the carried parts at a masked step
+    cc = np.zeros((H, B), dt)
+    for m in range(M):
+        km = min(m, keep.shape[0] - 1)
+        for t in range(T - 1, -1, -1):
+            for r in range(H):
+                for b in range(B):
+                    d = dh[m, r, b] + dy[m, r, t, b] if has_dy else dh[m, r, b]
+                    dh_steps[m, t, r, b] = d
+                    e = dc[m, r, b]
+                    if has_keep:
+                        k = keep[km, t, b]
+                        ch[r, b] = (one - k) * d
+                        cc[r, b] = (one - k) * e
+                        d = k * d
+                        e = k * e
+                    i = gates[m, r, t, b]
+                    f = gates[m, H + r, t, b]
+                    g = gates[m, 2 * H + r, t, b]
+                    o = gates[m, 3 * H + r, t, b]
+                    tc = tanh_c[m, r, t, b]
+                    do = d * tc
+                    dcell = e + d * o * (one - tc * tc)
+                    da[r, b] = dcell * g * i * (one - i)
+                    da[H + r, b] = dcell * c_in[m, r, t, b] * f * (one - f)
+                    da[2 * H + r, b] = dcell * i * (one - g * g)
+                    da[3 * H + r, b] = do * o * (one - o)
+                    dc[m, r, b] = dcell * f
+            for j in range(G4):
+                for b in range(B):
+                    dax[m, j, t, b] = da[j, b]
+            _matvec_t(W[m], da, dhp)
+            for r in range(H):
+                for b in range(B):
+                    if has_keep:
+                        dh[m, r, b] = dhp[r, b] + ch[r, b]
+                        dc[m, r, b] = dc[m, r, b] + cc[r, b]
+                    else:
+                        dh[m, r, b] = dhp[r, b]
+
+
+# -- the recurrent products --------------------------------------------------------------------
+# Written out rather than BLAS: at these sizes a BLAS call costs more in overhead (and, with 2
+# threads on a busy machine, in waking its threads) than the arithmetic. The batch loop is
+# innermost (contiguous, vectorized); summing 8 (4) products per pass over a row of ``out`` keeps
+# the loop from waiting on its own load-add-store chain: 2x faster than one product a pass, as
+# fast as single-threaded OpenBLAS for (256, 64) @ (64, 32). The sums' order is not BLAS's, which
+# is why float64 results agree with the reference to rounding rather than bit for bit.
+@njit(inline="always", nogil=True, error_model="numpy")
+def _matvec(W, h, out):  # pragma: no cover - compiled
+    """out = W h: ``(R, K) @ (K, B)``."""
+    R, K = W.shape
+    B = h.shape[1]
+    K8 = K - K % 8
+    for j in range(R):
+        for b in range(B):
+            out[j, b] = 0
+        for q in range(0, K8, 8):
+            w0, w1, w2, w3 = W[j, q], W[j, q + 1], W[j, q + 2], W[j, q + 3]
+            w4, w5, w6, w7 = W[j, q + 4], W[j, q + 5], W[j, q + 6], W[j, q + 7]
+            for b in range(B):
+                out[j, b] += (((w0 * h[q, b] + w1 * h[q + 1, b]) + (w2 * h[q + 2, b] + w3 * h[q + 3, b]))
+                              + ((w4 * h[q + 4, b] + w5 * h[q + 5, b]) + (w6 * h[q + 6, b] + w7 * h[q + 7, b])))
+        for q in range(K8, K):
+            w = W[j, q]
+            for b in range(B):
+                out[j, b] += w * h[q, b]
+
+
+@njit(inline="always", nogil=True, error_model="numpy")
+def _matvec_t(W, d, out):  # pragma: no cover - compiled
+    """out = W^T d: ``(R, K)^T @ (R, B)``, four rows of W a pass."""
+    R, K = W.shape
+    B = d.shape[1]
+    R4 = R - R % 4
+    for q in range(K):
+        for b in range(B):
+            out[q, b] = 0
+    for j in range(0, R4, 4):
+        for q in range(K):
+            w0, w1, w2, w3 = W[j, q], W[j + 1, q], W[j + 2, q], W[j + 3, q]
+            for b in range(B):
+                out[q, b] += (w0 * d[j, b] + w1 * d[j + 1, b]) + (w2 * d[j + 2, b] + w3 * d[j + 3, b])
+    for j in range(R4, R):
+        for q in range(K):
+            w = W[j, q]
+            for b in range(B):
+                out[q, b] += w * d[j, b]
+
+
+# -- the gates' sigmoid and tanh, by dtype ---------------------------------------------------------
+def sigmoid(z):
+    """1 / (1 + e^-z) in the argument's precision: float64 by :func:`glassnet.fast.elementwise.vsigmoid`,
+    float32 by :func:`_sigmoid32` (chosen when a kernel compiles)."""
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def tanh(z):
+    """tanh z in the argument's precision (float64: ``vtanh``, float32: :func:`_tanh32`)."""
+    return np.tanh(z)
+
+
+@overload(sigmoid)
+def _sigmoid_typed(z):  # pragma: no cover - compile-time dispatch
+    return (lambda z: _sigmoid32(z)) if z == types.float32 else (lambda z: vsigmoid(z))
+
+
+@overload(tanh)
+def _tanh_typed(z):  # pragma: no cover - compile-time dispatch
+    return (lambda z: _tanh32(z)) if z == types.float32 else (lambda z: vtanh(z))
+
+
+# float32 versions of elementwise.py's method (Cody-Waite reduction, then Cephes expf's degree-5
+# polynomial), computed in float32 throughout: 8 lanes a vector and a shorter polynomial make them
+# ~3x faster than the float64 functions on float32 gates (measured 2.7 against 8.9 ns/element).
+# Error against the exact values below 3 ulp for |z| < 80 (NumPy's float32 sigmoid: 3.1).
+# Clamps are written ``lo if x < lo else x`` so that NaN (every comparison false) stays NaN
+# without a NaN test, which kept the loops from vectorizing.
+F32_EXP_MIN = np.float32(-86.0)   # 2^(k-1) stays a normal float32
+F32_EXP_MAX = np.float32(88.0)
+
+
+@njit(inline="always", nogil=True)
+def _reduced32(x):  # pragma: no cover - compiled
+    """``(2^(k-1), e^r - 1)`` in float32, exp(x) = 2 * 2^(k-1) (1 + q); x clamped to [-86, 88]."""
+    xc = F32_EXP_MIN if x < F32_EXP_MIN else x
+    xc = F32_EXP_MAX if xc > F32_EXP_MAX else xc
+    t = xc * np.float32(1.44269504088896341) + np.float32(12582912.0)  # + 1.5 * 2^23 rounds to k
+    k = t - np.float32(12582912.0)
+    r = (xc - k * np.float32(0.693359375)) - k * np.float32(-2.12194440e-4)
+    p = np.float32(1.9875691500e-4)
+    p = p * r + np.float32(1.3981999507e-3)
+    p = p * r + np.float32(8.3334519073e-3)
+    p = p * r + np.float32(4.1665795894e-2)
+    p = p * r + np.float32(1.6666665459e-1)
+    p = p * r + np.float32(5.0000001201e-1)
+    q = p * r * r + r
+    # t's bits are those of 1.5 * 2^23 plus k: the exponent field of 2^(k-1) is k - 1 + 127
+    half_2k = np.int32((np.float32(t).view(np.int32) - np.int32(0x4B400000) + np.int32(126)) << np.int32(23))
+    return half_2k.view(np.float32), q
+
+
+@njit(inline="always", nogil=True)
+def _sigmoid32(z):  # pragma: no cover - compiled
+    """1 / (1 + e^-|z|) for z >= 0, e^-|z| / (1 + e^-|z|) below (nothing overflows; 0 below -86)."""
+    n = -abs(z)
+    h, q = _reduced32(n)
+    e = (h + h * q) * np.float32(2.0)
+    e = np.float32(0.0) if n < F32_EXP_MIN else e   # below, e^n is subnormal or 0: 0 (NumPy's limit)
+    s = np.float32(1.0) / (np.float32(1.0) + e)
+    return s if z >= 0 else e * s
+
+
+@njit(inline="always", nogil=True)
+def _tanh32(z):  # pragma: no cover - compiled
+    """sign(z) u / (u + 2), u = e^{2|z|} - 1 (|z| capped at 9, where tanh rounds to 1 in float32)."""
+    a = abs(z)
+    a = np.float32(9.0) if a > np.float32(9.0) else a
+    h, q = _reduced32(np.float32(2.0) * a)
+    u = (h * q + (h - np.float32(0.5))) * np.float32(2.0)   # e^{2a} - 1 without cancellation near 0
+    t = u / (u + np.float32(2.0))
+    return t if z >= 0 else -t

@@ -1,0 +1,259 @@
+"""The LSTM's compiled time loop (glassnet.fast.lstm) against the reference loop of
+glassnet.layers.recurrent:
+
+* forward and backward of one layer on both paths -- output, final state, the per-step caches the
+  glass box reads (``_caches``, ``_prev``), input and parameter gradients, ``step_grad_norms`` and
+  the initial-state gradient -- with and without ``return_sequences``, a shared input, an initial
+  state (argument or attribute), no bias, masks (per batch, per model, ``mask_value``); float64 to
+  1e-12, float32 within rounding;
+* a reference backward after a fast forward (the caches are views of the fast arrays);
+* the float32 sigmoid and tanh against exact values (a few ulps) and with NaN and infinities;
+* a few steps of ``fit`` equal on both paths, and gradcheck passing on the fast path;
+* the fallback: a kernel that raises gives exactly one ``FastPathWarning``, training runs on, and
+  the numbers are the reference's.
+
+Every comparison first checks that the fast path really ran (FastPathWarning is an error inside
+:func:`fresh_fast`, and a counter on the kernels): a silent fallback would otherwise make the
+equality tests compare the reference with itself.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import fast
+
+pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not installed")
+
+from glassnet.fast import lstm as fl  # noqa: E402 - after the skip
+
+KERNELS = ["_forward", "_backward"]
+
+
+def close(a, b, dtype):
+    """float64: 1e-12 relative (to the array's scale for entries near zero); float32: rounding."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape and a.dtype == b.dtype
+    rtol = 1e-12 if np.dtype(dtype) == np.float64 else 2e-5
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * max(1.0, float(np.nanmax(np.abs(b), initial=0))))
+
+
+@pytest.fixture
+def fresh_fast(monkeypatch):
+    """The fast path on, no kernel marked broken, FastPathWarning an error, and a count of the
+    kernels' calls (``calls[name]``)."""
+    monkeypatch.setattr(fast, "_broken", set())
+    calls = dict.fromkeys(KERNELS, 0)
+    for name in KERNELS:
+        real = getattr(fl, name)
+
+        def counted(*args, _real=real, _name=name):
+            calls[_name] += 1
+            return _real(*args)
+        monkeypatch.setattr(fl, name, counted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fast.FastPathWarning)
+        with fast.forced(True):
+            yield calls
+
+
+def one_layer(M, dtype, T=6, C=3, H=5, seed=0, **kw):
+    net = gn.Sequential([gn.LSTM(H, **kw)], input_shape=(T, C), seed=seed, models=None if M == 1 else M,
+                        dtype=dtype, bias_init=gn.init.Normal(std=0.3))
+    layer = net.layers[0]
+    layer.need_input_grad = True
+    return layer
+
+
+def run(layer, path, x, dy_seed=1, **kw):
+    """Everything a forward and backward leave, on ``path`` ("reference"/"fast")."""
+    with fast.reference() if path == "reference" else fast.forced(True):
+        y = layer.forward(x, True, **kw)
+        caches = [np.array(c) for step in layer._caches for c in step]
+        prev = [np.array(p) for step in layer._prev for p in step]
+        dy = np.random.default_rng(dy_seed).standard_normal(y.shape).astype(y.dtype)
+        dx = layer.backward(dy)
+    out = {"y": y, "dx": dx, "norms": layer.step_grad_norms, "h_in": np.array(layer._h_in)}
+    out.update({f"final{i}": np.array(s) for i, s in enumerate(layer.final_state)})
+    out.update({f"state_grad{i}": np.array(g) for i, g in enumerate(layer.initial_state_grad)})
+    out.update({f"cache{i}": c for i, c in enumerate(caches)})
+    out.update({f"prev{i}": p for i, p in enumerate(prev)})
+    out.update({k: np.array(p.grad) for k, p in layer.params.items()})
+    return out
+
+
+def assert_same(ref, got, dtype):
+    assert got.keys() == ref.keys()
+    for k in ref:
+        close(got[k], ref[k], dtype)
+
+
+CASES = [  # return_sequences, shared input, initial state (None / "argument" / "attribute"), use_bias
+    (False, False, None, True),
+    (True, False, None, True),
+    (True, True, "argument", True),
+    (False, True, "attribute", False),
+    (True, False, "argument", False),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("M", [1, 3])
+@pytest.mark.parametrize("case", CASES, ids=["last", "seq", "seq_shared_h0arg", "last_shared_h0attr_nobias",
+                                             "seq_h0arg_nobias"])
+def test_fast_equals_reference(case, M, dtype, fresh_fast):
+    return_sequences, shared, init, use_bias = case
+    B, T, C, H = 4, 6, 3, 5
+    layer = one_layer(M, dtype, T, C, H, return_sequences=return_sequences, use_bias=use_bias)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((B, T, C) if shared or M == 1 else (M, B, T, C)).astype(dtype)
+    state = (rng.standard_normal((M, B, H)), rng.standard_normal((B, H)))  # h0 per model, c0 shared
+    kw = {}
+    if init == "attribute":
+        layer.initial_state = state
+    elif init == "argument":
+        kw["initial_state"] = state
+    ref = run(layer, "reference", x, **kw)
+    got = run(layer, "fast", x, **kw)
+    assert fresh_fast == {"_forward": 1, "_backward": 1}
+    assert_same(ref, got, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("mask", ["batch", "per_model", "mask_value"])
+def test_masked_fast_equals_reference(mask, dtype, fresh_fast):
+    M, B, T, C, H = 3, 4, 7, 2, 6
+    layer = one_layer(M, dtype, T, C, H, return_sequences=mask != "batch",
+                      mask_value=-1.0 if mask == "mask_value" else None)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((M, B, T, C)).astype(dtype)
+    keep = rng.random((M, B, T) if mask == "per_model" else (B, T)) < 0.6
+    kw = {}
+    if mask == "mask_value":
+        x[:, ~keep] = -1.0
+    else:
+        kw["mask"] = keep
+    ref = run(layer, "reference", x, **kw)
+    got = run(layer, "fast", x, **kw)
+    assert fresh_fast == {"_forward": 1, "_backward": 1}
+    assert_same(ref, got, dtype)
+
+
+def test_reference_backward_after_fast_forward(monkeypatch):
+    """The fast forward leaves the reference's per-step caches (as views), so a reference backward
+    -- after the switch was turned off, or a failing backward kernel -- gives the same gradients."""
+    monkeypatch.setattr(fast, "_broken", set())
+    layer = one_layer(2, "float64", return_sequences=True)
+    x = np.random.default_rng(0).standard_normal((2, 4, 6, 3))
+    ref = run(layer, "reference", x)
+    with fast.forced(True):
+        y = layer.forward(x, True)
+        assert layer._fast_cache is not None
+    with fast.reference():
+        dx = layer.backward(np.random.default_rng(1).standard_normal(y.shape))
+    close(dx, ref["dx"], "float64")
+    close(layer.weight_hh.grad, ref["weight_hh"], "float64")
+    with fast.forced(True):
+        layer.forward(x, True)
+        monkeypatch.setattr(fl, "_backward", lambda *a: 1 / 0)
+        with pytest.warns(fast.FastPathWarning, match="ZeroDivisionError"):
+            dx = layer.backward(np.random.default_rng(1).standard_normal(y.shape))
+    close(dx, ref["dx"], "float64")
+    close(layer.weight_ih.grad, ref["weight_ih"], "float64")
+
+
+def test_float32_gate_functions():
+    """The float32 sigmoid and tanh: a few ulps from the exact values, and NaN, +-inf, 0 and the
+    saturated ends right."""
+    nb = fast.numba()
+
+    @nb.njit(error_model="numpy")
+    def apply(x, s, t):
+        for i in range(x.size):
+            s[i] = fl.sigmoid(x[i])
+            t[i] = fl.tanh(x[i])
+
+    x = np.concatenate([np.linspace(-80, 80, 20001), np.linspace(-2, 2, 4001), np.geomspace(1e-9, 1, 500),
+                        -np.geomspace(1e-9, 1, 500)]).astype(np.float32)
+    s, t = np.empty_like(x), np.empty_like(x)
+    apply(x, s, t)
+    x64 = x.astype(np.float64)
+    for got, exact in ((s, 1 / (1 + np.exp(-x64))), (t, np.tanh(x64))):
+        ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+        assert np.max(np.abs(got - exact) / ulp) < 4
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 100.0, -100.0], np.float32)
+    s, t = np.empty_like(special), np.empty_like(special)
+    apply(special, s, t)
+    assert np.isnan(s[0]) and np.isnan(t[0])
+    np.testing.assert_array_equal(s[1:5], [1, 0, 0.5, 0.5])
+    np.testing.assert_array_equal(t[1:5], [1, -1, 0, 0])
+    assert s[5] == 1 and s[6] == 0 and t[5] == 1 and t[6] == -1
+
+
+def fit_once(path, dtype, M=None, steps=4):
+    """Losses (every step) and final parameters of a short ``fit`` of LSTM -> LSTM -> Dense."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((16, 8, 3)).astype(dtype)
+    y = rng.integers(0, 3, 16)
+    net = gn.Sequential([gn.LSTM(6, return_sequences=True), gn.LSTM(5), gn.Dense(3)], input_shape=(8, 3),
+                        seed=0, models=M, dtype=dtype)
+    with fast.reference() if path == "reference" else fast.forced(True):
+        hist = net.fit(x, y, loss="softmax_cross_entropy", optimizer=gn.SGD(lr=0.1, momentum=0.9),
+                       batch_size=8, steps=steps, log_every=1, progress=False)
+    return np.asarray(hist["loss"], dtype=np.float64), {k: np.array(v) for k, v in net.params.items()}
+
+
+def fit_both(dtype, M=None, steps=4):
+    return fit_once("reference", dtype, M, steps), fit_once("fast", dtype, M, steps)
+
+
+@pytest.mark.parametrize("dtype,M", [("float64", None), ("float64", 3), ("float32", None), ("float32", 3)])
+def test_fit_equal_on_both_paths(dtype, M, fresh_fast):
+    (loss0, p0), (loss1, p1) = fit_both(dtype, M)
+    assert fresh_fast["_forward"] > 0 and fresh_fast["_backward"] > 0
+    rtol = 1e-12 if dtype == "float64" else 1e-4  # float32: a few steps of rounding differences
+    np.testing.assert_allclose(loss1, loss0, rtol=rtol)
+    assert p1.keys() == p0.keys()
+    for k in p0:
+        np.testing.assert_allclose(p1[k], p0[k], rtol=rtol, atol=rtol * max(1.0, float(np.abs(p0[k]).max())))
+
+
+def test_gradcheck_passes_on_the_fast_path(fresh_fast):
+    rng = np.random.default_rng(0)
+    model = gn.Sequential([gn.LSTM(4, return_sequences=True), gn.LSTM(3), gn.Dense(2)], input_shape=(5, 2),
+                          seed=1, models=2)
+    gn.gradcheck(model, rng.standard_normal((3, 5, 2)), rng.standard_normal((3, 2)), "mse")
+    assert fresh_fast["_forward"] > 0 and fresh_fast["_backward"] > 0
+
+
+@pytest.mark.parametrize("broken", KERNELS)
+def test_fallback_one_warning_and_reference_numbers(broken, monkeypatch):
+    (loss_ref, p_ref), _ = fit_both("float64")
+    monkeypatch.setattr(fast, "_broken", set())
+
+    def fail(*args):
+        raise RuntimeError("kernel failed (test)")
+    monkeypatch.setattr(fl, broken, fail)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, (loss, p) = fit_both("float64")
+    fast_warnings = [w for w in caught if issubclass(w.category, fast.FastPathWarning)]
+    assert len(fast_warnings) == 1 and "'lstm'" in str(fast_warnings[0].message)
+    assert "lstm" in fast._broken and not fast.available("lstm")
+    np.testing.assert_allclose(loss, loss_ref, rtol=1e-12)
+    for k in p_ref:
+        np.testing.assert_allclose(p[k], p_ref[k], rtol=1e-12, atol=1e-12)
+
+
+def test_reference_switch_runs_no_kernel(monkeypatch):
+    monkeypatch.setattr(fast, "_broken", set())
+    for name in KERNELS:
+        monkeypatch.setattr(fl, name, lambda *a: 1 / 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fast.FastPathWarning)
+        with fast.reference():
+            fit_once("reference", "float64", steps=2)
