@@ -138,14 +138,22 @@ def test_conv2d_fast_equals_reference(kernel, strides, padding, use_bias, activa
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("images_per_chunk", [1, 2])
-def test_conv2d_input_gradient_in_chunks(images_per_chunk, dtype, monkeypatch, fresh_fast):
-    """dL/dx computed a few images at a time (a last, shorter chunk included) equals the reference."""
-    layer = one_layer(gn.Conv2D(4, 3, padding="same", activation="relu"), (6, 5, 3), 2, dtype)
-    monkeypatch.setattr(fc, "CHUNK_BYTES", images_per_chunk * 6 * 5 * 27 * np.dtype(dtype).itemsize)
-    x = np.random.default_rng(2).standard_normal((2, 5, 6, 5, 3)).astype(dtype)
-    ref, got = both_paths(layer, x)
+@pytest.mark.parametrize("channels,shared", [(3, False), (8, False), (8, True)], ids=["C3", "C8", "C8-shared"])
+def test_conv2d_in_chunks_of_images(images_per_chunk, channels, shared, dtype, monkeypatch, fresh_fast):
+    """Chunks of images (a last, shorter chunk included) equal the reference: dL/dx always; with
+    ``C >= CHUNK_MIN_CHANNELS`` also the forward GEMM and dL/dW, whose patches are not kept."""
+    assert fc.CHUNK_MIN_CHANNELS == 8
+    layer = one_layer(gn.Conv2D(4, 3, padding="same", activation="relu"), (6, 5, channels), 2, dtype)
+    monkeypatch.setattr(fc, "CHUNK_BYTES", images_per_chunk * 6 * 5 * 9 * channels * np.dtype(dtype).itemsize)
+    x = np.random.default_rng(2).standard_normal((5, 6, 5, channels) if shared else (2, 5, 6, 5, channels))
+    ref, got = both_paths(layer, x.astype(dtype))
+    chunks = -(-5 // images_per_chunk)
+    if channels >= 8:
+        assert "cols" in ref[1] and "cols" not in got[1] and layer._cols is None
+        del ref[1]["cols"]
+        assert fresh_fast["_im2col"] == 2 * chunks * (1 if shared else 2)  # forward, then for dL/dW
     assert_same(ref, got, dtype)
-    assert fresh_fast["_col2im"] == 2 * -(-5 // images_per_chunk)
+    assert fresh_fast["_col2im"] == 2 * chunks
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
