@@ -48,12 +48,12 @@ KERNEL = "loop"
 #: full batch, 3 x 8 x (8x3 + 3x8) = 1,152); up to :data:`MAX_BLAS_WORK` the steps still run
 #: compiled, one model at a time with a BLAS call per product
 #: (:func:`~glassnet.fast.dense_steps.dense_steps_blas`)
+#: Measured (16 models, CPU per model-step): 8-3-8 autoencoder, full batch of 8: loops 3.6 us, BLAS
+#: 5.7; 16-8-4 at batch 16 (7.7k): 9.9 vs 9.5; 64-8-10 at batch 32 (57k): 47 vs 18. The choice
+#: does not depend on the number of models (one model alone: loops 11.4, BLAS 5.7 us for the
+#: autoencoder), so a network trains with the same kernel, bit for bit, alone and in an ensemble
+#: (GlassnetSearchCV equals GridSearchCV exactly).
 MAX_STEP_WORK = 1 << 13
-#: fewer models than this run one at a time too: the model-minor loops vectorize over models, and
-#: below one SIMD width they are scalar (measured, 8-3-8 autoencoder, full batch of 8: 1 model
-#: 11.4 us per step with the loops, 5.7 with BLAS; 16 models 3.6 vs 5.7 us per model-step; a
-#: 64-8-10 MLP at batch 32, 16 models: loops 47, BLAS 18 us per model-step)
-MIN_LOOP_MODELS = 8
 #: beyond this (the 784-256-256-10 MLP at batch 32: 26M) the products dominate and NumPy's
 #: per-call costs don't matter: the reference runs
 MAX_BLAS_WORK = 1 << 22
@@ -88,7 +88,7 @@ class Plan:
         per_step = 0 if batcher.full else rows * (trainer.model.M if batcher.shuffle else 1)
         self.max_segment = max(MIN_SEGMENT, (1 << 20) // per_step) if per_step else 1 << 62
         #: one model at a time, BLAS per product (wide layers), or the model-minor loops
-        self.major = self.work > MAX_STEP_WORK or trainer.model.M < MIN_LOOP_MODELS
+        self.major = self.work > MAX_STEP_WORK
 
     def run(self, k: int) -> None:
         """Make ``k`` training updates in one compiled call, advancing everything the reference

@@ -116,12 +116,11 @@ CASES = {
 
 #: the two kernels: model-minor loops (small networks), one model at a time with BLAS (wider
 #: layers; forced here by lowering the threshold between them)
-KERNELS = {"loops": (1 << 30, 1), "blas": (0, 1)}
+KERNELS = {"loops": 1 << 30, "blas": 0}
 
 
 def _use(kernel, monkeypatch):
-    monkeypatch.setattr(loop, "MAX_STEP_WORK", KERNELS[kernel][0])
-    monkeypatch.setattr(loop, "MIN_LOOP_MODELS", KERNELS[kernel][1])
+    monkeypatch.setattr(loop, "MAX_STEP_WORK", KERNELS[kernel])
 
 
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
@@ -252,8 +251,8 @@ def test_wide_layers_run_one_model_at_a_time_and_huge_ones_on_the_reference():
     x = np.concatenate([x] * 13, axis=-1)  # 65 inputs
     x = np.concatenate([x] * 3)[:8]
     y = np.concatenate([y] * 3)[:8]
-    # work 3*32*(65w + 4w): 6.6k, 424k, 27M; fewer than 8 models: one at a time
-    for width, models, kind in [(1, 8, False), (1, 3, True), (64, 8, True), (4096, 8, None)]:
+    # work 3*32*(65w + 4w): 6.6k, 424k, 27M; the number of models does not change the kernel
+    for width, models, kind in [(1, 8, False), (1, 1, False), (64, 8, True), (64, 1, True), (4096, 8, None)]:
         xm, ym = x[:models], y[:models]
         model = gn.Sequential([gn.Dense(width, "relu"), gn.Dense(4)], input_shape=(65,), seed=0, models=models)
         tr = gn.Trainer(model, xm, ym, loss="softmax_cross_entropy", batch_size=32, log_every=10)
