@@ -34,6 +34,7 @@ class Batcher:
         self._y_per_model = per_model_data and y0.ndim >= 2 and y0.shape[0] == self.M and y0.shape[1] == self.n
         self._pos = self.n  # start a new epoch on the first call
         self._perm = None
+        self._epoch = None  # per-model data: the epoch's permuted rows, once gathered
         self._last = None  # which samples the last batch took (for weights_of)
 
     def next(self):
@@ -44,12 +45,7 @@ class Batcher:
             self._pos = 0
             if self.shuffle:
                 self._perm = np.stack([s.data.permutation(self.n) for s in self.streams])
-                if self.per_model:
-                    # per-model data: gather the whole epoch once (no more memory than x itself)
-                    # and slice it per step; shared data is gathered per batch, since a whole
-                    # epoch would be M copies of it
-                    self._epoch = (self._take(self.x, self._perm, True),
-                                   self._take(self.y, self._perm, self._y_per_model))
+                self._epoch = None
         lo, hi = self._pos, min(self._pos + self.b, self.n)
         self._pos = hi
         self._last = slice(lo, hi) if not self.shuffle else self._perm[:, lo:hi]
@@ -57,6 +53,17 @@ class Batcher:
             cut = slice(lo, hi)
             return self._slice(self.x, cut, self.per_model), self._slice(self.y, cut, self._y_per_model)
         if self.per_model:
+            # per-model data: from an epoch's second batch on, gather the whole epoch once (no more
+            # memory than x itself) and slice it per step; shared data is gathered per batch, since
+            # a whole epoch would be M copies of it. An epoch's first batch alone is gathered on
+            # its own: with compiled segments (glassnet.fast.loop) it is often the only batch of
+            # the epoch that comes through here (its logged step), and the rest never is gathered
+            if self._epoch is None and lo == 0:
+                idx = self._perm[:, lo:hi]
+                return self._take(self.x, idx, True), self._take(self.y, idx, self._y_per_model)
+            if self._epoch is None:
+                self._epoch = (self._take(self.x, self._perm, True),
+                               self._take(self.y, self._perm, self._y_per_model))
             cut = slice(lo, hi)
             ex, ey = self._epoch
             return self._slice(ex, cut, True), self._slice(ey, cut, True)
@@ -95,10 +102,7 @@ class Batcher:
                 self._pos = 0
                 if self.shuffle:
                     self._perm = np.stack([s.data.permutation(self.n) for s in self.streams])
-                    if self.per_model and step + self.steps_per_epoch > k:
-                        # this epoch goes on after the take: next() will slice its gathered rows
-                        self._epoch = (self._take(self.x, self._perm, True),
-                                       self._take(self.y, self._perm, self._y_per_model))
+                    self._epoch = None  # next() gathers it if it needs it
             t = min((self.n - self._pos) // self.b, k - step)
             if t == 0:  # the epoch's ragged last batch (drop_last would have started a new epoch)
                 lo, hi = self._pos, self.n
