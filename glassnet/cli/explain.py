@@ -146,7 +146,7 @@ def divergence(ident, store, member, healthy, steps, plot):
     Example:
         glassnet explain divergence 3f9a2c1b --store glassnet-runs
     """
-    from ..diagnostics.divergence import explain_stored_run  # noqa: PLC0415
+    from ..diagnostics.divergence_store import explain_stored_run  # noqa: PLC0415
     from ..experiments import RunStore  # noqa: PLC0415
 
     if plot is not None:
