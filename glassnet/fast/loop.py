@@ -221,8 +221,6 @@ def _major_in_halves(args: list, M: int, work: int) -> None:
     if M < 2 or work * M < 2 * THREAD_MIN_WORK:
         kernel(*args)
         return
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - only for large calls
-
     half = M // 2
     parts = []
     for cut in (slice(0, half), slice(half, M)):
@@ -234,9 +232,7 @@ def _major_in_halves(args: list, M: int, work: int) -> None:
             if args[i].shape[0] == M:
                 part[i] = args[i][cut]
         parts.append(part)
-    with ThreadPoolExecutor(2) as pool:
-        for f in [pool.submit(kernel, *part) for part in parts]:
-            f.result()
+    fast.run_pair(kernel, parts[0], parts[1])
 
 
 def _pack_major(arrays: list, M: int, dtype) -> np.ndarray:

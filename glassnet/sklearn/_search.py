@@ -280,7 +280,8 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
     def _fold_data(est, X, y) -> _FoldData:
         scratch = clone(est)
         x, t = scratch._validate(X, y, reset=True)
-        attrs = {k: v for k, v in vars(scratch).items() if k not in scratch.get_params(deep=False)}
+        params = scratch.get_params(deep=False)
+        attrs = {k: v for k, v in vars(scratch).items() if k not in params}
         return _FoldData(scratch._as_input(x), scratch._training_targets(t, attrs), attrs, scratch)
 
     def _programs(self, tasks):

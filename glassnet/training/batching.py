@@ -35,6 +35,7 @@ class Batcher:
         self._pos = self.n  # start a new epoch on the first call
         self._perm = None
         self._epoch = None  # per-model data: the epoch's permuted rows, once gathered
+        self._next_hi = -1  # where next()'s last batch of this epoch ended
         self._last = None  # which samples the last batch took (for weights_of)
 
     def next(self):
@@ -45,7 +46,7 @@ class Batcher:
             self._pos = 0
             if self.shuffle:
                 self._perm = np.stack([s.data.permutation(self.n) for s in self.streams])
-                self._epoch = None
+                self._epoch, self._next_hi = None, -1
         lo, hi = self._pos, min(self._pos + self.b, self.n)
         self._pos = hi
         self._last = slice(lo, hi) if not self.shuffle else self._perm[:, lo:hi]
@@ -53,12 +54,13 @@ class Batcher:
             cut = slice(lo, hi)
             return self._slice(self.x, cut, self.per_model), self._slice(self.y, cut, self._y_per_model)
         if self.per_model:
-            # per-model data: from an epoch's second batch on, gather the whole epoch once (no more
-            # memory than x itself) and slice it per step; shared data is gathered per batch, since
-            # a whole epoch would be M copies of it. An epoch's first batch alone is gathered on
-            # its own: with compiled segments (glassnet.fast.loop) it is often the only batch of
-            # the epoch that comes through here (its logged step), and the rest never is gathered
-            if self._epoch is None and lo == 0:
+            # per-model data: once two batches in a row of an epoch come through here, gather the
+            # whole epoch (no more memory than x itself) and slice it per step; shared data is
+            # gathered per batch, since a whole epoch would be M copies of it. Other batches are
+            # gathered alone: with compiled segments (glassnet.fast.loop) only the logged steps'
+            # batches come through here, one or two an epoch, and the rest is never gathered
+            consecutive, self._next_hi = lo > 0 and lo == self._next_hi, hi
+            if self._epoch is None and not consecutive:
                 idx = self._perm[:, lo:hi]
                 return self._take(self.x, idx, True), self._take(self.y, idx, self._y_per_model)
             if self._epoch is None:
@@ -102,7 +104,7 @@ class Batcher:
                 self._pos = 0
                 if self.shuffle:
                     self._perm = np.stack([s.data.permutation(self.n) for s in self.streams])
-                    self._epoch = None  # next() gathers it if it needs it
+                    self._epoch, self._next_hi = None, -1  # next() gathers it if it needs it
             t = min((self.n - self._pos) // self.b, k - step)
             if t == 0:  # the epoch's ragged last batch (drop_last would have started a new epoch)
                 lo, hi = self._pos, self.n
