@@ -9,6 +9,11 @@ The grid is the acceptance grid of ``tests/interop/test_sklearn_search.py``: sci
   networks in 4 model-axis programs (2 architectures x 2 training-set sizes, 1,437 and 1,438 rows);
 * ``gridsearch_glassnet``: ``GridSearchCV(GlassnetClassifier(...), grid, cv=5)`` -- 60 fits one
   after another (``n_jobs=None``), the same networks (their scores are compared: identical);
+* ``gridsearch_glassnet_reference``: the same 60 fits with ``GLASSNET_FAST=0`` (the readable
+  NumPy path, no compiled segments): what one-at-a-time fitting costs without the fast path.
+  The compiled segments (``glassnet.fast.loop``) carry single fits as well as programs, so
+  against ``gridsearch_glassnet`` the model axis only saves what is paid per fit and per call
+  (sklearn's clone/validate/score, building a network, the logged steps), not per step;
 * ``gridsearch_mlp``: ``GridSearchCV(MLPClassifier(solver="sgd", ...), grid, cv=5)`` --
   scikit-learn's own MLP (``learning_rate_init`` = lr, ``alpha=0``, classical momentum, no early
   stopping), for reference; its networks are not the same networks.
@@ -39,7 +44,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "@@GRIDSEARCH@@ "
-IMPLS = ("glassnet_search", "gridsearch_glassnet", "gridsearch_mlp")
+IMPLS = ("glassnet_search", "gridsearch_glassnet", "gridsearch_glassnet_reference", "gridsearch_mlp")
+#: implementations run with GLASSNET_FAST=0 (the reference path)
+REFERENCE = {"gridsearch_glassnet_reference": "gridsearch_glassnet"}
 GRID = {"hidden_layer_sizes": [(8,), (16,)], "lr": [0.01, 0.05, 0.2], "momentum": [0.0, 0.9]}
 TARGET = 10.0
 FOREIGN_WARN = 0.25
@@ -88,12 +95,13 @@ def child(args) -> int:
     X = X / 16.0
     limiter = threadpool_limits(args.threads)
     small = {"hidden_layer_sizes": [(8,)], "lr": [0.01, 0.05], "momentum": [0.0]}
-    make_search(args.child, 1, args.batch, small, cv=2).fit(X, y)  # warm-up: imports, caches
+    impl = REFERENCE.get(args.child, args.child)
+    make_search(impl, 1, args.batch, small, cv=2).fit(X, y)  # warm-up: imports, caches
     walls, cpus, foreign, search = [], [], [], None
     for _ in range(args.repeats):
         gc.collect()
         b0, c0, t0 = _busy_seconds(), time.process_time(), time.perf_counter()
-        search = make_search(args.child, args.epochs, args.batch).fit(X, y)
+        search = make_search(impl, args.epochs, args.batch).fit(X, y)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         b1 = _busy_seconds()
         walls.append(wall)
@@ -126,6 +134,8 @@ def run_child(impl, args):
         env.pop(k, None)
     for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[k] = str(args.threads)
+    if impl in REFERENCE:
+        env["GLASSNET_FAST"] = "0"
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", impl, "--epochs", str(args.epochs),
            "--batch", str(args.batch), "--repeats", str(args.repeats), "--threads", str(args.threads)]
@@ -146,19 +156,21 @@ def report(results, args) -> str:
     base = statistics.median(ok["glassnet_search"]["walls"]) if "glassnet_search" in ok else None
     lines = [f"Grid search on digits: 12 candidates x 5 folds (+ refit), SGD batch {args.batch}, {args.epochs} epochs, "
              f"{args.repeats} timed repeats, {args.threads} BLAS thread(s), one subprocess per implementation", "",
-             "| implementation | median wall | min .. max | median CPU | others' CPU (cores) | vs GlassnetSearchCV "
-             "| best params | best CV accuracy |",
-             "|---|---:|---:|---:|---:|---:|---|---:|"]
+             "| implementation | median wall | min .. max | median CPU | others' CPU (cores) | load avg (1 min) "
+             "| vs GlassnetSearchCV | best params | best CV accuracy |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['impl']} | error: {r['error']} |  |  |  |  |  |  |")
+            lines.append(f"| {r['impl']} | error: {r['error']} |  |  |  |  |  |  |  |")
             continue
         med = statistics.median(r["walls"])
         busy = max(r["foreign_cores"]) if r["foreign_cores"] else float("nan")
         flag = " CONTENDED" if busy > FOREIGN_WARN else ""
         ratio = f"{med / base:.1f}x slower" if base and r["impl"] != "glassnet_search" else "1.0x"
         lines.append(f"| {r['impl']} | {_fmt(med)} | {_fmt(min(r['walls']))} .. {_fmt(max(r['walls']))} | "
-                     f"{_fmt(statistics.median(r['cpus']))} | {busy:.2f}{flag} | {ratio} | {r['best_params']} | "
+                     f"{_fmt(statistics.median(r['cpus']))} | {busy:.2f}{flag} | "
+                     f"{r.get('load_before', float('nan')):.1f} .. {r.get('load_after', float('nan')):.1f} | "
+                     f"{ratio} | {r['best_params']} | "
                      f"{r['best_score']:.4f} |")
     if "glassnet_search" in ok and "gridsearch_glassnet" in ok:
         a, b = ok["glassnet_search"], ok["gridsearch_glassnet"]
@@ -170,6 +182,12 @@ def report(results, args) -> str:
                   f"GlassnetSearchCV programs: " + ", ".join(f"{p['models']} networks x {p['n_train']} rows in "
                                                             f"{_fmt(p['seconds'])}" for p in a["programs"])
                   + f"; refit {_fmt(a['refit_s'])}"]
+    if "glassnet_search" in ok and "gridsearch_glassnet_reference" in ok:
+        r = ok["gridsearch_glassnet_reference"]
+        speedup = statistics.median(r["walls"]) / base
+        same = ok["glassnet_search"]["best_params"] == r["best_params"]
+        lines.append(f"GlassnetSearchCV vs GridSearchCV(GlassnetClassifier) on the reference path (GLASSNET_FAST=0): "
+                     f"{speedup:.1f}x faster; same best params: {'yes' if same else 'NO'}")
     if "glassnet_search" in ok and "gridsearch_mlp" in ok:
         speedup = statistics.median(ok["gridsearch_mlp"]["walls"]) / base
         lines.append(f"GlassnetSearchCV vs GridSearchCV(MLPClassifier): {speedup:.1f}x faster (information)")
@@ -199,7 +217,8 @@ def main(argv=None) -> int:
     results = []
     for impl in impls:
         print(f"running {impl} ...", file=sys.stderr, flush=True)
-        results.append(run_child(impl, args))
+        load = os.getloadavg()[0]
+        results.append({**run_child(impl, args), "load_before": load, "load_after": os.getloadavg()[0]})
     print(report(results, args))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
