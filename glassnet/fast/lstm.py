@@ -51,15 +51,17 @@ def forward(ax, W_hh, h0, c0, keep, want_hs):
     ``h0``/``c0`` ``(M, H, B)`` (any strides), ``keep`` ``(L, B, T)`` (L = M or 1) or None.
 
     Returns ``(h, c, gates, tanh_c, h_in, c_in, hs)``: the final state ``(M, H, B)``; per step the
-    gates i, f, g, o ``(M, 4H, T, B)``, tanh(c_t), and the h and c entering it
-    ``(M, H, T, B)``; the output h_t of every step ``(M, H, T, B)`` if ``want_hs`` else None."""
+    gates i, f, g, o ``(M, T, 4H, B)``, tanh(c_t) and the c entering it ``(M, T, H, B)`` (time-major:
+    a step's block is contiguous), and the h entering it ``(M, H, T, B)`` (the layer's layout, for
+    dW_hh); the output h_t of every step ``(M, H, T, B)`` if ``want_hs`` else None."""
     M, G4, T, B = ax.shape
     H = G4 // 4
     dt = ax.dtype
     h = np.array(h0, dt, order="C")  # the kernel's running state, updated in place
     c = np.array(c0, dt, order="C")
-    gates = np.empty((M, G4, T, B), dt)
-    tanh_c, h_in, c_in = (np.empty((M, H, T, B), dt) for _ in range(3))
+    gates = np.empty((M, T, G4, B), dt)
+    tanh_c, c_in = (np.empty((M, T, H, B), dt) for _ in range(2))
+    h_in = np.empty((M, H, T, B), dt)
     hs = np.empty((M, H, T, B), dt) if want_hs else np.empty((1, 1, 1, 1), dt)
     k = _keep_steps(keep, dt)
     _forward(np.ascontiguousarray(ax), gates, np.ascontiguousarray(W_hh), h, c, k, keep is not None, tanh_c, h_in,
@@ -75,7 +77,7 @@ def backward(gates, tanh_c, c_in, W_hh, keep, dy, dh, dc):
     Returns ``(dax, dh_steps, dh0, dc0)``: the pre-activation gradients ``(M, 4H, T, B)`` (the
     input and hidden sides are equal for the LSTM), dL/dh_t of every step ``(M, T, H, B)`` (for
     the per-step norms), and the gradients reaching the initial state ``(M, H, B)``."""
-    M, G4, T, B = gates.shape
+    M, T, G4, B = gates.shape
     H = G4 // 4
     dt = gates.dtype
     dh = np.array(dh, dt, order="C")
@@ -99,12 +101,15 @@ def _keep_steps(keep, dt):
 # -- kernels ----------------------------------------------------------------------------------
 # error_model="numpy": a division does not test for zero (Python's check is a branch that keeps
 # the batch loops from vectorizing). Models are independent: each model's sequence is run whole
-# (its state and weights stay in cache), with every innermost loop over the batch.
+# (its state and weights stay in cache), with every innermost loop over the batch. The kernel's
+# own arrays over time are time-major, so a step's gates are one contiguous block (measured: the
+# backward 1.45x faster than with the layer's (M, 4H, T, B); flat loops over a step's block
+# instead of batch rows were slower, the products above all).
 @njit(cache=True, nogil=True, error_model="numpy")
 def _forward(ax, gates, W, h, c, keep, has_keep, tanh_c, h_in, c_in, hs, want_hs):  # pragma: no cover - compiled
     """Steps t = 0..T-1 of every model; ``h``, ``c`` hold the initial state on entry, the final
     one on return."""
-    M, G4, T, B = gates.shape
+    M, T, G4, B = gates.shape
     H = G4 // 4
     one = np.ones(1, gates.dtype)[0]
     a = np.empty((G4, B), gates.dtype)   # W_hh h of one step
@@ -114,24 +119,24 @@ def _forward(ax, gates, W, h, c, keep, has_keep, tanh_c, h_in, c_in, hs, want_hs
             for r in range(H):
                 for b in range(B):
                     h_in[m, r, t, b] = h[m, r, b]
-                    c_in[m, r, t, b] = c[m, r, b]
+                    c_in[m, t, r, b] = c[m, r, b]
             _matvec(W[m], h[m], a)
             for j in range(G4):                 # gates = act(W_hh h + ax)
                 if 2 * H <= j < 3 * H:
                     for b in range(B):
-                        gates[m, j, t, b] = tanh(a[j, b] + ax[m, j, t, b])
+                        gates[m, t, j, b] = tanh(a[j, b] + ax[m, j, t, b])
                 else:
                     for b in range(B):
-                        gates[m, j, t, b] = sigmoid(a[j, b] + ax[m, j, t, b])
+                        gates[m, t, j, b] = sigmoid(a[j, b] + ax[m, j, t, b])
             for r in range(H):
                 for b in range(B):
-                    i = gates[m, r, t, b]
-                    f = gates[m, H + r, t, b]
-                    g = gates[m, 2 * H + r, t, b]
-                    o = gates[m, 3 * H + r, t, b]
+                    i = gates[m, t, r, b]
+                    f = gates[m, t, H + r, b]
+                    g = gates[m, t, 2 * H + r, b]
+                    o = gates[m, t, 3 * H + r, b]
                     cn = f * c[m, r, b] + i * g
-                    tanh_c[m, r, t, b] = tanh(cn)
-                    hn = o * tanh_c[m, r, t, b]
+                    tanh_c[m, t, r, b] = tanh(cn)
+                    hn = o * tanh_c[m, t, r, b]
                     if has_keep:
                         k = keep[km, t, b]
                         hn = k * hn + (one - k) * h[m, r, b]
@@ -146,7 +151,7 @@ def _forward(ax, gates, W, h, c, keep, has_keep, tanh_c, h_in, c_in, hs, want_hs
 def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, dh_steps):  # pragma: no cover
     """Steps t = T-1..0 of every model; ``dh``, ``dc`` hold the gradient at the final state on
     entry, at the initial state on return."""
-    M, G4, T, B = gates.shape
+    M, T, G4, B = gates.shape
     H = G4 // 4
     dt = gates.dtype
     one = np.ones(1, dt)[0]
@@ -168,15 +173,15 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, d
                         cc[r, b] = (one - k) * e
                         d = k * d
                         e = k * e
-                    i = gates[m, r, t, b]
-                    f = gates[m, H + r, t, b]
-                    g = gates[m, 2 * H + r, t, b]
-                    o = gates[m, 3 * H + r, t, b]
-                    tc = tanh_c[m, r, t, b]
+                    i = gates[m, t, r, b]
+                    f = gates[m, t, H + r, b]
+                    g = gates[m, t, 2 * H + r, b]
+                    o = gates[m, t, 3 * H + r, b]
+                    tc = tanh_c[m, t, r, b]
                     do = d * tc
                     dcell = e + d * o * (one - tc * tc)
                     da[r, b] = dcell * g * i * (one - i)
-                    da[H + r, b] = dcell * c_in[m, r, t, b] * f * (one - f)
+                    da[H + r, b] = dcell * c_in[m, t, r, b] * f * (one - f)
                     da[2 * H + r, b] = dcell * i * (one - g * g)
                     da[3 * H + r, b] = do * o * (one - o)
                     dc[m, r, b] = dcell * f

@@ -471,9 +471,10 @@ class LSTM(Recurrent):
                 self._fast_cache = (gates, tanh_c, c_in)
                 self._h_in = h_in
                 # the reference's per-step caches, as views (the glass box and a reference backward read them)
-                self._caches = _StepViews(lambda t: (gates[:, :H, t], gates[:, H:2 * H, t], gates[:, 2 * H:3 * H, t],
-                                                     gates[:, 3 * H:, t], tanh_c[:, :, t]), T)
-                self._prev = _StepViews(lambda t: (h_in[:, :, t], c_in[:, :, t]), T)
+                # (the kernel's arrays are time-major: gates (M, T, 4H, B), tanh_c and c_in (M, T, H, B))
+                self._caches = _StepViews(lambda t: (gates[:, t, :H], gates[:, t, H:2 * H], gates[:, t, 2 * H:3 * H],
+                                                     gates[:, t, 3 * H:], tanh_c[:, t]), T)
+                self._prev = _StepViews(lambda t: (h_in[:, :, t], c_in[:, t]), T)
                 return (h, c), hs
         return super()._forward_steps(ax, state, keep)
 
