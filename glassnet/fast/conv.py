@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import bind_prange, jit, mark_broken
+from . import bind_prange, chunks, jit, mark_broken
 
 prange = range  # Numba's prange before the first compile (glassnet.fast.bind_prange)
 KERNEL = "conv"  # the name in glassnet.fast.available() / mark_broken()
@@ -53,9 +53,11 @@ KERNEL = "conv"  # the name in glassnet.fast.available() / mark_broken()
 #: run the next GEMM (and the other way round), which made a cnn32 step ~105 ms against 62 ms
 #: for the same kernels on one thread (reference 72-84 ms); see the module docstring.
 PARALLEL = False
-#: Bytes of ``dcols`` computed and folded back at a time in Conv2D's input gradient: the chunk
-#: should stay in the L2 cache (512 KiB-1 MiB per core here) between the GEMM and col2im.
-CHUNK_BYTES = 512 * 1024
+#: Bytes of patches (``cols``, or ``dcols`` in the input gradient) made and used at a time: a chunk
+#: should stay in cache between the GEMM and the pass that reads it (L2 512 KiB a core here, L3
+#: 32 MiB). 1 image a chunk measured best single-thread; 1 MiB (3 of cnn32's 16x16x32 images)
+#: makes fewer calls for the threads of glassnet.fast.chunks to share.
+CHUNK_BYTES = 1024 * 1024
 #: Conv2D unfolds its patches a chunk of images at a time (forward, and again for dL/dW) only from
 #: this many input channels: shorter patch rows make the unfolding as costly as the GEMM.
 CHUNK_MIN_CHANNELS = 8
@@ -75,7 +77,7 @@ def attempt(fn, *args):
 
 
 # -- kernels (plain loops; Numba compiles them, parallel over models x batch [x rows]) -----------
-@jit(parallel=PARALLEL)
+@jit(parallel=PARALLEL, nogil=True)
 def _im2col(x, sh, sw, pt, pl, cols):
     """cols[l, b, ho, wo, i, j, :] = x[l, b, ho*sh + i - pt, wo*sw + j - pl, :] (0 outside x)."""
     L, B, H, W, C = x.shape
@@ -98,7 +100,7 @@ def _im2col(x, sh, sw, pt, pl, cols):
                             dst[c] = 0.0
 
 
-@jit(parallel=PARALLEL)
+@jit(parallel=PARALLEL, nogil=True)
 def _bias_act(z, b, use_bias, relu, a):
     """Per sample: z += b (in place, if use_bias); a = max(z, 0) (if relu). z, a ``(M, B, R, F)``."""
     M, B, R, F = z.shape
@@ -137,7 +139,7 @@ def _relu_backward(dy, z, dz, partial):
                 ps[f] += g
 
 
-@jit(parallel=PARALLEL)
+@jit(parallel=PARALLEL, nogil=True)
 def _col2im(dcols, sh, sw, pt, pl, dx):
     """dx[m, b, ho*sh + i - pt, wo*sw + j - pl, :] += dcols[m, b, ho, wo, i, j, :] for every
     position and offset inside x, from dx = 0. One image per thread (no two threads write the
@@ -372,19 +374,20 @@ def _images_per_chunk(layer, x):
     return G if G < x.shape[1] else 0
 
 
-def _chunks(x, G, layer):
-    """Yield ``(l, s, g, cols)``: the patches ``(g*Ho*Wo, kh*kw*C)`` of images ``s:s+g`` of input
-    stack ``l``, unfolded into one reused scratch buffer (valid until the next item)."""
+def _chunk_list(L, B, G):
+    """``(l, s, g)`` for every chunk: images ``s:s+g`` of input stack ``l``."""
+    return [(l, s, min(G, B - s)) for l in range(L) for s in range(0, B, G)]
+
+
+def _unfold(layer, x, l, s, g):
+    """The patches ``(g*Ho*Wo, kh*kw*C)`` of images ``s:s+g`` of input stack ``l`` (a new buffer:
+    chunks run on several threads)."""
     (kh, kw), (sh, sw), (Ho, Wo, _) = layer.kernel_size, layer.strides, layer.output_shape
     (pt, _), (pl, _) = layer._pads
-    L, B, C = x.shape[0], x.shape[1], x.shape[-1]
-    scratch = np.empty((G, Ho, Wo, kh, kw, C), x.dtype)
-    for l in range(L):
-        for s in range(0, B, G):
-            g = min(G, B - s)
-            part = scratch[:g]
-            _im2col(x[l, s:s + g][None], sh, sw, pt, pl, part[None])
-            yield l, s, g, part.reshape(g * Ho * Wo, kh * kw * C)
+    C = x.shape[-1]
+    part = np.empty((1, g, Ho, Wo, kh, kw, C), x.dtype)
+    _im2col(x[l, s:s + g][None], sh, sw, pt, pl, part)
+    return part.reshape(g * Ho * Wo, kh * kw * C)
 
 
 def conv2d_forward(layer, x, train):
@@ -405,12 +408,17 @@ def conv2d_forward(layer, x, train):
     if G:
         z = np.empty((M, B, P, F), x.dtype)
         a = np.empty_like(z) if relu else z
-        for l, s, g, cols in _chunks(x, G, layer):
+        todo = _chunk_list(L, B, G)
+
+        def work(i):
+            l, s, g = todo[i]
+            cols = _unfold(layer, x, l, s, g)
             for m in (range(M) if L == 1 else (l,)):
                 zc = z[m, s:s + g]
                 np.matmul(cols, Wmat[m], out=zc.reshape(g * P, F))
                 if layer.use_bias or relu:
                     _bias_act(zc[None], b[m:m + 1], layer.use_bias, relu, a[m, s:s + g][None])
+        chunks.run(work, len(todo))
         cols = None  # backward unfolds each chunk again
     else:
         cols = conv2d_patches(layer, x, train)
@@ -435,13 +443,18 @@ def _weight_grad(layer, dzf):
     M, N, F = dzf.shape
     L, B = x.shape[0], x.shape[1]
     P = N // B
-    dW = np.zeros((M, layer.W.value[0].size // F, F), dzf.dtype)
-    part = np.empty(dW.shape[1:], dzf.dtype)
-    for l, s, g, cols in _chunks(x, _images_per_chunk(layer, x), layer):
-        for m in (range(M) if L == 1 else (l,)):
-            np.matmul(cols.T, dzf[m, s * P:(s + g) * P], out=part)
-            dW[m] += part
-    return dW
+    todo = _chunk_list(L, B, _images_per_chunk(layer, x))
+    parts = np.empty((len(todo), M if L == 1 else 1, layer.W.value[0].size // F, F), dzf.dtype)
+
+    def work(i):
+        l, s, g = todo[i]
+        cols = _unfold(layer, x, l, s, g).T
+        for k, m in enumerate(range(M) if L == 1 else (l,)):
+            np.matmul(cols, dzf[m, s * P:(s + g) * P], out=parts[i, k])
+    chunks.run(work, len(todo))
+    if L == 1:  # the chunks' sums in chunk order, whatever thread computed them
+        return parts.sum(axis=0)
+    return parts.reshape(M, -1, *parts.shape[2:]).sum(axis=1)
 
 
 def conv2d_backward(layer, dy):
@@ -491,14 +504,14 @@ def _input_grad(dz, Wt, geometry, dx):
     K = Wt.shape[-1]
     per_image = Ho * Wo * K * dz.itemsize
     G = max(1, min(B, CHUNK_BYTES // per_image))
-    scratch = np.empty((G * Ho * Wo, K), dz.dtype)
     dz = dz.reshape(M, B * Ho * Wo, F)
-    for m in range(M):
-        for s in range(0, B, G):
-            g = min(G, B - s)
-            part = scratch[:g * Ho * Wo]
-            np.matmul(dz[m, s * Ho * Wo:(s + g) * Ho * Wo], Wt[m], out=part)
-            _col2im(part.reshape(1, g, Ho, Wo, kh, kw, C), sh, sw, pt, pl, dx[m, s:s + g][None])
+    todo = _chunk_list(M, B, G)
+
+    def work(i):
+        m, s, g = todo[i]
+        part = np.matmul(dz[m, s * Ho * Wo:(s + g) * Ho * Wo], Wt[m])
+        _col2im(part.reshape(1, g, Ho, Wo, kh, kw, C), sh, sw, pt, pl, dx[m, s:s + g][None])
+    chunks.run(work, len(todo))
 
 
 def _pool_args(layer):
