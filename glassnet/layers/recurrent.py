@@ -192,15 +192,10 @@ class Recurrent(Layer):
         M = self.weight_ih.value.shape[0]
         L, B, T, C = x.shape
         keep = self._keep_mask(x, mask, M)
-        # the input side of every step at once, one matrix product: ax_t = W_ih x_t + b_ih (+ b_hh)
         x_steps = np.ascontiguousarray(x.transpose(0, 3, 2, 1))  # (L, C, T, B), L = M or 1 (shared)
-        ax = self.weight_ih.value @ x_steps.reshape(L, C, T * B)  # (M, G*H, T*B)
-        if self.use_bias:
-            bias = self.bias_ih.value + self.bias_hh.value if self.hidden_bias_in_ax else self.bias_ih.value
-            ax += bias[:, :, None]
-        ax = ax.reshape(M, -1, T, B)
-        state = self._start(self.initial_state if initial_state is None else initial_state, M, B, ax.dtype)
-        state, hs = self._forward_steps(ax, state, keep)
+        dtype = np.result_type(x_steps.dtype, self.weight_ih.value.dtype)
+        state = self._start(self.initial_state if initial_state is None else initial_state, M, B, dtype)
+        state, hs = self._forward_steps(x_steps, state, keep)
         self._x, self._keep = x_steps, keep
         final = tuple(s.swapaxes(-1, -2) for s in state)  # back to (M, B, H)
         self.final_state = final[0] if len(final) == 1 else final
@@ -236,10 +231,24 @@ class Recurrent(Layer):
         dx = self.weight_ih.value.swapaxes(-1, -2) @ dax  # dL/dx_t = W_ih^T dax_t: (M, C, T*B)
         return np.ascontiguousarray(dx.reshape(M, C, T, B).transpose(0, 3, 2, 1))  # (M, B, T, C)
 
-    def _forward_steps(self, ax, state, keep):
-        """The loop over time: ``(final state, hs)`` from ``ax`` ``(M, G*H, T, B)`` and the initial
-        state; ``hs`` ``(M, H, T, B)`` is every step's output (None without ``return_sequences``).
-        Keeps what backward needs (``_caches``, ``_prev``, ``_h_in``)."""
+    def _input_preactivation(self, x_steps):
+        """The input side of every step at once, one matrix product: ax_t = W_ih x_t + b_ih (+ b_hh),
+        ``(L, C, T, B) -> (M, G*H, T, B)``."""
+        L, C, T, B = x_steps.shape
+        ax = self.weight_ih.value @ x_steps.reshape(L, C, T * B)  # (M, G*H, T*B)
+        if self.use_bias:
+            ax += self._input_bias()[:, :, None]
+        return ax.reshape(ax.shape[0], -1, T, B)
+
+    def _input_bias(self):
+        """b_ih (+ b_hh where it simply adds, see ``hidden_bias_in_ax``): ``(M, G*H)``."""
+        return self.bias_ih.value + self.bias_hh.value if self.hidden_bias_in_ax else self.bias_ih.value
+
+    def _forward_steps(self, x_steps, state, keep):
+        """The loop over time: ``(final state, hs)`` from the inputs ``x_steps`` ``(L, C, T, B)`` and
+        the initial state; ``hs`` ``(M, H, T, B)`` is every step's output (None without
+        ``return_sequences``). Keeps what backward needs (``_caches``, ``_prev``, ``_h_in``)."""
+        ax = self._input_preactivation(x_steps)
         M, _, T, B = ax.shape
         H = self.units
         caches, prev = [], []
@@ -457,17 +466,19 @@ class LSTM(Recurrent):
         return (dtype in (np.float32, np.float64) and all(a is None or a.dtype == dtype for a in arrays)
                 and fast.available(FAST_KERNEL))
 
-    def _forward_steps(self, ax, state, keep):
+    def _forward_steps(self, x_steps, state, keep):
         self._fast_cache = None
-        if self._fast_ok(ax, *state):
+        if self._fast_ok(x_steps, self.weight_ih.value, *state):
             try:
                 from ..fast import lstm as fast_lstm  # noqa: PLC0415 - Numba loads only when the fast path runs
-                h, c, gates, tanh_c, h_in, c_in, hs = fast_lstm.forward(ax, self.weight_hh.value, state[0], state[1],
-                                                                        keep, self.return_sequences)
+                bias = self._input_bias() if self.use_bias else None
+                h, c, gates, tanh_c, h_in, c_in, hs = fast_lstm.forward(
+                    x_steps, self.weight_ih.value, bias, self.weight_hh.value, state[0], state[1], keep,
+                    self.return_sequences)
             except Exception as exc:  # noqa: BLE001 - a fast path never raises: the reference takes over
                 fast.mark_broken(FAST_KERNEL, exc)
             else:
-                H, T = self.units, ax.shape[2]
+                H, T = self.units, x_steps.shape[2]
                 self._fast_cache = (gates, tanh_c, c_in)
                 self._h_in = h_in
                 # the reference's per-step caches, as views (the glass box and a reference backward read them)
@@ -476,7 +487,7 @@ class LSTM(Recurrent):
                                                      gates[:, t, 3 * H:], tanh_c[:, t]), T)
                 self._prev = _StepViews(lambda t: (h_in[:, :, t], c_in[:, t]), T)
                 return (h, c), hs
-        return super()._forward_steps(ax, state, keep)
+        return super()._forward_steps(x_steps, state, keep)
 
     def _backward_steps(self, dstate, dy_steps, keep):
         cache = getattr(self, "_fast_cache", None)
