@@ -336,16 +336,28 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.verbose:
             print(f"[GlassnetSearchCV] program {len(self.programs_)}: {M} networks x {datas[0].x.shape[0]} "
                   f"rows, {seconds:.2f} s")
+        outputs = {}  # (fold data, rows) -> every network's outputs on those rows, (M, n, K)
+
+        def score(task, m, rows):
+            """The estimator's own score of network ``m`` from its row of the ensemble's outputs
+            (row m of ``model.predict`` equals network m's own prediction: see take_model)."""
+            key = (id(task.data), id(rows))
+            if key not in outputs:
+                x = task.data.test(X, y, rows)[0]
+                out = np.asarray(model.predict(x), dtype=np.float64)
+                outputs[key] = out.reshape((M,) + out.shape[-2:])
+            return float(task.est._score_outputs(outputs[key][m], task.data.test(X, y, rows)[1], task.data.attrs))
+
         for m, task in enumerate(program):
             task.fit_time = seconds / M
-            one = take_model(model, m)
             train, test = splits[task.fold]
             s0 = time.perf_counter()
             if self.scoring is None:  # the estimator's own score, from the network's outputs
-                task.test_scores = {"score": self._default_score(task, one, task.data.test(X, y, test))}
+                task.test_scores = {"score": score(task, m, test)}
                 if self.return_train_score:
-                    task.train_scores = {"score": self._default_score(task, one, task.data.test(X, y, train))}
+                    task.train_scores = {"score": score(task, m, train)}
             else:
+                one = take_model(model, m)
                 fitted = clone(task.est)
                 fitted.__dict__.update(task.data.attrs)
                 fitted.model_ = one
@@ -356,11 +368,6 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
                 if self.return_train_score:
                     task.train_scores = self._score(fitted, _safe_indexing(X, train), _safe_indexing(y, train))
             task.score_time = time.perf_counter() - s0
-
-    def _default_score(self, task, one, data) -> float:
-        x, y_true = data
-        return float(task.est._score_outputs(np.asarray(one.predict(x), dtype=np.float64), y_true,
-                                             task.data.attrs))
 
     def _score_names(self) -> list[str]:
         """The suffixes of the score keys: ``"score"`` for one scorer, else each scorer's name."""
