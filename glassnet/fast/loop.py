@@ -1,10 +1,19 @@
-"""Compiled training segments: many full-batch steps of small dense networks in one call.
+"""Compiled training segments: many steps of small dense networks in one call.
 
 The Trainer's loop (:mod:`glassnet.training.trainer`) stays the one training loop. Between two
 *logged* steps nothing is observed: no callback runs, no loss is recorded. For a run that fits the
 plan below, the Trainer hands such a stretch of ``k`` unlogged steps to :func:`Plan.run`, which
-makes the same ``k`` updates in one compiled call, model by model (``prange`` over the model axis:
-models are independent between logged steps). Logged steps, and the last step of every
+makes the same ``k`` updates in one compiled call (models are independent between logged steps).
+Two kernels, chosen by the multiply-adds of one model's step (``MAX_STEP_WORK``), never by the
+number of models, so a network trains the same alone and in an ensemble:
+
+* :func:`~glassnet.fast.dense_steps.dense_steps`, small networks: plain loops over the model axis
+  innermost (model-minor arrays), which the compiler vectorizes across models;
+* :func:`~glassnet.fast.dense_steps.dense_steps_blas`, wider layers (up to ``MAX_BLAS_WORK``): one
+  model at a time, one BLAS call per product; what it saves is NumPy's per-call costs, which at
+  a 64-16-10 MLP and batch 32 were most of a reference step.
+
+Large calls split the models between two threads (:func:`glassnet.fast.run_pair`). Logged steps, and the last step of every
 :meth:`~glassnet.training.Trainer.run` call, still run on the readable reference code, so the
 history, callbacks, the NaN guard and the layers' caches are exactly the reference's.
 
@@ -23,9 +32,9 @@ The plan covers: :class:`~glassnet.Sequential` of :class:`~glassnet.Dense` layer
 sigmoid, tanh or relu; losses half_sse, mse, softmax_cross_entropy (integer labels or float rows);
 SGD in every form; global and per-layer L1/L2; shared or per-model data; float32 and float64; full
 batch or mini-batches (shuffled or not, an epoch's ragged last batch included: each step carries
-its own row count); no sample weights, clipping, or callbacks that act at each step or epoch (learning-rate schedules);
-layers small enough that plain loops beat BLAS calls (see ``MAX_STEP_WORK``). Anything else runs
-on the reference path. ``tests/fast/test_loop.py`` holds the plan to the reference (float64 to
+its own row count); no sample weights, clipping, or callbacks that act at each step or epoch
+(learning-rate schedules); at most ``MAX_BLAS_WORK`` multiply-adds per model-step. Anything else
+runs on the reference path. ``tests/fast/test_loop.py`` holds the plan to the reference (float64 to
 1e-12).
 """
 

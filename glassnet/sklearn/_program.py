@@ -1,21 +1,16 @@
 """Training one model-axis program of a search: M networks, each on its own fold's rows.
 
-The networks are trained by the engine's :class:`~glassnet.training.Trainer`, driven one epoch
-per :meth:`~glassnet.training.Trainer.run` call, exactly as ``model.fit(x, y, epochs=E)`` with
-per-model data ``x`` ``(M, n, ...)`` would train them, with one difference in *how* each epoch's
-batches are gathered (not in which rows they hold):
+The networks are trained by the engine's :class:`~glassnet.training.Trainer`, in one
+:meth:`~glassnet.training.Trainer.run` call, exactly as ``model.fit(x, y, epochs=E)`` with
+per-model data ``x`` ``(M, n, ...)`` would train them: network ``m`` gets its fold's rows, draws
+each epoch's permutation from its own stream (``model.streams[m].data.permutation(n)``, what a
+single fit with its seed draws) and so sees exactly the batches of a single ``fit`` (tested equal
+bit for bit).
 
-* ``fit`` with ``shuffle=True`` gathers every batch ``x[m, perm_m[lo:hi]]`` with a two-array
-  fancy index, one small gather per step (about 1.5 ms per step for 36 networks of 32 rows of
-  64 features here: more than the forward and backward passes of a small MLP);
-* here each network's permutation for the epoch is drawn from the same stream in the same order
-  (``model.streams[m].data.permutation(n)``, what the engine's Batcher draws), the whole epoch is
-  gathered once with one ``np.take`` (about 2.5x cheaper in total) into the Trainer's data
-  buffer, and the Trainer then walks it unshuffled: batch ``k`` is the slice ``[k*b, (k+1)*b)``
-  of the permuted rows, the same rows in the same order as the Batcher's batch ``k``.
-
-So network ``m`` sees exactly the batches of a single ``fit`` with its seed (tested equal bit for
-bit). Full-batch training (``batch_size >= n``) and ``shuffle=False`` draw nothing, as the Batcher.
+Where the run fits the fast path's plan (:mod:`glassnet.fast.loop`: Dense MLPs, SGD, softmax
+cross-entropy on the one-hot rows, an epoch's ragged last batch included), the unlogged steps
+between the once-an-epoch logged ones run compiled, taking their batches by index; a single
+``GlassnetClassifier.fit`` runs on the same kernels, so the two stay equal.
 """
 
 from __future__ import annotations
