@@ -1,23 +1,28 @@
-"""Threaded kernels for the image layers: Conv2D's patches, bias + ReLU and col2im, and pooling.
+"""Compiled kernels for the image layers: Conv2D's patches, bias + ReLU and col2im, and pooling.
 
 The readable NumPy code in :mod:`glassnet.layers.conv` and :mod:`glassnet.layers.pooling` is the
-reference. A convolution's arithmetic is almost all in three large matrix products, which stay
-in BLAS (``np.matmul``); what the reference does on one thread around them is the element-wise
-work -- copying patches, adding the bias, ReLU and its derivative, summing the bias gradient,
-folding patch gradients back onto the image, pooling -- and that is what these kernels do, with
-Numba threads over ``models x batch`` (``prange``). Each kernel computes the reference's values
-in the reference's order wherever that is cheap (patch copies, bias + ReLU, col2im's sums,
-pooling), so most results are bit-identical; the bias gradient is summed per sample and then
-over the batch (not by one GEMV), which agrees to rounding. ``tests/fast/test_conv.py`` holds
-every function here to the reference (float64 to 1e-12, float32 within rounding).
+reference. A convolution's arithmetic is almost all in three matrix products, which stay in BLAS
+(``np.matmul``); what the reference does on one thread around them is the element-wise work --
+copying patches, adding the bias, ReLU and its derivative, summing the bias gradient, folding
+patch gradients back onto the image, pooling -- and that is what these kernels do. Each computes
+the reference's values in the reference's order wherever that is cheap (patch copies, bias + ReLU,
+col2im's sums, pooling), so most results are bit-identical; sums that are split (the bias
+gradient per sample, dL/dW per chunk of images) agree to rounding. ``tests/fast/test_conv.py``
+holds every function here to the reference (float64 to 1e-12, float32 within rounding).
 
 Layout: images are channels-last ``(L, B, H, W, C)`` (``L`` = models, or 1 for an input shared
 by all models). The patch matrix ``cols`` is ``(L, B, Ho, Wo, kh, kw, C)``, i.e. the reference's
 ``(L, B*Ho*Wo, kh*kw*C)``. Conv2D's pipeline on the fast path:
 
-    forward:  cols = im2col(x)  ->  z = cols @ W (BLAS)  ->  z += b; a = relu(z)  (one pass)
-    backward: dz = dy * (z > 0) and db = sum dz (one pass)  ->  dW = cols^T dz (BLAS)
-              ->  per chunk of images: dcols = dz @ W^T (BLAS)  ->  dx = col2im(dcols) (in cache)
+    forward:  C < 8:  cols = im2col(x) (kept)  ->  z = cols @ W  ->  z += b; a = relu(z)
+              C >= 8: per chunk of images: im2col -> GEMM -> bias + ReLU, while in cache
+    backward: dz = dy * (z > 0) and db = sum dz (one pass)  ->  dW = cols^T dz (kept cols, or
+              per chunk, unfolded again)  ->  per chunk: dcols = dz @ W^T -> col2im (in cache)
+
+Why chunks (:data:`CHUNK_BYTES`): cnn32's second layer has 19 MB of patches; made whole, they go
+through main memory between the GEMM and the pass that reads them. Chunks of a few images run on
+:mod:`glassnet.fast.chunks`' threads (as many as BLAS had, BLAS single-threaded meanwhile); the
+whole-batch passes are cut into one batch slice a thread (:data:`SPLIT_PASSES`).
 
 Pooling keeps, per output element, the offset ``i*pw + j`` of the window's winner (max pool) and
 routes the gradient through it; average pooling and global average pooling are sums.
@@ -25,19 +30,16 @@ routes the gradient through it; average pooling and global average pooling are s
 Layers call the ``*_forward`` / ``*_backward`` glue functions below through :func:`attempt`,
 which turns any exception into ``glassnet.fast.mark_broken("conv", exc)`` (one
 :class:`~glassnet.fast.FastPathWarning`) and the reference code for that call and after.
-The glue leaves the layers' caches as the reference leaves them (``Conv2D._x``, ``._cols``,
-``act._z``, ``act._a``), so the trace, gradcheck and diagnostics read the same state on both paths.
+The glue leaves the layers' caches as the reference leaves them (``Conv2D._x``, ``act._z``,
+``act._a``, and ``Conv2D._cols`` except for chunked layers, which keep no patches), so the trace,
+gradcheck and diagnostics read the same state on both paths.
 
-Threads: the kernels are written for ``prange`` over models x batch, but compiled serial
-(:data:`PARALLEL` = False). Measured (cnn32, float32, batch 64, 2 OpenBLAS threads, ms/step,
-medians of 5 blocks of 10 steps, load ~3 on 2 cores): kernels on Numba's default OpenMP threads
-101-109, on Numba's ``workqueue`` threads 58-65, serial 61-64, the reference 72-84, PyTorch 60.5.
-cnn8 (8 models, 16x16x3): OpenMP 119-181, workqueue 60-66, serial 49-53, reference 71-75. The
-GEMMs are ~75 % of a step's work and keep both cores busy; the element-wise passes after the
-kernels' rewrite (int32 winners so the max-pool loops vectorize, no padded copies, fused
-bias + ReLU) are small enough on one thread, and serial kernels cannot fight OpenBLAS for cores.
-Single-thread CPU time per step (load ~7-11): cnn32 fast 60-80 ms, reference 93-108, PyTorch
-92-110; cnn8 fast 50-70, reference 77-108, PyTorch loop 120-125, torch.func.vmap 113-118.
+Numba's own threads (``prange``, :data:`PARALLEL`) stay off. Measured before the chunks (cnn32,
+float32, batch 64, 2 OpenBLAS threads, ms/step, load ~3 on 2 cores): kernels on Numba's OpenMP
+threads 101-109, on its ``workqueue`` threads 58-65, serial 61-64, PyTorch 60.5 -- OpenMP
+workers spin after each kernel while OpenBLAS' threads run the next GEMM (and the other way round).
+Single-thread CPU time per cnn32 step (load 4-5, interleaved): before the chunks 74-78 ms, with
+them 56-72; cnn8 unchanged within noise (54-69 before, 59-63 after).
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ CHUNK_BYTES = 1024 * 1024
 #: Conv2D unfolds its patches a chunk of images at a time (forward, and again for dL/dW) only from
 #: this many input channels: shorter patch rows make the unfolding as costly as the GEMM.
 CHUNK_MIN_CHANNELS = 8
+#: Cut the whole-batch passes (im2col of few-channel inputs, bias + ReLU, ReLU's derivative, max
+#: pooling) into one slice of the batch a thread (glassnet.fast.chunks). False: one thread, as
+#: before; kept as a switch because on the shared machine (load 4-7) A/B runs could not tell the two
+#: apart (cnn32, 2 threads, ms/step medians: split 275/344/587, one thread 319/621/310).
+SPLIT_PASSES = True
 FAILED = object()  # what attempt() returns when the fast path gave up (None is a valid result)
 
 
@@ -120,7 +127,7 @@ def _bias_act(z, b, use_bias, relu, a):
                     ar[f] = 0.0 if v < 0 else v  # NaN stays NaN, as np.maximum(z, 0)
 
 
-@jit(parallel=PARALLEL)
+@jit(parallel=PARALLEL, nogil=True)
 def _relu_backward(dy, z, dz, partial):
     """dz = dy * (z > 0) (the reference's product: inf or NaN in dy survive as NaN); partial[m, s]
     = sum over the sample's rows of dz (the bias gradient before the sum over the batch)."""
@@ -165,7 +172,7 @@ def _col2im(dcols, sh, sw, pt, pl, dx):
                             dst[c] += src[c]
 
 
-@jit(parallel=PARALLEL)
+@jit(parallel=PARALLEL, nogil=True)
 def _maxpool_forward(x, ph, pw, sh, sw, pt, pl, y, arg):
     """y = max over each window (positions outside x are -inf, as the reference's padding);
     arg = offset i*pw + j of the first maximum in row-major order (-1: no real element).
@@ -205,7 +212,7 @@ def _maxpool_forward(x, ph, pw, sh, sw, pt, pl, y, arg):
                     ao[c] = -1
 
 
-@jit(parallel=PARALLEL)
+@jit(parallel=PARALLEL, nogil=True)
 def _maxpool_backward_tiles(dy, arg, ph, pw, dx):
     """dx when the windows tile x (stride = pool size, no padding, sizes divisible): each element
     of dx is in one window, so it is written once: dy where it won, else dy*0."""
@@ -351,7 +358,8 @@ def conv2d_patches(layer, x, train):
     if cols is None or cols.shape != shape or cols.dtype != x.dtype:
         cols = np.empty(shape, x.dtype)
     (pt, _), (pl, _) = layer._pads
-    _im2col(np.ascontiguousarray(x), sh, sw, pt, pl, cols.reshape(L, B, Ho, Wo, kh, kw, C))
+    x, cols7 = np.ascontiguousarray(x), cols.reshape(L, B, Ho, Wo, kh, kw, C)
+    _by_images(L, B, lambda l, lo, hi: _im2col(_rows(x, l, lo, hi), sh, sw, pt, pl, _rows(cols7, l, lo, hi)))
     if train:
         layer._buf = cols
     return cols.reshape(L, B * Ho * Wo, kh * kw * C)
@@ -377,6 +385,29 @@ def _images_per_chunk(layer, x):
 def _chunk_list(L, B, G):
     """``(l, s, g)`` for every chunk: images ``s:s+g`` of input stack ``l``."""
     return [(l, s, min(G, B - s)) for l in range(L) for s in range(0, B, G)]
+
+
+def _by_images(L, B, call):
+    """``call(l, lo, hi)`` for pieces of the batch that cover every ``(l, image)``: one call for
+    everything on one thread, else each stack's batch cut into one piece a thread
+    (:func:`glassnet.fast.chunks.run`). Slices ``a[l:l+1, lo:hi]`` of contiguous arrays stay
+    contiguous, so the kernels see the layout they were compiled for."""
+    T = min(chunks.threads(), B)
+    if T <= 1 or not SPLIT_PASSES:
+        call(None, 0, B)
+        return
+    cuts = [B * t // T for t in range(T + 1)]
+    todo = [(l, cuts[t], cuts[t + 1]) for l in range(L) for t in range(T)]
+    chunks.run(lambda i: call(*todo[i]), len(todo))
+
+
+def _rows(a, l, lo, hi):
+    """``a[l:l+1, lo:hi]`` (``a`` itself for l None: the whole array in one call); a stack of
+    length 1 (an input shared by all models) serves every l."""
+    if l is None:
+        return a
+    k = 0 if a.shape[0] == 1 else l
+    return a[k:k + 1, lo:hi]
 
 
 def _unfold(layer, x, l, s, g):
@@ -425,7 +456,8 @@ def conv2d_forward(layer, x, train):
         z = np.matmul(cols, Wmat).reshape(M, B, P, F)
         a = np.empty_like(z) if relu else z
         if layer.use_bias or relu:
-            _bias_act(z, b, layer.use_bias, relu, a)
+            _by_images(M, B, lambda m, lo, hi: _bias_act(_rows(z, m, lo, hi), b if m is None else b[m:m + 1],
+                                                          layer.use_bias, relu, _rows(a, m, lo, hi)))
     layer._x, layer._cols = x, (cols if train else None)
     z = z.reshape(M, B, Ho, Wo, F)
     if relu:
@@ -468,8 +500,10 @@ def conv2d_backward(layer, dy):
     if _relu_layer(act) and act._z is not None:
         dz = np.empty((M, B, Ho * Wo, F), dy.dtype)
         partial = np.empty((M, B, F), dy.dtype)
-        _relu_backward(np.ascontiguousarray(dy).reshape(dz.shape), np.ascontiguousarray(act._z).reshape(dz.shape),
-                       dz, partial)
+        dy4 = np.ascontiguousarray(dy).reshape(dz.shape)
+        z4 = np.ascontiguousarray(act._z).reshape(dz.shape)
+        _by_images(M, B, lambda m, lo, hi: _relu_backward(_rows(dy4, m, lo, hi), _rows(z4, m, lo, hi),
+                                                           _rows(dz, m, lo, hi), _rows(partial, m, lo, hi)))
         dzf = dz.reshape(M, N, F)
         db = partial.sum(axis=1)
     else:
@@ -527,7 +561,8 @@ def maxpool_forward(layer, x, train):
     Ho, Wo, C = layer.output_shape
     y = np.empty(x5.shape[:2] + (Ho, Wo, C), x5.dtype)
     arg = np.empty(y.shape, np.int32)  # int8 would be smaller, but stops the loop vectorizing (4x slower)
-    _maxpool_forward(x5, ph, pw, sh, sw, pt, pl, y, arg)
+    _by_images(x5.shape[0], x5.shape[1], lambda l, lo, hi: _maxpool_forward(
+        _rows(x5, l, lo, hi), ph, pw, sh, sw, pt, pl, _rows(y, l, lo, hi), _rows(arg, l, lo, hi)))
     layer._x, layer._arg = x, arg
     return y if x.ndim == 5 else y[0]
 
@@ -539,7 +574,8 @@ def maxpool_backward(layer, dy):
     dy5 = np.ascontiguousarray(dy if dy.ndim == 5 else dy[None])
     dx = np.empty(dy5.shape[:2] + tuple(layer.input_shape), dy.dtype)
     if layer._tiles:
-        _maxpool_backward_tiles(dy5, arg, ph, pw, dx)
+        _by_images(dy5.shape[0], dy5.shape[1], lambda l, lo, hi: _maxpool_backward_tiles(
+            _rows(dy5, l, lo, hi), _rows(arg, l, lo, hi), ph, pw, _rows(dx, l, lo, hi)))
     else:
         _maxpool_backward(dy5, arg, pw, sh, sw, pt, pl, dx)
     return dx.reshape(dy.shape[:-3] + tuple(layer.input_shape))

@@ -29,6 +29,7 @@ from glassnet import fast
 
 pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not installed")
 
+from glassnet.fast import chunks  # noqa: E402
 from glassnet.fast import conv as fc  # noqa: E402 - after the skip
 
 KERNELS = ["_im2col", "_bias_act", "_relu_backward", "_col2im", "_maxpool_forward", "_maxpool_backward",
@@ -50,6 +51,8 @@ def fresh_fast(monkeypatch):
     conv kernels' calls (``calls[name]``)."""
     monkeypatch.setattr(fast, "_broken", set())
     calls = dict.fromkeys(KERNELS, 0)
+    calls["threads"] = 1  # what glassnet.fast.chunks.threads() says; a test may set 2
+    monkeypatch.setattr(chunks, "threads", lambda: calls["threads"])
     for name in KERNELS:
         real = getattr(fc, name)
 
@@ -118,31 +121,39 @@ CONV_CASES = [  # kernel, strides, padding, use_bias, activation
 ]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("M,shared", [(1, False), (3, False), (3, True)], ids=["M1", "M3", "M3-shared"])
 @pytest.mark.parametrize("kernel,strides,padding,use_bias,activation", CONV_CASES)
 def test_conv2d_fast_equals_reference(kernel, strides, padding, use_bias, activation, M, shared, dtype,
-                                      fresh_fast):
+                                      threads, fresh_fast):
+    """Every pass once on the whole batch (1 thread) or once per model and thread (2: each
+    thread a slice of the batch, see glassnet.fast.conv._by_images)."""
+    fresh_fast["threads"] = threads
     layer = one_layer(gn.Conv2D(4, kernel, strides=strides, padding=padding, use_bias=use_bias,
                                 activation=activation), (7, 6, 3), M, dtype)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((5, 7, 6, 3) if shared else (M, 5, 7, 6, 3)).astype(dtype)
     ref, got = both_paths(layer, x)
     assert_same(ref, got, dtype)
-    assert fresh_fast["_bias_act"] == (1 if use_bias or activation == "relu" else 0)
-    assert fresh_fast["_relu_backward"] == (1 if activation == "relu" else 0)
+    pieces = 1 if threads == 1 else threads * M
+    assert fresh_fast["_bias_act"] == (pieces if use_bias or activation == "relu" else 0)
+    assert fresh_fast["_relu_backward"] == (pieces if activation == "relu" else 0)
     copies = layer.kernel_size != (1, 1) or layer.strides != (1, 1) or layer._pads != ((0, 0), (0, 0))
-    assert fresh_fast["_im2col"] == (1 if copies else 0)
+    stacks = 1 if shared else M  # a shared input is unfolded once for all models
+    assert fresh_fast["_im2col"] == ((1 if threads == 1 else threads * stacks) if copies else 0)
     assert fresh_fast["_col2im"] == (M if copies else 0)  # one chunk of images per model here
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("images_per_chunk", [1, 2])
 @pytest.mark.parametrize("channels,shared", [(3, False), (8, False), (8, True)], ids=["C3", "C8", "C8-shared"])
-def test_conv2d_in_chunks_of_images(images_per_chunk, channels, shared, dtype, monkeypatch, fresh_fast):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv2d_in_chunks_of_images(images_per_chunk, channels, shared, dtype, threads, monkeypatch, fresh_fast):
     """Chunks of images (a last, shorter chunk included) equal the reference: dL/dx always; with
     ``C >= CHUNK_MIN_CHANNELS`` also the forward GEMM and dL/dW, whose patches are not kept."""
     assert fc.CHUNK_MIN_CHANNELS == 8
+    fresh_fast["threads"] = threads
     layer = one_layer(gn.Conv2D(4, 3, padding="same", activation="relu"), (6, 5, channels), 2, dtype)
     monkeypatch.setattr(fc, "CHUNK_BYTES", images_per_chunk * 6 * 5 * 9 * channels * np.dtype(dtype).itemsize)
     x = np.random.default_rng(2).standard_normal((5, 6, 5, channels) if shared else (2, 5, 6, 5, channels))
@@ -192,7 +203,9 @@ POOL_CASES = {
 @pytest.mark.parametrize("M,shared", [(1, False), (3, False), (3, True)], ids=["M1", "M3", "M3-shared"])
 @pytest.mark.parametrize("pool", list(POOL_CASES), ids=list(POOL_CASES))
 @pytest.mark.parametrize("data", ["normal", "ties"])
-def test_pooling_fast_equals_reference(pool, M, shared, dtype, data, fresh_fast):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pooling_fast_equals_reference(pool, M, shared, dtype, data, threads, fresh_fast):
+    fresh_fast["threads"] = threads
     layer = one_layer(POOL_CASES[pool](), (7, 6, 3), M, dtype)
     rng = np.random.default_rng(3)
     shape = (4, 7, 6, 3) if shared else (M, 4, 7, 6, 3)
@@ -204,15 +217,18 @@ def test_pooling_fast_equals_reference(pool, M, shared, dtype, data, fresh_fast)
     assert_same(ref, got, dtype)
     kind = pool[:3]
     fwd = {"max": "_maxpool_forward", "avg": "_avgpool_forward", "gap": "_global_avg_forward"}[kind]
-    assert fresh_fast[fwd] == 1
+    split = 1 if threads == 1 else threads * (1 if shared else M)  # max pooling: a batch slice a thread
+    assert fresh_fast[fwd] == (split if kind == "max" else 1)
     bwd = {"avg": ["_avgpool_backward"], "gap": ["_global_avg_backward"],
            "max": ["_maxpool_backward", "_maxpool_backward_tiles"]}[kind]
-    assert sum(fresh_fast[k] for k in bwd) == 1
+    assert sum(fresh_fast[k] for k in bwd) == (split if kind == "max" and layer._tiles else 1)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("pool", ["max2", "max3s2", "avg2", "gap"])
-def test_pooling_shared_input_gradient_with_model_axis(pool, fresh_fast):
+def test_pooling_shared_input_gradient_with_model_axis(pool, threads, fresh_fast):
     """A pool first on a shared input ``(B, H, W, C)``; the layers above give it ``(M, B, ...)``."""
+    fresh_fast["threads"] = threads
     layer = one_layer(POOL_CASES[pool](), (7, 6, 3), 3, "float64")
     x = np.random.default_rng(4).standard_normal((4, 7, 6, 3))
     outs = []
