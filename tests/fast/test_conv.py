@@ -346,3 +346,21 @@ def test_reference_switch_runs_no_kernel(monkeypatch):
         warnings.simplefilter("error", fast.FastPathWarning)
         loss, _ = fit_once("reference", "float64", steps=2)
     assert np.isfinite(loss).all() and not fast._broken
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_chunks_run_every_index_once_and_propagates_errors(threads, monkeypatch):
+    """glassnet.fast.chunks.run: each index exactly once whatever the threads; an exception in any
+    thread reaches the caller (attempt() then falls back), and BLAS gets its thread count back."""
+    monkeypatch.setattr(chunks, "threads", lambda: threads)
+    before = chunks._blas().info()
+    seen = []
+    chunks.run(seen.append, 17)
+    assert sorted(seen) == list(range(17))
+
+    def fail(i):
+        if i == 5:
+            raise ValueError("chunk 5")
+    with pytest.raises(ValueError, match="chunk 5"):
+        chunks.run(fail, 9)
+    assert chunks._blas().info() == before
