@@ -1,5 +1,5 @@
-"""The LSTM's time loop compiled: the recurrent product, the gates and the cell update of every
-step in one kernel, forward and backward (the fast path of :class:`glassnet.layers.LSTM`).
+"""The LSTM's time loop compiled: the input and recurrent products, the gates and the cell update
+of every step in one kernel, forward and backward (the fast path of :class:`glassnet.layers.LSTM`).
 
 The reference (:class:`glassnet.layers.recurrent.Recurrent` with ``LSTM.cell`` /
 ``LSTM.cell_backward``) runs about twenty NumPy calls per step: a stacked ``W_hh @ h``, four gate
@@ -8,13 +8,16 @@ benchmark: 16 models, H = 16, B = 32) each call costs more in dispatch than in a
 ``(4H, H) @ (H, B)`` product is just big enough for OpenBLAS to start its threads, which on a
 busy 2-core machine cost 60x the product itself (measured: 1.4 ms instead of 25 us for
 ``(256, 64) @ (64, 32)`` float32 with 2 threads under load). Here each model's whole sequence is
-one loop nest; the recurrent products are plain loops (vectorized over the batch, the contiguous
-axis), so they never wake BLAS threads. The big products -- the input projections of all steps
-before the loop, the weight gradients and dL/dx after it -- stay in NumPy/BLAS, in the layer.
+one loop nest, and its products are plain loops (vectorized over the batch, the contiguous axis),
+so they never wake BLAS threads. The input projection ``W_ih x_t + b`` is computed step by step
+inside the loop too (C input features: a small product), so the ``(M, 4H, T, B)`` array of all
+steps' projections is never written and read back (memory traffic, not arithmetic, was most of
+the forward's time). The weight gradients and dL/dx -- big products over all steps -- stay in
+NumPy/BLAS, in the layer.
 
-Per model m and step t (the reference's maths and its order of operations; layout below)::
+Per model m and step t (the reference's maths and its order of operations)::
 
-    a   = W_hh h_{t-1} + ax_t                  ax_t = W_ih x_t + b_ih + b_hh (the layer's product)
+    a   = W_hh h_{t-1} + (W_ih x_t + b),   b = b_ih + b_hh
     i, f, g, o = sig(a_i), sig(a_f), tanh(a_g), sig(a_o)
     c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
     (masked step, keep k in {0, 1}:  s_t = k * s_t + (1 - k) * s_{t-1} for s = h, c)
@@ -25,17 +28,25 @@ Per model m and step t (the reference's maths and its order of operations; layou
     da = (dc * g * i (1 - i),  dc * c_{t-1} * f (1 - f),  dc * i * (1 - g^2),  do * o (1 - o))
     dh_{t-1} = W_hh^T da (+ carried dh),   dc_{t-1} = dc * f (+ carried dc)
 
-The sigmoid and tanh are :mod:`glassnet.fast.elementwise`'s (arithmetic only, so the batch loops
-vectorize; a few ulps from NumPy's). Everything else is computed in the arrays' dtype in the
-reference's order, so float64 results match it to rounding of the products' sums (BLAS sums in
-its own order) and float32 results within float32 rounding (``tests/fast/test_lstm.py``).
+Sigmoid and tanh: float64 uses :mod:`glassnet.fast.elementwise`'s (arithmetic only, so the loops
+vectorize); float32 uses this module's float32 versions of the same method (below). Both are a few
+ulps from NumPy's. Everything else is computed in the arrays' dtype in the reference's order, so
+float64 results match the reference to the rounding of the products' sums (not summed in BLAS's
+order) and float32 results within float32 rounding (``tests/fast/test_lstm.py``).
 
-Layout (the reference's feature-major one): arrays over time are ``(M, features, T, B)``, so row
-``j`` of step ``t`` is the contiguous ``x[m, j, t, :]``; states ``(M, H, B)``. Imported only after
-:func:`glassnet.fast.available` found Numba (``import glassnet`` never loads it).
+Layout: the layer's arrays are feature-major, ``(L, C, T, B)`` for x and ``(M, 4H, T, B)`` for
+dL/da, so that the weight gradients are one product over all steps; the kernel's own caches are
+time-major, gates ``(M, T, 4H, B)``, so a step's block is contiguous. States ``(M, H, B)``.
+
+Measured (float32, fit steps, CPU ms, 1 BLAS thread, load ~2.6 on the 2 shared cores): lstm16
+21-24 against the reference's 29-40, lstm 8.0-8.3 against 12-13; with the benchmark's 2 threads see
+``benchmarks/sequence.py``. Imported only after :func:`glassnet.fast.available` found Numba
+(``import glassnet`` never loads it).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from numba import njit, types
@@ -44,6 +55,47 @@ from numba.extending import overload
 from glassnet.fast.elementwise import vsigmoid, vtanh
 
 KERNEL = "lstm"  # the name in glassnet.fast.available() / mark_broken()
+
+
+def layer_forward(layer, x_steps, state, keep):
+    """``LSTM._forward_steps`` on the fast path: ``(final state, hs)``, and the layer's caches --
+    the kernel's arrays (``_fast_cache``, ``_h_in``) and, as views of them, the reference's
+    per-step ``_caches`` and ``_prev``, which the glass box reads and a reference backward uses."""
+    bias = layer._input_bias() if layer.use_bias else None
+    h, c, gates, tanh_c, h_in, c_in, hs = forward(x_steps, layer.weight_ih.value, bias, layer.weight_hh.value,
+                                                  state[0], state[1], keep, layer.return_sequences)
+    H, T = layer.units, x_steps.shape[2]
+    layer._fast_cache = (gates, tanh_c, c_in)
+    layer._h_in = h_in
+    layer._caches = StepViews(lambda t: (gates[:, t, :H], gates[:, t, H:2 * H], gates[:, t, 2 * H:3 * H],
+                                         gates[:, t, 3 * H:], tanh_c[:, t]), T)
+    layer._prev = StepViews(lambda t: (h_in[:, :, t], c_in[:, t]), T)
+    return (h, c), hs
+
+
+def layer_backward(layer, dstate, dy_steps, keep):
+    """``LSTM._backward_steps`` on the fast path: ``(dax, None, dh, dstate)`` (the input and hidden
+    sides' gradients are one array for the LSTM)."""
+    dax, dh, dh0, dc0 = backward(*layer._fast_cache, layer.weight_hh.value, keep, dy_steps, *dstate)
+    return dax, None, dh, [dh0, dc0]
+
+
+class StepViews(Sequence):
+    """``views(t)`` for t = 0..T-1, made on access: the per-step caches the reference loop keeps as
+    lists (``_caches``, ``_prev``), read from the kernel's arrays over time."""
+
+    def __init__(self, views, T):
+        self._views, self._T = views, T
+
+    def __len__(self):
+        return self._T
+
+    def __getitem__(self, t):
+        if isinstance(t, slice):
+            return [self._views(k) for k in range(*t.indices(self._T))]
+        if not -self._T <= t < self._T:
+            raise IndexError(t)
+        return self._views(t % self._T)
 
 
 def forward(x, W_ih, bias, W_hh, h0, c0, keep, want_hs):
@@ -104,8 +156,9 @@ def _keep_steps(keep, dt):
 # the batch loops from vectorizing). Models are independent: each model's sequence is run whole
 # (its state and weights stay in cache), with every innermost loop over the batch. The kernel's
 # own arrays over time are time-major, so a step's gates are one contiguous block (measured: the
-# backward 1.45x faster than with the layer's (M, 4H, T, B); flat loops over a step's block
-# instead of batch rows were slower, the products above all).
+# backward 1.45x faster than with the layer's (M, 4H, T, B); flat loops over a step's whole block
+# instead of batch rows were slower, the products above all). Serial: the models could be
+# threads (prange), but on the 2 shared cores Numba's threads fight OpenBLAS' (see fast/conv.py).
 @njit(cache=True, nogil=True, error_model="numpy")
 def _forward(x, Wx, bias, W, h, c, keep, has_keep, gates, tanh_c, h_in, c_in, hs, want_hs):  # pragma: no cover
     """Steps t = 0..T-1 of every model; ``h``, ``c`` hold the initial state on entry, the final

@@ -33,7 +33,6 @@ the output at t and through every later step) -- how gradients vanish or explode
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -56,24 +55,6 @@ def _sigmoid(z):
     e += 1
     return np.reciprocal(e, out=e)
 
-
-
-class _StepViews(Sequence):
-    """``views(t)`` for t = 0..T-1, made on access: the per-step caches (``_caches``, ``_prev``) the
-    reference loop keeps as lists, read from the fast path's arrays over time."""
-
-    def __init__(self, views, T):
-        self._views, self._T = views, T
-
-    def __len__(self):
-        return self._T
-
-    def __getitem__(self, t):
-        if isinstance(t, slice):
-            return [self._views(k) for k in range(*t.indices(self._T))]
-        if not -self._T <= t < self._T:
-            raise IndexError(t)
-        return self._views(t % self._T)
 
 
 class Recurrent(Layer):
@@ -104,6 +85,11 @@ class Recurrent(Layer):
     lines every step's columns up for the weight gradients without a copy. Inputs, outputs, states
     and gradients outside the layer keep the usual ``(M, B, ...)`` layout; ``cell`` and
     ``cell_backward`` see the feature-major one.
+
+    The two loops are the methods ``_forward_steps`` and ``_backward_steps``: a subclass with a
+    compiled fast path (the LSTM: :mod:`glassnet.fast.lstm`) replaces them, and only them, when
+    :func:`glassnet.fast.available` says so; everything around them (inputs, masks, initial state,
+    weight gradients, ``step_grad_norms``) is this class's code on both paths.
 
     Default initializers: PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, unless the
     model's ``init``/``bias_init`` or the layer's ``kernel_init``/``recurrent_init``/``bias_init`` say
@@ -460,6 +446,9 @@ class LSTM(Recurrent):
         return da, da, (None, dc * f)
 
     # -- the fast path: the whole time loop compiled (glassnet.fast.lstm; tests/fast/test_lstm.py) --
+    # Same maths, the input projection inside the loop, time-major caches. The reference's per-step
+    # caches (``_caches``, ``_prev``) are kept as views of the kernel's arrays, so the glass box
+    # (studies, trace) reads the same values, and a reference backward can follow a fast forward.
     def _fast_ok(self, *arrays):
         """Whether the compiled loop may run: the switch is on, the kernel works, one float dtype."""
         dtype = self.weight_hh.value.dtype
@@ -471,22 +460,10 @@ class LSTM(Recurrent):
         if self._fast_ok(x_steps, self.weight_ih.value, *state):
             try:
                 from ..fast import lstm as fast_lstm  # noqa: PLC0415 - Numba loads only when the fast path runs
-                bias = self._input_bias() if self.use_bias else None
-                h, c, gates, tanh_c, h_in, c_in, hs = fast_lstm.forward(
-                    x_steps, self.weight_ih.value, bias, self.weight_hh.value, state[0], state[1], keep,
-                    self.return_sequences)
+                return fast_lstm.layer_forward(self, x_steps, state, keep)
             except Exception as exc:  # noqa: BLE001 - a fast path never raises: the reference takes over
                 fast.mark_broken(FAST_KERNEL, exc)
-            else:
-                H, T = self.units, x_steps.shape[2]
-                self._fast_cache = (gates, tanh_c, c_in)
-                self._h_in = h_in
-                # the reference's per-step caches, as views (the glass box and a reference backward read them)
-                # (the kernel's arrays are time-major: gates (M, T, 4H, B), tanh_c and c_in (M, T, H, B))
-                self._caches = _StepViews(lambda t: (gates[:, t, :H], gates[:, t, H:2 * H], gates[:, t, 2 * H:3 * H],
-                                                     gates[:, t, 3 * H:], tanh_c[:, t]), T)
-                self._prev = _StepViews(lambda t: (h_in[:, :, t], c_in[:, t]), T)
-                return (h, c), hs
+                self._fast_cache = None
         return super()._forward_steps(x_steps, state, keep)
 
     def _backward_steps(self, dstate, dy_steps, keep):
@@ -494,11 +471,9 @@ class LSTM(Recurrent):
         if cache is not None and self._fast_ok(cache[0], dy_steps, *dstate):
             try:
                 from ..fast import lstm as fast_lstm  # noqa: PLC0415
-                dax, dh, dh0, dc0 = fast_lstm.backward(*cache, self.weight_hh.value, keep, dy_steps, *dstate)
+                return fast_lstm.layer_backward(self, dstate, dy_steps, keep)
             except Exception as exc:  # noqa: BLE001
                 fast.mark_broken(FAST_KERNEL, exc)
-            else:
-                return dax, None, dh, [dh0, dc0]
         return super()._backward_steps(dstate, dy_steps, keep)
 
 

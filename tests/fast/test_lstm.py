@@ -6,7 +6,8 @@ glassnet.layers.recurrent:
   the initial-state gradient -- with and without ``return_sequences``, a shared input, an initial
   state (argument or attribute), no bias, masks (per batch, per model, ``mask_value``); float64 to
   1e-12, float32 within rounding;
-* a reference backward after a fast forward (the caches are views of the fast arrays);
+* a reference backward after a fast forward (the caches are views of the fast arrays), and those
+  caches read like the reference's lists;
 * the float32 sigmoid and tanh against exact values (a few ulps) and with NaN and infinities;
 * a few steps of ``fit`` equal on both paths, and gradcheck passing on the fast path;
 * the fallback: a kernel that raises gives exactly one ``FastPathWarning``, training runs on, and
@@ -164,6 +165,28 @@ def test_reference_backward_after_fast_forward(monkeypatch):
             dx = layer.backward(np.random.default_rng(1).standard_normal(y.shape))
     close(dx, ref["dx"], "float64")
     close(layer.weight_ih.grad, ref["weight_ih"], "float64")
+
+
+def test_step_caches_read_like_the_reference_lists(fresh_fast):
+    """``_caches`` / ``_prev`` after a fast forward: a sequence of per-step tuples like the
+    reference's lists (length, negative indices, slices, iteration), as the studies read them."""
+    layer = one_layer(2, "float64", T=5)
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 3))
+    with fast.reference():
+        layer.forward(x, True)
+        caches, prev = list(layer._caches), list(layer._prev)
+    layer.forward(x, True)
+    assert fresh_fast["_forward"] == 1
+    assert len(layer._caches) == len(caches) == 5 and len(layer._prev) == 5
+    for got, want in ((layer._caches[-1], caches[-1]), (layer._prev[0], prev[0])):
+        for g, w in zip(got, want):
+            close(g, w, "float64")
+    tail = layer._caches[1:]
+    assert isinstance(tail, list) and len(tail) == 4
+    close(np.mean([c[1].mean(axis=2) for c in tail], axis=0), np.mean([c[1].mean(axis=2) for c in caches[1:]], axis=0),
+          "float64")
+    with pytest.raises(IndexError):
+        layer._caches[5]
 
 
 def test_float32_gate_functions():
