@@ -6,6 +6,7 @@ glassnet.layers.recurrent:
   the initial-state gradient -- with and without ``return_sequences``, a shared input, an initial
   state (argument or attribute), no bias, masks (per batch, per model, ``mask_value``); float64 to
   1e-12, float32 within rounding;
+* the models split over threads giving the one-call numbers bit for bit;
 * a reference backward after a fast forward (the caches are views of the fast arrays), and those
   caches read like the reference's lists;
 * the float32 sigmoid and tanh against exact values (a few ulps) and with NaN and infinities;
@@ -120,7 +121,7 @@ def test_fast_equals_reference(case, M, dtype, fresh_fast):
         kw["initial_state"] = state
     ref = run(layer, "reference", x, **kw)
     got = run(layer, "fast", x, **kw)
-    assert fresh_fast == {"_forward": 1, "_backward": 1}
+    assert fresh_fast["_forward"] >= 1 and fresh_fast["_backward"] >= 1
     assert_same(ref, got, dtype)
 
 
@@ -140,8 +141,30 @@ def test_masked_fast_equals_reference(mask, dtype, fresh_fast):
         kw["mask"] = keep
     ref = run(layer, "reference", x, **kw)
     got = run(layer, "fast", x, **kw)
-    assert fresh_fast == {"_forward": 1, "_backward": 1}
+    assert fresh_fast["_forward"] >= 1 and fresh_fast["_backward"] >= 1
     assert_same(ref, got, dtype)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("shared", [False, True])
+def test_models_split_over_threads_change_nothing(threads, shared, fresh_fast, monkeypatch):
+    """The kernels run on contiguous shares of the models, one a thread (glassnet.fast.chunks):
+    every number is the one-call result, bit for bit (models are independent)."""
+    from glassnet.fast import chunks
+
+    layer = one_layer(5, "float32", T=6, return_sequences=True)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 6, 3) if shared else (5, 4, 6, 3)).astype("float32")
+    keep = rng.random((4, 6)) < 0.7
+    monkeypatch.setattr(chunks, "threads", lambda: 1)
+    one = run(layer, "fast", x, mask=keep)
+    calls = dict(fresh_fast)
+    monkeypatch.setattr(chunks, "threads", lambda: threads)
+    split = run(layer, "fast", x, mask=keep)
+    assert fresh_fast["_forward"] - calls["_forward"] == threads
+    assert fresh_fast["_backward"] - calls["_backward"] == threads
+    for k in one:
+        np.testing.assert_array_equal(split[k], one[k], err_msg=k)
 
 
 def test_reference_backward_after_fast_forward(monkeypatch):
@@ -176,7 +199,7 @@ def test_step_caches_read_like_the_reference_lists(fresh_fast):
         layer.forward(x, True)
         caches, prev = list(layer._caches), list(layer._prev)
     layer.forward(x, True)
-    assert fresh_fast["_forward"] == 1
+    assert fresh_fast["_forward"] >= 1
     assert len(layer._caches) == len(caches) == 5 and len(layer._prev) == 5
     for got, want in ((layer._caches[-1], caches[-1]), (layer._prev[0], prev[0])):
         for g, w in zip(got, want):
