@@ -38,9 +38,12 @@ Layout: the layer's arrays are feature-major, ``(L, C, T, B)`` for x and ``(M, 4
 dL/da, so that the weight gradients are one product over all steps; the kernel's own caches are
 time-major, gates ``(M, T, 4H, B)``, so a step's block is contiguous. States ``(M, H, B)``.
 
-Measured (float32, fit steps, CPU ms, 1 BLAS thread, load ~2.6 on the 2 shared cores): lstm16
-21-24 against the reference's 29-40, lstm 8.0-8.3 against 12-13; with the benchmark's 2 threads see
-``benchmarks/sequence.py``. Imported only after :func:`glassnet.fast.available` found Numba
+Measured (float32 fit steps, CPU ms, 1 BLAS thread, 2 interleaved rounds at load 3.7-4.4 on the
+2 shared cores): lstm16 16.5-16.7 against the reference's 23.7-24.5, lstm 7.0-10.6 against
+9.8-15.6. Of an lstm16 step (19 ms): forward kernel 7, backward kernel 5.3, the weight-gradient
+GEMMs 2-2.6, the bias sums 0.8; the forward's time is mostly the gates' sigmoid/tanh (1.6M a
+step, ~2.2 ns each). With 2 threads (``benchmarks/sequence.py``) the models are split over both
+cores (:func:`_by_models`). Imported only after :func:`glassnet.fast.available` found Numba
 (``import glassnet`` never loads it).
 """
 
