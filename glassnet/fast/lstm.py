@@ -52,10 +52,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
 
-from glassnet.fast.elementwise import vsigmoid, vtanh
+from glassnet.fast.elementwise import sigmoid, tanh
 
 KERNEL = "lstm"  # the name in glassnet.fast.available() / mark_broken()
 
@@ -356,77 +355,3 @@ def _matvec_t(W, d, out):  # pragma: no cover - compiled
             w = W[j, q]
             for b in range(B):
                 out[q, b] += w * d[j, b]
-
-
-# -- the gates' sigmoid and tanh, by dtype ---------------------------------------------------------
-def sigmoid(z):
-    """1 / (1 + e^-z) in the argument's precision: float64 by :func:`glassnet.fast.elementwise.vsigmoid`,
-    float32 by :func:`_sigmoid32` (chosen when a kernel compiles)."""
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def tanh(z):
-    """tanh z in the argument's precision (float64: ``vtanh``, float32: :func:`_tanh32`)."""
-    return np.tanh(z)
-
-
-@overload(sigmoid)
-def _sigmoid_typed(z):  # pragma: no cover - compile-time dispatch
-    return (lambda z: _sigmoid32(z)) if z == types.float32 else (lambda z: vsigmoid(z))
-
-
-@overload(tanh)
-def _tanh_typed(z):  # pragma: no cover - compile-time dispatch
-    return (lambda z: _tanh32(z)) if z == types.float32 else (lambda z: vtanh(z))
-
-
-# float32 versions of elementwise.py's method (Cody-Waite reduction, then Cephes expf's degree-5
-# polynomial), computed in float32 throughout: 8 lanes a vector and a shorter polynomial make them
-# ~3x faster than the float64 functions on float32 gates (measured 2.7 against 8.9 ns/element).
-# Error against the exact values below 3 ulp for |z| < 80 (NumPy's float32 sigmoid: 3.1).
-# Clamps are written ``lo if x < lo else x`` so that NaN (every comparison false) stays NaN
-# without a NaN test, which kept the loops from vectorizing.
-F32_EXP_MIN = np.float32(-86.0)   # 2^(k-1) stays a normal float32
-F32_EXP_MAX = np.float32(88.0)
-
-
-@njit(inline="always", nogil=True)
-def _reduced32(x):  # pragma: no cover - compiled
-    """``(2^(k-1), e^r - 1)`` in float32, exp(x) = 2 * 2^(k-1) (1 + q); x clamped to [-86, 88]."""
-    xc = F32_EXP_MIN if x < F32_EXP_MIN else x
-    xc = F32_EXP_MAX if xc > F32_EXP_MAX else xc
-    t = xc * np.float32(1.44269504088896341) + np.float32(12582912.0)  # + 1.5 * 2^23 rounds to k
-    k = t - np.float32(12582912.0)
-    r = (xc - k * np.float32(0.693359375)) - k * np.float32(-2.12194440e-4)
-    p = np.float32(1.9875691500e-4)
-    p = p * r + np.float32(1.3981999507e-3)
-    p = p * r + np.float32(8.3334519073e-3)
-    p = p * r + np.float32(4.1665795894e-2)
-    p = p * r + np.float32(1.6666665459e-1)
-    p = p * r + np.float32(5.0000001201e-1)
-    q = p * r * r + r
-    # t's bits are those of 1.5 * 2^23 plus k: the exponent field of 2^(k-1) is k - 1 + 127
-    half_2k = np.int32((np.float32(t).view(np.int32) - np.int32(0x4B400000) + np.int32(126)) << np.int32(23))
-    return half_2k.view(np.float32), q
-
-
-@njit(inline="always", nogil=True)
-def _sigmoid32(z):  # pragma: no cover - compiled
-    """1 / (1 + e^-|z|) for z >= 0, e^-|z| / (1 + e^-|z|) below (nothing overflows; 0 below -86)."""
-    n = -abs(z)
-    h, q = _reduced32(n)
-    e = (h + h * q) * np.float32(2.0)
-    e = np.float32(0.0) if n < F32_EXP_MIN else e   # below, e^n is subnormal or 0: 0 (NumPy's limit)
-    s = np.float32(1.0) / (np.float32(1.0) + e)
-    return s if z >= 0 else e * s
-
-
-@njit(inline="always", nogil=True)
-def _tanh32(z):  # pragma: no cover - compiled
-    """sign(z) u / (u + 2), u = e^{2|z|} - 1 (|z| capped at 9, where tanh rounds to 1 in float32)."""
-    a = abs(z)
-    a = np.float32(9.0) if a > np.float32(9.0) else a
-    h, q = _reduced32(np.float32(2.0) * a)
-    u = (h * q + (h - np.float32(0.5))) * np.float32(2.0)   # e^{2a} - 1 without cancellation near 0
-    t = u / (u + np.float32(2.0))
-    return t if z >= 0 else -t
