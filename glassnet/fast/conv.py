@@ -20,9 +20,11 @@ by all models). The patch matrix ``cols`` is ``(L, B, Ho, Wo, kh, kw, C)``, i.e.
               per chunk, unfolded again)  ->  per chunk: dcols = dz @ W^T -> col2im (in cache)
 
 Why chunks (:data:`CHUNK_BYTES`): cnn32's second layer has 19 MB of patches; made whole, they go
-through main memory between the GEMM and the pass that reads them. Chunks of a few images run on
-:mod:`glassnet.fast.chunks`' threads (as many as BLAS had, BLAS single-threaded meanwhile); the
-whole-batch passes are cut into one batch slice a thread (:data:`SPLIT_PASSES`).
+through main memory between the GEMM and the pass that reads them. Chunks are used when BLAS
+runs on one thread; with more, each small GEMM would be a fork-join of BLAS' threads, so by
+default the layer keeps whole-batch GEMMs there. :data:`THREADED_CHUNKS` instead runs the chunks
+and batch slices of the passes on :mod:`glassnet.fast.chunks`' threads (BLAS single-threaded
+meanwhile) -- not yet measured faster on the 2-core machine (see its comment).
 
 Pooling keeps, per output element, the offset ``i*pw + j`` of the window's winner (max pool) and
 routes the gradient through it; average pooling and global average pooling are sums.
@@ -63,11 +65,13 @@ CHUNK_BYTES = 1024 * 1024
 #: Conv2D unfolds its patches a chunk of images at a time (forward, and again for dL/dW) only from
 #: this many input channels: shorter patch rows make the unfolding as costly as the GEMM.
 CHUNK_MIN_CHANNELS = 8
-#: Cut the whole-batch passes (im2col of few-channel inputs, bias + ReLU, ReLU's derivative, max
-#: pooling) into one slice of the batch a thread (glassnet.fast.chunks). False: one thread, as
-#: before; kept as a switch because on the shared machine (load 4-7) A/B runs could not tell the two
-#: apart (cnn32, 2 threads, ms/step medians: split 275/344/587, one thread 319/621/310).
-SPLIT_PASSES = True
+#: With more than one BLAS thread: True runs the chunks and the whole-batch passes on
+#: glassnet.fast.chunks' threads (BLAS single-threaded meanwhile); False (the default) keeps the
+#: whole-batch GEMMs on BLAS' own threads and the passes on one thread, as before the chunks.
+#: Measured cnn32, 2 threads, interleaved, the one quiet-ish sample (load ~3.9): chunks on threads
+#: 78 ms/step (CPU 142) against 40 (CPU 79) without; each small GEMM forked across OpenBLAS' 2
+#: threads instead was 2.5-5x slower than one large GEMM under load. One BLAS thread: chunks always.
+THREADED_CHUNKS = False
 FAILED = object()  # what attempt() returns when the fast path gave up (None is a valid result)
 
 
@@ -379,7 +383,23 @@ def _images_per_chunk(layer, x):
     if C < CHUNK_MIN_CHANNELS or (kh, kw, *layer.strides) == (1, 1, 1, 1):
         return 0
     G = max(1, CHUNK_BYTES // (Ho * Wo * kh * kw * C * x.itemsize))
-    return G if G < x.shape[1] else 0
+    return G if G < x.shape[1] and _chunking() else 0
+
+
+def _run(work, n):
+    """``work(i)`` for i < n: on glassnet.fast.chunks' threads (:data:`THREADED_CHUNKS`), else in
+    order on this thread (BLAS keeping its own threads)."""
+    if THREADED_CHUNKS:
+        chunks.run(work, n)
+    else:
+        for i in range(n):
+            work(i)
+
+
+def _chunking():
+    """Whether layers work a chunk of images at a time: on one BLAS thread, or with the chunks on
+    glassnet.fast.chunks' threads (:data:`THREADED_CHUNKS`)."""
+    return THREADED_CHUNKS or chunks.threads() <= 1
 
 
 def _chunk_list(L, B, G):
@@ -393,12 +413,12 @@ def _by_images(L, B, call):
     (:func:`glassnet.fast.chunks.run`). Slices ``a[l:l+1, lo:hi]`` of contiguous arrays stay
     contiguous, so the kernels see the layout they were compiled for."""
     T = min(chunks.threads(), B)
-    if T <= 1 or not SPLIT_PASSES:
+    if T <= 1 or not THREADED_CHUNKS:
         call(None, 0, B)
         return
     cuts = [B * t // T for t in range(T + 1)]
     todo = [(l, cuts[t], cuts[t + 1]) for l in range(L) for t in range(T)]
-    chunks.run(lambda i: call(*todo[i]), len(todo))
+    _run(lambda i: call(*todo[i]), len(todo))
 
 
 def _rows(a, l, lo, hi):
@@ -449,7 +469,7 @@ def conv2d_forward(layer, x, train):
                 np.matmul(cols, Wmat[m], out=zc.reshape(g * P, F))
                 if layer.use_bias or relu:
                     _bias_act(zc[None], b[m:m + 1], layer.use_bias, relu, a[m, s:s + g][None])
-        chunks.run(work, len(todo))
+        _run(work, len(todo))
         cols = None  # backward unfolds each chunk again
     else:
         cols = conv2d_patches(layer, x, train)
@@ -483,7 +503,7 @@ def _weight_grad(layer, dzf):
         cols = _unfold(layer, x, l, s, g).T
         for k, m in enumerate(range(M) if L == 1 else (l,)):
             np.matmul(cols, dzf[m, s * P:(s + g) * P], out=parts[i, k])
-    chunks.run(work, len(todo))
+    _run(work, len(todo))
     if L == 1:  # the chunks' sums in chunk order, whatever thread computed them
         return parts.sum(axis=0)
     return parts.reshape(M, -1, *parts.shape[2:]).sum(axis=1)
@@ -537,7 +557,7 @@ def _input_grad(dz, Wt, geometry, dx):
     C = dx.shape[-1]
     K = Wt.shape[-1]
     per_image = Ho * Wo * K * dz.itemsize
-    G = max(1, min(B, CHUNK_BYTES // per_image))
+    G = max(1, min(B, CHUNK_BYTES // per_image)) if _chunking() else B
     dz = dz.reshape(M, B * Ho * Wo, F)
     todo = _chunk_list(M, B, G)
 
@@ -545,7 +565,7 @@ def _input_grad(dz, Wt, geometry, dx):
         m, s, g = todo[i]
         part = np.matmul(dz[m, s * Ho * Wo:(s + g) * Ho * Wo], Wt[m])
         _col2im(part.reshape(1, g, Ho, Wo, kh, kw, C), sh, sw, pt, pl, dx[m, s:s + g][None])
-    chunks.run(work, len(todo))
+    _run(work, len(todo))
 
 
 def _pool_args(layer):

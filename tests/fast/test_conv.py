@@ -53,6 +53,7 @@ def fresh_fast(monkeypatch):
     calls = dict.fromkeys(KERNELS, 0)
     calls["threads"] = 1  # what glassnet.fast.chunks.threads() says; a test may set 2
     monkeypatch.setattr(chunks, "threads", lambda: calls["threads"])
+    monkeypatch.setattr(fc, "THREADED_CHUNKS", True)  # the threaded path (off by default) under test
     for name in KERNELS:
         real = getattr(fc, name)
 
@@ -364,3 +365,17 @@ def test_chunks_run_every_index_once_and_propagates_errors(threads, monkeypatch)
     with pytest.raises(ValueError, match="chunk 5"):
         chunks.run(fail, 9)
     assert chunks._blas().info() == before
+
+
+def test_conv_with_blas_threads_and_threaded_chunks_off(monkeypatch, fresh_fast):
+    """The default with several BLAS threads: whole-batch GEMMs on BLAS' threads, no chunks, no
+    batch slices, patches kept -- the numbers equal the reference's."""
+    monkeypatch.setattr(fc, "THREADED_CHUNKS", False)
+    monkeypatch.setattr(fc, "CHUNK_BYTES", 1)
+    fresh_fast["threads"] = 2
+    layer = one_layer(gn.Conv2D(4, 3, padding="same", activation="relu"), (6, 5, 8), 2, "float64")
+    x = np.random.default_rng(2).standard_normal((2, 5, 6, 5, 8))
+    ref, got = both_paths(layer, x)
+    assert_same(ref, got, "float64")
+    assert fresh_fast["_im2col"] == fresh_fast["_bias_act"] == fresh_fast["_relu_backward"] == 1
+    assert fresh_fast["_col2im"] == 2  # one per model
