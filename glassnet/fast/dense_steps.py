@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from glassnet.fast.elementwise import vexp, vsigmoid, vtanh
+from glassnet.fast.elementwise import sigmoid, tanh, vexp
 
 # activation codes (glassnet.fast.loop maps the registry's classes to these)
 IDENTITY, SIGMOID, TANH, RELU = 0, 1, 2, 3
@@ -109,10 +109,10 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                         A[r, m] = Z[r, m]
                 elif c == SIGMOID:
                     for m in range(M):
-                        A[r, m] = vsigmoid(Z[r, m])
+                        A[r, m] = sigmoid(Z[r, m])
                 elif c == TANH:
                     for m in range(M):
-                        A[r, m] = vtanh(Z[r, m])
+                        A[r, m] = tanh(Z[r, m])
                 else:
                     for m in range(M):
                         z = Z[r, m]
@@ -293,10 +293,10 @@ def dense_steps_blas(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, m
                         A[r] = Z[r]
                 elif c == SIGMOID:
                     for r in range(o, o + nr * n_out):
-                        A[r] = vsigmoid(Z[r])
+                        A[r] = sigmoid(Z[r])
                 elif c == TANH:
                     for r in range(o, o + nr * n_out):
-                        A[r] = vtanh(Z[r])
+                        A[r] = tanh(Z[r])
                 else:
                     for r in range(o, o + nr * n_out):
                         v = Z[r]
