@@ -32,7 +32,7 @@ SPEC = {
     },
     "check": {"impls": ["numpy_loop", "torch_eager", "glassnet", "jax_step"], "steps": 10, "models": 1},
     "ratios": [
-        {"a": "glassnet", "b": "numpy_loop", "kind": "time", "target": 1.1},
+        {"a": "glassnet", "b": "numpy_loop", "kind": "time", "target": 1.05},
         {"a": "glassnet", "b": "torch_eager", "kind": "speedup"},
         {"a": "numpy_loop", "b": "torch_eager", "kind": "speedup"},
         {"a": "glassnet", "b": "jax_step", "kind": "speedup"},
