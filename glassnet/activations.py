@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from . import fast
 from .backend import MANY_MODELS
 from .errors import GlassnetError
 from .registry import Registry
@@ -41,8 +42,31 @@ def scipy_special():
 _EXPIT_MAX_SIZE = 256
 
 
+#: the fast path's name for the compiled sigmoid and tanh (glassnet.fast.activation_kernels)
+FAST_KERNEL = "activations"
+
+
+def _fast(name: str, z):
+    """``name``'s values by the compiled kernel, or None: fast path off, Numba missing, a dtype
+    other than float32/float64, or the kernel failed (then one FastPathWarning, and None after)."""
+    if not isinstance(z, np.ndarray) or z.dtype not in (np.float32, np.float64) or not fast.available(FAST_KERNEL):
+        return None
+    try:
+        from .fast import activation_kernels  # noqa: PLC0415 - Numba loads only when the fast path runs
+        return activation_kernels.apply(name, z)
+    except Exception as exc:  # noqa: BLE001 - any failure: warn once, reference from now on
+        fast.mark_broken(FAST_KERNEL, exc)
+        return None
+
+
 def sigmoid(z):
-    """1/(1 + exp(-z)) of ``(M, B, ...)`` values, without overflow for large negative z."""
+    """1/(1 + exp(-z)) of ``(M, B, ...)`` values, without overflow for large negative z.
+
+    The reference is SciPy's ``expit`` or ``0.5 tanh(z/2) + 0.5`` (below); with the fast path on,
+    the compiled kernel of :mod:`glassnet.fast.activation_kernels` (equal to rounding)."""
+    a = _fast("sigmoid", z)
+    if a is not None:
+        return a
     if z.ndim >= 2 and z.shape[0] < MANY_MODELS and z[0].size <= _EXPIT_MAX_SIZE:
         return scipy_special().expit(z)
     a = z * 0.5
@@ -197,7 +221,8 @@ class Tanh(Activation):
     output_range = "(-1, 1)"
 
     def __call__(self, z):
-        return np.tanh(z)
+        a = _fast("tanh", z)  # the compiled kernel with the fast path on (equal to rounding)
+        return np.tanh(z) if a is None else a
 
     def derivative(self, z, a):
         return 1 - a * a

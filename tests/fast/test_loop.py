@@ -234,7 +234,7 @@ def test_a_failing_kernel_falls_back_with_one_warning(monkeypatch):
 
     monkeypatch.setattr(loop, "_kernel", lambda: broken)
     monkeypatch.setattr(loop, "_kernel_major", lambda: broken)
-    monkeypatch.setattr(fast, "_broken", set())
+    monkeypatch.setattr(fast, "_broken", {"activations"})  # its compiled sigmoid/tanh: exact to rounding only
     ref = _train(False, steps=40)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
