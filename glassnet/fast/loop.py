@@ -117,16 +117,7 @@ class Plan:
         M, dtype = model.M, model.dtype
         Mp = M if M < LANES else -(-M // LANES) * LANES  # whole SIMD widths (see LANES)
         dense = self.dense
-        W = _pack([l.W.value for l in dense], M, dtype, Mp)
-        b = _pack([l.b.value for l in dense if l.use_bias], M, dtype, Mp)
-        momentum = opt._use_momentum
-        if momentum:
-            vW = _pack([opt.state[l.W]["v"] for l in dense], M, dtype, Mp)
-            vb = _pack([opt.state[l.b]["v"] for l in dense if l.use_bias], M, dtype, Mp)
-            code = _TORCH if opt.form == "pytorch" else _KERAS
-        else:
-            vW = vb = np.zeros((1, 1), dtype)  # unused by the kernel
-            code = _PLAIN
+        W, b, vW, vb, code = self._packed(lambda arrays: _pack(arrays, M, dtype, Mp))
         rates = _pad(_penalty_rates(t, dense, M), Mp)
         x, yf, yi = self._data()
         idx, sizes = t.batcher.take_batches(k)
@@ -134,12 +125,30 @@ class Plan:
                 _pad(opt.lr, Mp), _pad(opt.momentum, Mp), _pad(opt.active, Mp), bool(opt.any_frozen or Mp > M),
                 rates, self.loss_code, code, bool(opt.nesterov), k, sizes)
         _in_chunks(args, Mp, self.work * k)
-        _unpack(W, [l.W.value for l in dense])
-        _unpack(b, [l.b.value for l in dense if l.use_bias])
-        if momentum:
-            _unpack(vW, [opt.state[l.W]["v"] for l in dense])
-            _unpack(vb, [opt.state[l.b]["v"] for l in dense if l.use_bias])
+        self._write_back(_unpack, W, b, vW, vb)
         opt.t += k
+
+    def _packed(self, pack):
+        """``(W, b, vW, vb, code)``: the layers' weights, biases and (with momentum) velocities
+        packed by ``pack``, and the kernel's optimizer code (velocities ``(1, 1)`` without)."""
+        opt, dense = self.trainer.optimizer, self.dense
+        W = pack([l.W.value for l in dense])
+        b = pack([l.b.value for l in dense if l.use_bias])
+        if not opt._use_momentum:
+            vW = vb = np.zeros((1, 1), W.dtype)  # unused by the kernel
+            return W, b, vW, vb, _PLAIN
+        vW = pack([opt.state[l.W]["v"] for l in dense])
+        vb = pack([opt.state[l.b]["v"] for l in dense if l.use_bias])
+        return W, b, vW, vb, (_TORCH if opt.form == "pytorch" else _KERAS)
+
+    def _write_back(self, unpack, W, b, vW, vb) -> None:
+        """Copy the kernel's packed results back into the layers (and velocities) with ``unpack``."""
+        opt, dense = self.trainer.optimizer, self.dense
+        unpack(W, [l.W.value for l in dense])
+        unpack(b, [l.b.value for l in dense if l.use_bias])
+        if opt._use_momentum:
+            unpack(vW, [opt.state[l.W]["v"] for l in dense])
+            unpack(vb, [opt.state[l.b]["v"] for l in dense if l.use_bias])
 
     def _run_major(self, k: int) -> None:
         """:meth:`run` with :func:`~glassnet.fast.dense_steps.dense_steps_blas`: parameters packed
@@ -148,16 +157,7 @@ class Plan:
         opt, model = t.optimizer, t.model
         M, dtype = model.M, model.dtype
         dense = self.dense
-        W = _pack_major([l.W.value for l in dense], M, dtype)
-        b = _pack_major([l.b.value for l in dense if l.use_bias], M, dtype)
-        momentum = opt._use_momentum
-        if momentum:
-            vW = _pack_major([opt.state[l.W]["v"] for l in dense], M, dtype)
-            vb = _pack_major([opt.state[l.b]["v"] for l in dense if l.use_bias], M, dtype)
-            code = _TORCH if opt.form == "pytorch" else _KERAS
-        else:
-            vW = vb = np.zeros((1, 1), dtype)
-            code = _PLAIN
+        W, b, vW, vb, code = self._packed(lambda arrays: _pack_major(arrays, M, dtype))
         rates = np.ascontiguousarray(_penalty_rates(t, dense, M).transpose(2, 0, 1))
         x, yf, yi = self._data()
         idx, sizes = t.batcher.take_batches(k)
@@ -166,11 +166,7 @@ class Plan:
                 np.ascontiguousarray(mu), np.ascontiguousarray(active), bool(opt.any_frozen), rates, self.loss_code,
                 code, bool(opt.nesterov), k, sizes]
         _major_in_halves(args, M, self.work * k)
-        _unpack_major(W, [l.W.value for l in dense])
-        _unpack_major(b, [l.b.value for l in dense if l.use_bias])
-        if momentum:
-            _unpack_major(vW, [opt.state[l.W]["v"] for l in dense])
-            _unpack_major(vb, [opt.state[l.b]["v"] for l in dense if l.use_bias])
+        self._write_back(_unpack_major, W, b, vW, vb)
         opt.t += k
 
     def _data(self):
