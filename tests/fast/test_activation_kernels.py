@@ -12,6 +12,13 @@ import glassnet as gn  # noqa: E402
 from glassnet import activations  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _fast_path_on():
+    """These tests are about the compiled kernel: on even in CI's GLASSNET_FAST=0 pass."""
+    with gn.fast.forced(True):
+        yield
+
+
 def _values(dtype, shape=(20, 8, 8)):
     rng = np.random.default_rng(0)
     z = rng.normal(0, 6, shape).astype(dtype)
