@@ -32,6 +32,7 @@ from glassnet import fast
 pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not installed")
 
 from glassnet.fast import lstm as fl  # noqa: E402 - after the skip
+from fit_paths import assert_same_training, train_on  # noqa: E402 - tests/fast/fit_paths.py
 
 KERNELS = ["_forward", "_backward"]
 
@@ -247,10 +248,7 @@ def fit_once(path, dtype, M=None, steps=4):
     y = rng.integers(0, 3, 16)
     net = gn.Sequential([gn.LSTM(6, return_sequences=True), gn.LSTM(5), gn.Dense(3)], input_shape=(8, 3),
                         seed=0, models=M, dtype=dtype)
-    with fast.reference() if path == "reference" else fast.forced(True):
-        hist = net.fit(x, y, loss="softmax_cross_entropy", optimizer=gn.SGD(lr=0.1, momentum=0.9),
-                       batch_size=8, steps=steps, log_every=1, progress=False)
-    return np.asarray(hist["loss"], dtype=np.float64), {k: np.array(v) for k, v in net.params.items()}
+    return train_on(path, net, x, y, steps)
 
 
 def fit_both(dtype, M=None, steps=4):
@@ -259,13 +257,9 @@ def fit_both(dtype, M=None, steps=4):
 
 @pytest.mark.parametrize("dtype,M", [("float64", None), ("float64", 3), ("float32", None), ("float32", 3)])
 def test_fit_equal_on_both_paths(dtype, M, fresh_fast):
-    (loss0, p0), (loss1, p1) = fit_both(dtype, M)
+    ref, run = fit_both(dtype, M)
     assert fresh_fast["_forward"] > 0 and fresh_fast["_backward"] > 0
-    rtol = 1e-12 if dtype == "float64" else 1e-4  # float32: a few steps of rounding differences
-    np.testing.assert_allclose(loss1, loss0, rtol=rtol)
-    assert p1.keys() == p0.keys()
-    for k in p0:
-        np.testing.assert_allclose(p1[k], p0[k], rtol=rtol, atol=rtol * max(1.0, float(np.abs(p0[k]).max())))
+    assert_same_training(run, ref, dtype)
 
 
 def test_gradcheck_passes_on_the_fast_path(fresh_fast):

@@ -1,0 +1,26 @@
+"""Shared by the fast-path test modules: train a small network on one path, compare two runs."""
+
+import numpy as np
+
+import glassnet as gn
+from glassnet import fast
+
+
+def train_on(path, net, x, y, steps):
+    """Losses (every step) and final parameters of ``steps`` SGD steps (momentum 0.9, batch 8,
+    softmax cross-entropy) of ``net`` on ``path``: "reference" or "fast"."""
+    with fast.reference() if path == "reference" else fast.forced(True):
+        hist = net.fit(x, y, loss="softmax_cross_entropy", optimizer=gn.SGD(lr=0.1, momentum=0.9),
+                       batch_size=8, steps=steps, log_every=1, progress=False)
+    return np.asarray(hist["loss"], dtype=np.float64), {k: np.array(v) for k, v in net.params.items()}
+
+
+def assert_same_training(run, ref, dtype):
+    """``run`` equals ``ref`` (both from :func:`train_on`): float64 to 1e-12, float32 to 1e-4 (a
+    few steps of rounding differences)."""
+    (loss1, p1), (loss0, p0) = run, ref
+    rtol = 1e-12 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(loss1, loss0, rtol=rtol)
+    assert p1.keys() == p0.keys()
+    for k in p0:
+        np.testing.assert_allclose(p1[k], p0[k], rtol=rtol, atol=rtol * max(1.0, float(np.abs(p0[k]).max())))
