@@ -1,5 +1,7 @@
 """Shared by the fast-path test modules: train a small network on one path, compare two runs."""
 
+import warnings
+
 import numpy as np
 
 import glassnet as gn
@@ -24,3 +26,22 @@ def assert_same_training(run, ref, dtype):
     assert p1.keys() == p0.keys()
     for k in p0:
         np.testing.assert_allclose(p1[k], p0[k], rtol=rtol, atol=rtol * max(1.0, float(np.abs(p0[k]).max())))
+
+
+def assert_falls_back_once(monkeypatch, module, broken: str, kernel: str, fit_both):
+    """With ``module.<broken>`` raising, training warns exactly once (naming ``kernel``), marks the
+    kernel broken and gives the reference's numbers. ``fit_both(dtype)``: (reference run, fast run)."""
+    ref, _ = fit_both("float64")
+    monkeypatch.setattr(fast, "_broken", set())
+
+    def fail(*args):
+        raise RuntimeError("kernel failed (test)")
+
+    monkeypatch.setattr(module, broken, fail)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, run = fit_both("float64")
+    fast_warnings = [w for w in caught if issubclass(w.category, fast.FastPathWarning)]
+    assert len(fast_warnings) == 1 and f"'{kernel}'" in str(fast_warnings[0].message)
+    assert kernel in fast._broken and not fast.available(kernel)
+    assert_same_training(run, ref, "float64")

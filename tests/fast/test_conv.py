@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not insta
 
 from glassnet.fast import chunks  # noqa: E402
 from glassnet.fast import conv as fc  # noqa: E402 - after the skip
-from fit_paths import assert_same_training, train_on  # noqa: E402 - tests/fast/fit_paths.py
+from fit_paths import assert_falls_back_once, assert_same_training, train_on  # noqa: E402 - tests/fast/fit_paths.py
 
 KERNELS = ["_im2col", "_bias_act", "_relu_backward", "_col2im", "_maxpool_forward", "_maxpool_backward",
            "_maxpool_backward_tiles", "_avgpool_forward", "_avgpool_backward", "_global_avg_forward",
@@ -297,21 +297,7 @@ def test_gradcheck_passes_on_the_fast_path(fresh_fast):
 
 @pytest.mark.parametrize("broken", ["_im2col", "_maxpool_backward_tiles", "_global_avg_forward"])
 def test_fallback_one_warning_and_reference_numbers(broken, monkeypatch):
-    (loss_ref, p_ref), _ = fit_both("float64")
-    monkeypatch.setattr(fast, "_broken", set())
-
-    def fail(*args):
-        raise RuntimeError("kernel failed (test)")
-    monkeypatch.setattr(fc, broken, fail)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        _, (loss, p) = fit_both("float64")
-    fast_warnings = [w for w in caught if issubclass(w.category, fast.FastPathWarning)]
-    assert len(fast_warnings) == 1 and "'conv'" in str(fast_warnings[0].message)
-    assert "conv" in fast._broken and not fast.available("conv")
-    np.testing.assert_allclose(loss, loss_ref, rtol=1e-12)
-    for k in p_ref:
-        np.testing.assert_allclose(p[k], p_ref[k], rtol=1e-12, atol=1e-12)
+    assert_falls_back_once(monkeypatch, fc, broken, "conv", fit_both)
 
 
 def test_maxpool_backward_failure_rebuilds_the_reference_caches(monkeypatch):

@@ -32,7 +32,7 @@ from glassnet import fast
 pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not installed")
 
 from glassnet.fast import lstm as fl  # noqa: E402 - after the skip
-from fit_paths import assert_same_training, train_on  # noqa: E402 - tests/fast/fit_paths.py
+from fit_paths import assert_falls_back_once, assert_same_training, train_on  # noqa: E402 - tests/fast/fit_paths.py
 
 KERNELS = ["_forward", "_backward"]
 
@@ -272,21 +272,7 @@ def test_gradcheck_passes_on_the_fast_path(fresh_fast):
 
 @pytest.mark.parametrize("broken", KERNELS)
 def test_fallback_one_warning_and_reference_numbers(broken, monkeypatch):
-    (loss_ref, p_ref), _ = fit_both("float64")
-    monkeypatch.setattr(fast, "_broken", set())
-
-    def fail(*args):
-        raise RuntimeError("kernel failed (test)")
-    monkeypatch.setattr(fl, broken, fail)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        _, (loss, p) = fit_both("float64")
-    fast_warnings = [w for w in caught if issubclass(w.category, fast.FastPathWarning)]
-    assert len(fast_warnings) == 1 and "'lstm'" in str(fast_warnings[0].message)
-    assert "lstm" in fast._broken and not fast.available("lstm")
-    np.testing.assert_allclose(loss, loss_ref, rtol=1e-12)
-    for k in p_ref:
-        np.testing.assert_allclose(p[k], p_ref[k], rtol=1e-12, atol=1e-12)
+    assert_falls_back_once(monkeypatch, fl, broken, "lstm", fit_both)
 
 
 def test_reference_switch_runs_no_kernel(monkeypatch):
