@@ -171,7 +171,8 @@ def disagreement(out: np.ndarray, problem: str, active: np.ndarray) -> np.ndarra
     o = out[active]
     if len(o) < 2:
         return np.zeros(out.shape[1])
-    with np.errstate(invalid="ignore"):
+    # diverged copies' outputs overflow in the spread: nan_to_num and the clip bound it (inf to 1, NaN to 0)
+    with np.errstate(invalid="ignore", over="ignore"):
         if problem == "regression":
             return np.clip(2 * np.nan_to_num(o[..., 0].std(axis=0)), 0, 1)
         if problem == "classification":
