@@ -4,7 +4,7 @@ Numba calls libm for ``np.exp`` and ``np.tanh`` one number at a time (its SIMD m
 needs an Intel-patched LLVM that pip's llvmlite is not), so a loop over models that applies a
 sigmoid runs scalar: in the seed-003 sweep shape it was most of a training step. These functions
 use only arithmetic, comparisons and bit casts, so a loop calling them becomes AVX2 code
-(``python benchmarks/vector_math.py`` times both: 7-19x here).
+(``python benchmarks/vector_math.py`` times both: 4-10x at load 1, 7-19x at load 3.5).
 
 The method (Cody-Waite range reduction, as in Cephes and every vector math library)::
 
