@@ -43,7 +43,7 @@ Measured (float32 fit steps, CPU ms, 1 BLAS thread, 2 interleaved rounds at load
 9.8-15.6. Of an lstm16 step (19 ms): forward kernel 7, backward kernel 5.3, the weight-gradient
 GEMMs 2-2.6, the bias sums 0.8; the forward's time is mostly the gates' sigmoid/tanh (1.6M a
 step, ~2.2 ns each). With 2 threads (``benchmarks/sequence.py``) the models are split over both
-cores (:func:`_by_models`). Imported only after :func:`glassnet.fast.available` found Numba
+cores (:func:`_split`). Imported only after :func:`glassnet.fast.available` found Numba
 (``import glassnet`` never loads it).
 """
 
@@ -77,8 +77,11 @@ def layer_forward(layer, x_steps, state, keep):
 
 def layer_backward(layer, dstate, dy_steps, keep):
     """``LSTM._backward_steps`` on the fast path: ``(dax, None, dh, dstate)`` (the input and hidden
-    sides' gradients are one array for the LSTM)."""
-    dax, dh, dh0, dc0 = backward(*layer._fast_cache, layer.weight_hh.value, keep, dy_steps, *dstate)
+    sides' gradients are one array for the LSTM); the parameter gradients, computed beside the loop,
+    are left in ``layer._fast_grads`` for ``LSTM._param_grads``."""
+    dax, dh, dh0, dc0, grads = backward(*layer._fast_cache, layer.weight_hh.value, keep, dy_steps, *dstate,
+                                        layer._x, layer._h_in)
+    layer._fast_grads = grads
     return dax, None, dh, [dh0, dc0]
 
 
@@ -122,54 +125,84 @@ def forward(x, W_ih, bias, W_hh, h0, c0, keep, want_hs):
     x, W_ih, W_hh, k = np.ascontiguousarray(x, dt), np.ascontiguousarray(W_ih), np.ascontiguousarray(W_hh), \
         _keep_steps(keep, dt)
 
-    def part(s):  # models s (a slice): per-model inputs sliced, shared ones (leading axis 1) whole
+    def part(s, b0, b1):  # models s (a slice), columns b0:b1; shared inputs (leading axis 1) whole
         _forward(_models(x, s), W_ih[s], bias[s], W_hh[s], h[s], c[s], _models(k, s), keep is not None, gates[s],
-                 tanh_c[s], h_in[s], c_in[s], _models(hs, s), want_hs)
+                 tanh_c[s], h_in[s], c_in[s], _models(hs, s), want_hs, b0, b1)
 
-    _by_models(part, M)
+    _split(part, None, M, B)
     return h, c, gates, tanh_c, h_in, c_in, hs if want_hs else None
 
 
-def backward(gates, tanh_c, c_in, W_hh, keep, dy, dh, dc):
-    """The backward time loop, from the forward's caches. ``dy`` ``(M, H, T, B)``: dL/dh_t of every
-    step's output (None: only the last state has a gradient); ``dh``/``dc`` ``(M, H, B)``: what
-    reaches the final state.
+def backward(gates, tanh_c, c_in, W_hh, keep, dy, dh, dc, x, h_in):
+    """The backward time loop, from the forward's caches, and the parameter gradients. ``dy``
+    ``(M, H, T, B)``: dL/dh_t of every step's output (None: only the last state has a gradient);
+    ``dh``/``dc`` ``(M, H, B)``: what reaches the final state; ``x`` ``(L, C, T, B)`` and ``h_in``
+    ``(M, H, T, B)``: the steps' inputs (for the weight gradients).
 
-    Returns ``(dax, dh_steps, dh0, dc0)``: the pre-activation gradients ``(M, 4H, T, B)`` (the
-    input and hidden sides are equal for the LSTM), dL/dh_t of every step ``(M, T, H, B)`` (for
-    the per-step norms), and the gradients reaching the initial state ``(M, H, B)``."""
+    Returns ``(dax, dh_steps, dh0, dc0, (dW_ih, dW_hh, db))``: the pre-activation gradients
+    ``(M, 4H, T, B)`` (the input and hidden sides are equal for the LSTM), dL/dh_t of every step
+    ``(M, T, H, B)`` (for the per-step norms), the gradients reaching the initial state
+    ``(M, H, B)``, and the parameter gradients -- dW = dax @ (x or h_in)^T over all T*B columns,
+    each thread its own models' products (BLAS one-threaded, so they never wait on each other),
+    and db summed in the loop (per batch column, then over the columns)."""
     M, T, G4, B = gates.shape
     H = G4 // 4
+    L, C = x.shape[:2]
     dt = gates.dtype
     dh = np.array(dh, dt, order="C")
     dc = np.array(dc, dt, order="C")
     dax = np.empty((M, G4, T, B), dt)
     dh_steps = np.empty((M, T, H, B), dt)
+    db = np.zeros((M, G4, B), dt)
+    dW_ih, dW_hh = np.empty((M, G4, C), dt), np.empty((M, G4, H), dt)
     dys = np.empty((1, 1, 1, 1), dt) if dy is None else np.ascontiguousarray(dy, dt)
     k, W_hh = _keep_steps(keep, dt), np.ascontiguousarray(W_hh)
+    xT, hT = x.reshape(L, C, T * B).swapaxes(-1, -2), h_in.reshape(M, H, T * B).swapaxes(-1, -2)
 
-    def part(s):
+    def part(s, b0, b1):
         _backward(gates[s], tanh_c[s], c_in[s], W_hh[s], _models(k, s), keep is not None, _models(dys, s),
-                  dy is not None, dh[s], dc[s], dax[s], dh_steps[s])
+                  dy is not None, dh[s], dc[s], dax[s], dh_steps[s], db[s], b0, b1)
 
-    _by_models(part, M)
-    return dax, dh_steps, dh, dc
+    def weights(s):
+        d = dax[s].reshape(-1, G4, T * B)
+        np.matmul(d, _models(xT, s), out=dW_ih[s])
+        np.matmul(d, hT[s], out=dW_hh[s])
+
+    _split(part, weights, M, B)
+    return dax, dh_steps, dh, dc, (dW_ih, dW_hh, db.sum(axis=-1))
 
 
-def _by_models(part, M):
-    """``part(slice)`` over the models: one call, or -- with BLAS allowed several threads -- one
-    contiguous share of the models per thread (:func:`glassnet.fast.chunks.run`; the kernels release
-    the GIL). Models are independent, so the split changes no number. Measured (lstm16 fit steps,
-    2 threads, wall ms, 3 interleaved rounds at load 3.5-4.4): split 92, 74, 120; one call 101,
-    99, 135; the reference 200, 183, 149."""
+def _split(part, after, M, B):
+    """``part(models, b0, b1)`` over all models and batch columns, then ``after(models)`` (or
+    nothing). One call on one thread; with BLAS allowed n > 1 threads (:func:`glassnet.fast.chunks.run`;
+    the kernels release the GIL), each thread takes a contiguous share of the models and runs
+    ``after`` on it too -- or, with fewer models than threads, a share of the batch columns (a
+    multiple of 8: whole vectors), and ``after`` runs once on all models with BLAS's threads. Models
+    and columns are independent, so a split changes no number. Measured (lstm16 fit steps,
+    2 threads, wall ms, 3 interleaved rounds at load 3.5-4.4): split by models 92, 74, 120; one call
+    101, 99, 135; the reference 200, 183, 149."""
     from . import chunks  # noqa: PLC0415
 
-    n = min(M, chunks.threads())
+    n = min(max(M, B // 8), chunks.threads())
     if n <= 1:
-        part(slice(0, M))
+        part(slice(0, M), 0, B)
+        if after is not None:
+            after(slice(0, M))
         return
-    bounds = [M * i // n for i in range(n + 1)]
-    chunks.run(lambda i: part(slice(bounds[i], bounds[i + 1])), n)
+    if M >= n:
+        bounds = [M * i // n for i in range(n + 1)]
+
+        def share(i):
+            s = slice(bounds[i], bounds[i + 1])
+            part(s, 0, B)
+            if after is not None:
+                after(s)
+        chunks.run(share, n)
+        return
+    cols = [min(B, 8 * round(B * i / (8 * n))) for i in range(n)] + [B]
+    chunks.run(lambda i: part(slice(0, M), cols[i], cols[i + 1]), n)
+    if after is not None:
+        after(slice(0, M))
 
 
 def _models(a, s):
@@ -193,9 +226,10 @@ def _keep_steps(keep, dt):
 # instead of batch rows were slower, the products above all). Serial: the models could be
 # threads (prange), but on the 2 shared cores Numba's threads fight OpenBLAS' (see fast/conv.py).
 @njit(cache=True, nogil=True, error_model="numpy")
-def _forward(x, Wx, bias, W, h, c, keep, has_keep, gates, tanh_c, h_in, c_in, hs, want_hs):  # pragma: no cover
+def _forward(x, Wx, bias, W, h, c, keep, has_keep, gates, tanh_c, h_in, c_in, hs, want_hs, b0, b1):  # pragma: no cover
     """Steps t = 0..T-1 of every model; ``h``, ``c`` hold the initial state on entry, the final
     one on return."""
+    b0 = max(b0, 0)  # columns b0:b1; see the note above
     M, T, G4, B = gates.shape
     H = G4 // 4
     one = np.ones(1, gates.dtype)[0]
@@ -205,20 +239,24 @@ def _forward(x, Wx, bias, W, h, c, keep, has_keep, gates, tanh_c, h_in, c_in, hs
         xm = x[min(m, x.shape[0] - 1)]
         for t in range(T):
             for r in range(H):
-                for b in range(B):
+                for bb in range(b1 - b0):
+                    b = b0 + bb
                     h_in[m, r, t, b] = h[m, r, b]
                     c_in[m, t, r, b] = c[m, r, b]
-            _matvec(W[m], h[m], a)             # a = W_hh h + (W_ih x_t + b)
-            _matvec_add_input(Wx[m], xm, t, bias[m], a)
+            _matvec(W[m], h[m], a, b0, b1)             # a = W_hh h + (W_ih x_t + b)
+            _matvec_add_input(Wx[m], xm, t, bias[m], a, b0, b1)
             for j in range(G4):
                 if 2 * H <= j < 3 * H:
-                    for b in range(B):
+                    for bb in range(b1 - b0):
+                        b = b0 + bb
                         gates[m, t, j, b] = tanh(a[j, b])
                 else:
-                    for b in range(B):
+                    for bb in range(b1 - b0):
+                        b = b0 + bb
                         gates[m, t, j, b] = sigmoid(a[j, b])
             for r in range(H):
-                for b in range(B):
+                for bb in range(b1 - b0):
+                    b = b0 + bb
                     i = gates[m, t, r, b]
                     f = gates[m, t, H + r, b]
                     g = gates[m, t, 2 * H + r, b]
@@ -237,9 +275,10 @@ def _forward(x, Wx, bias, W, h, c, keep, has_keep, gates, tanh_c, h_in, c_in, hs
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, dh_steps):  # pragma: no cover
+def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, dh_steps, db, b0, b1):  # pragma: no cover
     """Steps t = T-1..0 of every model; ``dh``, ``dc`` hold the gradient at the final state on
     entry, at the initial state on return."""
+    b0 = max(b0, 0)
     M, T, G4, B = gates.shape
     H = G4 // 4
     dt = gates.dtype
@@ -252,7 +291,8 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, d
         km = min(m, keep.shape[0] - 1)
         for t in range(T - 1, -1, -1):
             for r in range(H):
-                for b in range(B):
+                for bb in range(b1 - b0):
+                    b = b0 + bb
                     d = dh[m, r, b] + dy[m, r, t, b] if has_dy else dh[m, r, b]
                     dh_steps[m, t, r, b] = d
                     e = dc[m, r, b]
@@ -275,11 +315,14 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, d
                     da[3 * H + r, b] = do * o * (one - o)
                     dc[m, r, b] = dcell * f
             for j in range(G4):
-                for b in range(B):
+                for bb in range(b1 - b0):
+                    b = b0 + bb
                     dax[m, j, t, b] = da[j, b]
-            _matvec_t(W[m], da, dhp)
+                    db[m, j, b] += da[j, b]
+            _matvec_t(W[m], da, dhp, b0, b1)
             for r in range(H):
-                for b in range(B):
+                for bb in range(b1 - b0):
+                    b = b0 + bb
                     if has_keep:
                         dh[m, r, b] = dhp[r, b] + ch[r, b]
                         dc[m, r, b] = dc[m, r, b] + cc[r, b]
@@ -295,63 +338,69 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, d
 # fast as single-threaded OpenBLAS for (256, 64) @ (64, 32). The sums' order is not BLAS's, which
 # is why float64 results agree with the reference to rounding rather than bit for bit.
 @njit(inline="always", nogil=True, error_model="numpy")
-def _matvec(W, h, out):  # pragma: no cover - compiled
+def _matvec(W, h, out, b0, b1):  # pragma: no cover - compiled
     """out = W h: ``(R, K) @ (K, B)``."""
     R, K = W.shape
-    B = h.shape[1]
     K8 = K - K % 8
     for j in range(R):
-        for b in range(B):
+        for bb in range(b1 - b0):
+            b = b0 + bb
             out[j, b] = 0
         for q in range(0, K8, 8):
             w0, w1, w2, w3 = W[j, q], W[j, q + 1], W[j, q + 2], W[j, q + 3]
             w4, w5, w6, w7 = W[j, q + 4], W[j, q + 5], W[j, q + 6], W[j, q + 7]
-            for b in range(B):
+            for bb in range(b1 - b0):
+                b = b0 + bb
                 out[j, b] += (((w0 * h[q, b] + w1 * h[q + 1, b]) + (w2 * h[q + 2, b] + w3 * h[q + 3, b]))
                               + ((w4 * h[q + 4, b] + w5 * h[q + 5, b]) + (w6 * h[q + 6, b] + w7 * h[q + 7, b])))
         for q in range(K8, K):
             w = W[j, q]
-            for b in range(B):
+            for bb in range(b1 - b0):
+                b = b0 + bb
                 out[j, b] += w * h[q, b]
 
 
 @njit(inline="always", nogil=True, error_model="numpy")
-def _matvec_add_input(Wx, x, t, bias, out):  # pragma: no cover - compiled
+def _matvec_add_input(Wx, x, t, bias, out, b0, b1):  # pragma: no cover - compiled
     """out += W_ih x_t + b: ``(R, C) @ (C, B)`` with x_t = ``x[:, t]`` of ``(C, T, B)``, four
     columns a pass (C is small: the input features)."""
     R, C = Wx.shape
-    B = out.shape[1]
     C4 = C - C % 4
     for j in range(R):
         bj = bias[j]
         for q in range(0, C4, 4):
             w0, w1, w2, w3 = Wx[j, q], Wx[j, q + 1], Wx[j, q + 2], Wx[j, q + 3]
-            for b in range(B):
+            for bb in range(b1 - b0):
+                b = b0 + bb
                 out[j, b] += (w0 * x[q, t, b] + w1 * x[q + 1, t, b]) + (w2 * x[q + 2, t, b] + w3 * x[q + 3, t, b])
         for q in range(C4, C):
             w = Wx[j, q]
-            for b in range(B):
+            for bb in range(b1 - b0):
+                b = b0 + bb
                 out[j, b] += w * x[q, t, b]
-        for b in range(B):
+        for bb in range(b1 - b0):
+            b = b0 + bb
             out[j, b] += bj
 
 
 @njit(inline="always", nogil=True, error_model="numpy")
-def _matvec_t(W, d, out):  # pragma: no cover - compiled
+def _matvec_t(W, d, out, b0, b1):  # pragma: no cover - compiled
     """out = W^T d: ``(R, K)^T @ (R, B)``, four rows of W a pass."""
     R, K = W.shape
-    B = d.shape[1]
     R4 = R - R % 4
     for q in range(K):
-        for b in range(B):
+        for bb in range(b1 - b0):
+            b = b0 + bb
             out[q, b] = 0
     for j in range(0, R4, 4):
         for q in range(K):
             w0, w1, w2, w3 = W[j, q], W[j + 1, q], W[j + 2, q], W[j + 3, q]
-            for b in range(B):
+            for bb in range(b1 - b0):
+                b = b0 + bb
                 out[q, b] += (w0 * d[j, b] + w1 * d[j + 1, b]) + (w2 * d[j + 2, b] + w3 * d[j + 3, b])
     for j in range(R4, R):
         for q in range(K):
             w = W[j, q]
-            for b in range(B):
+            for bb in range(b1 - b0):
+                b = b0 + bb
                 out[q, b] += w * d[j, b]

@@ -122,6 +122,7 @@ class Recurrent(Layer):
         self.final_state = None
         self._caches = self._prev = self._x = self._h_in = self._keep = None
         self._fast_cache = None  # the fast path's arrays over time, when it ran the forward loop
+        self._fast_grads = None  # the fast backward's parameter gradients, for _param_grads
 
     # -- construction ---------------------------------------------------------------------------
     def compute_output_shape(self, input_shape):
@@ -201,14 +202,8 @@ class Recurrent(Layer):
             dstate[0] = dy.swapaxes(-1, -2)
         dax, dah, dh, dstate = self._backward_steps(dstate, dy_steps, keep)
         dah = dax if dah is None else dah
-        # weight gradients: sums over every step and sample, one product each (the arrays over
-        # time are (M, features, T, B), so every step's columns already lie side by side)
         dax, dah = dax.reshape(M, GH, T * B), dah.reshape(M, GH, T * B)
-        self.weight_ih.grad = dax @ x_steps.reshape(L, C, T * B).swapaxes(-1, -2)
-        self.weight_hh.grad = dah @ h_in.reshape(M, H, T * B).swapaxes(-1, -2)
-        if self.use_bias:
-            self.bias_ih.grad = dax.sum(axis=-1)
-            self.bias_hh.grad = dah.sum(axis=-1)
+        self._param_grads(dax, dah, x_steps.reshape(L, C, T * B), h_in.reshape(M, H, T * B))
         self.step_grad_norms = np.sqrt(np.einsum("mthb,mthb->mt", dh, dh))
         grads = tuple(d.swapaxes(-1, -2) for d in dstate)  # (M, B, H)
         self.initial_state_grad = grads[0] if len(grads) == 1 else grads
@@ -216,6 +211,17 @@ class Recurrent(Layer):
             return None
         dx = self.weight_ih.value.swapaxes(-1, -2) @ dax  # dL/dx_t = W_ih^T dax_t: (M, C, T*B)
         return np.ascontiguousarray(dx.reshape(M, C, T, B).transpose(0, 3, 2, 1))  # (M, B, T, C)
+
+    def _param_grads(self, dax, dah, x, h_in):
+        """The weight and bias gradients, sums over every step and sample, one product each: from
+        the pre-activation gradients ``dax``/``dah`` ``(M, G*H, T*B)`` and what entered the steps,
+        ``x`` ``(L, C, T*B)`` and ``h_in`` ``(M, H, T*B)`` (the arrays over time are feature-major,
+        so every step's columns already lie side by side)."""
+        self.weight_ih.grad = dax @ x.swapaxes(-1, -2)
+        self.weight_hh.grad = dah @ h_in.swapaxes(-1, -2)
+        if self.use_bias:
+            self.bias_ih.grad = dax.sum(axis=-1)
+            self.bias_hh.grad = dah.sum(axis=-1)
 
     def _input_preactivation(self, x_steps):
         """The input side of every step at once, one matrix product: ax_t = W_ih x_t + b_ih (+ b_hh),
@@ -358,7 +364,8 @@ class Recurrent(Layer):
     def __getstate__(self):
         """Copies and pickles leave the per-step caches behind."""
         state = self.__dict__.copy()
-        state.update(_caches=None, _prev=None, _x=None, _h_in=None, _keep=None, _fast_cache=None)
+        state.update(_caches=None, _prev=None, _x=None, _h_in=None, _keep=None, _fast_cache=None,
+                     _fast_grads=None)
         return state
 
 
@@ -467,6 +474,7 @@ class LSTM(Recurrent):
         return super()._forward_steps(x_steps, state, keep)
 
     def _backward_steps(self, dstate, dy_steps, keep):
+        self._fast_grads = None
         cache = getattr(self, "_fast_cache", None)
         if cache is not None and self._fast_ok(cache[0], dy_steps, *dstate):
             try:
@@ -475,6 +483,15 @@ class LSTM(Recurrent):
             except Exception as exc:  # noqa: BLE001
                 fast.mark_broken(FAST_KERNEL, exc)
         return super()._backward_steps(dstate, dy_steps, keep)
+
+    def _param_grads(self, dax, dah, x, h_in):
+        # the fast backward computed them beside its loop (each thread its own models' products)
+        grads, self._fast_grads = getattr(self, "_fast_grads", None), None
+        if grads is None:
+            return super()._param_grads(dax, dah, x, h_in)
+        self.weight_ih.grad, self.weight_hh.grad, bias = grads
+        if self.use_bias:
+            self.bias_ih.grad, self.bias_hh.grad = bias, bias.copy()
 
 
 @layer_types.register("gru")

@@ -168,6 +168,27 @@ def test_models_split_over_threads_change_nothing(threads, shared, fresh_fast, m
         np.testing.assert_array_equal(split[k], one[k], err_msg=k)
 
 
+@pytest.mark.parametrize("M,threads", [(1, 2), (1, 3), (2, 3)])
+def test_batch_split_over_threads_changes_nothing(M, threads, fresh_fast, monkeypatch):
+    """With fewer models than threads the kernels split the batch columns (multiples of 8) instead:
+    every number is still the one-call result, bit for bit (samples are independent)."""
+    from glassnet.fast import chunks
+
+    layer = one_layer(M, "float32", T=5, return_sequences=True)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((24, 5, 3)).astype("float32")
+    keep = rng.random((24, 5)) < 0.7
+    monkeypatch.setattr(chunks, "threads", lambda: 1)
+    one = run(layer, "fast", x, mask=keep)
+    calls = dict(fresh_fast)
+    monkeypatch.setattr(chunks, "threads", lambda: threads)
+    split = run(layer, "fast", x, mask=keep)
+    assert fresh_fast["_forward"] - calls["_forward"] == threads
+    assert fresh_fast["_backward"] - calls["_backward"] == threads
+    for k in one:
+        np.testing.assert_array_equal(split[k], one[k], err_msg=k)
+
+
 def test_reference_backward_after_fast_forward(monkeypatch):
     """The fast forward leaves the reference's per-step caches (as views), so a reference backward
     -- after the switch was turned off, or a failing backward kernel -- gives the same gradients."""
