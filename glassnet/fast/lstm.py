@@ -163,31 +163,33 @@ def backward(gates, tanh_c, c_in, W_hh, keep, dy, dh, dc, x, h_in):
         _backward(gates[s], tanh_c[s], c_in[s], W_hh[s], _models(k, s), keep is not None, _models(dys, s),
                   dy is not None, dh[s], dc[s], dax[s], dh_steps[s], db[s], b0, b1)
 
-    def weights(s):
-        d = dax[s].reshape(-1, G4, T * B)
-        np.matmul(d, _models(xT, s), out=dW_ih[s])
-        np.matmul(d, hT[s], out=dW_hh[s])
+    def weights(s, r):  # models s, gate rows r
+        d = dax[s, r].reshape(dax[s, r].shape[0], -1, T * B)
+        np.matmul(d, _models(xT, s), out=dW_ih[s, r])
+        np.matmul(d, hT[s], out=dW_hh[s, r])
 
-    _split(part, weights, M, B)
+    _split(part, weights, M, B, G4)
     return dax, dh_steps, dh, dc, (dW_ih, dW_hh, db.sum(axis=-1))
 
 
-def _split(part, after, M, B):
-    """``part(models, b0, b1)`` over all models and batch columns, then ``after(models)`` (or
-    nothing). One call on one thread; with BLAS allowed n > 1 threads (:func:`glassnet.fast.chunks.run`;
-    the kernels release the GIL), each thread takes a contiguous share of the models and runs
-    ``after`` on it too -- or, with fewer models than threads, a share of the batch columns (a
-    multiple of 8: whole vectors), and ``after`` runs once on all models with BLAS's threads. Models
-    and columns are independent, so a split changes no number. Measured (lstm16 fit steps,
-    2 threads, wall ms, 3 interleaved rounds at load 3.5-4.4): split by models 92, 74, 120; one call
-    101, 99, 135; the reference 200, 183, 149."""
+def _split(part, after, M, B, rows=0):
+    """``part(models, b0, b1)`` over all models and batch columns, then ``after(models, rows)`` (or
+    nothing) over all models and gate rows. One call on one thread; with BLAS allowed n > 1 threads
+    (:func:`glassnet.fast.chunks.run`; the kernels release the GIL, BLAS runs one-threaded), each
+    thread takes a contiguous share of the models and runs ``after`` on it too -- or, with fewer
+    models than threads, a share of the batch columns (a multiple of 8: whole vectors), then a share
+    of the ``rows`` gate rows for ``after``. Models, columns and rows are independent, so a split changes no
+    number. Measured (lstm16 fit steps, 2 threads, wall ms, 3 interleaved rounds at load 3.5-4.4):
+    split by models 92, 74, 120; one call 101, 99, 135; the reference 200, 183, 149 (before the
+    weight gradients moved here, and with them BLAS's threads out of the step)."""
     from . import chunks  # noqa: PLC0415
 
+    every = slice(None)
     n = min(max(M, B // 8), chunks.threads())
     if n <= 1:
         part(slice(0, M), 0, B)
         if after is not None:
-            after(slice(0, M))
+            after(every, every)
         return
     if M >= n:
         bounds = [M * i // n for i in range(n + 1)]
@@ -196,13 +198,14 @@ def _split(part, after, M, B):
             s = slice(bounds[i], bounds[i + 1])
             part(s, 0, B)
             if after is not None:
-                after(s)
+                after(s, every)
         chunks.run(share, n)
         return
     cols = [min(B, 8 * round(B * i / (8 * n))) for i in range(n)] + [B]
     chunks.run(lambda i: part(slice(0, M), cols[i], cols[i + 1]), n)
     if after is not None:
-        after(slice(0, M))
+        share = [rows * i // n for i in range(n + 1)]
+        chunks.run(lambda i: after(every, slice(share[i], share[i + 1])), n)
 
 
 def _models(a, s):
