@@ -235,3 +235,29 @@ def test_pandas_frames_are_accepted_and_bad_columns_named():
         mlp().fit(frame, y, loss="mse")
     with pytest.raises(GlassnetError, match="column 'c' is not numeric"):
         mlp().predict(pd.DataFrame({"a": [1.0], "b": [2.0], "c": ["x"]}))
+
+
+@pytest.mark.parametrize("reference", [True, False], ids=["reference", "fast"])
+def test_a_list_of_steps_logs_exactly_those_and_trains_as_every_step(reference):
+    """log_every as step numbers: the history holds those steps (and the last), in order, once each;
+    the parameters end as with any other schedule (logging observes, it does not change training)."""
+    x, y = data()
+    a, b = mlp(models=3), mlp(models=3)
+    with gn.fast.forced(not reference):
+        ha = a.fit(x, y, loss="mse", optimizer=gn.SGD(0.1), steps=50, batch_size="full",
+                   log_every=np.r_[30, 0:10:3, 10, 10, 100], progress=False)
+        b.fit(x, y, loss="mse", optimizer=gn.SGD(0.1), steps=50, batch_size="full", log_every=7, progress=False)
+    np.testing.assert_array_equal(ha.steps, [0, 3, 6, 9, 10, 30, 49])
+    for pa, pb in zip(a.param_list, b.param_list):
+        np.testing.assert_allclose(pa.value, pb.value, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [[], [-1], [1.5], [True], "often", 0, 2.0, [[1, 2]]])
+def test_a_bad_log_schedule_is_one_clear_error(bad):
+    x, y = data()
+    with pytest.raises(GlassnetError, match="log_every") as err:
+        mlp().fit(x, y, steps=3, log_every=bad)
+    assert err.value.field == "log_every"
+    trainer = Trainer(mlp(), x, y)
+    with pytest.raises(GlassnetError, match="log_every"):
+        trainer.log_every = bad

@@ -8,8 +8,9 @@ N(0, variance 0.01); the objective is ``J = 1/m sum 1/2 ||h(x) - y||^2 + lambda/
 (biases excluded), minimised by plain gradient descent at lr 0.01 for 400,000 iterations.
 
 Sweeps (all seeds of a sweep train as one ensemble on the model axis):
-weight decay lambda; k vs k-1; learning rate up to 5 (logged more often: its fast runs cross the
-threshold within a few hundred steps); batch size 8 (full) vs 1. The lambda = 0 runs double as
+weight decay lambda; k vs k-1; learning rate up to 5 (logged 10x more often up to step 40,000:
+its fast runs cross the threshold within a few hundred steps; after that, at the other sweeps'
+interval); batch size 8 (full) vs 1. The lambda = 0 runs double as
 the "k" and "batch 8" runs (same seeds, same settings). The initial weights are kept (the seed's
 Figure 2 shows them).
 
@@ -82,7 +83,7 @@ def recipe(encoding: str, input_encoding: str = "k") -> DataRecipe:
 
 
 def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict, record=None,
-          input_encoding: str = "k", log_every: int | None = None) -> dict:
+          input_encoding: str = "k", log_every=None) -> dict:
     """Train one ensemble and return its curves ``(M, T)``, initial and final parameters and
     statuses (``record``: a callback that records the fit, from
     :meth:`~glassnet.studies.recording.Recorder.callback` on the same :func:`recipe`)."""
@@ -95,7 +96,8 @@ def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict, reco
     init = {p.name: p.value.copy() for p in model.param_list}
     probe = Probe(_probe_fn(x, y, encoding))
     hist = model.fit(x, y, loss="half_sse", optimizer=SGD(lr=lr), weight_decay=weight_decay,
-                     batch_size=batch_size, steps=s["steps"], log_every=log_every or s["log_every"], metrics=[],
+                     batch_size=batch_size, steps=s["steps"], log_every=s["log_every"] if log_every is None else log_every,
+                     metrics=[],
                      callbacks=[probe] + ([record] if record is not None else []),
                      progress=False)
     out = {k: v.T for k, v in probe.values.items()}  # (M, T)
@@ -113,6 +115,15 @@ def train(encoding: str, seeds, lr, weight_decay, batch_size: int, s: dict, reco
     out["constant_loss"] = float(0.5 * y.var(axis=0).sum())
     out["constant_loss_shared"] = float(0.5 * y[:, -7:].var(axis=0).sum())
     return out
+
+
+def lr_log_steps(s: dict) -> np.ndarray:
+    """The learning rate sweep's logged steps: every ``lr_log_every`` up to ``lr_fine_until``,
+    and every ``log_every`` (the other sweeps' interval) throughout, so its slow runs are not
+    logged 10x more densely than the weight decay sweep's lr-0.01 runs for no finding (and the
+    weight decay runs in the shared ensemble keep all their own logs)."""
+    fine = min(s["lr_fine_until"], s["steps"])
+    return np.union1d(np.arange(0, fine, s["lr_log_every"]), np.arange(0, s["steps"], s["log_every"]))
 
 
 def _subset(run: dict, models: slice, log_every: int | None = None, logged_every: int | None = None) -> dict:
@@ -165,6 +176,7 @@ class Autoencoder838(Study):
             "steps": 8_000 if quick else 400_000,
             "log_every": 16 if quick else 400,
             "lr_log_every": 16 if quick else 40,
+            "lr_fine_until": 8_000 if quick else 40_000,
             "base_lr": 0.5 if quick else 0.01,
             "weight_decays": [0.0, 1e-4, 1e-3, 1e-2, 1e-1],
             "learning_rates": [0.01, 0.1, 0.5, 1.0, 2.0, 5.0],
@@ -186,11 +198,11 @@ class Autoencoder838(Study):
         jobs = {
             # the weight decay and learning rate sweeps differ only in per-model settings (lr,
             # lambda), so they train as one ensemble of 55 (logged at the learning rate sweep's
-            # finer interval; the weight decay runs keep their own interval's logs, see _subset)
+            # steps; the weight decay runs keep their own interval's logs, see _subset)
             "wd_lr": partial(train, "k", wd_seeds + lr_seeds, [base_lr] * len(wds) + lrs,
                              wds + [0.0] * len(lrs), 8, s,
                              recorder.callback(k, "weight decay and learning rate sweeps, one ensemble"),
-                             log_every=s["lr_log_every"]),
+                             log_every=lr_log_steps(s)),
             "k1": partial(train, "k-1", range(S), base_lr, 0.0, 8, s,
                           recorder.callback(k1, "k-1 inputs and targets (7-3-7)"), input_encoding="k-1"),
             "k1t": partial(train, "k-1", range(S), base_lr, 0.0, 8, s,
@@ -212,4 +224,4 @@ class Autoencoder838(Study):
         analyze(data, settings, report)
 
 
-__all__ = ["Autoencoder838", "train"]
+__all__ = ["Autoencoder838", "lr_log_steps", "train"]

@@ -378,7 +378,8 @@ def _learning_rate(data, s, report, S, H, thr):
             for c, v in enumerate(lrs)]
     report.table(["lr", f"median step to loss < {fmt(thr)}", "crossing step (interpolated, median)",
                   "lr x crossing step", "seeds reached", "final loss (mean)", "diverged"], rows,
-                 caption=f"Logged every {s['lr_log_every']:,} steps; the crossing is interpolated in log(loss) between "
+                 caption=f"Logged every {s['lr_log_every']:,} steps up to step {s['lr_fine_until']:,}, then every "
+                         f"{s['log_every']:,}; the crossing is interpolated in log(loss) between "
                          "the two logged points around it. lr x step is the distance travelled along the gradient "
                          "flow.")
     lo, hi = int(np.argmin(lrs)), int(np.argmax(lrs))

@@ -24,8 +24,9 @@ def fit(model, x, y, *, loss="mse", optimizer=None, epochs=None, steps=None, bat
     batch_size : samples per update (default 32), or ``"full"`` for every sample in every update.
     validation_split : hold out this last fraction of the samples (before any shuffling, as
         Keras does) as validation data; not together with ``validation_data``.
-    log_every : record the history every this many steps (and always at the first and last step).
-        Default: once per epoch, but at most ~1000 points per curve.
+    log_every : record the history every this many steps, or at a list of step numbers (and always
+        at the first and last step; see :mod:`~glassnet.training.log_schedule`). Default: once per
+        epoch, but at most ~1000 points per curve.
     progress : show a progress bar; ``None`` = only on a terminal and for long runs.
 
     The recorded ``loss`` is the objective being minimised: the data loss of the batch of that step
@@ -40,8 +41,7 @@ def fit(model, x, y, *, loss="mse", optimizer=None, epochs=None, steps=None, bat
                       log_every=1, nan_guard=nan_guard, sample_weight=sample_weight, class_weight=class_weight,
                       clip_value=clip_value, clip_norm=clip_norm, loss_weights=loss_weights)
     total = total_steps(epochs, steps, trainer.steps_per_epoch)
-    trainer.log_every = default_log_every(total, trainer.steps_per_epoch) if log_every is None \
-        else check_positive_int(log_every, "log_every")
+    trainer.log_every = default_log_every(total, trainer.steps_per_epoch) if log_every is None else log_every
     bar = _progress_bar(progress, total, model.M)
     try:
         trainer.run(total, progress=bar)

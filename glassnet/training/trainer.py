@@ -35,14 +35,13 @@ from ..callbacks import Callback
 from ..errors import GlassnetError
 from .batching import Batcher
 from .history import History
+from .log_schedule import LOG_EPOCH, check_log_every, schedule
 from .penalties import penalty_terms
 
 #: samples per update when none is given (Keras' default too)
 DEFAULT_BATCH_SIZE = 32
 #: the one spelling of "every sample in every update", in Python and in configs
 FULL_BATCH = "full"
-#: a logged step records the batch's loss; "epoch" logs once per epoch
-LOG_EPOCH = "epoch"
 #: the compiled-segment kernel's name in glassnet.fast (see glassnet.fast.loop)
 FAST_LOOP = "loop"
 
@@ -128,8 +127,9 @@ class Trainer:
     metrics : metric names or options dicts from ``glassnet.metrics.metrics``; default accuracy
         for classification losses.
     callbacks : :class:`~glassnet.callbacks.Callback` objects.
-    log_every : record the history every this many steps, or ``"epoch"``; the first step of a
-        :meth:`run` with ``log_first`` and its last step are always recorded.
+    log_every : record the history every this many steps, or ``"epoch"``, or at a list of step
+        numbers (:mod:`~glassnet.training.log_schedule`); the first step of a :meth:`run` with
+        ``log_first`` and its last step are always recorded.
     nan_guard : stop a model whose logged loss or final parameters are NaN/inf with status
         "diverged".
     sample_weight : ``(N,)`` non-negative weights, one per sample: the loss becomes
@@ -174,7 +174,7 @@ class Trainer:
                                 "outputs yet; each output's loss is logged", field="metrics")
         self.nan_guard = bool(nan_guard)
         self._set_batching(check_batch_size(batch_size))
-        self.log_every = log_every if log_every == LOG_EPOCH else check_positive_int(log_every, "log_every")
+        self.log_every = log_every
         self.weights = sample_weights(self.y, self.n, sample_weight, class_weight, self.per_model_data, model.M)
         self.clip_value = _positive_or_none(clip_value, "clip_value")
         self.clip_norm = _positive_or_none(clip_norm, "clip_norm")
@@ -244,6 +244,15 @@ class Trainer:
         self.weight_decay, self.l1 = weight_decay, l1
         self.terms = penalty_terms(self.model, weight_decay, l1)
 
+    @property
+    def log_every(self):
+        """An int, ``"epoch"``, or the sorted step numbers to record (assigning checks the value)."""
+        return self._log_every
+
+    @log_every.setter
+    def log_every(self, value) -> None:
+        self._log_every = check_log_every(value)
+
     # -- stepping -------------------------------------------------------------------------------
     def step(self) -> dict | None:
         """Make one update; return that step's logs if it was logged."""
@@ -266,7 +275,7 @@ class Trainer:
         state.stop_training = False
         forward, backward, opt_step = model.forward, model.backward, self.optimizer.step
         step_callbacks = [cb for cb in callbacks if type(cb).on_step_begin is not Callback.on_step_begin]
-        every = self.steps_per_epoch if self.log_every == LOG_EPOCH else self.log_every
+        logged = schedule(self._log_every, self.steps_per_epoch)
         spe, origin = self.steps_per_epoch, state.epoch_origin
         weights, clipping = self.weights, self.clip_value is not None or self.clip_norm is not None
         bar_every = max(1, steps // 200)
@@ -282,7 +291,7 @@ class Trainer:
                 if plan is not None:
                     # unlogged steps before the next logged one (never this call's last step) in
                     # one compiled call; see glassnet.fast.loop
-                    k = min(_next_logged(step, every, log_a, log_b), last, step + plan.max_segment) - step
+                    k = min(_next_logged(step, logged, log_a, log_b), last, step + plan.max_segment) - step
                     if k >= plan.min_segment:
                         plan = self._run_compiled(plan, k)
                         if plan is not None:
@@ -297,7 +306,7 @@ class Trainer:
                     cb.on_step_begin(state)
                 xb, yb = batcher.next()
                 pred = forward(xb, True)
-                log_now = step % every == 0 or step == log_a or step == log_b
+                log_now = logged.logged(step) or step == log_a or step == log_b
                 if weights is not None:
                     data_loss, grad = self._weighted(pred, yb, batcher.weights_of_last(weights), log_now)
                 elif log_now:
@@ -439,9 +448,9 @@ class Trainer:
                 f"optimizer={self.optimizer!r}, batch_size={self.batch_size!r}, step={self.state.step})")
 
 
-def _next_logged(step: int, every: int, log_a: int, log_b: int) -> int:
-    """The first step >= ``step`` that is logged: a multiple of ``every``, or ``log_a``/``log_b``."""
-    nxt = -(-step // every) * every
+def _next_logged(step: int, logged, log_a: int, log_b: int) -> int:
+    """The first step >= ``step`` that is logged: by the schedule ``logged``, or ``log_a``/``log_b``."""
+    nxt = logged.next(step)
     for s in (log_a, log_b):
         if step <= s < nxt:
             nxt = s

@@ -103,6 +103,8 @@ CASES = {
     "ragged-per-model-data": dict(M=11, per_model=True, batch_size=5, loss="softmax_cross_entropy",
                                   acts=("relu", "identity"), opt=lambda: gn.SGD(0.1, momentum=0.9)),
     "ragged-batch-of-11": dict(batch_size=11, steps=100, log_every=30),
+    # a list of logged steps: dense, then sparse, then none until the last step
+    "logged-step-list": dict(M=3, steps=90, log_every=[0, 2, 4, 6, 20, 40, 41, 60]),
     # softmax cross-entropy on float rows (one-hot, as GlassnetClassifier trains; probabilities)
     "softmax-one-hot": dict(M=4, acts=("tanh", "identity"), loss="softmax_cross_entropy", targets="one-hot"),
     "softmax-probabilities-ragged": dict(M=3, acts=("relu", "identity"), loss="softmax_cross_entropy",

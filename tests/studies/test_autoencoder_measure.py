@@ -4,14 +4,14 @@ ensemble, its independent fits run side by side, and neither changes what is mea
 import numpy as np
 import pytest
 
-from glassnet.studies.autoencoder_838 import Autoencoder838, _subset, recipe, train
+from glassnet.studies.autoencoder_838 import Autoencoder838, _subset, lr_log_steps, recipe, train
 from glassnet.studies.common import grid, side_by_side
 from glassnet.studies.recording import Recorder
 
 
-def _settings(steps=2000, log_every=400, lr_log_every=40):
+def _settings(steps=2000, log_every=400, lr_log_every=40, lr_fine_until=1000):
     s = Autoencoder838().settings(False, 2)
-    s.update(steps=steps, log_every=log_every, lr_log_every=lr_log_every)
+    s.update(steps=steps, log_every=log_every, lr_log_every=lr_log_every, lr_fine_until=lr_fine_until)
     return s
 
 
@@ -34,19 +34,21 @@ def _assert_same(ref: dict, got: dict, tol: float):
 
 
 def test_the_shared_ensemble_gives_each_sweep_what_it_gives_alone():
-    """Weight decay (logged every 400) and learning rate (every 40) trained as one ensemble, then
-    split, equal the two sweeps trained apart: same logged steps, curves and weights to rounding
-    (the logged steps run on the reference path, so where they fall moves rounding only)."""
+    """Weight decay (logged every 400) and learning rate (every 40 up to step 1,000, then every
+    400) trained as one ensemble, then split, equal the two sweeps trained apart: same logged
+    steps, curves and weights to rounding (the logged steps run on the reference path, so where
+    they fall moves rounding only)."""
     s = _settings()
     wds, wd_seeds = grid(s["weight_decays"], 2)
     lrs, lr_seeds = grid(s["learning_rates"], 2)
     alone_wd = train("k", wd_seeds, s["base_lr"], wds, 8, s)
-    alone_lr = train("k", lr_seeds, lrs, 0.0, 8, s, log_every=s["lr_log_every"])
+    alone_lr = train("k", lr_seeds, lrs, 0.0, 8, s, log_every=lr_log_steps(s))
     both = train("k", wd_seeds + lr_seeds, [s["base_lr"]] * len(wds) + lrs, wds + [0.0] * len(lrs), 8, s,
-                 log_every=s["lr_log_every"])
+                 log_every=lr_log_steps(s))
     wd = _subset(both, slice(0, len(wds)), s["log_every"], s["lr_log_every"])
     lr = _subset(both, slice(len(wds), None))
     assert list(wd["steps"]) == list(alone_wd["steps"]) == [0, 400, 800, 1200, 1600, 1999]
+    assert list(lr["steps"]) == list(range(0, 1000, 40)) + [1200, 1600, 1999]
     _assert_same(alone_wd, wd, 1e-12)
     _assert_same(alone_lr, lr, 1e-12)
 
@@ -87,3 +89,13 @@ def test_fits_are_numbered_and_stored_in_the_order_they_were_set_up(tmp_path):
         rows = st.runs(sweep)
     notes = [str(r) for r in rows]
     assert "fit 1" in notes[0] and "fit 1" in notes[1] and "fit 2" in notes[2]
+
+
+def test_the_learning_rate_sweep_is_logged_finely_only_up_to_its_fine_limit():
+    s = _settings(steps=400_000, log_every=400, lr_log_every=40, lr_fine_until=40_000)
+    steps = lr_log_steps(s)
+    assert steps[:3].tolist() == [0, 40, 80] and 39_960 in steps and 40_040 not in steps
+    assert np.all(np.diff(steps[steps >= 40_000]) == 400) and steps[-1] == 399_600
+    assert steps.size == 1_000 + 900
+    short = lr_log_steps(dict(s, steps=8_000))   # the quick form: fine all the way
+    assert np.all(np.diff(short) == 40) and short[-1] == 7_960
