@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import fast
 from ..errors import GlassnetError
-from ..fast import conv as fast_conv
+from ..fast import pool as fast_pool
 from .base import Layer, layer_types
 from .conv import as_pair, check_padding, out_size, pad_amounts, padded, window_views
 
@@ -95,10 +95,10 @@ class MaxPool2D(_Pool2D):
     _fill = -np.inf
 
     def forward(self, x, train):
-        self._arg = None  # the fast path's winners (glassnet.fast.conv); None: reference caches
-        if fast.available(fast_conv.KERNEL):
-            y = fast_conv.attempt(fast_conv.maxpool_forward, self, x, train)
-            if y is not fast_conv.FAILED:
+        self._arg = None  # the fast path's winners (glassnet.fast.pool); None: reference caches
+        if fast.available(fast_pool.KERNEL):
+            y = fast_pool.attempt(fast_pool.maxpool_forward, self, x, train)
+            if y is not fast_pool.FAILED:
                 return y
         xp = padded(x, self._pads, self._fill)
         v = self._views(xp)
@@ -115,9 +115,9 @@ class MaxPool2D(_Pool2D):
 
     def backward(self, dy):
         if self._arg is not None:  # the forward pass ran fast
-            if fast.available(fast_conv.KERNEL):
-                dx = fast_conv.attempt(fast_conv.maxpool_backward, self, dy)
-                if dx is not fast_conv.FAILED:
+            if fast.available(fast_pool.KERNEL):
+                dx = fast_pool.attempt(fast_pool.maxpool_backward, self, dy)
+                if dx is not fast_pool.FAILED:
                     return dx
             with fast.reference():  # rebuild the reference's caches for the code below
                 self.forward(self._x, True)
@@ -171,9 +171,9 @@ class AvgPool2D(_Pool2D):
         return self.output_shape
 
     def forward(self, x, train):
-        if fast.available(fast_conv.KERNEL):
-            y = fast_conv.attempt(fast_conv.avgpool_forward, self, x)
-            if y is not fast_conv.FAILED:
+        if fast.available(fast_pool.KERNEL):
+            y = fast_pool.attempt(fast_pool.avgpool_forward, self, x)
+            if y is not fast_pool.FAILED:
                 return y
         views = self._views(padded(x, self._pads, 0.0))
         y = views[0] + views[1] if len(views) > 1 else views[0].copy()
@@ -183,9 +183,9 @@ class AvgPool2D(_Pool2D):
         return y
 
     def backward(self, dy):
-        if fast.available(fast_conv.KERNEL):
-            dx = fast_conv.attempt(fast_conv.avgpool_backward, self, dy)
-            if dx is not fast_conv.FAILED:
+        if fast.available(fast_pool.KERNEL):
+            dx = fast_pool.attempt(fast_pool.avgpool_backward, self, dy)
+            if dx is not fast_pool.FAILED:
                 return dx
         g = dy * self._inv_count
         dxp = self._grad_buffer(dy)
@@ -212,16 +212,16 @@ class GlobalAveragePooling2D(Layer):
         return (input_shape[-1],)
 
     def forward(self, x, train):
-        if fast.available(fast_conv.KERNEL):
-            y = fast_conv.attempt(fast_conv.global_avg_forward, self, x)
-            if y is not fast_conv.FAILED:
+        if fast.available(fast_pool.KERNEL):
+            y = fast_pool.attempt(fast_pool.global_avg_forward, self, x)
+            if y is not fast_pool.FAILED:
                 return y
         return x.mean(axis=(-3, -2))
 
     def backward(self, dy):
-        if fast.available(fast_conv.KERNEL):
-            dx = fast_conv.attempt(fast_conv.global_avg_backward, self, dy)
-            if dx is not fast_conv.FAILED:
+        if fast.available(fast_pool.KERNEL):
+            dx = fast_pool.attempt(fast_pool.global_avg_backward, self, dy)
+            if dx is not fast_pool.FAILED:
                 return dx
         H, W, C = self.input_shape
         dx = np.empty(dy.shape[:-1] + (H, W, C), dy.dtype)

@@ -1,4 +1,4 @@
-"""glassnet.fast.conv, the threaded image kernels, against the readable NumPy layers.
+"""glassnet.fast.conv and glassnet.fast.pool, the image kernels, against the readable NumPy layers.
 
 * :class:`~glassnet.Conv2D` forward and backward under ``fast.forced(True)`` against
   ``fast.reference()``: strides, every padding form, 1x1 and even kernels, with and without bias,
@@ -31,11 +31,13 @@ pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not insta
 
 from glassnet.fast import chunks  # noqa: E402
 from glassnet.fast import conv as fc  # noqa: E402 - after the skip
+from glassnet.fast import pool as fp  # noqa: E402
 from fit_paths import assert_falls_back_once, assert_same_training, train_on  # noqa: E402 - tests/fast/fit_paths.py
 
-KERNELS = ["_im2col", "_bias_act", "_relu_backward", "_col2im", "_maxpool_forward", "_maxpool_backward",
-           "_maxpool_backward_tiles", "_avgpool_forward", "_avgpool_backward", "_global_avg_forward",
-           "_global_avg_backward"]
+CONV_KERNELS = ["_im2col", "_bias_act", "_relu_backward", "_col2im"]
+POOL_KERNELS = ["_maxpool_forward", "_maxpool_backward", "_maxpool_backward_tiles", "_avgpool_forward",
+                "_avgpool_backward", "_global_avg_forward", "_global_avg_backward"]
+KERNELS = {**dict.fromkeys(CONV_KERNELS, fc), **dict.fromkeys(POOL_KERNELS, fp)}  # name -> module
 
 
 def close(a, b, dtype):
@@ -54,14 +56,13 @@ def fresh_fast(monkeypatch):
     calls = dict.fromkeys(KERNELS, 0)
     calls["threads"] = 1  # what glassnet.fast.chunks.threads() says; a test may set 2
     monkeypatch.setattr(chunks, "threads", lambda: calls["threads"])
-    monkeypatch.setattr(fc, "THREADED_CHUNKS", True)  # the threaded path (off by default) under test
-    for name in KERNELS:
-        real = getattr(fc, name)
+    for name, module in KERNELS.items():
+        real = getattr(module, name)
 
         def counted(*args, _real=real, _name=name):
             calls[_name] += 1
             return _real(*args)
-        monkeypatch.setattr(fc, name, counted)
+        monkeypatch.setattr(module, name, counted)
     with warnings.catch_warnings():
         warnings.simplefilter("error", fast.FastPathWarning)
         with fast.forced(True):
@@ -129,8 +130,8 @@ CONV_CASES = [  # kernel, strides, padding, use_bias, activation
 @pytest.mark.parametrize("kernel,strides,padding,use_bias,activation", CONV_CASES)
 def test_conv2d_fast_equals_reference(kernel, strides, padding, use_bias, activation, M, shared, dtype,
                                       threads, fresh_fast):
-    """Every pass once on the whole batch (1 thread) or once per model and thread (2: each
-    thread a slice of the batch, see glassnet.fast.conv._by_images)."""
+    """Every pass once per piece of the batch and model (glassnet.fast.conv._pieces: one piece a
+    stack on one thread here, several a thread on 2)."""
     fresh_fast["threads"] = threads
     layer = one_layer(gn.Conv2D(4, kernel, strides=strides, padding=padding, use_bias=use_bias,
                                 activation=activation), (7, 6, 3), M, dtype)
@@ -138,13 +139,15 @@ def test_conv2d_fast_equals_reference(kernel, strides, padding, use_bias, activa
     x = rng.standard_normal((5, 7, 6, 3) if shared else (M, 5, 7, 6, 3)).astype(dtype)
     ref, got = both_paths(layer, x)
     assert_same(ref, got, dtype)
-    pieces = 1 if threads == 1 else threads * M
-    assert fresh_fast["_bias_act"] == (pieces if use_bias or activation == "relu" else 0)
-    assert fresh_fast["_relu_backward"] == (pieces if activation == "relu" else 0)
-    copies = layer.kernel_size != (1, 1) or layer.strides != (1, 1) or layer._pads != ((0, 0), (0, 0))
     stacks = 1 if shared else M  # a shared input is unfolded once for all models
-    assert fresh_fast["_im2col"] == ((1 if threads == 1 else threads * stacks) if copies else 0)
-    assert fresh_fast["_col2im"] == (M if copies else 0)  # one chunk of images per model here
+    pieces = len(fc._pieces(stacks, 5, 1))
+    assert pieces == stacks * min(5, fc.MIN_PIECES)  # the same cut on one thread or two
+    runs = pieces * (M if shared else 1)  # (piece, model) pairs
+    assert fresh_fast["_bias_act"] == (runs if use_bias or activation == "relu" else 0)
+    assert fresh_fast["_relu_backward"] == (runs if activation == "relu" else 0)
+    copies = layer.kernel_size != (1, 1) or layer.strides != (1, 1) or layer._pads != ((0, 0), (0, 0))
+    assert fresh_fast["_im2col"] == (pieces if copies else 0)  # 3 channels: patches kept for backward
+    assert fresh_fast["_col2im"] == (runs if copies else 0)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -152,21 +155,25 @@ def test_conv2d_fast_equals_reference(kernel, strides, padding, use_bias, activa
 @pytest.mark.parametrize("channels,shared", [(3, False), (8, False), (8, True)], ids=["C3", "C8", "C8-shared"])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_conv2d_in_chunks_of_images(images_per_chunk, channels, shared, dtype, threads, monkeypatch, fresh_fast):
-    """Chunks of images (a last, shorter chunk included) equal the reference: dL/dx always; with
-    ``C >= CHUNK_MIN_CHANNELS`` also the forward GEMM and dL/dW, whose patches are not kept."""
+    """Pieces of images (a last, shorter piece included) equal the reference; with
+    ``C >= CHUNK_MIN_CHANNELS`` the patches are not kept but unfolded again for dL/dW."""
     assert fc.CHUNK_MIN_CHANNELS == 8
     fresh_fast["threads"] = threads
     layer = one_layer(gn.Conv2D(4, 3, padding="same", activation="relu"), (6, 5, channels), 2, dtype)
-    monkeypatch.setattr(fc, "CHUNK_BYTES", images_per_chunk * 6 * 5 * 9 * channels * np.dtype(dtype).itemsize)
+    per_image = 6 * 5 * 9 * channels * np.dtype(dtype).itemsize
+    monkeypatch.setattr(fc, "CHUNK_BYTES", images_per_chunk * per_image)
+    monkeypatch.setattr(fc, "MIN_PIECES", 1)  # pieces by CHUNK_BYTES alone
     x = np.random.default_rng(2).standard_normal((5, 6, 5, channels) if shared else (2, 5, 6, 5, channels))
     ref, got = both_paths(layer, x.astype(dtype))
-    chunks = -(-5 // images_per_chunk)
+    pieces = fc._pieces(1 if shared else 2, 5, per_image)
+    assert [g for l, _, g in pieces if l == 0] == [images_per_chunk] * (5 // images_per_chunk) + [1] * (images_per_chunk == 2)
     if channels >= 8:
         assert "cols" in ref[1] and "cols" not in got[1] and layer._cols is None
         del ref[1]["cols"]
-        assert fresh_fast["_im2col"] == 2 * chunks * (1 if shared else 2)  # forward, then for dL/dW
+    unfolds = 2 if channels >= 8 else 1  # forward, and again for dL/dW
     assert_same(ref, got, dtype)
-    assert fresh_fast["_col2im"] == 2 * chunks
+    assert fresh_fast["_im2col"] == unfolds * len(pieces)
+    assert fresh_fast["_col2im"] == len(pieces) * (2 if shared else 1)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -176,7 +183,7 @@ def test_conv2d_inference_forward_then_backward(dtype, fresh_fast):
     x = np.random.default_rng(2).standard_normal((2, 4, 9, 8, 2)).astype(dtype)
     ref, got = both_paths(layer, x, train=False)
     assert_same(ref, got, dtype)
-    assert layer._cols is None and fresh_fast["_im2col"] == 2  # forward, and again in backward
+    assert layer._cols is None and fresh_fast["_im2col"] == 2 * len(fc._pieces(2, 4, 1))  # forward, backward
 
 
 def test_conv2d_first_layer_returns_no_input_gradient(fresh_fast):
@@ -297,7 +304,7 @@ def test_gradcheck_passes_on_the_fast_path(fresh_fast):
 
 @pytest.mark.parametrize("broken", ["_im2col", "_maxpool_backward_tiles", "_global_avg_forward"])
 def test_fallback_one_warning_and_reference_numbers(broken, monkeypatch):
-    assert_falls_back_once(monkeypatch, fc, broken, "conv", fit_both)
+    assert_falls_back_once(monkeypatch, KERNELS[broken], broken, "conv", fit_both)
 
 
 def test_maxpool_backward_failure_rebuilds_the_reference_caches(monkeypatch):
@@ -313,7 +320,7 @@ def test_maxpool_backward_failure_rebuilds_the_reference_caches(monkeypatch):
     with fast.forced(True):
         layer.forward(x, True)
         assert layer._arg is not None
-        monkeypatch.setattr(fc, "_maxpool_backward", lambda *a: 1 / 0)
+        monkeypatch.setattr(fp, "_maxpool_backward", lambda *a: 1 / 0)
         with pytest.warns(fast.FastPathWarning, match="ZeroDivisionError"):
             dx = layer.backward(dy)
     np.testing.assert_array_equal(dx, dx_ref)
@@ -321,8 +328,8 @@ def test_maxpool_backward_failure_rebuilds_the_reference_caches(monkeypatch):
 
 def test_reference_switch_runs_no_kernel(monkeypatch):
     monkeypatch.setattr(fast, "_broken", set())
-    for name in KERNELS:
-        monkeypatch.setattr(fc, name, lambda *a: 1 / 0)
+    for name, module in KERNELS.items():
+        monkeypatch.setattr(module, name, lambda *a: 1 / 0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", fast.FastPathWarning)
         loss, _ = fit_once("reference", "float64", steps=2)
@@ -347,15 +354,20 @@ def test_chunks_run_every_index_once_and_propagates_errors(threads, monkeypatch)
     assert chunks._blas().info() == before
 
 
-def test_conv_with_blas_threads_and_threaded_chunks_off(monkeypatch, fresh_fast):
-    """The default with several BLAS threads: whole-batch GEMMs on BLAS' threads, no chunks, no
-    batch slices, patches kept -- the numbers equal the reference's."""
-    monkeypatch.setattr(fc, "THREADED_CHUNKS", False)
-    monkeypatch.setattr(fc, "CHUNK_BYTES", 1)
+def test_conv_pieces_run_with_blas_on_one_thread(monkeypatch, fresh_fast):
+    """With 2 threads every GEMM of the layer runs inside a piece, BLAS single-threaded (after a
+    call on BLAS' own threads, OpenBLAS' worker spins ~0.1 s; see glassnet.fast.conv)."""
     fresh_fast["threads"] = 2
-    layer = one_layer(gn.Conv2D(4, 3, padding="same", activation="relu"), (6, 5, 8), 2, "float64")
-    x = np.random.default_rng(2).standard_normal((2, 5, 6, 5, 8))
-    ref, got = both_paths(layer, x)
-    assert_same(ref, got, "float64")
-    assert fresh_fast["_im2col"] == fresh_fast["_bias_act"] == fresh_fast["_relu_backward"] == 1
-    assert fresh_fast["_col2im"] == 2  # one per model
+    layer = one_layer(gn.Conv2D(4, 3, padding="same", activation="relu"), (6, 5, 3), 2, "float32")
+    x = np.random.default_rng(2).standard_normal((5, 6, 5, 3)).astype("float32")
+    seen = []
+    real = np.matmul
+
+    def spy(*args, **kwargs):
+        seen.append(max(lib.num_threads for lib in chunks._blas().lib_controllers))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(np, "matmul", spy)
+    y = layer.forward(x, True)
+    layer.backward(np.ones_like(y))
+    monkeypatch.setattr(np, "matmul", real)
+    assert seen and set(seen) == {1}
