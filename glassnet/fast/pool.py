@@ -77,6 +77,36 @@ def _maxpool_forward(x, ph, pw, sh, sw, pt, pl, y, arg):
 
 
 @jit(parallel=PARALLEL, nogil=True)
+def _maxpool2x2_forward(x, y, arg):
+    """:func:`_maxpool_forward` for 2x2 windows with stride 2 that tile x: the same comparisons in
+    the same order (offsets 0, 1, 2, 3), written out so that the channel loop vectorizes.
+    Measured (cnn8's first pool, 8 x 64 x 16x16x16, one thread, CPU): 1.6 ms against 3.5 ms for
+    the general kernel. (Backward written out the same way was slower, 4.6 against 2.0 ms.)"""
+    L, B, H, W, C = x.shape
+    Ho, Wo = y.shape[2], y.shape[3]
+    for t in prange(L * B * Ho):
+        l, r = t // (B * Ho), t % (B * Ho)
+        b, ho = r // Ho, r % Ho
+        top, bottom = x[l, b, 2 * ho], x[l, b, 2 * ho + 1]
+        for wo in range(Wo):
+            s0, s1, s2, s3 = top[2 * wo], top[2 * wo + 1], bottom[2 * wo], bottom[2 * wo + 1]
+            yo, ao = y[l, b, ho, wo], arg[l, b, ho, wo]
+            for c in range(C):
+                cur, k = s0[c], 0
+                v = s1[c]
+                take = (v > cur) | ((v != v) & (cur == cur))
+                cur, k = (v, 1) if take else (cur, k)
+                v = s2[c]
+                take = (v > cur) | ((v != v) & (cur == cur))
+                cur, k = (v, 2) if take else (cur, k)
+                v = s3[c]
+                take = (v > cur) | ((v != v) & (cur == cur))
+                cur, k = (v, 3) if take else (cur, k)
+                yo[c] = cur
+                ao[c] = k
+
+
+@jit(parallel=PARALLEL, nogil=True)
 def _maxpool_backward_tiles(dy, arg, ph, pw, dx):
     """dx when the windows tile x (stride = pool size, no padding, sizes divisible): each element
     of dx is in one window, so it is written once: dy where it won, else dy*0."""
@@ -214,8 +244,12 @@ def maxpool_forward(layer, x, train):
     Ho, Wo, C = layer.output_shape
     y = np.empty(x5.shape[:2] + (Ho, Wo, C), x5.dtype)
     arg = np.empty(y.shape, np.int32)  # int8 would be smaller, but stops the loop vectorizing (4x slower)
-    _by_images(x5.shape[0], x5.shape[1], lambda l, lo, hi: _maxpool_forward(
-        _rows(x5, l, lo, hi), ph, pw, sh, sw, pt, pl, _rows(y, l, lo, hi), _rows(arg, l, lo, hi)))
+    if layer._tiles and (ph, pw) == (2, 2):
+        _by_images(x5.shape[0], x5.shape[1], lambda l, lo, hi: _maxpool2x2_forward(
+            _rows(x5, l, lo, hi), _rows(y, l, lo, hi), _rows(arg, l, lo, hi)))
+    else:
+        _by_images(x5.shape[0], x5.shape[1], lambda l, lo, hi: _maxpool_forward(
+            _rows(x5, l, lo, hi), ph, pw, sh, sw, pt, pl, _rows(y, l, lo, hi), _rows(arg, l, lo, hi)))
     layer._x, layer._arg = x, arg
     return y if x.ndim == 5 else y[0]
 

@@ -35,8 +35,8 @@ from glassnet.fast import pool as fp  # noqa: E402
 from fit_paths import assert_falls_back_once, assert_same_training, train_on  # noqa: E402 - tests/fast/fit_paths.py
 
 CONV_KERNELS = ["_im2col", "_bias_act", "_relu_backward", "_col2im"]
-POOL_KERNELS = ["_maxpool_forward", "_maxpool_backward", "_maxpool_backward_tiles", "_avgpool_forward",
-                "_avgpool_backward", "_global_avg_forward", "_global_avg_backward"]
+POOL_KERNELS = ["_maxpool_forward", "_maxpool2x2_forward", "_maxpool_backward", "_maxpool_backward_tiles",
+                "_avgpool_forward", "_avgpool_backward", "_global_avg_forward", "_global_avg_backward"]
 KERNELS = {**dict.fromkeys(CONV_KERNELS, fc), **dict.fromkeys(POOL_KERNELS, fp)}  # name -> module
 
 
@@ -226,6 +226,7 @@ def test_pooling_fast_equals_reference(pool, M, shared, dtype, data, threads, fr
     assert_same(ref, got, dtype)
     kind = pool[:3]
     fwd = {"max": "_maxpool_forward", "avg": "_avgpool_forward", "gap": "_global_avg_forward"}[kind]
+    assert fresh_fast["_maxpool2x2_forward"] == 0  # 7x6 images: no 2x2 tiling
     split = 1 if threads == 1 else threads * (1 if shared else M)  # max pooling: a batch slice a thread
     assert fresh_fast[fwd] == (split if kind == "max" else 1)
     bwd = {"avg": ["_avgpool_backward"], "gap": ["_global_avg_backward"],
@@ -249,6 +250,28 @@ def test_pooling_shared_input_gradient_with_model_axis(pool, threads, fresh_fast
     for a, b in zip(*outs):
         close(b, a, "float64")
     assert outs[1][1].shape == (3, 4, 7, 6, 3)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("M,shared", [(1, False), (3, False), (3, True)], ids=["M1", "M3", "M3-shared"])
+@pytest.mark.parametrize("data", ["normal", "ties", "nan"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_maxpool_2x2_tiles_kernel_equals_reference(M, shared, dtype, data, threads, fresh_fast):
+    """The written-out 2x2 kernel (windows that tile the input): values, winners (the first maximum
+    in row-major order on ties, NaN winning) and the gradient as the reference."""
+    fresh_fast["threads"] = threads
+    layer = one_layer(gn.MaxPool2D(2), (8, 6, 3), M, dtype)
+    assert layer._tiles
+    rng = np.random.default_rng(3)
+    shape = (4, 8, 6, 3) if shared else (M, 4, 8, 6, 3)
+    x = (np.maximum(rng.integers(-3, 3, shape), 0) if data == "ties" else rng.standard_normal(shape)).astype(dtype)
+    if data == "nan":
+        x.reshape(-1)[::7] = np.nan
+    ref, got = both_paths(layer, x)
+    np.testing.assert_array_equal(got[0], ref[0])  # bit-identical, NaN in the same places
+    if data != "nan":
+        assert_same(ref, got, dtype)
+    assert fresh_fast["_maxpool2x2_forward"] > 0 and fresh_fast["_maxpool_forward"] == 0
 
 
 def test_maxpool_nan_propagates_as_the_reference(fresh_fast):
