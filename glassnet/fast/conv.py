@@ -103,11 +103,13 @@ def _im2col(x, sh, sw, pt, pl, cols):
 
 
 @jit(parallel=PARALLEL, nogil=True)
-def _bias_act(z, b, use_bias, relu, a):
-    """Per sample: z += b (in place, if use_bias); a = max(z, 0) (if relu). z, a ``(M, B, R, F)``."""
-    M, B, R, F = z.shape
-    for t in prange(M * B):
-        m, s = t // B, t % B
+def _bias_act(z, b, use_bias, relu, a, ms, s0, s1):
+    """For models ``ms`` (an array of indices) and samples ``s0:s1``: z += b (in place, if
+    use_bias); a = max(z, 0) (if relu). z, a ``(M, B, R, F)``, whole arrays (a piece of the batch
+    is named by its bounds, so one call serves every model of a piece)."""
+    R, F = z.shape[2], z.shape[3]
+    for t in prange(len(ms) * (s1 - s0)):
+        m, s = ms[t // (s1 - s0)], s0 + t % (s1 - s0)
         zs = z[m, s]
         as_ = a[m, s]
         for r in range(R):
@@ -123,12 +125,13 @@ def _bias_act(z, b, use_bias, relu, a):
 
 
 @jit(parallel=PARALLEL, nogil=True)
-def _relu_backward(dy, z, dz, partial):
-    """dz = dy * (z > 0) (the reference's product: inf or NaN in dy survive as NaN); partial[m, s]
-    = sum over the sample's rows of dz (the bias gradient before the sum over the batch)."""
-    M, B, R, F = dz.shape
-    for t in prange(M * B):
-        m, s = t // B, t % B
+def _relu_backward(dy, z, dz, partial, ms, s0, s1):
+    """For models ``ms`` and samples ``s0:s1``: dz = dy * (z > 0) (the reference's product: inf or
+    NaN in dy survive as NaN); partial[m, s] = sum over the sample's rows of dz (the bias gradient
+    before the sum over the batch)."""
+    R, F = dz.shape[2], dz.shape[3]
+    for t in prange(len(ms) * (s1 - s0)):
+        m, s = ms[t // (s1 - s0)], s0 + t % (s1 - s0)
         ps = partial[m, s]
         for f in range(F):
             ps[f] = 0.0
@@ -237,9 +240,10 @@ def _unfold(layer, x, l, s, g, out=None):
     return part.reshape(g * Ho * Wo, kh * kw * C)
 
 
-def _models(l, L, M):
-    """The models fed by input stack ``l``: all of them for a shared input (L = 1), else ``l``."""
-    return range(M) if L == 1 else (l,)
+def _model_lists(L, M):
+    """For each input stack, the models it feeds (int64 arrays, as the kernels take them): all of
+    them for a shared input (L = 1), else model ``l`` for stack ``l``."""
+    return [np.arange(M)] if L == 1 else [np.array([l]) for l in range(L)]
 
 
 def conv2d_forward(layer, x, train):
@@ -271,6 +275,7 @@ def conv2d_forward(layer, x, train):
             layer._buf = cols
     cols7 = None if cols is None or pointwise else cols.reshape(L, B, Ho, Wo, *layer.kernel_size, C)
     todo = _pieces(L, B, P * K * x.itemsize)
+    models = _model_lists(L, M)
 
     def work(i):
         l, s, g = todo[i]
@@ -278,11 +283,12 @@ def conv2d_forward(layer, x, train):
             part = cols[l, s * P:(s + g) * P]
         else:
             part = _unfold(layer, x, l, s, g, None if cols7 is None else cols7[l:l + 1, s:s + g])
-        for m in _models(l, L, M):
-            zc = z[m, s:s + g]
-            np.matmul(part, Wmat[m], out=zc.reshape(g * P, F))
-            if layer.use_bias or relu:
-                _bias_act(zc[None], b[m:m + 1], layer.use_bias, relu, a[m, s:s + g][None])
+        if L == 1 and M > 1:  # a shared input: one stacked GEMM for all models
+            np.matmul(part, Wmat, out=z[:, s:s + g].reshape(M, g * P, F))
+        else:
+            np.matmul(part, Wmat[l], out=z[l, s:s + g].reshape(g * P, F))
+        if layer.use_bias or relu:
+            _bias_act(z, b, layer.use_bias, relu, a, models[l], s, s + g)
     chunks.run(work, len(todo))
     layer._x = x
     layer._cols = cols.reshape(L, B * P, K) if train and cols is not None else None
@@ -318,6 +324,7 @@ def conv2d_backward(layer, dy):
     cols = layer._cols
     todo = _pieces(L, B, P * K * dy.itemsize)
     parts = np.empty((len(todo), M if L == 1 else 1, K, F), dy.dtype)
+    models = _model_lists(L, M)
 
     def work(i):
         l, s, g = todo[i]
@@ -327,18 +334,19 @@ def conv2d_backward(layer, dy):
             part = cols[l, s * P:(s + g) * P]
         else:
             part = _unfold(layer, x, l, s, g)
-        for k, m in enumerate(_models(l, L, M)):
-            if relu:
-                _relu_backward(dy4[m, s:s + g][None], z4[m, s:s + g][None], dz[m, s:s + g][None],
-                               partial[m, s:s + g][None])
+        if relu:
+            _relu_backward(dy4, z4, dz, partial, models[l], s, s + g)
+        if L == 1 and M > 1:  # a shared input: one stacked GEMM for all models' dL/dW
+            np.matmul(part.T, dz[:, s:s + g].reshape(M, g * P, F), out=parts[i])
+        else:
+            np.matmul(part.T, dz[l, s:s + g].reshape(g * P, F), out=parts[i, 0])
+        for m in models[l] if need_dx else ():
             dzp = dz[m, s:s + g].reshape(g * P, F)
-            np.matmul(part.T, dzp, out=parts[i, k])
-            if need_dx:
-                if pointwise:
-                    np.matmul(dzp, Wt[m], out=dx[m, s:s + g].reshape(g * P, C))
-                else:
-                    dcols = np.matmul(dzp, Wt[m])
-                    _col2im(dcols.reshape(1, g, Ho, Wo, kh, kw, C), sh, sw, pt, pl, dx[m, s:s + g][None])
+            if pointwise:
+                np.matmul(dzp, Wt[m], out=dx[m, s:s + g].reshape(g * P, C))
+            else:
+                dcols = np.matmul(dzp, Wt[m])
+                _col2im(dcols.reshape(1, g, Ho, Wo, kh, kw, C), sh, sw, pt, pl, dx[m, s:s + g][None])
     chunks.run(work, len(todo))
     dW = parts.sum(axis=0) if L == 1 else parts.reshape(M, -1, K, F).sum(axis=1)
     layer.W.grad = dW.reshape(layer.W.value.shape)

@@ -143,8 +143,8 @@ def test_conv2d_fast_equals_reference(kernel, strides, padding, use_bias, activa
     pieces = len(fc._pieces(stacks, 5, 1))
     assert pieces == stacks * min(5, fc.MIN_PIECES)  # the same cut on one thread or two
     runs = pieces * (M if shared else 1)  # (piece, model) pairs
-    assert fresh_fast["_bias_act"] == (runs if use_bias or activation == "relu" else 0)
-    assert fresh_fast["_relu_backward"] == (runs if activation == "relu" else 0)
+    assert fresh_fast["_bias_act"] == (pieces if use_bias or activation == "relu" else 0)  # all models of a piece
+    assert fresh_fast["_relu_backward"] == (pieces if activation == "relu" else 0)
     copies = layer.kernel_size != (1, 1) or layer.strides != (1, 1) or layer._pads != ((0, 0), (0, 0))
     assert fresh_fast["_im2col"] == (pieces if copies else 0)  # 3 channels: patches kept for backward
     assert fresh_fast["_col2im"] == (runs if copies else 0)
