@@ -60,8 +60,9 @@ PARALLEL = False
 CHUNK_BYTES = 1024 * 1024
 #: A stack's batch is cut into at least this many pieces, so that the threads share the work
 #: evenly even for one model and a thread that is descheduled (the machine is shared) delays a
-#: small piece, not half the batch.
-MIN_PIECES = 8
+#: small piece, not half the batch. Each piece costs ~30-45 us of Python (slicing, 3-5 calls)
+#: under the GIL: cnn8's second layer has 8 stacks, so 4 pieces a stack are 32 pieces, not 64.
+MIN_PIECES = 4
 #: Conv2D keeps its patches for backward below this many input channels; from it on, backward
 #: unfolds each piece again (short patch rows make unfolding as costly as the GEMM).
 CHUNK_MIN_CHANNELS = 8
@@ -174,10 +175,12 @@ def _col2im(dcols, sh, sw, pt, pl, dx):
 def _pieces(L, B, per_image):
     """``(l, s, g)`` for every piece: images ``s:s+g`` of input stack ``l``. Each stack is cut
     the same way: about :data:`CHUNK_BYTES` a piece (``per_image`` bytes an image), at least
-    :data:`MIN_PIECES` pieces, of nearly equal sizes. The cut depends on neither the number of
-    stacks nor the threads, so dL/dW (summed piece by piece) is the same number for a model
-    trained alone or in an ensemble, on one thread or two."""
-    n = min(B, max(-(-B * per_image // CHUNK_BYTES), MIN_PIECES))
+    :data:`MIN_PIECES` pieces and an even number of them (two threads share them evenly), of
+    nearly equal sizes. The cut depends on neither the number of stacks nor the threads, so
+    dL/dW (summed piece by piece) is the same number for a model trained alone or in an
+    ensemble, on one thread or two."""
+    n = max(-(-B * per_image // CHUNK_BYTES), MIN_PIECES)
+    n = min(B, n + n % 2)
     G = -(-B // n)
     return [(l, s, min(G, B - s)) for l in range(L) for s in range(0, B, G)]
 
