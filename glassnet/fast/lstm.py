@@ -65,11 +65,11 @@ def layer_forward(layer, x_steps, state, keep):
     the kernel's arrays (``_fast_cache``, ``_h_in``) and, as views of them, the reference's
     per-step ``_caches`` and ``_prev``, which the glass box reads and a reference backward uses."""
     bias = layer._input_bias() if layer.use_bias else None
-    h, c, gates, tanh_c, h_in, c_in, hs = forward(x_steps, layer.weight_ih.value, bias, layer.weight_hh.value,
+    h, c, gates, tanh_c, z_in, c_in, hs = forward(x_steps, layer.weight_ih.value, bias, layer.weight_hh.value,
                                                   state[0], state[1], keep, layer.return_sequences)
     H, T = layer.units, x_steps.shape[2]
-    layer._fast_cache = (gates, tanh_c, c_in)
-    layer._h_in = h_in
+    layer._fast_cache = (gates, tanh_c, c_in, z_in)
+    layer._h_in = h_in = z_in[:, :H]
     layer._caches = StepViews(lambda t: (gates[:, t, :H], gates[:, t, H:2 * H], gates[:, t, 2 * H:3 * H],
                                          gates[:, t, 3 * H:], tanh_c[:, t]), T)
     layer._prev = StepViews(lambda t: (h_in[:, :, t], c_in[:, t]), T)
@@ -80,8 +80,7 @@ def layer_backward(layer, dstate, dy_steps, keep):
     """``LSTM._backward_steps`` on the fast path: ``(dax, None, dh, dstate)`` (the input and hidden
     sides' gradients are one array for the LSTM); the parameter gradients, computed beside the loop,
     are left in ``layer._fast_grads`` for ``LSTM._param_grads``."""
-    dax, dh, dh0, dc0, grads = backward(*layer._fast_cache, layer.weight_hh.value, keep, dy_steps, *dstate,
-                                        layer._x, layer._h_in)
+    dax, dh, dh0, dc0, grads = backward(*layer._fast_cache, layer.weight_hh.value, keep, dy_steps, *dstate)
     layer._fast_grads = grads
     return dax, None, dh, [dh0, dc0]
 
@@ -109,10 +108,12 @@ def forward(x, W_ih, bias, W_hh, h0, c0, keep, want_hs):
     models), ``W_ih`` ``(M, 4H, C)``, ``bias`` ``(M, 4H)`` (b_ih + b_hh) or None, ``W_hh``
     ``(M, 4H, H)``, ``h0``/``c0`` ``(M, H, B)`` (any strides), ``keep`` ``(L, B, T)`` or None.
 
-    Returns ``(h, c, gates, tanh_c, h_in, c_in, hs)``: the final state ``(M, H, B)``; per step the
+    Returns ``(h, c, gates, tanh_c, z_in, c_in, hs)``: the final state ``(M, H, B)``; per step the
     gates i, f, g, o ``(M, T, 4H, B)``, tanh(c_t) and the c entering it ``(M, T, H, B)`` (time-major:
-    a step's block is contiguous), and the h entering it ``(M, H, T, B)`` (the layer's layout, for
-    dW_hh); the output h_t of every step ``(M, H, T, B)`` if ``want_hs`` else None."""
+    a step's block is contiguous), and what entered the step's product, ``[h_{t-1}; x_t]``
+    ``(M, H + C, T, B)`` (the layer's layout; ``z_in[:, :H]`` is the reference's ``_h_in``, and
+    the weight gradients are one product with it); the output h_t of every step ``(M, H, T, B)``
+    if ``want_hs`` else None."""
     M, G4, H = W_hh.shape
     L, C, T, B = x.shape
     dt = W_hh.dtype
@@ -120,7 +121,7 @@ def forward(x, W_ih, bias, W_hh, h0, c0, keep, want_hs):
     c = np.array(c0, dt, order="C")
     gates = np.empty((M, T, G4, B), dt)
     tanh_c, c_in = np.empty((M, T, H, B), dt), np.empty((M, T, H, B), dt)
-    h_in = np.empty((M, H, T, B), dt)
+    z_in = np.empty((M, H + C, T, B), dt)
     hs = np.empty((M, H, T, B), dt) if want_hs else np.empty((1, 1, 1, 1), dt)
     bias = np.zeros((M, G4), dt) if bias is None else np.ascontiguousarray(bias, dt)
     x, k = np.ascontiguousarray(x, dt), _keep_steps(keep, dt)
@@ -128,37 +129,38 @@ def forward(x, W_ih, bias, W_hh, h0, c0, keep, want_hs):
 
     def part(s, b0, b1):  # models s (a slice), columns b0:b1; shared inputs (leading axis 1) whole
         _forward(_models(x, s), Wz[s], bias[s], h[s], c[s], _models(k, s), keep is not None, gates[s],
-                 tanh_c[s], h_in[s], c_in[s], _models(hs, s), want_hs, b0, b1)
+                 tanh_c[s], z_in[s], c_in[s], _models(hs, s), want_hs, b0, b1)
 
     _split(part, None, M, B)
-    return h, c, gates, tanh_c, h_in, c_in, hs if want_hs else None
+    return h, c, gates, tanh_c, z_in, c_in, hs if want_hs else None
 
 
-def backward(gates, tanh_c, c_in, W_hh, keep, dy, dh, dc, x, h_in):
-    """The backward time loop, from the forward's caches, and the parameter gradients. ``dy``
-    ``(M, H, T, B)``: dL/dh_t of every step's output (None: only the last state has a gradient);
-    ``dh``/``dc`` ``(M, H, B)``: what reaches the final state; ``x`` ``(L, C, T, B)`` and ``h_in``
-    ``(M, H, T, B)``: the steps' inputs (for the weight gradients).
+def backward(gates, tanh_c, c_in, z_in, W_hh, keep, dy, dh, dc):
+    """The backward time loop, from the forward's caches (``z_in``: ``[h_{t-1}; x_t]`` of every
+    step, for the weight gradients), and the parameter gradients. ``dy`` ``(M, H, T, B)``: dL/dh_t
+    of every step's output (None: only the last state has a gradient); ``dh``/``dc`` ``(M, H, B)``:
+    what reaches the final state.
 
     Returns ``(dax, dh_steps, dh0, dc0, (dW_ih, dW_hh, db))``: the pre-activation gradients
     ``(M, 4H, T, B)`` (the input and hidden sides are equal for the LSTM), dL/dh_t of every step
     ``(M, T, H, B)`` (for the per-step norms), the gradients reaching the initial state
-    ``(M, H, B)``, and the parameter gradients -- dW = dax @ (x or h_in)^T over all T*B columns,
+    ``(M, H, B)``, and the parameter gradients -- [dW_hh dW_ih] = dax @ z_in^T over all T*B
+    columns, one product (two cost 2.95 against 2.29 ms in lstm16's shape: dax is packed once),
     each thread its own models' products (BLAS one-threaded, so they never wait on each other),
     and db summed in the loop (per batch column, then over the columns)."""
     M, T, G4, B = gates.shape
     H = G4 // 4
-    L, C = x.shape[:2]
+    K = z_in.shape[1]
     dt = gates.dtype
     dh = np.array(dh, dt, order="C")
     dc = np.array(dc, dt, order="C")
     dax = np.empty((M, G4, T, B), dt)
     dh_steps = np.empty((M, T, H, B), dt)
     db = np.zeros((M, G4, B), dt)
-    dW_ih, dW_hh = np.empty((M, G4, C), dt), np.empty((M, G4, H), dt)
+    dWz = np.empty((M, G4, K), dt)
     dys = np.empty((1, 1, 1, 1), dt) if dy is None else np.ascontiguousarray(dy, dt)
     k, W_hh = _keep_steps(keep, dt), np.ascontiguousarray(W_hh)
-    xT, hT = x.reshape(L, C, T * B).swapaxes(-1, -2), h_in.reshape(M, H, T * B).swapaxes(-1, -2)
+    zT = z_in.reshape(M, K, T * B).swapaxes(-1, -2)
 
     def part(s, b0, b1):
         _backward(gates[s], tanh_c[s], c_in[s], W_hh[s], _models(k, s), keep is not None, _models(dys, s),
@@ -166,31 +168,36 @@ def backward(gates, tanh_c, c_in, W_hh, keep, dy, dh, dc, x, h_in):
 
     def weights(s, r):  # models s, gate rows r
         d = dax[s, r].reshape(dax[s, r].shape[0], -1, T * B)
-        np.matmul(d, _models(xT, s), out=dW_ih[s, r])
-        np.matmul(d, hT[s], out=dW_hh[s, r])
+        np.matmul(d, zT[s], out=dWz[s, r])
 
     _split(part, weights, M, B, G4)
-    return dax, dh_steps, dh, dc, (dW_ih, dW_hh, db.sum(axis=-1))
+    return dax, dh_steps, dh, dc, (np.ascontiguousarray(dWz[..., H:]), np.ascontiguousarray(dWz[..., :H]),
+                                   db.sum(axis=-1))
+
+
+ROW_BLOCK = 64  # gate rows per weight-gradient product (fixed, so a thread count changes no number)
 
 
 def _split(part, after, M, B, rows=0):
     """``part(models, b0, b1)`` over all models and batch columns, then ``after(models, rows)`` (or
-    nothing) over all models and gate rows. One call on one thread; with BLAS allowed n > 1 threads
-    (:func:`glassnet.fast.chunks.run`; the kernels release the GIL, BLAS runs one-threaded), each
-    thread takes a contiguous share of the models and runs ``after`` on it too -- or, with fewer
-    models than threads, a share of the batch columns (a multiple of 8: whole vectors), then a share
-    of the ``rows`` gate rows for ``after``. Models, columns and rows are independent, so a split changes no
-    number. Measured (lstm16 fit steps, 2 threads, wall ms, 3 interleaved rounds at load 3.5-4.4):
-    split by models 92, 74, 120; one call 101, 99, 135; the reference 200, 183, 149 (before the
-    weight gradients moved here, and with them BLAS's threads out of the step)."""
+    nothing) over all models and gate rows, the rows in fixed blocks of ``ROW_BLOCK``. One call on
+    one thread; with BLAS allowed n > 1 threads (:func:`glassnet.fast.chunks.run`; the kernels
+    release the GIL, BLAS runs one-threaded), each thread takes a contiguous share of the models and
+    runs ``after`` on it too -- or, with fewer models than threads, a share of the batch columns (a
+    multiple of 8: whole vectors), then the row blocks for ``after``. Models, columns and row blocks
+    are independent and the blocks fixed (a BLAS product of other rows may round differently), so a
+    split changes no number. Measured (lstm16 fit steps, 2 threads, wall ms, 3 interleaved rounds at
+    load 3.5-4.4): split by models 92, 74, 120; one call 101, 99, 135; the reference 200, 183, 149
+    (before the weight gradients moved here, and with them BLAS's threads out of the step)."""
     from . import chunks  # noqa: PLC0415
 
     every = slice(None)
+    blocks = [slice(r, min(r + ROW_BLOCK, rows)) for r in range(0, rows, ROW_BLOCK)]
     n = min(max(M, B // 8), chunks.threads())
     if n <= 1:
         part(slice(0, M), 0, B)
-        if after is not None:
-            after(every, every)
+        for r in blocks if after is not None else ():
+            after(every, r)
         return
     if M >= n:
         bounds = [M * i // n for i in range(n + 1)]
@@ -198,15 +205,14 @@ def _split(part, after, M, B, rows=0):
         def share(i):
             s = slice(bounds[i], bounds[i + 1])
             part(s, 0, B)
-            if after is not None:
-                after(s, every)
+            for r in blocks if after is not None else ():
+                after(s, r)
         chunks.run(share, n)
         return
     cols = [min(B, 8 * round(B * i / (8 * n))) for i in range(n)] + [B]
     chunks.run(lambda i: part(slice(0, M), cols[i], cols[i + 1]), n)
     if after is not None:
-        share = [rows * i // n for i in range(n + 1)]
-        chunks.run(lambda i: after(every, slice(share[i], share[i + 1])), n)
+        chunks.run(lambda i: after(every, blocks[i]), len(blocks))
 
 
 def _models(a, s):
@@ -234,7 +240,7 @@ def _keep_steps(keep, dt):
 # instead of batch rows were slower, the products above all). Serial: the models could be
 # threads (prange), but on the 2 shared cores Numba's threads fight OpenBLAS' (see fast/conv.py).
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
-def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, h_in, c_in, hs, want_hs, b0, b1):  # pragma: no cover
+def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, want_hs, b0, b1):  # pragma: no cover
     """Steps t = 0..T-1 of every model; ``h``, ``c`` hold the initial state on entry, the final
     one on return."""
     b0 = max(b0, 0)  # columns b0:b1 (see the note above)
@@ -252,12 +258,13 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, h_in, c_in, hs, w
                 for bb in range(b1 - b0):
                     b = b0 + bb
                     z[r, b] = h[m, r, b]
-                    h_in[m, r, t, b] = h[m, r, b]
+                    z_in[m, r, t, b] = h[m, r, b]
                     c_in[m, t, r, b] = c[m, r, b]
             for q in range(C):
                 for bb in range(b1 - b0):
                     b = b0 + bb
                     z[H + q, b] = xm[q, t, b]
+                    z_in[m, H + q, t, b] = xm[q, t, b]
             _matvec_bias(Wz[m], z, bias[m], a, b0, b1)   # a = [W_hh W_ih] [h; x_t] + b
             for j in range(G4):
                 if 2 * H <= j < 3 * H:

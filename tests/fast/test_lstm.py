@@ -168,13 +168,14 @@ def test_models_split_over_threads_change_nothing(threads, shared, fresh_fast, m
         np.testing.assert_array_equal(split[k], one[k], err_msg=k)
 
 
-@pytest.mark.parametrize("M,threads", [(1, 2), (1, 3), (2, 3)])
-def test_batch_split_over_threads_changes_nothing(M, threads, fresh_fast, monkeypatch):
-    """With fewer models than threads the kernels split the batch columns (multiples of 8) instead:
-    every number is still the one-call result, bit for bit (samples are independent)."""
+@pytest.mark.parametrize("M,threads,H", [(1, 2, 5), (1, 3, 5), (2, 3, 5), (1, 2, 40)])
+def test_batch_split_over_threads_changes_nothing(M, threads, H, fresh_fast, monkeypatch):
+    """With fewer models than threads the kernels split the batch columns (multiples of 8) instead,
+    and the weight-gradient products their fixed row blocks (H = 40: 160 gate rows, 3 blocks):
+    every number is still the one-call result, bit for bit (samples and rows are independent)."""
     from glassnet.fast import chunks
 
-    layer = one_layer(M, "float32", T=5, return_sequences=True)
+    layer = one_layer(M, "float32", T=5, H=H, return_sequences=True)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((24, 5, 3)).astype("float32")
     keep = rng.random((24, 5)) < 0.7
