@@ -99,6 +99,7 @@ class Study:
                     sweep_id: str | None = None) -> Report:
         """Build the report from measurements (no training): intro, ``analyze``, settings."""
         report = Report(f"Study `{self.name}`: {self.title}", out)
+        report.defer_figures()  # drawn together at the end, in parallel (glassnet.studies.drawing)
         mode = "quick (reduced, for CI)" if quick else "full"
         cmd = f"glassnet study {self.name}" + (" --quick" if quick else "")
         if settings.get("seeds") != (self.quick_seeds if quick else self.full_seeds):
@@ -114,6 +115,7 @@ class Study:
         self.analyze(data, settings, report)
         report.section("Settings")
         report.text(markdown_table(["setting", "value"], [[k, _show(v)] for k, v in settings.items()]))
+        report.draw_figures()
         return report
 
 

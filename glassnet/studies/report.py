@@ -15,6 +15,7 @@ modified data in tests without touching matplotlib.
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 from typing import Callable, Sequence
@@ -142,6 +143,8 @@ class Report:
         self.summary: tuple[list[str], list[list]] | None = None
         self.blocks: list[str] = []
         self.figures: list[Path] = []
+        #: figures to draw at :meth:`draw_figures` (None: each is drawn when added)
+        self._pending: list | None = None
 
     # recorded values -------------------------------------------------------------------------
     def number(self, key: str, value):
@@ -202,9 +205,25 @@ class Report:
         """Draw ``draw(fig)`` into ``out/filename`` (when the report has a folder) and reference it.
         ``draw`` may instead be a factory from :func:`curves` that returns a finished figure."""
         if self.out is not None:
-            path = save_figure(self.out / filename, draw, size)
+            path = self.out / filename
+            if self._pending is None:
+                save_figure(path, draw, size)
+            else:
+                self._pending.append((path, draw, size))
             self.figures.append(path)
         self.blocks.append(f"![{caption}]({filename})\n\n*{caption}*")
+
+    def defer_figures(self) -> None:
+        """From now on, :meth:`figure` only notes what to draw; :meth:`draw_figures` draws it all."""
+        if self._pending is None:
+            self._pending = []
+
+    def draw_figures(self, workers: int | None = None) -> None:
+        """Draw the deferred figures, several at once (:func:`glassnet.studies.drawing.draw_all`)."""
+        from .drawing import draw_all  # noqa: PLC0415
+
+        pending, self._pending = self._pending or [], None
+        draw_all(pending, save_figure, workers)
 
     # output ----------------------------------------------------------------------------------
     def render(self) -> str:
@@ -282,7 +301,12 @@ def save_figure(path: Path, draw: Callable, size=(6.4, 4.0), dpi: int = 80) -> P
         fig = Figure(figsize=size, layout="constrained")  # no global state
         draw(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # a reader never sees half a file
+    try:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
