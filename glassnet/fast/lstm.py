@@ -110,9 +110,9 @@ def forward(x, W_ih, bias, W_hh, h0, c0, keep, want_hs):
 
     Returns ``(h, c, gates, tanh_c, z_in, c_in, hs)``: the final state ``(M, H, B)``; per step the
     gates i, f, g, o ``(M, T, 4H, B)``, tanh(c_t) and the c entering it ``(M, T, H, B)`` (time-major:
-    a step's block is contiguous), and what entered the step's product, ``[h_{t-1}; x_t]``
-    ``(M, H + C, T, B)`` (the layer's layout; ``z_in[:, :H]`` is the reference's ``_h_in``, and
-    the weight gradients are one product with it); the output h_t of every step ``(M, H, T, B)``
+    a step's block is contiguous), and what entered the step's product and a one,
+    ``[h_{t-1}; x_t; 1]`` ``(M, H + C + 1, T, B)`` (the layer's layout; ``z_in[:, :H]`` is the
+    reference's ``_h_in``, and the weight and bias gradients are one product with it); the output h_t of every step ``(M, H, T, B)``
     if ``want_hs`` else None."""
     M, G4, H = W_hh.shape
     L, C, T, B = x.shape
@@ -121,7 +121,8 @@ def forward(x, W_ih, bias, W_hh, h0, c0, keep, want_hs):
     c = np.array(c0, dt, order="C")
     gates = np.empty((M, T, G4, B), dt)
     tanh_c, c_in = np.empty((M, T, H, B), dt), np.empty((M, T, H, B), dt)
-    z_in = np.empty((M, H + C, T, B), dt)
+    z_in = np.empty((M, H + C + 1, T, B), dt)
+    z_in[:, H + C] = 1  # a row of ones: the weight-gradient product sums dax for the bias too
     hs = np.empty((M, H, T, B), dt) if want_hs else np.empty((1, 1, 1, 1), dt)
     bias = np.zeros((M, G4), dt) if bias is None else np.ascontiguousarray(bias, dt)
     x, k = np.ascontiguousarray(x, dt), _keep_steps(keep, dt)
@@ -136,18 +137,18 @@ def forward(x, W_ih, bias, W_hh, h0, c0, keep, want_hs):
 
 
 def backward(gates, tanh_c, c_in, z_in, W_hh, keep, dy, dh, dc):
-    """The backward time loop, from the forward's caches (``z_in``: ``[h_{t-1}; x_t]`` of every
-    step, for the weight gradients), and the parameter gradients. ``dy`` ``(M, H, T, B)``: dL/dh_t
+    """The backward time loop, from the forward's caches (``z_in``: ``[h_{t-1}; x_t; 1]`` of
+    every step, for the parameter gradients), and the parameter gradients. ``dy`` ``(M, H, T, B)``: dL/dh_t
     of every step's output (None: only the last state has a gradient); ``dh``/``dc`` ``(M, H, B)``:
     what reaches the final state.
 
     Returns ``(dax, dh_steps, dh0, dc0, (dW_ih, dW_hh, db))``: the pre-activation gradients
     ``(M, 4H, T, B)`` (the input and hidden sides are equal for the LSTM), dL/dh_t of every step
     ``(M, T, H, B)`` (for the per-step norms), the gradients reaching the initial state
-    ``(M, H, B)``, and the parameter gradients -- [dW_hh dW_ih] = dax @ z_in^T over all T*B
-    columns, one product (two cost 2.95 against 2.29 ms in lstm16's shape: dax is packed once),
-    each thread its own models' products (BLAS one-threaded, so they never wait on each other),
-    and db summed in the loop (per batch column, then over the columns)."""
+    ``(M, H, B)``, and the parameter gradients -- [dW_hh dW_ih db] = dax @ z_in^T over all T*B
+    columns, one product (two cost 2.95 against 2.29 ms in lstm16's shape: dax is packed once;
+    summing db in the loop cost ~0.9 ms), each thread its own models' products (BLAS one-threaded,
+    so they never wait on each other)."""
     M, T, G4, B = gates.shape
     H = G4 // 4
     K = z_in.shape[1]
@@ -156,7 +157,6 @@ def backward(gates, tanh_c, c_in, z_in, W_hh, keep, dy, dh, dc):
     dc = np.array(dc, dt, order="C")
     dax = np.empty((M, G4, T, B), dt)
     dh_steps = np.empty((M, T, H, B), dt)
-    db = np.zeros((M, G4, B), dt)
     dWz = np.empty((M, G4, K), dt)
     dys = np.empty((1, 1, 1, 1), dt) if dy is None else np.ascontiguousarray(dy, dt)
     k, W_hh = _keep_steps(keep, dt), np.ascontiguousarray(W_hh)
@@ -164,15 +164,15 @@ def backward(gates, tanh_c, c_in, z_in, W_hh, keep, dy, dh, dc):
 
     def part(s, b0, b1):
         _backward(gates[s], tanh_c[s], c_in[s], W_hh[s], _models(k, s), keep is not None, _models(dys, s),
-                  dy is not None, dh[s], dc[s], dax[s], dh_steps[s], db[s], b0, b1)
+                  dy is not None, dh[s], dc[s], dax[s], dh_steps[s], b0, b1)
 
     def weights(s, r):  # models s, gate rows r
         d = dax[s, r].reshape(dax[s, r].shape[0], -1, T * B)
         np.matmul(d, zT[s], out=dWz[s, r])
 
     _split(part, weights, M, B, G4)
-    return dax, dh_steps, dh, dc, (np.ascontiguousarray(dWz[..., H:]), np.ascontiguousarray(dWz[..., :H]),
-                                   db.sum(axis=-1))
+    return dax, dh_steps, dh, dc, (np.ascontiguousarray(dWz[..., H:K - 1]), np.ascontiguousarray(dWz[..., :H]),
+                                   np.ascontiguousarray(dWz[..., K - 1]))
 
 
 ROW_BLOCK = 64  # gate rows per weight-gradient product (fixed, so a thread count changes no number)
@@ -246,7 +246,7 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
     b0 = max(b0, 0)  # columns b0:b1 (see the note above)
     M, T, G4, B = gates.shape
     H = G4 // 4
-    C = Wz.shape[2] - H
+    C = Wz.shape[2] - H    # z_in's last row (ones) is not written here
     one = np.ones(1, gates.dtype)[0]
     a = np.empty((G4, B), gates.dtype)          # the step's pre-activations
     z = np.empty((H + C, B), gates.dtype)       # the step's [h; x_t]
@@ -296,7 +296,7 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
-def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, dh_steps, db, b0, b1):  # pragma: no cover
+def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, dh_steps, b0, b1):  # pragma: no cover
     """Steps t = T-1..0 of every model; ``dh``, ``dc`` hold the gradient at the final state on
     entry, at the initial state on return."""
     b0 = max(b0, 0)
@@ -339,7 +339,6 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, d
                 for bb in range(b1 - b0):
                     b = b0 + bb
                     dax[m, j, t, b] = da[j, b]
-                    db[m, j, b] += da[j, b]
             _matvec_t(W[m], da, dhp, b0, b1)
             for r in range(H):
                 for bb in range(b1 - b0):
