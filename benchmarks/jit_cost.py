@@ -27,14 +27,17 @@ import tempfile
 import time
 
 CASES = {
-    # the compiled training segments (glassnet.fast.loop): 8-3-8, full batch, float32 and float64
+    # the compiled training segments (glassnet.fast.loop): 8-3-8, full batch, float32 and float64,
+    # one model (the scalar kernel, glassnet.fast.dense_small) and 16 (the vectorized one)
     "dense_loop": """
 import numpy as np, glassnet as gn
 x = np.eye(8, dtype="float32")
 for dtype in ("float32", "float64"):
-    m = gn.Sequential([gn.Dense(3, "sigmoid"), gn.Dense(8, "sigmoid")], input_shape=(8,), seed=0, dtype=dtype)
-    m.fit(x.astype(dtype), x.astype(dtype), loss="half_sse", optimizer=gn.SGD(0.5), batch_size="full",
-          steps=200, log_every=100, progress=False)
+    for models in (None, 16):
+        m = gn.Sequential([gn.Dense(3, "sigmoid"), gn.Dense(8, "sigmoid")], input_shape=(8,), seed=0, dtype=dtype,
+                          models=models)
+        m.fit(x.astype(dtype), x.astype(dtype), loss="half_sse", optimizer=gn.SGD(0.5), batch_size="full",
+              steps=200, log_every=100, progress=False)
 """,
     # batched GEMMs of many small models (Dense and LSTM on the model axis, mini-batches)
     "model_axis_gemm": """

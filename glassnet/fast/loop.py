@@ -8,7 +8,10 @@ Two kernels, chosen by the multiply-adds of one model's step (``MAX_STEP_WORK``)
 number of models, so a network trains the same alone and in an ensemble:
 
 * :func:`~glassnet.fast.dense_steps.dense_steps`, small networks: plain loops over the model axis
-  innermost (model-minor arrays), which the compiler vectorizes across models;
+  innermost (model-minor arrays), which the compiler vectorizes across models; for a few models
+  (below :data:`SMALL_MODELS`), its twin :func:`~glassnet.fast.dense_small.dense_steps_small`
+  runs them one at a time with the same arithmetic in the same order (bit for bit the same
+  numbers);
 * :func:`~glassnet.fast.dense_steps.dense_steps_blas`, wider layers (up to ``MAX_BLAS_WORK``): one
   model at a time, one BLAS call per product; what it saves is NumPy's per-call costs, which at
   a 64-16-10 MLP and batch 32 were most of a reference step.
@@ -66,6 +69,12 @@ MAX_STEP_WORK = 1 << 13
 #: beyond this (the 784-256-256-10 MLP at batch 32: 26M) the products dominate and NumPy's
 #: per-call costs don't matter: the reference runs
 MAX_BLAS_WORK = 1 << 22
+#: below this many models the model-minor loops' inner loops over models run a single iteration
+#: each and their bookkeeping is the step: the scalar twin (bit for bit the same numbers) runs the
+#: models one at a time. Measured, 8-3-8 autoencoder at batch 8, float64, us per step of all models
+#: (vectorized vs scalar, load 2.5): 1 model 6.7-10 vs 2.4-4.4; 2: 11-13 vs 7.6-8.5; 3: 15-16 vs
+#: 10-12; 4: 9.5-14 vs 11-14; 5: 16-19 vs 18-22.
+SMALL_MODELS = 4
 #: fewer unlogged steps than this are not worth a compiled call
 MIN_SEGMENT = 3
 
@@ -110,7 +119,10 @@ class Plan:
         network's parameters (microseconds).
         """
         if self.major:
-            self._run_major(k)
+            self._run_major(k, _kernel_major())
+            return
+        if self.trainer.model.M < SMALL_MODELS:  # too few models for the vectorized loops
+            self._run_major(k, _kernel_small())
             return
         t = self.trainer
         opt, model = t.optimizer, t.model
@@ -150,9 +162,10 @@ class Plan:
             unpack(vW, [opt.state[l.W]["v"] for l in dense])
             unpack(vb, [opt.state[l.b]["v"] for l in dense if l.use_bias])
 
-    def _run_major(self, k: int) -> None:
-        """:meth:`run` with :func:`~glassnet.fast.dense_steps.dense_steps_blas`: parameters packed
-        model-major ``(M, P)``, models split between two threads when there is enough work."""
+    def _run_major(self, k: int, kernel) -> None:
+        """:meth:`run` with a one-model-at-a-time ``kernel`` (:func:`_kernel_major`,
+        :func:`_kernel_small`): parameters packed model-major ``(M, P)``, models split between
+        two threads when there is enough work."""
         t = self.trainer
         opt, model = t.optimizer, t.model
         M, dtype = model.M, model.dtype
@@ -165,7 +178,7 @@ class Plan:
         args = [x, yf, yi, idx, W, b, vW, vb, self.widths, self.has_bias, self.acts, np.ascontiguousarray(lr),
                 np.ascontiguousarray(mu), np.ascontiguousarray(active), bool(opt.any_frozen), rates, self.loss_code,
                 code, bool(opt.nesterov), k, sizes]
-        _major_in_halves(args, M, self.work * k)
+        _major_in_halves(kernel, args, M, self.work * k)
         self._write_back(_unpack_major, W, b, vW, vb)
         opt.t += k
 
@@ -219,10 +232,17 @@ def _kernel_major():
     return dense_steps_blas
 
 
-def _major_in_halves(args: list, M: int, work: int) -> None:
-    """Run the model-major kernel on all models, or on two halves on two threads: model-major
+def _kernel_small():
+    """The scalar one-model-at-a-time kernel for fewer than :data:`SMALL_MODELS` models,
+    :func:`glassnet.fast.dense_small.dense_steps_small` (bit for bit :func:`_kernel`'s numbers)."""
+    from .dense_small import dense_steps_small  # noqa: PLC0415 - Numba only once a plan runs
+
+    return dense_steps_small
+
+
+def _major_in_halves(kernel, args: list, M: int, work: int) -> None:
+    """Run a model-major kernel on all models, or on two halves on two threads: model-major
     arrays split into contiguous views along axis 0, so the halves write in place."""
-    kernel = _kernel_major()
     if M < 2 or work * M < 2 * THREAD_MIN_WORK:
         kernel(*args)
         return

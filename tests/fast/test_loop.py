@@ -137,6 +137,22 @@ def test_compiled_segments_equal_the_reference_in_float64(case, kernel, monkeypa
     _assert_same(ref, got, 1e-12)
 
 
+@pytest.mark.parametrize("case", sorted(c for c in CASES if (CASES[c].get("M") or 1) < loop.SMALL_MODELS))
+def test_a_few_models_run_one_at_a_time_with_bit_for_bit_the_vectorized_kernels_numbers(case, monkeypatch):
+    """A few models: the scalar kernel (dense_small), whose numbers equal the model-minor kernel's
+    exactly, so a network trains the same alone and in an ensemble."""
+    ran = []
+    real = loop._kernel_small
+    monkeypatch.setattr(loop, "_kernel_small", lambda: ran.append(1) or real())
+    small = _train(True, **CASES[case])
+    assert ran, "the one-at-a-time kernel did not run"
+    monkeypatch.setattr(loop, "SMALL_MODELS", 1)  # the model-minor loops for any number of models
+    ran.clear()
+    vectorized = _train(True, **CASES[case])
+    assert not ran and vectorized[2]
+    _assert_same(small, vectorized, 0)
+
+
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_every_supported_activation_and_loss_combination_is_equal(kernel, monkeypatch):
     _use(kernel, monkeypatch)
@@ -236,6 +252,7 @@ def test_a_failing_kernel_falls_back_with_one_warning(monkeypatch):
 
     monkeypatch.setattr(loop, "_kernel", lambda: broken)
     monkeypatch.setattr(loop, "_kernel_major", lambda: broken)
+    monkeypatch.setattr(loop, "_kernel_small", lambda: broken)
     monkeypatch.setattr(fast, "_broken", {"activations"})  # its compiled sigmoid/tanh: exact to rounding only
     ref = _train(False, steps=40)
     with warnings.catch_warnings(record=True) as seen:
