@@ -1,7 +1,8 @@
 """Run independent chunks of work (each a small GEMM plus compiled passes) on a few threads.
 
-Why not let BLAS thread each small GEMM: the image kernels (:mod:`glassnet.fast.conv`) multiply a
-few images at a time so that the patches stay in cache; with OpenBLAS' own 2 threads each of those
+Why not let BLAS thread each small GEMM: the image kernels (:mod:`glassnet.fast.conv`) run a
+layer a piece of the batch at a time (patches, GEMM, bias + ReLU) so that the patches stay in
+cache; with OpenBLAS' own 2 threads each of those
 ~100 us GEMMs is a fork-join, and on the shared 2-core machine (load 5-7) a cnn32 step went from
 ~300 ms (one large GEMM) to 750-1500 ms (64 small ones), the two BLAS threads waiting for each
 other at every call. Here instead each thread takes whole chunks from a shared counter (a thread

@@ -35,6 +35,15 @@ whatever runs next (measured: CPU 0.107 s busy during a 0.3 s sleep after one 2-
 0 after a 1-thread one). Numba's own threads (``prange``, :data:`PARALLEL`) stay off for the same
 reason (OpenMP workers spin too: cnn32 ~105 ms/step against 62 serial, before the pieces).
 
+Measured on the shared 2-core machine (float32, batch 64; other jobs kept 1-1.4 cores busy, so
+only same-moment comparisons mean anything). cnn8 (8 models on a shared input), ms/step: pieces
+on both threads 42-45 (CPU 76) against 276-500 for whole-batch GEMMs on BLAS' threads with one-
+thread passes (the code before; 52 on a quiet machine), at load ~3.4; one-thread CPU min 43-49
+against 52. In one benchmark run at load ~2.7: glassnet 57.8, torch_loop 73.8 (1.28x; goal 2x).
+cnn32: the model's Dense layer (4096 -> 10) multiplies on BLAS' 2 threads, so OpenBLAS' worker
+spins through every step and takes CPU from the pieces' threads: CPU 110-135 ms/step against
+62-86 with that Dense on one BLAS thread (same moments, load 2.6-3.2).
+
 Layers call :func:`conv2d_forward` / :func:`conv2d_backward` through :func:`attempt`, which
 turns any exception into ``glassnet.fast.mark_broken("conv", exc)`` (one
 :class:`~glassnet.fast.FastPathWarning`) and the reference code for that call and after. The glue
@@ -223,6 +232,7 @@ def _pointwise(layer):
 
 
 def _keeps_patches(layer, C):
+    """Whether the patches are kept for backward (few input channels), else unfolded again."""
     return C < CHUNK_MIN_CHANNELS
 
 

@@ -220,7 +220,7 @@ class Conv2D(Layer):
         return cols.reshape(L, B * Ho * Wo, kh * kw * C)
 
     def forward(self, x, train):
-        if fast.available(fast_conv.KERNEL):  # threaded patches, bias + ReLU (glassnet.fast.conv)
+        if fast.available(fast_conv.KERNEL):  # a piece of the batch at a time, on both cores (glassnet.fast.conv)
             y = fast_conv.attempt(fast_conv.conv2d_forward, self, x, train)
             if y is not fast_conv.FAILED:
                 return y

@@ -166,7 +166,8 @@ def test_conv2d_in_chunks_of_images(images_per_chunk, channels, shared, dtype, t
     x = np.random.default_rng(2).standard_normal((5, 6, 5, channels) if shared else (2, 5, 6, 5, channels))
     ref, got = both_paths(layer, x.astype(dtype))
     pieces = fc._pieces(1 if shared else 2, 5, per_image)
-    assert [g for l, _, g in pieces if l == 0] == [images_per_chunk] * (5 // images_per_chunk) + [1] * (images_per_chunk == 2)
+    sizes = [images_per_chunk] * (5 // images_per_chunk) + [1] * (images_per_chunk == 2)
+    assert [g for l, _, g in pieces if l == 0] == sizes
     if channels >= 8:
         assert "cols" in ref[1] and "cols" not in got[1] and layer._cols is None
         del ref[1]["cols"]
