@@ -297,7 +297,7 @@ def conv2d_forward(layer, x, train):
         else:
             part = _unfold(layer, x, l, s, g, None if cols7 is None else cols7[l:l + 1, s:s + g])
         if L == 1 and M > 1:  # a shared input: one stacked GEMM for all models
-            np.matmul(part, Wmat, out=z[:, s:s + g].reshape(M, g * P, F))
+            np.matmul(part, Wmat, out=z.reshape(M, B * P, F)[:, s * P:(s + g) * P])  # a view, always
         else:
             np.matmul(part, Wmat[l], out=z[l, s:s + g].reshape(g * P, F))
         if layer.use_bias or relu:
@@ -350,7 +350,7 @@ def conv2d_backward(layer, dy):
         if relu:
             _relu_backward(dy4, z4, dz, partial, models[l], s, s + g)
         if L == 1 and M > 1:  # a shared input: one stacked GEMM for all models' dL/dW
-            np.matmul(part.T, dz[:, s:s + g].reshape(M, g * P, F), out=parts[i])
+            np.matmul(part.T, dz.reshape(M, B * P, F)[:, s * P:(s + g) * P], out=parts[i])
         else:
             np.matmul(part.T, dz[l, s:s + g].reshape(g * P, F), out=parts[i, 0])
         for m in models[l] if need_dx else ():
