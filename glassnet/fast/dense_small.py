@@ -22,8 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from glassnet.fast.dense_steps import HALF_SSE, IDENTITY, MSE, RELU, SIGMOID, SOFTMAX_LABELS, TANH
-from glassnet.fast.elementwise import sigmoid, tanh, vexp
+from glassnet.fast.dense_steps import activate, gather_rows, offsets, output_gradient, times_derivative
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -34,14 +33,7 @@ def dense_steps_small(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, 
     rows = idx.shape[2]
     dt = W.dtype
     zero = np.zeros(1, dt)[0]
-    woff = np.zeros(L + 1, np.int64)
-    boff = np.zeros(L + 1, np.int64)
-    aoff = np.zeros(L + 2, np.int64)   # block l: the input of layer l, (rows, widths[l]); A: a_l, Z: z_l
-    for l in range(L):
-        woff[l + 1] = woff[l] + widths[l] * widths[l + 1]
-        boff[l + 1] = boff[l] + (widths[l + 1] if has_bias[l] else 0)
-    for l in range(L + 1):
-        aoff[l + 1] = aoff[l] + rows * widths[l]
+    woff, boff, aoff = offsets(widths, has_bias, rows)   # A: a_l, Z: z_l in block l + 1
     M = W.shape[0]
     K, n0 = widths[L], widths[0]
     A = np.empty(aoff[L + 1], dt)
@@ -56,10 +48,7 @@ def dense_steps_small(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, 
             nr = sizes[s if ss else 0]
             si = s if ss else 0
             if s == 0 or ss:                   # gather the batch's inputs
-                for i in range(nr):
-                    r = idx[mi, si, i]
-                    for q in range(n0):
-                        A[i * n0 + q] = x[mx, r, q]
+                gather_rows(A, x, idx, mx, mi, si, nr, n0)
             # -- forward: z = sum_q a_q W_qj (from 0, q ascending), then + b_j; a = f(z)
             for l in range(L):
                 n_in, n_out, c = widths[l], widths[l + 1], acts[l]
@@ -72,64 +61,15 @@ def dense_steps_small(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, 
                         if has_bias[l]:
                             z += b[m, bo + j]
                         Z[ao + i * n_out + j] = z
-                if c == IDENTITY:
-                    for r in range(ao, ao + nr * n_out):
-                        A[r] = Z[r]
-                elif c == SIGMOID:
-                    for r in range(ao, ao + nr * n_out):
-                        A[r] = sigmoid(Z[r])
-                elif c == TANH:
-                    for r in range(ao, ao + nr * n_out):
-                        A[r] = tanh(Z[r])
-                else:
-                    for r in range(ao, ao + nr * n_out):
-                        v = Z[r]
-                        A[r] = zero if v <= 0 else v  # NaN stays NaN, as np.maximum
+                activate(A, Z, ao, ao + nr * n_out, c)
             # -- dL/da_L of the batch-mean loss
-            oL = aoff[L]
-            if loss_code == HALF_SSE or loss_code == MSE:
-                scale = 1.0 / nr if loss_code == HALF_SSE else 2.0 / (nr * K)
-                for i in range(nr):
-                    r = idx[mi, si, i]
-                    for j in range(K):
-                        G[i * K + j] = (A[oL + i * K + j] - yf[myf, r, j]) * scale
-            else:
-                scale = 1.0 / nr
-                for i in range(nr):           # softmax(z) - onehot(y) or - y
-                    o, g = oL + i * K, i * K
-                    zmax = Z[o]
-                    for j in range(1, K):
-                        zmax = max(zmax, Z[o + j])
-                    tot = zero
-                    for j in range(K):
-                        e = vexp(Z[o + j] - zmax)
-                        G[g + j] = e
-                        tot += e
-                    for j in range(K):
-                        G[g + j] = G[g + j] / tot
-                    r = idx[mi, si, i]
-                    if loss_code == SOFTMAX_LABELS:
-                        G[g + yi[myi, r]] -= 1
-                    else:
-                        for j in range(K):
-                            G[g + j] = G[g + j] - yf[myf, r, j]
-                    for j in range(K):
-                        G[g + j] *= scale
+            output_gradient(G, A, Z, aoff[L], nr, K, yf, yi, idx, myf, myi, mi, si, loss_code)
             # -- backward; a layer's parameters are updated once its dz and the gradient below it
             #    (which needs W before the update) are computed
             for l in range(L - 1, -1, -1):
                 n_in, n_out, c = widths[l], widths[l + 1], acts[l]
                 ai, ao, wo, bo = aoff[l], aoff[l + 1], woff[l], boff[l]
-                for r in range(nr * n_out):   # dz = g * f'(z)
-                    if c == SIGMOID:
-                        a = A[ao + r]
-                        G[r] = G[r] * a * (1 - a)
-                    elif c == TANH:
-                        a = A[ao + r]
-                        G[r] = G[r] * (1 - a * a)
-                    elif c == RELU:
-                        if not Z[ao + r] > 0:
-                            G[r] = G[r] * 0
+                times_derivative(G, A, Z, ao, nr * n_out, c)   # dz = g * f'(z)
                 if l > 0:                     # g_{l-1} = dz W^T
                     for i in range(nr):
                         for q in range(n_in):

@@ -49,14 +49,7 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
     rows = idx.shape[2]
     dt = W.dtype
     zero = np.zeros(1, dt)[0]
-    woff = np.zeros(L + 1, np.int64)   # where layer l's W starts among the packed rows
-    boff = np.zeros(L + 1, np.int64)
-    aoff = np.zeros(L + 2, np.int64)   # block l of A/Z: the input of layer l, (rows, widths[l])
-    for l in range(L):
-        woff[l + 1] = woff[l] + widths[l] * widths[l + 1]
-        boff[l + 1] = boff[l] + (widths[l + 1] if has_bias[l] else 0)
-    for l in range(L + 1):
-        aoff[l + 1] = aoff[l] + rows * widths[l]
+    woff, boff, aoff = offsets(widths, has_bias, rows)
     M = W.shape[1]
     A = np.empty((aoff[L + 1], M), dt)   # the batch, then every layer's output a_l
     Z = np.empty((aoff[L + 1], M), dt)   # pre-activations z_l (block l+1, like a_l)
@@ -246,16 +239,10 @@ def dense_steps_blas(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, m
     rows = idx.shape[2]
     dt = W.dtype
     zero = np.zeros(1, dt)[0]
-    woff = np.zeros(L + 1, np.int64)
-    boff = np.zeros(L + 1, np.int64)
-    aoff = np.zeros(L + 2, np.int64)   # block l: the input of layer l, (rows, widths[l]); A: a_l, Z: z_l
+    woff, boff, aoff = offsets(widths, has_bias, rows)   # A: a_l, Z: z_l in block l + 1
     wmax = 1
     for l in range(L):
-        woff[l + 1] = woff[l] + widths[l] * widths[l + 1]
-        boff[l + 1] = boff[l] + (widths[l + 1] if has_bias[l] else 0)
         wmax = max(wmax, widths[l] * widths[l + 1])
-    for l in range(L + 1):
-        aoff[l + 1] = aoff[l] + rows * widths[l]
     M = W.shape[0]
     K, n0 = widths[L], widths[0]
     A = np.empty(aoff[L + 1], dt)
@@ -272,10 +259,7 @@ def dense_steps_blas(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, m
             nr = sizes[s if ss else 0]
             si = s if ss else 0
             if s == 0 or ss:                   # gather the batch's inputs
-                for i in range(nr):
-                    r = idx[mi, si, i]
-                    for q in range(n0):
-                        A[i * n0 + q] = x[mx, r, q]
+                gather_rows(A, x, idx, mx, mi, si, nr, n0)
             # -- forward: z = a W (one GEMM), + b, a = f(z)
             for l in range(L):
                 n_in, n_out, c = widths[l], widths[l + 1], acts[l]
@@ -287,68 +271,13 @@ def dense_steps_blas(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, m
                     for i in range(nr):
                         for j in range(n_out):
                             Z[o + i * n_out + j] += b[m, bo + j]
-                # one flat loop per activation (no branch inside: it vectorizes)
-                if c == IDENTITY:
-                    for r in range(o, o + nr * n_out):
-                        A[r] = Z[r]
-                elif c == SIGMOID:
-                    for r in range(o, o + nr * n_out):
-                        A[r] = sigmoid(Z[r])
-                elif c == TANH:
-                    for r in range(o, o + nr * n_out):
-                        A[r] = tanh(Z[r])
-                else:
-                    for r in range(o, o + nr * n_out):
-                        v = Z[r]
-                        A[r] = zero if v <= 0 else v  # NaN stays NaN, as np.maximum
+                activate(A, Z, o, o + nr * n_out, c)
             # -- dL/da_L of the batch-mean loss
-            oL = aoff[L]
-            if loss_code == HALF_SSE or loss_code == MSE:
-                scale = 1.0 / nr if loss_code == HALF_SSE else 2.0 / (nr * K)
-                for i in range(nr):
-                    r = idx[mi, si, i]
-                    for j in range(K):
-                        G[i * K + j] = (A[oL + i * K + j] - yf[myf, r, j]) * scale
-            else:
-                scale = 1.0 / nr
-                for i in range(nr):           # z - max(z) of each row
-                    o, g = oL + i * K, i * K
-                    zmax = Z[o]
-                    for j in range(1, K):
-                        zmax = max(zmax, Z[o + j])
-                    for j in range(K):
-                        G[g + j] = Z[o + j] - zmax
-                for r in range(nr * K):       # exp alone in one long loop: it vectorizes
-                    G[r] = vexp(G[r])
-                for i in range(nr):
-                    g = i * K
-                    tot = zero
-                    for j in range(K):
-                        tot += G[g + j]
-                    r = idx[mi, si, i]
-                    if loss_code == SOFTMAX_LABELS:
-                        for j in range(K):
-                            G[g + j] = G[g + j] / tot
-                        G[g + yi[myi, r]] -= 1
-                        for j in range(K):
-                            G[g + j] *= scale
-                    else:
-                        for j in range(K):
-                            G[g + j] = (G[g + j] / tot - yf[myf, r, j]) * scale
+            output_gradient(G, A, Z, aoff[L], nr, K, yf, yi, idx, myf, myi, mi, si, loss_code)
             # -- backward, layer by layer: dz, the gradient below (with W before its update), dW, db
             for l in range(L - 1, -1, -1):
                 n_in, n_out, c = widths[l], widths[l + 1], acts[l]
-                o = aoff[l + 1]
-                for r in range(nr * n_out):   # dz = g * f'(z)
-                    if c == SIGMOID:
-                        a_ = A[o + r]
-                        G[r] = G[r] * a_ * (1 - a_)
-                    elif c == TANH:
-                        a_ = A[o + r]
-                        G[r] = G[r] * (1 - a_ * a_)
-                    elif c == RELU:
-                        if not Z[o + r] > 0:
-                            G[r] = G[r] * 0
+                times_derivative(G, A, Z, aoff[l + 1], nr * n_out, c)   # dz = g * f'(z)
                 dz = G[:nr * n_out].reshape((nr, n_out))
                 w = W[m, woff[l]:woff[l + 1]].reshape((n_in, n_out))
                 if l > 0:                     # g_{l-1} = dz W^T
@@ -396,3 +325,104 @@ def _step_major(P, V, m, lo, n, g, l2, l1, lr, mu, active, any_frozen, opt_code,
             V[m, lo + e] = v
             d = mu * v - lr * g[e] if nesterov else v
             P[m, lo + e] = P[m, lo + e] + d * keep
+
+
+@njit(cache=True, nogil=True, inline="always")
+def offsets(widths, has_bias, rows):  # pragma: no cover - compiled
+    """``(woff, boff, aoff)``: where layer l's weights and biases start among a model's packed
+    parameters, and block l of the activation buffers: the input of layer l, ``(rows, widths[l])``."""
+    L = widths.shape[0] - 1
+    woff = np.zeros(L + 1, np.int64)
+    boff = np.zeros(L + 1, np.int64)
+    aoff = np.zeros(L + 2, np.int64)
+    for l in range(L):
+        woff[l + 1] = woff[l] + widths[l] * widths[l + 1]
+        boff[l + 1] = boff[l] + (widths[l + 1] if has_bias[l] else 0)
+    for l in range(L + 1):
+        aoff[l + 1] = aoff[l] + rows * widths[l]
+    return woff, boff, aoff
+
+
+@njit(cache=True, nogil=True, inline="always")
+def gather_rows(A, x, idx, mx, mi, si, nr, n0):  # pragma: no cover - compiled
+    """``A[i n0 + q] = x[mx, idx[mi, si, i], q]``: a model's batch, row-major."""
+    for i in range(nr):
+        r = idx[mi, si, i]
+        for q in range(n0):
+            A[i * n0 + q] = x[mx, r, q]
+
+
+# --------------------------------------------------------------------------- one model's rows
+# pieces of the one-model-at-a-time kernels (dense_steps_blas, glassnet.fast.dense_small), on a
+# model's flat row-major blocks
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def activate(A, Z, lo, hi, c):  # pragma: no cover - compiled
+    """``A[r] = f(Z[r])`` for ``lo <= r < hi``: one flat loop per activation (no branch inside, so
+    it vectorizes)."""
+    if c == IDENTITY:
+        for r in range(lo, hi):
+            A[r] = Z[r]
+    elif c == SIGMOID:
+        for r in range(lo, hi):
+            A[r] = sigmoid(Z[r])
+    elif c == TANH:
+        for r in range(lo, hi):
+            A[r] = tanh(Z[r])
+    else:
+        zero = Z.dtype.type(0)
+        for r in range(lo, hi):
+            v = Z[r]
+            A[r] = zero if v <= 0 else v  # NaN stays NaN, as np.maximum
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def output_gradient(G, A, Z, oL, nr, K, yf, yi, idx, myf, myi, mi, si, loss_code):  # pragma: no cover
+    """``G[i K + j] = dL/da_L`` of the batch-mean loss for the ``nr`` rows of the batch (outputs
+    ``A``/``Z`` from ``oL``; targets of model rows ``myf``/``myi``, batch ``idx[mi, si]``)."""
+    if loss_code == HALF_SSE or loss_code == MSE:
+        scale = 1.0 / nr if loss_code == HALF_SSE else 2.0 / (nr * K)
+        for i in range(nr):
+            r = idx[mi, si, i]
+            for j in range(K):
+                G[i * K + j] = (A[oL + i * K + j] - yf[myf, r, j]) * scale
+        return
+    scale = 1.0 / nr
+    for i in range(nr):               # z - max(z) of each row
+        o, g = oL + i * K, i * K
+        zmax = Z[o]
+        for j in range(1, K):
+            zmax = max(zmax, Z[o + j])
+        for j in range(K):
+            G[g + j] = Z[o + j] - zmax
+    for r in range(nr * K):           # exp alone in one long loop: it vectorizes
+        G[r] = vexp(G[r])
+    for i in range(nr):
+        g = i * K
+        tot = G.dtype.type(0)
+        for j in range(K):
+            tot += G[g + j]
+        r = idx[mi, si, i]
+        if loss_code == SOFTMAX_LABELS:
+            for j in range(K):
+                G[g + j] = G[g + j] / tot
+            G[g + yi[myi, r]] -= 1
+            for j in range(K):
+                G[g + j] *= scale
+        else:
+            for j in range(K):
+                G[g + j] = (G[g + j] / tot - yf[myf, r, j]) * scale
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def times_derivative(G, A, Z, o, n, c):  # pragma: no cover - compiled
+    """``G[r] *= f'(z_r)`` for ``r < n`` (a layer's ``dz = g * f'(z)``; its outputs from ``o``)."""
+    for r in range(n):
+        if c == SIGMOID:
+            a = A[o + r]
+            G[r] = G[r] * a * (1 - a)
+        elif c == TANH:
+            a = A[o + r]
+            G[r] = G[r] * (1 - a * a)
+        elif c == RELU:
+            if not Z[o + r] > 0:
+                G[r] = G[r] * 0
