@@ -13,8 +13,9 @@ so they never wake BLAS threads. The input projection ``W_ih x_t + b`` is comput
 inside the loop too, in the same product as the recurrent one (``[W_hh W_ih] [h; x_t] + b``, one
 pass over the pre-activations instead of three: the forward 7.5 -> 6.6 ms in lstm16's shape), so
 the ``(M, 4H, T, B)`` array of all steps' projections is never written and read back (memory
-traffic, not arithmetic, was most of the forward's time). The weight gradients and dL/dx -- big products over all steps -- stay in
-NumPy/BLAS, in the layer.
+traffic, not arithmetic, was most of the forward's time). The parameter gradients are one BLAS
+product per model over all steps, ``dax @ [h_{t-1}; x_t; 1]^T`` (:func:`backward`), made by the
+thread that ran the model's loops with BLAS one-threaded; dL/dx stays in the layer.
 
 Per model m and step t (the reference's maths and its order of operations)::
 
@@ -39,12 +40,19 @@ Layout: the layer's arrays are feature-major, ``(L, C, T, B)`` for x and ``(M, 4
 dL/da, so that the weight gradients are one product over all steps; the kernel's own caches are
 time-major, gates ``(M, T, 4H, B)``, so a step's block is contiguous. States ``(M, H, B)``.
 
-Measured (float32 fit steps, CPU ms, 1 BLAS thread, 2 interleaved rounds at load 3.7-4.4 on the
-2 shared cores): lstm16 16.5-16.7 against the reference's 23.7-24.5, lstm 7.0-10.6 against
-9.8-15.6. Of an lstm16 step (19 ms): forward kernel 7, backward kernel 5.3, the weight-gradient
-GEMMs 2-2.6, the bias sums 0.8; the forward's time is mostly the gates' sigmoid/tanh (1.6M a
-step, ~2.2 ns each). With 2 threads (``benchmarks/sequence.py``) the models are split over both
-cores (:func:`_split`). Imported only after :func:`glassnet.fast.available` found Numba
+Threads (:func:`_split`): with BLAS allowed n > 1 threads, as in ``benchmarks/sequence.py``, the
+models are split over them (each thread its models' loops and weight-gradient products), or,
+with fewer models than threads (``lstm``: M = 1), the batch columns, then fixed blocks of gate
+rows of the products; no BLAS thread pool runs in the step (its fork-join per small product is
+what made the 2-thread steps slow on the shared cores).
+
+Measured (float32 fit steps, wall ms in one process, interleaved with the previous version at
+load 3.2-3.8 on the 2 shared cores): lstm16 with 1 thread 20.7, 21.6 against 37.7, 25.6 (torch
+loop ~51: 2.4x); with 2 threads 20.2, 18.3 against 294, 285. lstm with 1 thread 7.1, 6.7 against
+10.8, 9.4 (torch ~9: 0.7-0.8x); with 2 threads 10.5, 17.1 against 26.9, 30.4. Of an lstm16 step
+(1 thread, py-spy): forward kernel 38%, backward kernel 32%, parameter-gradient products 15%, the
+rest (Dense, loss, SGD, glue) 15%; kernels alone (min of 45): forward 6.0 ms (products ~3.5,
+sigmoid/tanh ~2, copies ~0.5), backward 5.0 ms (``W_hh^T da`` ~1.6). Imported only after :func:`glassnet.fast.available` found Numba
 (``import glassnet`` never loads it).
 """
 
@@ -184,7 +192,8 @@ def _split(part, after, M, B, rows=0):
     one thread; with BLAS allowed n > 1 threads (:func:`glassnet.fast.chunks.run`; the kernels
     release the GIL, BLAS runs one-threaded), each thread takes a contiguous share of the models and
     runs ``after`` on it too -- or, with fewer models than threads, a share of the batch columns (a
-    multiple of 8: whole vectors), then the row blocks for ``after``. Models, columns and row blocks
+    multiple of 16: the kernels' vector loops take 16 columns a pass, and run scalar on fewer, 3x
+    slower per column at 8), then the row blocks for ``after``. Models, columns and row blocks
     are independent and the blocks fixed (a BLAS product of other rows may round differently), so a
     split changes no number. Measured (lstm16 fit steps, 2 threads, wall ms, 3 interleaved rounds at
     load 3.5-4.4): split by models 92, 74, 120; one call 101, 99, 135; the reference 200, 183, 149
@@ -193,7 +202,7 @@ def _split(part, after, M, B, rows=0):
 
     every = slice(None)
     blocks = [slice(r, min(r + ROW_BLOCK, rows)) for r in range(0, rows, ROW_BLOCK)]
-    n = min(max(M, B // 8), chunks.threads())
+    n = min(max(M, B // 16), chunks.threads())
     if n <= 1:
         part(slice(0, M), 0, B)
         for r in blocks if after is not None else ():
@@ -209,7 +218,7 @@ def _split(part, after, M, B, rows=0):
                 after(s, r)
         chunks.run(share, n)
         return
-    cols = [min(B, 8 * round(B * i / (8 * n))) for i in range(n)] + [B]
+    cols = [min(B, 16 * round(B * i / (16 * n))) for i in range(n)] + [B]
     chunks.run(lambda i: part(slice(0, M), cols[i], cols[i + 1]), n)
     if after is not None:
         chunks.run(lambda i: after(every, blocks[i]), len(blocks))
