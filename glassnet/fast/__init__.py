@@ -114,6 +114,18 @@ def bind_prange(namespace: dict) -> None:
         namespace["prange"] = nb.prange
 
 
+def training_scope(model):
+    """The context a training run of ``model`` runs in: BLAS held on one thread
+    (:func:`glassnet.fast.chunks.hold_blas`) when one of its layers runs pieces of the batch on
+    both cores (``runs_pieces``, with its kernel available), else nothing."""
+    layers = getattr(model, "layers", ())
+    if not any(getattr(layer, "runs_pieces", None) and available(layer.runs_pieces) for layer in layers):
+        return contextlib.nullcontext()
+    from .chunks import hold_blas  # noqa: PLC0415 - threadpoolctl only for such models
+
+    return hold_blas()
+
+
 _helper_pool = None
 
 
@@ -161,4 +173,4 @@ def jit(**options):
 
 
 __all__ = ["ENV", "FastPathWarning", "available", "bind_prange", "enabled", "forced", "jit", "mark_broken", "numba",
-           "reference", "run_pair", "set_enabled"]
+           "reference", "run_pair", "set_enabled", "training_scope"]

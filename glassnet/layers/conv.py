@@ -143,6 +143,9 @@ class Conv2D(Layer):
 
     kind = "conv2d"
     accepts_shared_input = True
+    #: the fast kernel that runs this layer a piece of the batch at a time on both cores (a
+    #: training run then holds BLAS on one thread: glassnet.fast.training_scope)
+    runs_pieces = fast_conv.KERNEL
 
     def __init__(self, filters: int, kernel_size=3, strides=1, padding="valid", use_bias: bool = True,
                  activation=None, kernel_init=None, bias_init=None, kernel_regularizer=None,

@@ -285,7 +285,9 @@ class Trainer:
         epochs_before = state.epochs_before
         plan = self._compiled_plan(steps)
         t0 = time.perf_counter()
-        with np.errstate(all="ignore"):  # overflow in a diverging model is caught by the guard
+        # overflow in a diverging model is caught by the guard; the fast path's scope: see
+        # glassnet.fast.training_scope
+        with np.errstate(all="ignore"), fast.training_scope(model):
             step = first
             while step <= last:
                 if plan is not None:
