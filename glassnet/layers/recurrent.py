@@ -428,6 +428,9 @@ class LSTM(Recurrent):
     kind = "lstm"
     gates = 4
     state_names = ("h", "c")
+    #: the fast kernel that runs this layer's loops a share of the models (or of the batch) per core;
+    #: a training run then holds BLAS on one thread (glassnet.fast.training_scope)
+    runs_pieces = FAST_KERNEL
 
     def cell(self, ax, state):
         h, c = state

@@ -308,3 +308,27 @@ def test_reference_switch_runs_no_kernel(monkeypatch):
         warnings.simplefilter("error", fast.FastPathWarning)
         with fast.reference():
             fit_once("reference", "float64", steps=2)
+
+
+def test_training_holds_blas_on_one_thread_while_the_loops_keep_two(fresh_fast):
+    """An LSTM runs its loops on glassnet.fast.chunks' threads (``LSTM.runs_pieces``): a training
+    run holds BLAS on one thread (glassnet.fast.training_scope; the Dense after it would wake
+    OpenBLAS' spinning worker every step) and gives it back after."""
+    from glassnet.fast import chunks
+
+    seen = []
+
+    class Spy(gn.Callback):
+        def on_step_begin(self, state):
+            seen.append((max(lib.num_threads for lib in chunks._blas().lib_controllers), chunks.threads()))
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((32, 5, 3)).astype("float32"), rng.integers(0, 3, 32)
+    net = gn.Sequential([gn.LSTM(4), gn.Dense(3)], input_shape=(5, 3), seed=0, dtype="float32")
+    with chunks._blas().limit(limits=2):
+        if chunks.threads() < 2:
+            pytest.skip("BLAS cannot run 2 threads here")
+        net.fit(x, y, loss="softmax_cross_entropy", optimizer=gn.SGD(0.01), batch_size=32, steps=2,
+                callbacks=[Spy()], progress=False)
+        assert chunks.threads() == 2
+    assert fresh_fast["_forward"] >= 2 and seen and set(seen) == {(1, 2)}
