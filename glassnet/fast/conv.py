@@ -78,10 +78,14 @@ CHUNK_MIN_CHANNELS = 8
 FAILED = object()  # what attempt() returns when the fast path gave up (None is a valid result)
 
 
-def attempt(fn, *args):
-    """``fn(*args)``; on any exception mark the conv kernels broken (one warning) and return FAILED."""
+def attempt(fn, *args, kernels: dict | None = None):
+    """``fn(*args)``; on any exception mark the image kernels broken (one warning) and return
+    FAILED. Numba's ``prange`` is bound first in this module and in ``kernels`` (the globals of
+    another kernel module whose functions ``fn`` calls: :mod:`glassnet.fast.pool`)."""
     try:
         bind_prange(globals())
+        if kernels is not None:
+            bind_prange(kernels)
         return fn(*args)
     except Exception as exc:  # noqa: BLE001 - a fast path never raises: the reference takes over
         mark_broken(KERNEL, exc)

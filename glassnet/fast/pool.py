@@ -20,20 +20,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import bind_prange, jit, mark_broken
-from .conv import FAILED, KERNEL, PARALLEL, _by_images, _rows
+from . import jit
+from .conv import FAILED, KERNEL, PARALLEL, _by_images, _rows  # noqa: F401 - FAILED, KERNEL: the layers read them here
+from .conv import attempt as _attempt
 
 prange = range  # Numba's prange before the first compile (glassnet.fast.bind_prange)
 
 
 def attempt(fn, *args):
-    """``fn(*args)``; on any exception mark the image kernels broken (one warning) and return FAILED."""
-    try:
-        bind_prange(globals())
-        return fn(*args)
-    except Exception as exc:  # noqa: BLE001 - a fast path never raises: the reference takes over
-        mark_broken(KERNEL, exc)
-        return FAILED
+    """:func:`glassnet.fast.conv.attempt` for this module's kernels (its ``prange`` bound too)."""
+    return _attempt(fn, *args, kernels=globals())
 
 
 @jit(parallel=PARALLEL, nogil=True)
