@@ -21,6 +21,7 @@ equality tests compare the reference with itself.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -151,21 +152,11 @@ def test_masked_fast_equals_reference(mask, dtype, fresh_fast):
 def test_models_split_over_threads_change_nothing(threads, shared, fresh_fast, monkeypatch):
     """The kernels run on contiguous shares of the models, one a thread (glassnet.fast.chunks):
     every number is the one-call result, bit for bit (models are independent)."""
-    from glassnet.fast import chunks
-
     layer = one_layer(5, "float32", T=6, return_sequences=True)
     rng = np.random.default_rng(2)
     x = rng.standard_normal((4, 6, 3) if shared else (5, 4, 6, 3)).astype("float32")
     keep = rng.random((4, 6)) < 0.7
-    monkeypatch.setattr(chunks, "threads", lambda: 1)
-    one = run(layer, "fast", x, mask=keep)
-    calls = dict(fresh_fast)
-    monkeypatch.setattr(chunks, "threads", lambda: threads)
-    split = run(layer, "fast", x, mask=keep)
-    assert fresh_fast["_forward"] - calls["_forward"] == threads
-    assert fresh_fast["_backward"] - calls["_backward"] == threads
-    for k in one:
-        np.testing.assert_array_equal(split[k], one[k], err_msg=k)
+    _assert_threads_change_nothing(layer, x, keep, threads, fresh_fast, monkeypatch)
 
 
 @pytest.mark.parametrize("M,threads,H", [(1, 2, 5), (1, 3, 5), (2, 3, 5), (1, 2, 40)])
@@ -173,22 +164,30 @@ def test_batch_split_over_threads_changes_nothing(M, threads, H, fresh_fast, mon
     """With fewer models than threads the kernels split the batch columns (multiples of 16) instead,
     and the weight-gradient products their fixed row blocks (H = 40: 160 gate rows, 3 blocks):
     every number is still the one-call result, bit for bit (samples and rows are independent)."""
-    from glassnet.fast import chunks
-
     from threadpoolctl import threadpool_limits
 
     layer = one_layer(M, "float32", T=5, H=H, return_sequences=True)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((48, 5, 3)).astype("float32")
     keep = rng.random((48, 5)) < 0.7
+    # one thread is one BLAS thread (what threads() == 1 means)
+    _assert_threads_change_nothing(layer, x, keep, threads, fresh_fast, monkeypatch,
+                                   lambda: threadpool_limits(1, user_api="blas"))
+
+
+def _assert_threads_change_nothing(layer, x, keep, threads, calls_seen, monkeypatch, one_thread=contextlib.nullcontext):
+    """Run ``layer`` on one thread (inside ``one_thread()``) and on ``threads``: each kernel is
+    called once a thread, and every number is bit for bit the one-thread result."""
+    from glassnet.fast import chunks
+
     monkeypatch.setattr(chunks, "threads", lambda: 1)
-    with threadpool_limits(1, user_api="blas"):  # one thread is one BLAS thread (what threads() == 1 means)
+    with one_thread():
         one = run(layer, "fast", x, mask=keep)
-    calls = dict(fresh_fast)
+    calls = dict(calls_seen)
     monkeypatch.setattr(chunks, "threads", lambda: threads)
     split = run(layer, "fast", x, mask=keep)
-    assert fresh_fast["_forward"] - calls["_forward"] == threads
-    assert fresh_fast["_backward"] - calls["_backward"] == threads
+    assert calls_seen["_forward"] - calls["_forward"] == threads
+    assert calls_seen["_backward"] - calls["_backward"] == threads
     for k in one:
         np.testing.assert_array_equal(split[k], one[k], err_msg=k)
 
