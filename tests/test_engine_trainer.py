@@ -252,7 +252,7 @@ def test_a_list_of_steps_logs_exactly_those_and_trains_as_every_step(reference):
         np.testing.assert_allclose(pa.value, pb.value, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("bad", [[], [-1], [1.5], [True], "often", 0, 2.0, [[1, 2]]])
+@pytest.mark.parametrize("bad", [[], [-1], [1.5], [True], [3, "4"], "often", 0, 2.0, [[1, 2]], [[1], [1, 2]]])
 def test_a_bad_log_schedule_is_one_clear_error(bad):
     x, y = data()
     with pytest.raises(GlassnetError, match="log_every") as err:

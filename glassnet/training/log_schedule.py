@@ -65,9 +65,12 @@ def check_log_every(value, name: str = "log_every"):
         if value >= 1:
             return int(value)
     elif isinstance(value, (Sequence, np.ndarray)):
-        steps = np.asarray(value)
-        if steps.ndim == 1 and steps.size and (np.issubdtype(steps.dtype, np.integer) or steps.dtype == object) \
-                and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in steps.tolist()):
+        try:
+            steps = np.asarray(value)
+        except ValueError:  # ragged nested lists
+            steps = np.zeros((0, 0))
+        # bools have their own dtype, so True is not taken for step 1
+        if steps.ndim == 1 and steps.size and np.issubdtype(steps.dtype, np.integer) and steps.min() >= 0:
             return np.unique(steps.astype(np.int64))
         raise GlassnetError(f"{name} as a list must hold step numbers (integers >= 0), at least one, got {_short(value)}",
                             field=name, value=_short(value))
