@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import warnings
 
 ENV = "GLASSNET_FAST"
@@ -124,6 +125,32 @@ def training_scope(model):
     from .chunks import hold_blas  # noqa: PLC0415 - threadpoolctl only for such models
 
     return hold_blas()
+
+
+_one_thread = threading.local()  # .on: compiled work started on this thread stays on it
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Compiled work started on this thread runs on this thread alone while the block runs: the
+    segments of :mod:`glassnet.fast.loop` are not split in two (:func:`may_split`) and
+    :func:`glassnet.fast.chunks.run` takes every piece itself. Other threads are not affected.
+
+    For jobs that already fill the cores side by side (:func:`glassnet.studies.common.side_by_side`):
+    splitting each job's segments then only adds the split's costs. Measured on the
+    autoencoder-838 study's 55-model ensemble, float64, CPU per step: 45 us in one call, 52-60 us
+    in two halves. The numbers do not change: every model's arithmetic is the same either way."""
+    before = getattr(_one_thread, "on", False)
+    _one_thread.on = True
+    try:
+        yield
+    finally:
+        _one_thread.on = before
+
+
+def may_split() -> bool:
+    """Whether compiled work started on this thread may use other threads (not in :func:`one_thread`)."""
+    return not getattr(_one_thread, "on", False)
 
 
 _helper_pool = None

@@ -21,6 +21,8 @@ import contextlib
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 
+from .. import fast
+
 _controller = None  # threadpoolctl's view of the BLAS libraries (built once: it scans the process)
 _executor = None
 _executor_size = 0
@@ -38,7 +40,9 @@ def _blas():
 
 def threads() -> int:
     """Threads a :func:`run` would use: the largest BLAS thread count in the process (>= 1), or the
-    one it had before :func:`hold_blas`."""
+    one it had before :func:`hold_blas`; 1 inside :func:`glassnet.fast.one_thread`."""
+    if not fast.may_split():
+        return 1
     return _held or max([lib.num_threads for lib in _blas().lib_controllers] + [1])
 
 

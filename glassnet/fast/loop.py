@@ -214,7 +214,7 @@ def _in_chunks(args, M: int, work: int) -> None:
     (the kernel releases the GIL). Each half gets contiguous copies of its models' columns, so
     the kernel's inner loops start at 0 and vectorize; the results are copied back."""
     kernel = _kernel()
-    if M < 16 or work * M < 2 * THREAD_MIN_WORK:
+    if M < 16 or work * M < 2 * THREAD_MIN_WORK or not fast.may_split():
         kernel(*args)
         return
     half = (M // 2 + 7) // 8 * 8  # whole SIMD widths per thread
@@ -243,7 +243,7 @@ def _kernel_small():
 def _major_in_halves(kernel, args: list, M: int, work: int) -> None:
     """Run a model-major kernel on all models, or on two halves on two threads: model-major
     arrays split into contiguous views along axis 0, so the halves write in place."""
-    if M < 2 or work * M < 2 * THREAD_MIN_WORK:
+    if M < 2 or work * M < 2 * THREAD_MIN_WORK or not fast.may_split():
         kernel(*args)
         return
     half = M // 2

@@ -11,14 +11,16 @@ Sweeps (all seeds of a sweep train as one ensemble on the model axis):
 weight decay lambda; k vs k-1; learning rate up to 5 (logged 10x more often up to step 40,000:
 its fast runs cross the threshold within a few hundred steps; after that, at the other sweeps'
 interval); batch size 8 (full) vs 1. The lambda = 0 runs double as
-the "k" and "batch 8" runs (same seeds, same settings). The initial weights are kept (the seed's
+the "k" and "batch 8" runs and as the learning rate sweep's runs at the base rate (same seeds,
+same settings). The initial weights are kept (the seed's
 Figure 2 shows them).
 
 How it trains (speed only; ``tests/studies/test_autoencoder_measure.py`` checks it changes no
 number beyond rounding): the weight decay and learning rate sweeps differ only in per-model lr
-and lambda, so they are one ensemble of 55, split afterwards; that fit and the three small ones
-(k-1, k-1 targets, batch 1) run side by side on threads, which the compiled training segments
-allow (they release the GIL).
+and lambda, so they are one ensemble of 50 (:func:`shared_ensemble`), split afterwards; that fit
+and the three small ones (k-1, k-1 targets, batch 1) run on one thread per core, the longest
+first (:func:`~glassnet.studies.common.side_by_side`; the compiled training segments release
+the GIL).
 
 The quick mode keeps every sweep but trains 8,000 steps at a base learning rate of 0.5 instead
 of 400,000 at 0.01: lr x steps (the distance travelled along the gradient flow) is the same
@@ -126,10 +128,34 @@ def lr_log_steps(s: dict) -> np.ndarray:
     return np.union1d(np.arange(0, fine, s["lr_log_every"]), np.arange(0, s["steps"], s["log_every"]))
 
 
-def _subset(run: dict, models: slice, log_every: int | None = None, logged_every: int | None = None) -> dict:
-    """The models ``models`` of a :func:`train` result, as if trained alone. With ``log_every``, a
-    multiple of the run's own ``logged_every``, only the logs a run logging every ``log_every``
-    steps makes: the multiples of it, and the steps logged off the interval (the first and last)."""
+def shared_ensemble(s: dict) -> dict:
+    """The weight decay and learning rate sweeps as one ensemble (they differ only in per-model lr
+    and lambda): its per-model ``seeds``, ``lr`` and ``lambda``, and the models of each sweep,
+    ``wd_models`` and ``lr_models`` (index arrays, configuration-major, as :func:`by_config` reads
+    them). The learning rate sweep's runs at the base rate are the weight decay sweep's lambda = 0
+    runs (same seeds, same settings), so they are trained once and belong to both."""
+    S, base_lr = s["seeds"], s["base_lr"]
+    wds, wd_seeds = grid(s["weight_decays"], S)
+    shared = base_lr in s["learning_rates"] and 0.0 in s["weight_decays"]
+    own = [v for v in s["learning_rates"] if not (shared and v == base_lr)]
+    lrs, lr_seeds = grid(own, S)
+    n_wd = len(wds)
+    lr_models, mine = [], iter(range(n_wd, n_wd + len(lrs)))
+    for v in s["learning_rates"]:
+        if shared and v == base_lr:
+            i0 = s["weight_decays"].index(0.0)
+            lr_models += range(i0 * S, i0 * S + S)
+        else:
+            lr_models += [next(mine) for _ in range(S)]
+    return {"seeds": wd_seeds + lr_seeds, "lr": [base_lr] * n_wd + lrs, "lambda": wds + [0.0] * len(lrs),
+            "wd_models": np.arange(n_wd), "lr_models": np.array(lr_models)}
+
+
+def _subset(run: dict, models, log_every: int | None = None, logged_every: int | None = None) -> dict:
+    """The models ``models`` (a slice or an index array) of a :func:`train` result, as if trained
+    alone. With ``log_every``, a multiple of the run's own ``logged_every``, only the logs a run
+    logging every ``log_every`` steps makes: the multiples of it, and the steps logged off the
+    interval (the first and last)."""
     steps = run["steps"]
     keep = np.ones(len(steps), bool)
     if log_every is not None:
@@ -190,17 +216,16 @@ class Autoencoder838(Study):
 
     def measure(self, s, recorder):
         S, base_lr = s["seeds"], s["base_lr"]
-        wds, wd_seeds = grid(s["weight_decays"], S)
-        lrs, lr_seeds = grid(s["learning_rates"], S)
+        shared = shared_ensemble(s)
         k, k1, k1t = recipe("k"), recipe("k-1", "k-1"), recipe("k-1")
         # the recording callbacks are made here, in this order, so the run store numbers the
         # fits the same way whichever of them ends first
         jobs = {
             # the weight decay and learning rate sweeps differ only in per-model settings (lr,
-            # lambda), so they train as one ensemble of 55 (logged at the learning rate sweep's
-            # steps; the weight decay runs keep their own interval's logs, see _subset)
-            "wd_lr": partial(train, "k", wd_seeds + lr_seeds, [base_lr] * len(wds) + lrs,
-                             wds + [0.0] * len(lrs), 8, s,
+            # lambda), so they train as one ensemble of 50 (logged at the learning rate sweep's
+            # steps; the weight decay runs keep their own interval's logs, see _subset). Listed
+            # first: the longest job (see side_by_side)
+            "wd_lr": partial(train, "k", shared["seeds"], shared["lr"], shared["lambda"], 8, s,
                              recorder.callback(k, "weight decay and learning rate sweeps, one ensemble"),
                              log_every=lr_log_steps(s)),
             "k1": partial(train, "k-1", range(S), base_lr, 0.0, 8, s,
@@ -210,9 +235,9 @@ class Autoencoder838(Study):
             "b1": partial(train, "k", range(S), base_lr, 0.0, 1, s, recorder.callback(k, "batch size 1")),
         }
         runs = side_by_side(jobs)
-        both, n_wd = runs["wd_lr"], len(wds)
-        wd = _group(_subset(both, slice(0, n_wd), s["log_every"], s["lr_log_every"]), len(s["weight_decays"]))
-        lr = _group(_subset(both, slice(n_wd, None)), len(s["learning_rates"]))
+        both = runs["wd_lr"]
+        wd = _group(_subset(both, shared["wd_models"], s["log_every"], s["lr_log_every"]), len(s["weight_decays"]))
+        lr = _group(_subset(both, shared["lr_models"]), len(s["learning_rates"]))
         k1, k1t, b1 = (_group(runs[name], 1) for name in ("k1", "k1t", "b1"))
         i0 = s["weight_decays"].index(0.0)
         base = {k: (v[i0:i0 + 1] if isinstance(v, np.ndarray) and v.ndim >= 2 else v) for k, v in wd.items()}
@@ -224,4 +249,4 @@ class Autoencoder838(Study):
         analyze(data, settings, report)
 
 
-__all__ = ["Autoencoder838", "lr_log_steps", "train"]
+__all__ = ["Autoencoder838", "lr_log_steps", "shared_ensemble", "train"]

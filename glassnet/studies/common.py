@@ -7,6 +7,7 @@ array into ``(C, S, ...)``.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -25,19 +26,37 @@ def grid(values, seeds: int, offset: int = 0):
     return vals, seed_list
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def side_by_side(jobs: dict) -> dict:
-    """``{name: fn()}`` for ``{name: fn}``, the calls running at once on threads.
+    """``{name: fn()}`` for ``{name: fn}``, the calls spread over one thread per core.
 
     For a study's independent fits: glassnet's compiled training segments release the GIL, so
-    fits of a few models each (one thread's work) fill both cores of a small machine together.
+    fits on their own threads fill the cores together. List the longest job first: the threads
+    take the jobs in order, each its next one when it is free (longest-first scheduling), so on
+    two cores the longest fit has a core to itself while the others follow one another on the
+    second. A thread per job instead would share the cores evenly among all of them and leave
+    the longest fit to finish alone at the end. Each job's compiled work stays on its own thread
+    (:func:`glassnet.fast.one_thread`): the jobs fill the cores already.
+
     Every fit is deterministic on its own, so the results do not depend on the scheduling; the
     first exception is re-raised after all calls have ended."""
-    if len(jobs) <= 1:
+    from .. import fast  # noqa: PLC0415 - keeps the studies' import light
+
+    def alone(fn):
+        with fast.one_thread():
+            return fn()
+
+    workers = min(len(jobs), usable_cores())
+    if workers <= 1:
         return {k: fn() for k, fn in jobs.items()}
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
-    with ThreadPoolExecutor(len(jobs), thread_name_prefix="glassnet-study") as pool:
-        futures = {k: pool.submit(fn) for k, fn in jobs.items()}
+    with ThreadPoolExecutor(workers, thread_name_prefix="glassnet-study") as pool:
+        futures = {k: pool.submit(alone, fn) for k, fn in jobs.items()}
     return {k: f.result() for k, f in futures.items()}
 
 

@@ -17,14 +17,15 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from .common import usable_cores
+
 def workers_for(n_figures: int) -> int:
     """Processes worth starting for ``n_figures``: the usable cores, at most 4, at most one per
     figure (``GLASSNET_FIGURE_WORKERS`` overrides: 1 draws in this process)."""
     env = os.environ.get("GLASSNET_FIGURE_WORKERS", "").strip()
     if env.isdigit() and int(env) >= 1:
         return min(int(env), max(n_figures, 1))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, 4, n_figures))
+    return max(1, min(usable_cores(), 4, n_figures))
 
 
 def draw_all(jobs: list[tuple[Path, Callable, tuple]], save: Callable, workers: int | None = None) -> None:

@@ -4,7 +4,8 @@ ensemble, its independent fits run side by side, and neither changes what is mea
 import numpy as np
 import pytest
 
-from glassnet.studies.autoencoder_838 import Autoencoder838, _subset, lr_log_steps, recipe, train
+from glassnet.studies.autoencoder_838 import (Autoencoder838, _subset, lr_log_steps, recipe, shared_ensemble,
+                                              train)
 from glassnet.studies.common import grid, side_by_side
 from glassnet.studies.recording import Recorder
 
@@ -37,20 +38,31 @@ def test_the_shared_ensemble_gives_each_sweep_what_it_gives_alone():
     """Weight decay (logged every 400) and learning rate (every 40 up to step 1,000, then every
     400) trained as one ensemble, then split, equal the two sweeps trained apart: same logged
     steps, curves and weights to rounding (the logged steps run on the reference path, so where
-    they fall moves rounding only)."""
+    they fall moves rounding only). The learning rate sweep's base-rate runs are the weight decay
+    sweep's lambda = 0 runs, trained once."""
     s = _settings()
     wds, wd_seeds = grid(s["weight_decays"], 2)
     lrs, lr_seeds = grid(s["learning_rates"], 2)
     alone_wd = train("k", wd_seeds, s["base_lr"], wds, 8, s)
     alone_lr = train("k", lr_seeds, lrs, 0.0, 8, s, log_every=lr_log_steps(s))
-    both = train("k", wd_seeds + lr_seeds, [s["base_lr"]] * len(wds) + lrs, wds + [0.0] * len(lrs), 8, s,
-                 log_every=lr_log_steps(s))
-    wd = _subset(both, slice(0, len(wds)), s["log_every"], s["lr_log_every"])
-    lr = _subset(both, slice(len(wds), None))
+    shared = shared_ensemble(s)
+    assert len(shared["seeds"]) == len(wds) + len(lrs) - 2  # the base rate's 2 seeds trained once
+    both = train("k", shared["seeds"], shared["lr"], shared["lambda"], 8, s, log_every=lr_log_steps(s))
+    wd = _subset(both, shared["wd_models"], s["log_every"], s["lr_log_every"])
+    lr = _subset(both, shared["lr_models"])
     assert list(wd["steps"]) == list(alone_wd["steps"]) == [0, 400, 800, 1200, 1600, 1999]
     assert list(lr["steps"]) == list(range(0, 1000, 40)) + [1200, 1600, 1999]
     _assert_same(alone_wd, wd, 1e-12)
     _assert_same(alone_lr, lr, 1e-12)
+
+
+def test_without_a_base_rate_in_the_learning_rate_sweep_nothing_is_shared():
+    s = _settings()
+    s["learning_rates"] = [0.1, 1.0]
+    shared = shared_ensemble(s)
+    n_wd = 2 * len(s["weight_decays"])
+    assert shared["lr_models"].tolist() == list(range(n_wd, n_wd + 4))
+    assert shared["lr"][n_wd:] == [0.1, 0.1, 1.0, 1.0] and shared["lambda"][n_wd:] == [0.0] * 4
 
 
 def test_subset_keeps_only_the_coarser_interval_and_the_off_interval_logs():
@@ -72,6 +84,40 @@ def test_side_by_side_returns_every_result_and_reraises_a_failure():
 
     with pytest.raises(ValueError, match="boom"):
         side_by_side({"a": lambda: 1, "b": boom})
+
+
+def test_side_by_side_runs_one_thread_per_core_longest_job_first_each_alone(monkeypatch):
+    """Two cores, three jobs: two threads; the first two jobs start at once and the third waits
+    for a free thread; every job's compiled work stays on its own thread."""
+    import threading
+
+    from glassnet import fast
+    from glassnet.studies import common
+
+    monkeypatch.setattr(common, "usable_cores", lambda: 2)
+    started, release = [], threading.Event()
+
+    def job(name):
+        def run():
+            started.append(name)
+            if name == "long":
+                release.wait(5)
+            return threading.current_thread().name, fast.may_split()
+        return run
+
+    def short_then_release():
+        out = job("short")()
+        release.wait(0.2)  # "third" must not have started: both threads are busy
+        started.append("checked")
+        release.set()
+        return out
+
+    out = side_by_side({"long": job("long"), "short": short_then_release, "third": job("third")})
+    assert started.index("checked") < started.index("third")
+    assert len({name for name, _ in out.values()}) == 2
+    assert not any(split for _, split in out.values()) and fast.may_split()
+    monkeypatch.setattr(common, "usable_cores", lambda: 1)
+    assert side_by_side({"a": lambda: threading.current_thread().name}) == {"a": threading.current_thread().name}
 
 
 def test_fits_are_numbered_and_stored_in_the_order_they_were_set_up(tmp_path):
