@@ -238,111 +238,6 @@ def _step(P, V, r, g, l2, l1, lr, mu, active, any_frozen, opt_code, nesterov):  
 
 
 # --------------------------------------------------------------------------- one model at a time
-@njit(cache=True, nogil=True, error_model="numpy")
-def dense_steps_blas(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, active, any_frozen, rates,
-                     loss_code, opt_code, nesterov, steps, sizes):  # pragma: no cover - compiled by Numba
-    """The same ``steps`` updates as :func:`dense_steps`, model after model, each product one BLAS
-    call (``np.dot``: sgemm/dgemm) on that model's contiguous matrices.
-
-    For layers too wide for the model-minor loops (see :data:`glassnet.fast.loop.MAX_STEP_WORK`):
-    a 64-16-10 MLP at batch 32 has 3 products of about 10k multiply-adds per layer and step,
-    where one BLAS call costs microseconds and the reference pays NumPy's per-call costs for
-    every product, bias, activation, loss and update. Arguments as :func:`dense_steps`, except
-    W/b and vW/vb: model-major ``(M, P)`` (each model's layers flattened one after another,
-    weights row-major ``(n_in, n_out)``) and rates ``(M, 4, L)``.
-    """
-    L = widths.shape[0] - 1
-    rows = idx.shape[2]
-    dt = W.dtype
-    zero = np.zeros(1, dt)[0]
-    woff, boff, aoff = offsets(widths, has_bias, rows)   # A: a_l, Z: z_l in block l + 1
-    wmax = 1
-    for l in range(L):
-        wmax = max(wmax, widths[l] * widths[l + 1])
-    M = W.shape[0]
-    K, n0 = widths[L], widths[0]
-    A = np.empty(aoff[L + 1], dt)
-    Z = np.empty(aoff[L + 1], dt)
-    G = np.empty(rows * widths.max(), dt)     # dL/da, then dL/dz, of the layer in hand
-    G2 = np.empty(rows * widths.max(), dt)
-    dW = np.empty(wmax, dt)
-    db = np.empty(widths.max(), dt)
-    nx, nyf, nyi, ni = x.shape[0] - 1, yf.shape[0] - 1, yi.shape[0] - 1, idx.shape[0] - 1
-    ss = idx.shape[1] > 1
-    for m in range(M):
-        mx, myf, myi, mi = min(m, nx), min(m, nyf), min(m, nyi), min(m, ni)
-        for s in range(steps):
-            nr = sizes[s if ss else 0]
-            si = s if ss else 0
-            if s == 0 or ss:                   # gather the batch's inputs
-                gather_rows(A, x, idx, mx, mi, si, nr, n0)
-            # -- forward: z = a W (one GEMM), + b, a = f(z)
-            for l in range(L):
-                n_in, n_out, c = widths[l], widths[l + 1], acts[l]
-                a = A[aoff[l]:aoff[l] + nr * n_in].reshape((nr, n_in))
-                z = Z[aoff[l + 1]:aoff[l + 1] + nr * n_out].reshape((nr, n_out))
-                np.dot(a, W[m, woff[l]:woff[l + 1]].reshape((n_in, n_out)), z)
-                o, bo = aoff[l + 1], boff[l]
-                if has_bias[l]:
-                    for i in range(nr):
-                        for j in range(n_out):
-                            Z[o + i * n_out + j] += b[m, bo + j]
-                activate(A, Z, o, o + nr * n_out, c)
-            # -- dL/da_L of the batch-mean loss
-            output_gradient(G, A, Z, aoff[L], nr, K, yf, yi, idx, myf, myi, mi, si, loss_code)
-            # -- backward, layer by layer: dz, the gradient below (with W before its update), dW, db
-            for l in range(L - 1, -1, -1):
-                n_in, n_out, c = widths[l], widths[l + 1], acts[l]
-                times_derivative(G, A, Z, aoff[l + 1], nr * n_out, c)   # dz = g * f'(z)
-                dz = G[:nr * n_out].reshape((nr, n_out))
-                w = W[m, woff[l]:woff[l + 1]].reshape((n_in, n_out))
-                if l > 0:                     # g_{l-1} = dz W^T
-                    np.dot(dz, w.T, G2[:nr * n_in].reshape((nr, n_in)))
-                a = A[aoff[l]:aoff[l] + nr * n_in].reshape((nr, n_in))
-                np.dot(a.T, dz, dW[:n_in * n_out].reshape((n_in, n_out)))
-                _step_major(W, vW, m, woff[l], n_in * n_out, dW, rates[m, 0, l], rates[m, 1, l], lr[m], mu[m],
-                            active[m], any_frozen, opt_code, nesterov)
-                if has_bias[l]:
-                    for j in range(n_out):
-                        db[j] = zero
-                    for i in range(nr):
-                        for j in range(n_out):
-                            db[j] += dz[i, j]
-                    _step_major(b, vb, m, boff[l], n_out, db, rates[m, 2, l], rates[m, 3, l], lr[m], mu[m],
-                                active[m], any_frozen, opt_code, nesterov)
-                if l > 0:
-                    G, G2 = G2, G
-
-
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _step_major(P, V, m, lo, n, g, l2, l1, lr, mu, active, any_frozen, opt_code, nesterov):  # pragma: no cover
-    """:func:`_step` for model ``m``'s entries ``lo .. lo+n-1`` of model-major ``P``/``V``; ``g``
-    (the gradient) gets the penalties in place. One branch-free loop per form, so each vectorizes;
-    an unfrozen model's delta is multiplied by 1 (exact: d * 1 == d, NaN included)."""
-    if l2 != 0:
-        for e in range(n):
-            g[e] = g[e] + l2 * P[m, lo + e]
-    if l1 != 0:
-        for e in range(n):
-            g[e] = g[e] + l1 * np.sign(P[m, lo + e])
-    keep = active if any_frozen else P.dtype.type(1)
-    if opt_code == 0:
-        for e in range(n):
-            P[m, lo + e] = P[m, lo + e] + (-lr * g[e]) * keep
-    elif opt_code == 1:
-        for e in range(n):
-            v = V[m, lo + e] * mu + g[e]
-            V[m, lo + e] = v
-            d = -lr * (g[e] + mu * v) if nesterov else -lr * v
-            P[m, lo + e] = P[m, lo + e] + d * keep
-    else:
-        for e in range(n):
-            v = V[m, lo + e] * mu - lr * g[e]
-            V[m, lo + e] = v
-            d = mu * v - lr * g[e] if nesterov else v
-            P[m, lo + e] = P[m, lo + e] + d * keep
-
-
 @njit(cache=True, nogil=True, inline="always")
 def offsets(widths, has_bias, rows):  # pragma: no cover - compiled
     """``(woff, boff, aoff)``: where layer l's weights and biases start among a model's packed
@@ -369,7 +264,7 @@ def gather_rows(A, x, idx, mx, mi, si, nr, n0):  # pragma: no cover - compiled
 
 
 # --------------------------------------------------------------------------- one model's rows
-# pieces of the one-model-at-a-time kernels (dense_steps_blas, glassnet.fast.dense_small), on a
+# pieces of the one-model-at-a-time kernel glassnet.fast.dense_small, on a
 # model's flat row-major blocks
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def activate(A, Z, lo, hi, c):  # pragma: no cover - compiled

@@ -12,9 +12,10 @@ number of models, so a network trains the same alone and in an ensemble:
   (below :data:`SMALL_MODELS`), its twin :func:`~glassnet.fast.dense_small.dense_steps_small`
   runs them one at a time with the same arithmetic in the same order (bit for bit the same
   numbers);
-* :func:`~glassnet.fast.dense_steps.dense_steps_blas`, wider layers (up to ``MAX_BLAS_WORK``): one
-  model at a time, one BLAS call per product; what it saves is NumPy's per-call costs, which at
-  a 64-16-10 MLP and batch 32 were most of a reference step.
+* :func:`~glassnet.fast.dense_medium.dense_steps_medium`, wider layers (up to ``MAX_BLAS_WORK``):
+  one model at a time, one BLAS call per product and vectorized loops for everything between
+  the products; what it saves is NumPy's per-call costs, which at a 64-16-10 MLP and batch 32
+  were most of a reference step.
 
 Large calls split the models between two threads (:func:`glassnet.fast.run_pair`). Logged steps, and the last step of every
 :meth:`~glassnet.training.Trainer.run` call, still run on the readable reference code, so the
@@ -226,10 +227,10 @@ def _in_chunks(args, M: int, work: int) -> None:
 
 
 def _kernel_major():
-    """The one-model-at-a-time kernel, :func:`glassnet.fast.dense_steps.dense_steps_blas`."""
-    from .dense_steps import dense_steps_blas  # noqa: PLC0415 - Numba only once a plan runs
+    """The one-model-at-a-time kernel, :func:`glassnet.fast.dense_medium.dense_steps_medium`."""
+    from .dense_medium import dense_steps_medium  # noqa: PLC0415 - Numba only once a plan runs
 
-    return dense_steps_blas
+    return dense_steps_medium
 
 
 def _kernel_small():

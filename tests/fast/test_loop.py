@@ -116,9 +116,9 @@ CASES = {
 }
 
 
-#: the two kernels: model-minor loops (small networks), one model at a time with BLAS (wider
-#: layers; forced here by lowering the threshold between them)
-KERNELS = {"loops": 1 << 30, "blas": 0}
+#: the two kernels: model-minor loops (small networks), one model at a time (wider layers,
+#: glassnet.fast.dense_medium; forced here by lowering the threshold between them)
+KERNELS = {"loops": 1 << 30, "medium": 0}
 
 
 def _use(kernel, monkeypatch):
@@ -280,7 +280,7 @@ def test_wide_layers_run_one_model_at_a_time_and_huge_ones_on_the_reference():
         assert (plan is None) if kind is None else (plan.major is kind)
 
 
-def test_the_blas_kernel_splits_models_over_two_threads_and_equals_the_reference(monkeypatch):
+def test_the_one_at_a_time_kernel_splits_models_over_two_threads_and_equals_the_reference(monkeypatch):
     monkeypatch.setattr(loop, "MAX_STEP_WORK", 0)
     monkeypatch.setattr(loop, "THREAD_MIN_WORK", 1)
     halves = []
