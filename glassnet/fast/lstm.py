@@ -8,14 +8,14 @@ benchmark: 16 models, H = 16, B = 32) each call costs more in dispatch than in a
 ``(4H, H) @ (H, B)`` product is just big enough for OpenBLAS to start its threads, which on a
 busy 2-core machine cost 60x the product itself (measured: 1.4 ms instead of 25 us for
 ``(256, 64) @ (64, 32)`` float32 with 2 threads under load). Here each model's whole sequence is
-one loop nest, and its products are plain loops (vectorized over the batch, the contiguous axis),
-so they never wake BLAS threads. The input projection ``W_ih x_t + b`` is computed step by step
-inside the loop too, in the same product as the recurrent one (``[W_hh W_ih] [h; x_t] + b``, one
+one loop nest, and its products are register-tiled vector code (:mod:`glassnet.fast.lstm_products`,
+built on :mod:`glassnet.fast.lstm_simd`), so they never wake BLAS threads. The input projection
+``W_ih x_t + b`` is computed step by step inside the loop too, in the same product as the recurrent one (``[W_hh W_ih] [h; x_t] + b``, one
 pass over the pre-activations instead of three: the forward 7.5 -> 6.6 ms in lstm16's shape), so
 the ``(M, 4H, T, B)`` array of all steps' projections is never written and read back (memory
-traffic, not arithmetic, was most of the forward's time). The parameter gradients are one BLAS
+traffic, not arithmetic, was most of the forward's time). The parameter gradients are one
 product per model over all steps, ``dax @ [h_{t-1}; x_t; 1]^T`` (:func:`backward`), made by the
-thread that ran the model's loops with BLAS one-threaded; dL/dx stays in the layer.
+thread that ran the model's loops; dL/dx stays in the layer.
 
 Per model m and step t (the reference's maths and its order of operations)::
 
@@ -64,6 +64,7 @@ import numpy as np
 from numba import njit
 
 from glassnet.fast.elementwise import sigmoid, tanh
+from glassnet.fast.lstm_products import matvec_bias, weight_grads
 
 KERNEL = "lstm"  # the name in glassnet.fast.available() / mark_broken()
 
@@ -154,9 +155,8 @@ def backward(gates, tanh_c, c_in, z_in, W_hh, keep, dy, dh, dc):
     ``(M, 4H, T, B)`` (the input and hidden sides are equal for the LSTM), dL/dh_t of every step
     ``(M, T, H, B)`` (for the per-step norms), the gradients reaching the initial state
     ``(M, H, B)``, and the parameter gradients -- [dW_hh dW_ih db] = dax @ z_in^T over all T*B
-    columns, one product (two cost 2.95 against 2.29 ms in lstm16's shape: dax is packed once;
-    summing db in the loop cost ~0.9 ms), each thread its own models' products (BLAS one-threaded,
-    so they never wait on each other)."""
+    columns, one product (:func:`glassnet.fast.lstm_products.weight_grads`; summing db in the loop
+    cost ~0.9 ms), each thread its own models' products."""
     M, T, G4, B = gates.shape
     H = G4 // 4
     K = z_in.shape[1]
@@ -168,15 +168,14 @@ def backward(gates, tanh_c, c_in, z_in, W_hh, keep, dy, dh, dc):
     dWz = np.empty((M, G4, K), dt)
     dys = np.empty((1, 1, 1, 1), dt) if dy is None else np.ascontiguousarray(dy, dt)
     k, W_hh = _keep_steps(keep, dt), np.ascontiguousarray(W_hh)
-    zT = z_in.reshape(M, K, T * B).swapaxes(-1, -2)
+    d_all, z_all = dax.reshape(M, G4, T * B), z_in.reshape(M, K, T * B)
 
     def part(s, b0, b1):
         _backward(gates[s], tanh_c[s], c_in[s], W_hh[s], _models(k, s), keep is not None, _models(dys, s),
                   dy is not None, dh[s], dc[s], dax[s], dh_steps[s], b0, b1)
 
     def weights(s, r):  # models s, gate rows r
-        d = dax[s, r].reshape(dax[s, r].shape[0], -1, T * B)
-        np.matmul(d, zT[s], out=dWz[s, r])
+        weight_grads(d_all[s], z_all[s], dWz[s], r.start, r.stop)
 
     _split(part, weights, M, B, G4)
     return dax, dh_steps, dh, dc, (np.ascontiguousarray(dWz[..., H:K - 1]), np.ascontiguousarray(dWz[..., :H]),
@@ -194,7 +193,7 @@ def _split(part, after, M, B, rows=0):
     runs ``after`` on it too -- or, with fewer models than threads, a share of the batch columns (a
     multiple of 16: the kernels' vector loops take 16 columns a pass, and run scalar on fewer, 3x
     slower per column at 8), then the row blocks for ``after``. Models, columns and row blocks
-    are independent and the blocks fixed (a BLAS product of other rows may round differently), so a
+    are independent and the blocks fixed, so a
     split changes no number. Measured (lstm16 fit steps, 2 threads, wall ms, 3 interleaved rounds at
     load 3.5-4.4): split by models 92, 74, 120; one call 101, 99, 135; the reference 200, 183, 149
     (before the weight gradients moved here, and with them BLAS's threads out of the step)."""
@@ -274,7 +273,7 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
                     b = b0 + bb
                     z[H + q, b] = xm[q, t, b]
                     z_in[m, H + q, t, b] = xm[q, t, b]
-            _matvec_bias(Wz[m], z, bias[m], a, b0, b1)   # a = [W_hh W_ih] [h; x_t] + b
+            matvec_bias(Wz[m], z, bias[m], a, b0, b1)   # a = [W_hh W_ih] [h; x_t] + b
             for j in range(G4):
                 if 2 * H <= j < 3 * H:
                     for bb in range(b1 - b0):
@@ -315,6 +314,7 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, d
     one = np.ones(1, dt)[0]
     da = np.empty((G4, B), dt)        # the step's pre-activation gradients
     dhp = np.empty((H, B), dt)        # W_hh^T da
+    zero = np.zeros(H, dt)            # its (absent) bias
     ch = np.zeros((H, B), dt)         # the carried parts at a masked step
     cc = np.zeros((H, B), dt)
     for m in range(M):
@@ -348,7 +348,7 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, d
                 for bb in range(b1 - b0):
                     b = b0 + bb
                     dax[m, j, t, b] = da[j, b]
-            _matvec_t(W[m], da, dhp, b0, b1)
+            matvec_bias(W[m].T, da, zero, dhp, b0, b1)   # dhp = W_hh^T da
             for r in range(H):
                 for bb in range(b1 - b0):
                     b = b0 + bb
@@ -357,65 +357,3 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, d
                         dc[m, r, b] = dc[m, r, b] + cc[r, b]
                     else:
                         dh[m, r, b] = dhp[r, b]
-
-
-# -- the recurrent products --------------------------------------------------------------------
-# Written out rather than BLAS: at these sizes a BLAS call costs more in overhead (and, with 2
-# threads on a busy machine, in waking its threads) than the arithmetic. The batch loop is
-# innermost (contiguous, vectorized); summing 8 (4) products per pass over a row of ``out`` keeps
-# the loop from waiting on its own load-add-store chain: 2x faster than one product a pass, as
-# fast as single-threaded OpenBLAS for (256, 64) @ (64, 32). The sums' order is not BLAS's, which
-# is why float64 results agree with the reference to rounding rather than bit for bit.
-@njit(inline="always", nogil=True, error_model="numpy")
-def _matvec_bias(W, z, bias, out, b0, b1):  # pragma: no cover - compiled
-    """out = W z + bias: ``(R, K) @ (K, B)`` (columns b0:b1), eight products a pass (the first
-    one assigning: one load and store of ``out`` fewer).""" 
-    R, K = W.shape
-    K8 = K - K % 8
-    for j in range(R):
-        bj = bias[j]
-        if K8 == 0:
-            for bb in range(b1 - b0):
-                out[j, b0 + bb] = bj
-        else:  # the first pass assigns
-            w0, w1, w2, w3 = W[j, 0], W[j, 1], W[j, 2], W[j, 3]
-            w4, w5, w6, w7 = W[j, 4], W[j, 5], W[j, 6], W[j, 7]
-            for bb in range(b1 - b0):
-                b = b0 + bb
-                out[j, b] = bj + ((((w0 * z[0, b] + w1 * z[1, b]) + (w2 * z[2, b] + w3 * z[3, b]))
-                                   + ((w4 * z[4, b] + w5 * z[5, b]) + (w6 * z[6, b] + w7 * z[7, b]))))
-        for q in range(8, K8, 8):
-            w0, w1, w2, w3 = W[j, q], W[j, q + 1], W[j, q + 2], W[j, q + 3]
-            w4, w5, w6, w7 = W[j, q + 4], W[j, q + 5], W[j, q + 6], W[j, q + 7]
-            for bb in range(b1 - b0):
-                b = b0 + bb
-                out[j, b] += (((w0 * z[q, b] + w1 * z[q + 1, b]) + (w2 * z[q + 2, b] + w3 * z[q + 3, b]))
-                              + ((w4 * z[q + 4, b] + w5 * z[q + 5, b]) + (w6 * z[q + 6, b] + w7 * z[q + 7, b])))
-        for q in range(K8, K):
-            w = W[j, q]
-            for bb in range(b1 - b0):
-                b = b0 + bb
-                out[j, b] += w * z[q, b]
-
-
-@njit(inline="always", nogil=True, error_model="numpy")
-def _matvec_t(W, d, out, b0, b1):  # pragma: no cover - compiled
-    """out = W^T d: ``(R, K)^T @ (R, B)``, four rows of W a pass."""
-    R, K = W.shape
-    R4 = R - R % 4
-    for q in range(K):
-        for bb in range(b1 - b0):
-            b = b0 + bb
-            out[q, b] = 0
-    for j in range(0, R4, 4):
-        for q in range(K):
-            w0, w1, w2, w3 = W[j, q], W[j + 1, q], W[j + 2, q], W[j + 3, q]
-            for bb in range(b1 - b0):
-                b = b0 + bb
-                out[q, b] += (w0 * d[j, b] + w1 * d[j + 1, b]) + (w2 * d[j + 2, b] + w3 * d[j + 3, b])
-    for j in range(R4, R):
-        for q in range(K):
-            w = W[j, q]
-            for bb in range(b1 - b0):
-                b = b0 + bb
-                out[q, b] += w * d[j, b]

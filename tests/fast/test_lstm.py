@@ -107,11 +107,12 @@ CASES = [  # return_sequences, shared input, initial state (None / "argument" / 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("M", [1, 3])
+@pytest.mark.parametrize("B", [4, 45])  # 45: the products' vector tiles, single vectors and scalar tail
 @pytest.mark.parametrize("case", CASES, ids=["last", "seq", "seq_shared_h0arg", "last_shared_h0attr_nobias",
                                              "seq_h0arg_nobias"])
-def test_fast_equals_reference(case, M, dtype, fresh_fast):
+def test_fast_equals_reference(case, B, M, dtype, fresh_fast):
     return_sequences, shared, init, use_bias = case
-    B, T, C, H = 4, 6, 3, 5
+    T, C, H = 6, 3, 5
     layer = one_layer(M, dtype, T, C, H, return_sequences=return_sequences, use_bias=use_bias)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((B, T, C) if shared or M == 1 else (M, B, T, C)).astype(dtype)
@@ -159,7 +160,7 @@ def test_models_split_over_threads_change_nothing(threads, shared, fresh_fast, m
     _assert_threads_change_nothing(layer, x, keep, threads, fresh_fast, monkeypatch)
 
 
-@pytest.mark.parametrize("M,threads,H", [(1, 2, 5), (1, 3, 5), (2, 3, 5), (1, 2, 40)])
+@pytest.mark.parametrize("M,threads,H", [(1, 2, 5), (1, 3, 5), (2, 3, 5), (1, 2, 40), (1, 2, 64)])
 def test_batch_split_over_threads_changes_nothing(M, threads, H, fresh_fast, monkeypatch):
     """With fewer models than threads the kernels split the batch columns (multiples of 16) instead,
     and the weight-gradient products their fixed row blocks (H = 40: 160 gate rows, 3 blocks):
@@ -235,6 +236,42 @@ def test_step_caches_read_like_the_reference_lists(fresh_fast):
           "float64")
     with pytest.raises(IndexError):
         layer._caches[5]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_products_against_numpy(dtype):
+    """The register-tiled products (glassnet.fast.lstm_products) on every path through them: 4-vector
+    tiles, single vectors and scalar columns (45 = 32 + 8 + 5 float32 columns; 16 + 16 + 12 float64),
+    an odd number of rows (the last computed twice), a transposed W (the backward's W_hh^T), a
+    share of the columns; weight_grads with rows not a multiple of 4, an odd column count, a
+    scalar tail of n, a shared z and a row range."""
+    from glassnet.fast.lstm_products import matvec_bias, weight_grads
+
+    nb = fast.numba()
+
+    @nb.njit(error_model="numpy")
+    def apply(W, z, bias, out, b0, b1):
+        matvec_bias(W, z, bias, out, b0, b1)
+
+    rng = np.random.default_rng(5)
+    W, z, bias = (rng.standard_normal(s).astype(dtype) for s in ((7, 11), (11, 45), (7,)))
+    exact = W.astype(float) @ z + bias[:, None]
+    for W_, exact_ in ((W, exact), (np.ascontiguousarray(W.T).T, exact)):
+        out = np.full((7, 45), np.nan, dtype)
+        apply(W_, z, bias, out, 0, 45)
+        close(out, exact_.astype(dtype), dtype)
+    Wt = np.ascontiguousarray(rng.standard_normal((11, 7)).astype(dtype))
+    out = np.full((7, 45), np.nan, dtype)
+    apply(Wt.T, z, bias, out, 3, 40)
+    assert np.isnan(out[:, :3]).all() and np.isnan(out[:, 40:]).all()
+    close(out[:, 3:40], (Wt.T.astype(float) @ z[:, 3:40] + bias[:, None]).astype(dtype), dtype)
+
+    d = rng.standard_normal((3, 10, 37)).astype(dtype)
+    for zs in (rng.standard_normal((3, 5, 37)).astype(dtype), rng.standard_normal((1, 5, 37)).astype(dtype)):
+        out = np.full((3, 10, 5), np.nan, dtype)
+        weight_grads(d, zs, out, 2, 9)
+        assert np.isnan(out[:, :2]).all() and np.isnan(out[:, 9:]).all()
+        close(out[:, 2:9], (d[:, 2:9].astype(float) @ zs.swapaxes(-1, -2)).astype(dtype), dtype)
 
 
 def test_float32_gate_functions():
