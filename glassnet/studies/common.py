@@ -8,6 +8,7 @@ array into ``(C, S, ...)``.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import numpy as np
@@ -40,19 +41,26 @@ def side_by_side(jobs: dict) -> dict:
     two cores the longest fit has a core to itself while the others follow one another on the
     second. A thread per job instead would share the cores evenly among all of them and leave
     the longest fit to finish alone at the end. Each job's compiled work stays on its own thread
-    (:func:`glassnet.fast.one_thread`): the jobs fill the cores already.
+    (:func:`glassnet.fast.one_thread`) while the jobs fill the cores; once fewer jobs are left
+    than threads, the ones still running may split their work over the idle cores again.
 
-    Every fit is deterministic on its own, so the results do not depend on the scheduling; the
-    first exception is re-raised after all calls have ended."""
+    Every fit is deterministic on its own, and splitting changes no number, so the results do not
+    depend on the scheduling; the first exception is re-raised after all calls have ended."""
     from .. import fast  # noqa: PLC0415 - keeps the studies' import light
-
-    def alone(fn):
-        with fast.one_thread():
-            return fn()
 
     workers = min(len(jobs), usable_cores())
     if workers <= 1:
         return {k: fn() for k, fn in jobs.items()}
+    left, lock = [len(jobs)], threading.Lock()  # jobs not ended, the queued ones included
+
+    def alone(fn):
+        try:
+            with fast.one_thread(until=lambda: left[0] < workers):
+                return fn()
+        finally:
+            with lock:
+                left[0] -= 1
+
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
 
     with ThreadPoolExecutor(workers, thread_name_prefix="glassnet-study") as pool:

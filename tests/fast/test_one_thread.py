@@ -59,3 +59,12 @@ def test_one_thread_is_restored_when_the_block_raises():
         with fast.one_thread():
             raise RuntimeError("boom")
     assert fast.may_split()
+
+
+def test_one_thread_until_lets_work_split_again_once_it_returns_true():
+    ready = [False]
+    with fast.one_thread(until=lambda: ready[0]):
+        assert not fast.may_split() and chunks.threads() == 1
+        ready[0] = True
+        assert fast.may_split()
+    assert fast.may_split()

@@ -1,6 +1,8 @@
 """How the autoencoder-838 study trains: its weight decay and learning rate sweeps share one
 ensemble, its independent fits run side by side, and neither changes what is measured."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -87,35 +89,45 @@ def test_side_by_side_returns_every_result_and_reraises_a_failure():
 
 
 def test_side_by_side_runs_one_thread_per_core_longest_job_first_each_alone(monkeypatch):
-    """Two cores, three jobs: two threads; the first two jobs start at once and the third waits
-    for a free thread; every job's compiled work stays on its own thread."""
+    """Two cores, three jobs: two threads; the first two jobs start at once, unsplit, and the third
+    waits for a free thread; once it is the last job left, it may split again."""
     import threading
 
     from glassnet import fast
     from glassnet.studies import common
 
     monkeypatch.setattr(common, "usable_cores", lambda: 2)
-    started, release = [], threading.Event()
+    started, release, long_done = [], threading.Event(), threading.Event()
 
-    def job(name):
-        def run():
-            started.append(name)
-            if name == "long":
-                release.wait(5)
-            return threading.current_thread().name, fast.may_split()
-        return run
+    def long():
+        started.append("long")
+        split = fast.may_split()
+        release.wait(5)
+        long_done.set()
+        return threading.current_thread().name, split
 
-    def short_then_release():
-        out = job("short")()
+    def short():
+        started.append("short")
+        split = fast.may_split()
         release.wait(0.2)  # "third" must not have started: both threads are busy
         started.append("checked")
         release.set()
-        return out
+        return threading.current_thread().name, split
 
-    out = side_by_side({"long": job("long"), "short": short_then_release, "third": job("third")})
+    def third():
+        started.append("third")
+        long_done.wait(5)
+        deadline = time.monotonic() + 5  # long's thread counts it as ended just after it returns
+        while not fast.may_split() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return threading.current_thread().name, fast.may_split()
+
+    out = side_by_side({"long": long, "short": short, "third": third})
     assert started.index("checked") < started.index("third")
     assert len({name for name, _ in out.values()}) == 2
-    assert not any(split for _, split in out.values()) and fast.may_split()
+    assert not out["long"][1] and not out["short"][1]  # two jobs on two cores: unsplit
+    assert out["third"][1]  # the last one left: the other core is idle
+    assert fast.may_split()
     monkeypatch.setattr(common, "usable_cores", lambda: 1)
     assert side_by_side({"a": lambda: threading.current_thread().name}) == {"a": threading.current_thread().name}
 
