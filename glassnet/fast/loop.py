@@ -56,19 +56,21 @@ from ..regularizers import L1, L2
 
 KERNEL = "loop"
 
-#: multiply-adds of one model's step above which BLAS calls beat the model-minor loops
-#: (:func:`~glassnet.fast.dense_steps.dense_steps`, for small networks: the seed-003 autoencoder,
-#: full batch, 3 x 8 x (8x3 + 3x8) = 1,152); up to :data:`MAX_BLAS_WORK` the steps still run
-#: compiled, one model at a time with a BLAS call per product
-#: (:func:`~glassnet.fast.dense_steps.dense_steps_blas`)
-#: Measured (16 models, CPU per model-step): 8-3-8 autoencoder, full batch of 8: loops 3.6 us, BLAS
-#: 5.7; 16-8-4 at batch 16 (7.7k): 9.9 vs 9.5; 64-8-10 at batch 32 (57k): 47 vs 18. The choice
-#: does not depend on the number of models (one model alone: loops 11.4, BLAS 5.7 us for the
-#: autoencoder), so a network trains with the same kernel, bit for bit, alone and in an ensemble
-#: (GlassnetSearchCV equals GridSearchCV exactly).
+#: multiply-adds of one model's step above which the one-model-at-a-time kernel
+#: (:func:`~glassnet.fast.dense_medium.dense_steps_medium`: a BLAS call per product, vectorized
+#: loops between them) beats the model-minor loops (:func:`~glassnet.fast.dense_steps.dense_steps`,
+#: for small networks: the seed-003 autoencoder, full batch, 3 x 8 x (8x3 + 3x8) = 1,152).
+#: Measured 2026-11-30 09:48 UTC (load 1.5-1.9), 16 models, float32, CPU us per model-step, loops vs
+#: one at a time: 8-3-8 full batch of 8 (1.2k) 2.7 vs 4.8; 16-8-4 at batch 16 (7.7k) 8.5 vs 7.7;
+#: 24-16-5 at batch 8 (11k) 10.7 vs 7.9; 32-16-8 at 16 (31k) 24.7 vs 11.2; 64-8-10 at 32 (57k) 42 vs
+#: 15.5. The choice does not depend on the number of models, so a network trains with the same
+#: kernel, bit for bit, alone and in an ensemble (GlassnetSearchCV equals GridSearchCV exactly).
 MAX_STEP_WORK = 1 << 13
 #: beyond this (the 784-256-256-10 MLP at batch 32: 26M) the products dominate and NumPy's
-#: per-call costs don't matter: the reference runs
+#: per-call costs don't matter: the reference runs. Below it the products are BLAS calls either
+#: way; loops written in Numba instead reached 1.2-6 GMAC/s on rows of 8-16 and 10-13 on rows of
+#: 32-64, against sgemm's 10-16 at 32 x 64 x 16 and 22-26 at 32 x 784 x 32 (one thread), so
+#: no threshold of its own: dense_medium's module docstring has the numbers.
 MAX_BLAS_WORK = 1 << 22
 #: below this many models the model-minor loops' inner loops over models run a single iteration
 #: each and their bookkeeping is the step: the scalar twin (bit for bit the same numbers) runs the
@@ -106,7 +108,7 @@ class Plan:
         # a segment's batch indices are (models or 1, k, b) int64: keep them under ~8 MB
         per_step = 0 if batcher.full else rows * (trainer.model.M if batcher.shuffle else 1)
         self.max_segment = max(MIN_SEGMENT, (1 << 20) // per_step) if per_step else 1 << 62
-        #: one model at a time, BLAS per product (wide layers), or the model-minor loops
+        #: one model at a time (wide layers: dense_medium), or the model-minor loops
         self.major = self.work > MAX_STEP_WORK
 
     def run(self, k: int) -> None:
