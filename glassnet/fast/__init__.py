@@ -207,6 +207,5 @@ def jit(**options):
     return wrap
 
 
-__all__ = ["ENV", "FastPathWarning", "available", "bind_prange", "enabled", "forced", "jit", "mark_broken", "may_split", "numba",
-           "one_thread",
-           "reference", "run_pair", "set_enabled", "training_scope"]
+__all__ = ["ENV", "FastPathWarning", "available", "bind_prange", "enabled", "forced", "jit", "mark_broken", "may_split",
+           "numba", "one_thread", "reference", "run_pair", "set_enabled", "training_scope"]
