@@ -258,6 +258,13 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
     one = np.ones(1, gates.dtype)[0]
     a = np.empty((G4, B), gates.dtype)          # the step's pre-activations
     z = np.empty((H + C, B), gates.dtype)       # the step's [h; x_t]
+    # every column (no thread split of the batch): a step's gate blocks are contiguous runs, looped
+    # over as such -- three loops a step instead of one per gate row, each row's loop being 4
+    # vector passes (B = 32) behind its own set-up; offsets >= 0 as max() says (see the note above)
+    whole = b0 == 0 and b1 == B
+    HB = max(H * B, 0)
+    HB2, HB3 = 2 * HB, 3 * HB
+    af = a.reshape(G4 * B)
     for m in range(M):
         km = min(m, keep.shape[0] - 1)
         xm = x[min(m, x.shape[0] - 1)]
@@ -274,15 +281,36 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
                     z[H + q, b] = xm[q, t, b]
                     z_in[m, H + q, t, b] = xm[q, t, b]
             matvec_bias(Wz[m], z, bias[m], a, b0, b1)   # a = [W_hh W_ih] [h; x_t] + b
-            for j in range(G4):
-                if 2 * H <= j < 3 * H:
-                    for bb in range(b1 - b0):
-                        b = b0 + bb
-                        gates[m, t, j, b] = tanh(a[j, b])
-                else:
-                    for bb in range(b1 - b0):
-                        b = b0 + bb
-                        gates[m, t, j, b] = sigmoid(a[j, b])
+            if whole:  # the step's i and f rows, its g rows and its o rows: three runs of memory
+                gt = gates[m, t].reshape(G4 * B)
+                for n in range(HB2):
+                    gt[n] = sigmoid(af[n])
+                for nn in range(HB):
+                    gt[HB2 + nn] = tanh(af[HB2 + nn])
+                for nn in range(HB):
+                    gt[HB3 + nn] = sigmoid(af[HB3 + nn])
+            else:
+                for j in range(G4):
+                    if 2 * H <= j < 3 * H:
+                        for bb in range(b1 - b0):
+                            b = b0 + bb
+                            gates[m, t, j, b] = tanh(a[j, b])
+                    else:
+                        for bb in range(b1 - b0):
+                            b = b0 + bb
+                            gates[m, t, j, b] = sigmoid(a[j, b])
+            if whole and not has_keep and not want_hs:  # the cell update as one run too
+                gt, tt, hm, cm = gates[m, t].reshape(G4 * B), tanh_c[m, t].reshape(HB), h[m].reshape(HB), c[m].reshape(HB)
+                for n in range(HB):
+                    i = gt[n]
+                    f = gt[HB + n]
+                    g = gt[HB2 + n]
+                    o = gt[HB3 + n]
+                    cn = f * cm[n] + i * g
+                    tt[n] = tanh(cn)
+                    hm[n] = o * tt[n]
+                    cm[n] = cn
+                continue
             for r in range(H):
                 for bb in range(b1 - b0):
                     b = b0 + bb
@@ -317,9 +345,40 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, d
     zero = np.zeros(H, dt)            # its (absent) bias
     ch = np.zeros((H, B), dt)         # the carried parts at a masked step
     cc = np.zeros((H, B), dt)
+    # every column, no mask, no per-step output gradient: the step's loops as runs over (unit,
+    # column) pairs, as in _forward (one loop instead of one per unit)
+    flat = b0 == 0 and b1 == B and not has_keep and not has_dy
+    HB = max(H * B, 0)
+    HB2, HB3 = 2 * HB, 3 * HB
+    daf, dhpf = da.reshape(G4 * B), dhp.reshape(HB)
     for m in range(M):
         km = min(m, keep.shape[0] - 1)
         for t in range(T - 1, -1, -1):
+            if flat:
+                gt, tt, ct = gates[m, t].reshape(G4 * B), tanh_c[m, t].reshape(HB), c_in[m, t].reshape(HB)
+                hm, cm, hst = dh[m].reshape(HB), dc[m].reshape(HB), dh_steps[m, t].reshape(HB)
+                for n in range(HB):
+                    d = hm[n]
+                    hst[n] = d
+                    i = gt[n]
+                    f = gt[HB + n]
+                    g = gt[HB2 + n]
+                    o = gt[HB3 + n]
+                    tc = tt[n]
+                    do = d * tc
+                    dcell = cm[n] + d * o * (one - tc * tc)
+                    daf[n] = dcell * g * i * (one - i)
+                    daf[HB + n] = dcell * ct[n] * f * (one - f)
+                    daf[HB2 + n] = dcell * i * (one - g * g)
+                    daf[HB3 + n] = do * o * (one - o)
+                    cm[n] = dcell * f
+                for j in range(G4):
+                    for b in range(B):
+                        dax[m, j, t, b] = da[j, b]
+                matvec_bias(W[m].T, da, zero, dhp, 0, B)   # dh_{t-1} = W_hh^T da
+                for n in range(HB):
+                    hm[n] = dhpf[n]
+                continue
             for r in range(H):
                 for bb in range(b1 - b0):
                     b = b0 + bb

@@ -176,6 +176,17 @@ def test_batch_split_over_threads_changes_nothing(M, threads, H, fresh_fast, mon
                                    lambda: threadpool_limits(1, user_api="blas"))
 
 
+def test_whole_batch_runs_equal_the_row_loops(fresh_fast, monkeypatch):
+    """With every column, no mask and no per-step output gradient the kernels loop over a step's
+    gate blocks as contiguous runs; a split of the batch takes the row-by-row loops: the numbers
+    are the same bit for bit."""
+    from threadpoolctl import threadpool_limits
+
+    layer = one_layer(1, "float32", T=5, H=6)
+    x = np.random.default_rng(4).standard_normal((48, 5, 3)).astype("float32")
+    _assert_threads_change_nothing(layer, x, None, 2, fresh_fast, monkeypatch, lambda: threadpool_limits(1, user_api="blas"))
+
+
 def _assert_threads_change_nothing(layer, x, keep, threads, calls_seen, monkeypatch, one_thread=contextlib.nullcontext):
     """Run ``layer`` on one thread (inside ``one_thread()``) and on ``threads``: each kernel is
     called once a thread, and every number is bit for bit the one-thread result."""
