@@ -18,6 +18,14 @@ The grid is the acceptance grid of ``tests/interop/test_sklearn_search.py``: sci
   scikit-learn's own MLP (``learning_rate_init`` = lr, ``alpha=0``, classical momentum, no early
   stopping), for reference; its networks are not the same networks.
 
+``--decompose`` also times every implementation at 1 epoch and splits its time into a fixed part
+and a part per epoch (two-point fit, ``t(E) = fixed + E per_epoch``). The ratio of two searches is
+then ``(fixed_b + E per_epoch_b) / (fixed_a + E per_epoch_a)``: the model axis saves per-fit costs
+(the fixed parts), while the compiled kernels train one network at a time in both (a network must
+train bit for bit as it does alone), so per epoch a program costs what its single fits cost, less
+only what a second thread takes (none on a busy machine). The report prints both parts and the
+ratio's two limits, few epochs (fixed parts) and many (per-epoch parts).
+
 Every implementation runs in its own fresh subprocess (as ``benchmarks/run.py`` does), with
 ``--threads`` BLAS threads (default 1: the matrices are small, extra threads only contend), one
 untimed warm-up search (2 candidates, 2 folds, 1 epoch), then ``--repeats`` timed searches
@@ -97,7 +105,7 @@ def child(args) -> int:
     small = {"hidden_layer_sizes": [(8,)], "lr": [0.01, 0.05], "momentum": [0.0]}
     impl = REFERENCE.get(args.child, args.child)
     make_search(impl, 1, args.batch, small, cv=2).fit(X, y)  # warm-up: imports, caches
-    walls, cpus, foreign, search = [], [], [], None
+    walls, cpus, foreign, search, walls_1 = [], [], [], None, []
     for _ in range(args.repeats):
         gc.collect()
         b0, c0, t0 = _busy_seconds(), time.process_time(), time.perf_counter()
@@ -108,9 +116,14 @@ def child(args) -> int:
         cpus.append(cpu)
         if b0 is not None and b1 is not None:
             foreign.append(max(0.0, (b1 - b0) - cpu) / wall)
+        if args.decompose:  # the same search at 1 epoch, alternating with the timed one
+            gc.collect()
+            t0 = time.perf_counter()
+            make_search(impl, 1, args.batch).fit(X, y)
+            walls_1.append(time.perf_counter() - t0)
     res = search.cv_results_
     out = {
-        "impl": args.child, "walls": walls, "cpus": cpus, "foreign_cores": foreign,
+        "impl": args.child, "walls": walls, "cpus": cpus, "foreign_cores": foreign, "walls_1epoch": walls_1,
         "best_params": {k: list(v) if isinstance(v, tuple) else v for k, v in search.best_params_.items()},
         "best_score": float(search.best_score_),
         "split_scores": [[float(v) for v in res[f"split{k}_test_score"]] for k in range(5)],
@@ -138,7 +151,8 @@ def run_child(impl, args):
         env["GLASSNET_FAST"] = "0"
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", impl, "--epochs", str(args.epochs),
-           "--batch", str(args.batch), "--repeats", str(args.repeats), "--threads", str(args.threads)]
+           "--batch", str(args.batch), "--repeats", str(args.repeats), "--threads", str(args.threads)] \
+        + (["--decompose"] if args.decompose else [])
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.timeout)
     for line in proc.stdout.splitlines():
         if line.startswith(PREFIX):
@@ -182,6 +196,7 @@ def report(results, args) -> str:
                   f"GlassnetSearchCV programs: " + ", ".join(f"{p['models']} networks x {p['n_train']} rows in "
                                                             f"{_fmt(p['seconds'])}" for p in a["programs"])
                   + f"; refit {_fmt(a['refit_s'])}"]
+    lines += _decomposition(ok, args.epochs)
     if "glassnet_search" in ok and "gridsearch_glassnet_reference" in ok:
         r = ok["gridsearch_glassnet_reference"]
         speedup = statistics.median(r["walls"]) / base
@@ -194,6 +209,26 @@ def report(results, args) -> str:
     return "\n".join(lines)
 
 
+def _decomposition(ok, epochs) -> list[str]:
+    """Lines splitting each search's median time into fixed + per epoch (from its 1-epoch runs),
+    and the ratio's limits for few and many epochs."""
+    parts = {}
+    for impl, r in ok.items():
+        if r.get("walls_1epoch") and epochs > 1:
+            t_e, t_1 = statistics.median(r["walls"]), statistics.median(r["walls_1epoch"])
+            per_epoch = (t_e - t_1) / (epochs - 1)
+            parts[impl] = (t_1 - per_epoch, per_epoch)
+    if not parts:
+        return []
+    lines = ["", "Time split as fixed + epochs x per epoch (medians at 1 and " + f"{epochs} epochs):"]
+    lines += [f"  {impl}: {_fmt(f)} + epochs x {_fmt(e)}" for impl, (f, e) in parts.items()]
+    if "glassnet_search" in parts and "gridsearch_glassnet" in parts:
+        (fa, ea), (fb, eb) = parts["glassnet_search"], parts["gridsearch_glassnet"]
+        lines.append(f"  GridSearchCV / GlassnetSearchCV: fixed parts {fb / fa:.1f}x (the ratio as epochs -> 0), "
+                     f"per epoch {eb / ea:.1f}x (the ratio as epochs grow)")
+    return lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=10)
@@ -204,6 +239,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 epochs, 1 repeat")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--decompose", action="store_true", help="also time 1 epoch: fixed + per-epoch parts")
     ap.add_argument("--child", choices=IMPLS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.quick:
