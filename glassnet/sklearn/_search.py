@@ -53,7 +53,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring, get_scorer_names
@@ -66,6 +65,7 @@ from ..errors import GlassnetError
 from ._estimators import PER_MODEL_PARAMS, _GlassnetEstimator
 from ._models import take_model
 from ._program import train_program
+from ._results import store_results
 
 
 @dataclass
@@ -103,6 +103,12 @@ class _FoldData:
             xv = validate_data(self.scratch, _safe_indexing(X, rows), reset=False, dtype=(np.float64, np.float32))
             self._tests[key] = (self.scratch._as_input(xv), _safe_indexing(y, rows))
         return self._tests[key]
+
+
+def _outputs(model, x, M) -> np.ndarray:
+    """``model.predict(x)`` as float64 ``(M, n, K)``."""
+    out = np.asarray(model.predict(x), dtype=np.float64)
+    return out.reshape((M,) + out.shape[-2:])
 
 
 def _delegate(name):
@@ -336,16 +342,20 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.verbose:
             print(f"[GlassnetSearchCV] program {len(self.programs_)}: {M} networks x {datas[0].x.shape[0]} "
                   f"rows, {seconds:.2f} s")
-        outputs = {}  # (fold data, rows) -> every network's outputs on those rows, (M, n, K)
+        outputs = {}  # 0 / 1: the train / test rows of each network's own fold; or (fold, rows) -> (M, n, K)
 
-        def score(task, m, rows):
-            """The estimator's own score of network ``m`` from its row of the ensemble's outputs
-            (row m of ``model.predict`` equals network m's own prediction: see take_model)."""
-            key = (id(task.data), id(rows))
+        def score(task, m, side):
+            """The estimator's own score of network ``m`` from its row of the ensemble's outputs (row
+            m of ``model.predict`` equals network m's own prediction: see take_model). Every network
+            on its own fold's rows in one predict of per-model inputs ``(M, n, ...)``; when the
+            folds' row counts differ, each fold's rows through every network (F times the work)."""
+            rows = splits[task.fold][side]
+            if side not in outputs:
+                xs = [t.data.test(X, y, splits[t.fold][side])[0] for t in program]
+                outputs[side] = _outputs(model, np.stack(xs), M) if len({x.shape for x in xs}) == 1 else None
+            key = side if outputs[side] is not None else (id(task.data), id(rows))
             if key not in outputs:
-                x = task.data.test(X, y, rows)[0]
-                out = np.asarray(model.predict(x), dtype=np.float64)
-                outputs[key] = out.reshape((M,) + out.shape[-2:])
+                outputs[key] = _outputs(model, task.data.test(X, y, rows)[0], M)
             return float(task.est._score_outputs(outputs[key][m], task.data.test(X, y, rows)[1], task.data.attrs))
 
         for m, task in enumerate(program):
@@ -353,9 +363,9 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
             train, test = splits[task.fold]
             s0 = time.perf_counter()
             if self.scoring is None:  # the estimator's own score, from the network's outputs
-                task.test_scores = {"score": score(task, m, test)}
+                task.test_scores = {"score": score(task, m, 1)}
                 if self.return_train_score:
-                    task.train_scores = {"score": score(task, m, train)}
+                    task.train_scores = {"score": score(task, m, 0)}
             else:
                 one = take_model(model, m)
                 fitted = clone(task.est)
@@ -389,73 +399,8 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
                 out[name] = float(self.error_score)
         return out
 
-    # -- results --------------------------------------------------------------------------------------
-    def _store_results(self, candidates, tasks, failed, n_seeds):
-        n_c, n_s = len(candidates), self.n_splits_
-        names = self._score_names()
-        arrays = {k: np.full((n_c, n_s, n_seeds), np.nan) for k in ("fit", "score")}
-        tests = {n: np.full((n_c, n_s, n_seeds), np.nan) for n in names}
-        trains = {n: np.full((n_c, n_s, n_seeds), np.nan) for n in names}
-        for ci in failed:
-            for n in names:
-                tests[n][ci] = trains[n][ci] = float(self.error_score)
-        if failed:
-            warnings.warn(f"{len(failed)} of {n_c} candidates failed; e.g. {next(iter(failed.values()))}",
-                          FitFailedWarning, stacklevel=3)
-        for t in tasks:
-            idx = (t.cand, t.fold, t.rep)
-            for n in names:
-                tests[n][idx] = t.test_scores.get(n, np.nan)
-                trains[n][idx] = t.train_scores.get(n, np.nan)
-            arrays["fit"][idx], arrays["score"][idx] = t.fit_time, t.score_time
-        results = {}
-
-        def store(name, a, splits=False, rank=False):
-            if splits:
-                for j in range(n_s):
-                    results[f"split{j}_{name}"] = a[:, j]
-            means = np.average(a, axis=1)
-            results[f"mean_{name}"] = means
-            results[f"std_{name}"] = np.sqrt(np.average((a - means[:, np.newaxis]) ** 2, axis=1))
-            if rank:  # as scikit-learn: NaN means rank last
-                if np.isnan(means).all():
-                    results[f"rank_{name}"] = np.ones_like(means, dtype=np.int32)
-                else:
-                    filled = np.nan_to_num(means, nan=np.nanmin(means) - 1)
-                    results[f"rank_{name}"] = rankdata(-filled, method="min").astype(np.int32, copy=False)
-
-        store("fit_time", arrays["fit"].sum(axis=2))
-        store("score_time", arrays["score"].sum(axis=2))
-        for name in sorted({k for p in candidates for k in p}):
-            col = np.ma.MaskedArray(np.empty(n_c, dtype=object), mask=True)
-            for i, p in enumerate(candidates):
-                if name in p:
-                    col[i] = p[name]
-            results[f"param_{name}"] = col
-        results["params"] = candidates
-        for n in names:  # GridSearchCV's order: every scorer's test keys, then their train keys
-            store(f"test_{n}", tests[n].mean(axis=2), splits=True, rank=True)
-            if n_seeds > 1:
-                per_seed = tests[n].mean(axis=1)  # (candidates, seeds)
-                results[f"std_seed_test_{n}"] = per_seed.std(axis=1)
-        if self.return_train_score:
-            for n in names:
-                store(f"train_{n}", trains[n].mean(axis=2), splits=True)
-        self.cv_results_ = results
-        refit = self.refit
-        if self.multimetric_ and not refit:
-            return  # as GridSearchCV: no best_* without a scorer to choose by
-        if callable(refit):
-            best = refit(results)
-            if not isinstance(best, numbers.Integral) or isinstance(best, bool) or not 0 <= best < n_c:
-                raise GlassnetError(f"refit(cv_results_) must return a candidate index in [0, {n_c}), got {best!r}",
-                                    field="refit")
-            self.best_index_ = int(best)
-        else:
-            key = refit if self.multimetric_ else "score"
-            self.best_index_ = int(results[f"rank_test_{key}"].argmin())
-            self.best_score_ = float(results[f"mean_test_{key}"][self.best_index_])
-        self.best_params_ = candidates[self.best_index_]
+    # -- results (glassnet.sklearn._results) ------------------------------------------------------
+    _store_results = store_results
 
     # -- using the best estimator ---------------------------------------------------------------------
     def _best(self):

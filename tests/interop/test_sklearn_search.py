@@ -60,6 +60,24 @@ def test_digits_grid_equals_gridsearchcv_exactly(digits):
     assert ours.score(X, y) == theirs.score(X, y)
 
 
+def test_scores_from_one_predict_per_program_and_from_each_fold_are_exact(digits):
+    """Each network is scored on its own fold's rows: one predict of per-model inputs when the
+    folds' row counts agree (the training rows here: 200 each), each fold's rows through every
+    network when they differ (test rows: 100 and 60). Both equal GridSearchCV's, train and test."""
+    X, y = digits
+    X, y = X[:300], y[:300]
+    cv = [(np.arange(0, 200), np.arange(200, 300)), (np.arange(100, 300), np.arange(0, 60))]
+    est = GlassnetClassifier(optimizer="sgd", epochs=2, batch_size=32, random_state=0)
+    grid = {"lr": [0.05, 0.2], "momentum": [0.0, 0.9]}
+    ours = GlassnetSearchCV(est, grid, cv=cv, return_train_score=True).fit(X, y)
+    theirs = GridSearchCV(est, grid, cv=cv, return_train_score=True).fit(X, y)
+    assert [p["models"] for p in ours.programs_] == [8]
+    _same_results(ours, theirs, 2)
+    for k in range(2):
+        key = f"split{k}_train_score"
+        assert np.array_equal(ours.cv_results_[key], theirs.cv_results_[key]), key
+
+
 def test_random_search_equals_randomizedsearchcv_and_chunks_stay_exact(digits):
     X, y = digits
     X, y = X[:500], y[:500]
