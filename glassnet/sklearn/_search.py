@@ -295,10 +295,10 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
         split into chunks of at most ``max_models``."""
         groups: "OrderedDict[tuple, list]" = OrderedDict()
         shared = {}
+        names = [k for k in self.estimator._get_param_names() if k not in PER_MODEL_PARAMS]  # get_params(deep=False)'s
         for task in tasks:
             if id(task.est) not in shared:
-                shared[id(task.est)] = tuple(sorted((k, repr(v)) for k, v in task.est.get_params(deep=False).items()
-                                                    if k not in PER_MODEL_PARAMS))
+                shared[id(task.est)] = tuple(sorted((k, repr(getattr(task.est, k))) for k in names))
             key = (type(task.est).__name__, shared[id(task.est)], task.data.x.shape,
                    task.est._n_outputs_of(task.data.attrs))
             groups.setdefault(key, []).append(task)
