@@ -183,6 +183,7 @@ def backward(gates, tanh_c, c_in, z_in, W_hh, keep, dy, dh, dc):
 
 
 ROW_BLOCK = 64  # gate rows per weight-gradient product (fixed, so a thread count changes no number)
+SPLIT_COLUMNS = 64  # batch columns a thread needs before one model's batch is split (see _split)
 
 
 def _split(part, after, M, B, rows=0):
@@ -190,18 +191,19 @@ def _split(part, after, M, B, rows=0):
     nothing) over all models and gate rows, the rows in fixed blocks of ``ROW_BLOCK``. One call on
     one thread; with BLAS allowed n > 1 threads (:func:`glassnet.fast.chunks.run`; the kernels
     release the GIL, BLAS runs one-threaded), each thread takes a contiguous share of the models and
-    runs ``after`` on it too -- or, with fewer models than threads, a share of the batch columns (a
-    multiple of 16: the kernels' vector loops take 16 columns a pass, and run scalar on fewer, 3x
-    slower per column at 8), then the row blocks for ``after``. Models, columns and row blocks
-    are independent and the blocks fixed, so a
-    split changes no number. Measured (lstm16 fit steps, 2 threads, wall ms, 3 interleaved rounds at
+    runs ``after`` on it too -- or, with fewer models than threads and at least 64 batch columns a
+    thread (``SPLIT_COLUMNS``), a share of the batch columns (a multiple of 16), then the row blocks
+    for ``after``. Models, columns and row blocks are independent and the blocks fixed, so a split
+    changes no number. Fewer columns are not split: at B = 32 (``lstm``, one model) two 16-column
+    shares took twice the CPU time of one thread (lstm fit steps, 12.4 against 6.5 ms, load 1.8;
+    wall 12.3 against 6.3) -- likely the rows' shared cache lines, which both threads write. Measured (lstm16 fit steps, 2 threads, wall ms, 3 interleaved rounds at
     load 3.5-4.4): split by models 92, 74, 120; one call 101, 99, 135; the reference 200, 183, 149
     (before the weight gradients moved here, and with them BLAS's threads out of the step)."""
     from . import chunks  # noqa: PLC0415
 
     every = slice(None)
     blocks = [slice(r, min(r + ROW_BLOCK, rows)) for r in range(0, rows, ROW_BLOCK)]
-    n = min(max(M, B // 16), chunks.threads())
+    n = min(max(M, B // SPLIT_COLUMNS), chunks.threads())
     if n <= 1:
         part(slice(0, M), 0, B)
         for r in blocks if after is not None else ():

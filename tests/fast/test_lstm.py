@@ -162,15 +162,16 @@ def test_models_split_over_threads_change_nothing(threads, shared, fresh_fast, m
 
 @pytest.mark.parametrize("M,threads,H", [(1, 2, 5), (1, 3, 5), (2, 3, 5), (1, 2, 40), (1, 2, 64)])
 def test_batch_split_over_threads_changes_nothing(M, threads, H, fresh_fast, monkeypatch):
-    """With fewer models than threads the kernels split the batch columns (multiples of 16) instead,
-    and the weight-gradient products their fixed row blocks (H = 40: 160 gate rows, 3 blocks):
-    every number is still the one-call result, bit for bit (samples and rows are independent)."""
+    """With fewer models than threads and at least 64 columns a thread (197 // 64 = 3) the kernels
+    split the batch columns (multiples of 16) instead, and the weight-gradient products their fixed
+    row blocks (H = 40: 160 gate rows, 3 blocks): every number is still the one-call result, bit
+    for bit (samples and rows are independent)."""
     from threadpoolctl import threadpool_limits
 
     layer = one_layer(M, "float32", T=5, H=H, return_sequences=True)
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((48, 5, 3)).astype("float32")
-    keep = rng.random((48, 5)) < 0.7
+    x = rng.standard_normal((197, 5, 3)).astype("float32")
+    keep = rng.random((197, 5)) < 0.7
     # one thread is one BLAS thread (what threads() == 1 means)
     _assert_threads_change_nothing(layer, x, keep, threads, fresh_fast, monkeypatch,
                                    lambda: threadpool_limits(1, user_api="blas"))
@@ -183,8 +184,19 @@ def test_whole_batch_runs_equal_the_row_loops(fresh_fast, monkeypatch):
     from threadpoolctl import threadpool_limits
 
     layer = one_layer(1, "float32", T=5, H=6)
-    x = np.random.default_rng(4).standard_normal((48, 5, 3)).astype("float32")
+    x = np.random.default_rng(4).standard_normal((128, 5, 3)).astype("float32")
     _assert_threads_change_nothing(layer, x, None, 2, fresh_fast, monkeypatch, lambda: threadpool_limits(1, user_api="blas"))
+
+
+def test_a_small_batch_is_not_split(fresh_fast, monkeypatch):
+    """One model with fewer than 64 columns a thread runs on one thread (two 16-column shares of
+    B = 32 cost twice one thread's time): each kernel is called once."""
+    from glassnet.fast import chunks
+
+    monkeypatch.setattr(chunks, "threads", lambda: 2)
+    layer = one_layer(1, "float32", T=5, H=6)
+    run(layer, "fast", np.random.default_rng(4).standard_normal((127, 5, 3)).astype("float32"))
+    assert fresh_fast["_forward"] == 1 and fresh_fast["_backward"] == 1
 
 
 def _assert_threads_change_nothing(layer, x, keep, threads, calls_seen, monkeypatch, one_thread=contextlib.nullcontext):
