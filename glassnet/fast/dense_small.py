@@ -13,7 +13,7 @@ update expressions; no fast-math, so no fused multiply-adds either), so the two 
 bit for bit: which one runs may depend on the number of models without a network training any
 differently alone than in an ensemble (``tests/fast/test_loop.py`` checks the equality).
 
-Arguments as :func:`~glassnet.fast.dense_steps.dense_steps_blas` (parameters model-major
+Arguments as :func:`~glassnet.fast.dense_medium.dense_steps_medium` (parameters model-major
 ``(M, P)``, rates ``(M, 4, L)``).
 """
 
