@@ -42,17 +42,19 @@ time-major, gates ``(M, T, 4H, B)``, so a step's block is contiguous. States ``(
 
 Threads (:func:`_split`): with BLAS allowed n > 1 threads, as in ``benchmarks/sequence.py``, the
 models are split over them (each thread its models' loops and weight-gradient products), or,
-with fewer models than threads (``lstm``: M = 1), the batch columns, then fixed blocks of gate
-rows of the products; no BLAS thread pool runs in the step (its fork-join per small product is
+with fewer models than threads and at least 64 batch columns a thread, the batch columns, then
+fixed blocks of gate rows of the products (``lstm``, one model and B = 32, runs on one thread:
+see :func:`_split`); no BLAS thread pool runs in the step (its fork-join per small product is
 what made the 2-thread steps slow on the shared cores).
 
-Measured (float32 fit steps, wall ms in one process, interleaved with the previous version at
-load 3.2-3.8 on the 2 shared cores): lstm16 with 1 thread 20.7, 21.6 against 37.7, 25.6 (torch
-loop ~51: 2.4x); with 2 threads 20.2, 18.3 against 294, 285. lstm with 1 thread 7.1, 6.7 against
-10.8, 9.4 (torch ~9: 0.7-0.8x); with 2 threads 10.5, 17.1 against 26.9, 30.4. Of an lstm16 step
-(1 thread, py-spy): forward kernel 38%, backward kernel 32%, parameter-gradient products 15%, the
-rest (Dense, loss, SGD, glue) 15%; kernels alone (min of 45): forward 6.0 ms (products ~3.5,
-sigmoid/tanh ~2, copies ~0.5), backward 5.0 ms (``W_hh^T da`` ~1.6). Imported only after :func:`glassnet.fast.available` found Numba
+Measured (``benchmarks/sequence.py --rounds 2``, 2 threads, 2026-11-30 10:06 UTC, load 1.2-1.5):
+lstm16 glassnet 15.5, 10.9 ms a step (CPU 16.4; other processes took 0.5 core during its rounds)
+against the torch loop's 62.4, 39.9 (CPU 101): 3.8x in wall time, 6.2x in CPU time; at 09:57
+(no other load; the same kernels) 8.7, 11.0 against 52.0, 52.7: 5.4x. lstm 6.6, 5.6 against torch 8.4, 8.7: 0.71x.
+Of an lstm16 step on one thread (14.2 ms, cProfile, load 1.5): forward kernel 5.3 ms (sigmoid and
+tanh ~1.9 of it), backward kernel 4.2 (copying each step's ``da`` into the feature-major ``dax``
+~1.2), weight gradients 2.4, the rest (Dense, loss, SGD, norms, glue) 2.3. Imported only after
+:func:`glassnet.fast.available` found Numba
 (``import glassnet`` never loads it).
 """
 
