@@ -10,9 +10,9 @@ busy 2-core machine cost 60x the product itself (measured: 1.4 ms instead of 25 
 ``(256, 64) @ (64, 32)`` float32 with 2 threads under load). Here each model's whole sequence is
 one loop nest, and its products are register-tiled vector code (:mod:`glassnet.fast.lstm_products`,
 built on :mod:`glassnet.fast.lstm_simd`), so they never wake BLAS threads. The input projection
-``W_ih x_t + b`` is computed step by step inside the loop too, in the same product as the recurrent one (``[W_hh W_ih] [h; x_t] + b``, one
-pass over the pre-activations instead of three: the forward 7.5 -> 6.6 ms in lstm16's shape), so
-the ``(M, 4H, T, B)`` array of all steps' projections is never written and read back (memory
+``W_ih x_t + b`` is computed step by step inside the loop too, in the same product as the
+recurrent one (``[W_hh W_ih] [h; x_t] + b``, one pass over the pre-activations instead of three:
+the forward 7.5 -> 6.6 ms in lstm16's shape), so the ``(M, 4H, T, B)`` array of all steps' projections is never written and read back (memory
 traffic, not arithmetic, was most of the forward's time). The parameter gradients are one
 product per model over all steps, ``dax @ [h_{t-1}; x_t; 1]^T`` (:func:`backward`), made by the
 thread that ran the model's loops; dL/dx stays in the layer.
@@ -198,7 +198,8 @@ def _split(part, after, M, B, rows=0):
     for ``after``. Models, columns and row blocks are independent and the blocks fixed, so a split
     changes no number. Fewer columns are not split: at B = 32 (``lstm``, one model) two 16-column
     shares took twice the CPU time of one thread (lstm fit steps, 12.4 against 6.5 ms, load 1.8;
-    wall 12.3 against 6.3) -- likely the rows' shared cache lines, which both threads write. Measured (lstm16 fit steps, 2 threads, wall ms, 3 interleaved rounds at
+    wall 12.3 against 6.3) -- likely the rows' shared cache lines, which both threads write.
+    Measured (lstm16 fit steps, 2 threads, wall ms, 3 interleaved rounds at
     load 3.5-4.4): split by models 92, 74, 120; one call 101, 99, 135; the reference 200, 183, 149
     (before the weight gradients moved here, and with them BLAS's threads out of the step)."""
     from . import chunks  # noqa: PLC0415
@@ -304,7 +305,8 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
                             b = b0 + bb
                             gates[m, t, j, b] = sigmoid(a[j, b])
             if whole and not has_keep and not want_hs:  # the cell update as one run too
-                gt, tt, hm, cm = gates[m, t].reshape(G4 * B), tanh_c[m, t].reshape(HB), h[m].reshape(HB), c[m].reshape(HB)
+                gt, tt = gates[m, t].reshape(G4 * B), tanh_c[m, t].reshape(HB)
+                hm, cm = h[m].reshape(HB), c[m].reshape(HB)
                 for n in range(HB):
                     i = gt[n]
                     f = gt[HB + n]

@@ -77,7 +77,8 @@ def load(typingctx, a, i, j):
 
     def codegen(context, builder, sig, args):
         i_, j_ = (context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], sig.args[1:]))
-        return builder.load(_vector_pointer(context, builder, sig.args[0], args[0], i_, j_), align=sig.args[0].dtype.bitwidth // 8)
+        ptr = _vector_pointer(context, builder, sig.args[0], args[0], i_, j_)
+        return builder.load(ptr, align=sig.args[0].dtype.bitwidth // 8)
     return Vec(a.dtype)(a, i, j), codegen
 
 
@@ -117,7 +118,8 @@ def fma(typingctx, x, y, z):
     def codegen(context, builder, sig, args):
         t = args[0].type
         elem = t.element if isinstance(t, ir.VectorType) else t
-        name = f"llvm.fma.{f'v{t.count}' if isinstance(t, ir.VectorType) else ''}{'f32' if isinstance(elem, ir.FloatType) else 'f64'}"
+        shape = f"v{t.count}" if isinstance(t, ir.VectorType) else ""
+        name = f"llvm.fma.{shape}{'f32' if isinstance(elem, ir.FloatType) else 'f64'}"
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(t, [t, t, t]), name)
         return builder.call(fn, list(args))
     return x(x, y, z), codegen
@@ -134,9 +136,9 @@ def total(typingctx, v):
         while n > 1:  # halves added lane by lane: v[:n/2] + v[n/2:], a fixed order
             n //= 2
             vt = ir.VectorType(parts[0].type.element, n)
-            lo = builder.shuffle_vector(parts[0], parts[0], ir.Constant(ir.VectorType(ir.IntType(32), n), list(range(n))))
-            hi = builder.shuffle_vector(parts[0], parts[0], ir.Constant(ir.VectorType(ir.IntType(32), n),
-                                                                        list(range(n, 2 * n))))
+            mask = ir.VectorType(ir.IntType(32), n)
+            lo = builder.shuffle_vector(parts[0], parts[0], ir.Constant(mask, list(range(n))))
+            hi = builder.shuffle_vector(parts[0], parts[0], ir.Constant(mask, list(range(n, 2 * n))))
             parts = [builder.fadd(lo, hi)]
             assert parts[0].type == vt
         return builder.extract_element(parts[0], ir.Constant(ir.IntType(32), 0))

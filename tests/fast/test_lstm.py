@@ -185,7 +185,8 @@ def test_whole_batch_runs_equal_the_row_loops(fresh_fast, monkeypatch):
 
     layer = one_layer(1, "float32", T=5, H=6)
     x = np.random.default_rng(4).standard_normal((128, 5, 3)).astype("float32")
-    _assert_threads_change_nothing(layer, x, None, 2, fresh_fast, monkeypatch, lambda: threadpool_limits(1, user_api="blas"))
+    _assert_threads_change_nothing(layer, x, None, 2, fresh_fast, monkeypatch,
+                                   lambda: threadpool_limits(1, user_api="blas"))
 
 
 def test_a_small_batch_is_not_split(fresh_fast, monkeypatch):
