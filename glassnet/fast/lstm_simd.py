@@ -23,6 +23,8 @@ by element, so a kernel's numbers depend only on the order it writes)::
 
 No bounds are checked (as Numba's own indexing): the callers loop over whole vectors only and do
 the remaining columns with scalar code. Imported only with Numba present (glassnet.fast.lstm).
+Numba's disk cache checks only a kernel's own file: after editing this module, clear
+``glassnet/fast/__pycache__`` (or touch lstm.py and lstm_products.py) so the kernels recompile.
 """
 
 from __future__ import annotations
