@@ -58,7 +58,7 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
     G2 = np.empty((rows * widths.max(), M), dt)
     Y = np.empty((rows * K, M), dt)             # the batch's targets, float
     Yi = np.empty((rows, M), np.int64)          # or labels
-    dW = np.empty(M, dt)
+    dW = np.empty((1, M), dt)                   # one entry's gradient, every model
     zmax = np.empty(M, dt)                      # softmax: each model's row maximum and sum
     tot = np.empty(M, dt)
     n0 = widths[0]
@@ -86,12 +86,7 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
             for i in range(nr):
                 for j in range(n_out):
                     zr = ao + i * n_out + j
-                    for m in range(M):
-                        Z[zr, m] = zero
-                    for q in range(n_in):
-                        ar, wr = ai + i * n_in + q, wo + q * n_out + j
-                        for m in range(M):
-                            Z[zr, m] += A[ar, m] * W[wr, m]
+                    dot_rows(Z, zr, A, ai + i * n_in, 1, W, wo + j, n_out, n_in, zero)
                     if has_bias[l]:
                         br = boff[l] + j
                         for m in range(M):
@@ -167,34 +162,55 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
             if l > 0:                         # g_{l-1} = dz W^T
                 for i in range(nr):
                     for q in range(n_in):
-                        gr = i * n_in + q
-                        for m in range(M):
-                            G2[gr, m] = zero
-                        for j in range(n_out):
-                            dr, wr = i * n_out + j, wo + q * n_out + j
-                            for m in range(M):
-                                G2[gr, m] += G[dr, m] * W[wr, m]
+                        dot_rows(G2, i * n_in + q, G, i * n_out, 1, W, wo + q * n_out, 1, n_out, zero)
             for q in range(n_in):             # dW = a^T dz + penalties, then the step
                 for j in range(n_out):
-                    for m in range(M):
-                        dW[m] = zero
-                    for i in range(nr):
-                        ar, dr = ai + i * n_in + q, i * n_out + j
-                        for m in range(M):
-                            dW[m] += A[ar, m] * G[dr, m]
-                    _step(W, vW, wo + q * n_out + j, dW, rates[0, l], rates[1, l], lr, mu, active, any_frozen,
+                    dot_rows(dW, 0, A, ai + q, n_in, G, j, n_out, nr, zero)
+                    _step(W, vW, wo + q * n_out + j, dW[0], rates[0, l], rates[1, l], lr, mu, active, any_frozen,
                           opt_code, nesterov)
             if has_bias[l]:
                 for j in range(n_out):
                     for m in range(M):
-                        dW[m] = zero
+                        dW[0, m] = zero
                     for i in range(nr):
                         for m in range(M):
-                            dW[m] += G[i * n_out + j, m]
-                    _step(b, vb, bo + j, dW, rates[2, l], rates[3, l], lr, mu, active, any_frozen,
+                            dW[0, m] += G[i * n_out + j, m]
+                    _step(b, vb, bo + j, dW[0], rates[2, l], rates[3, l], lr, mu, active, any_frozen,
                           opt_code, nesterov)
             if l > 0:
                 G, G2 = G2, G
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def dot_rows(D, d, X, x0, xs, Y, y0, ys, n, zero):  # pragma: no cover - compiled
+    """``D[d] = sum_k X[x0 + k xs] * Y[y0 + k ys]`` for ``k`` in ``0 .. n-1``, row by row of models:
+    summed from ``zero`` in ascending ``k``, as a scalar loop sums (so the scalar kernel agrees
+    bit for bit), four terms a pass over the models. Four terms a pass instead of one: the
+    kernel's inner loops are short (a row of models), so each pass's fixed cost (bounds, the
+    compiler's overlap checks, the loop's entry and exit) weighed as much as its arithmetic;
+    measured (8-3-8 autoencoder, float64, one thread, CPU per step, min of 5): 50 models
+    48.2 -> 44.6 us, 5 models 14.2 -> 12.9 us with the forward products alone."""
+    M = D.shape[1]
+    k = 0
+    if n >= 4:
+        for m in range(M):
+            D[d, m] = (((zero + X[x0, m] * Y[y0, m]) + X[x0 + xs, m] * Y[y0 + ys, m])
+                       + X[x0 + 2 * xs, m] * Y[y0 + 2 * ys, m]) + X[x0 + 3 * xs, m] * Y[y0 + 3 * ys, m]
+        k = 4
+    else:
+        for m in range(M):
+            D[d, m] = zero
+    while k + 4 <= n:
+        a, c = x0 + k * xs, y0 + k * ys
+        for m in range(M):
+            D[d, m] = ((((D[d, m] + X[a, m] * Y[c, m]) + X[a + xs, m] * Y[c + ys, m])
+                        + X[a + 2 * xs, m] * Y[c + 2 * ys, m]) + X[a + 3 * xs, m] * Y[c + 3 * ys, m])
+        k += 4
+    while k < n:
+        a, c = x0 + k * xs, y0 + k * ys
+        for m in range(M):
+            D[d, m] += X[a, m] * Y[c, m]
+        k += 1
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
