@@ -26,6 +26,20 @@ def _steps_axis(ax) -> None:
         lambda v, _: f"{v / 1e6:g}M" if abs(v) >= 1e6 else f"{v / 1e3:g}k" if abs(v) >= 1e3 else f"{v:g}"))
 
 
+def _log_scale(ax, which: str, values) -> None:
+    """A log scale on ``ax``'s ``which`` axis ("x" or "y") for ``values``; minor ticks only when
+    they span at most 3 decades. Beyond that matplotlib leaves the minor ticks unlabelled, and
+    making their tick objects was half of a loss-curve figure's drawing time (autoencoder-838's
+    weight decay figure: 1.28 s of CPU, 0.68 s without them)."""
+    from matplotlib.ticker import NullLocator  # noqa: PLC0415
+
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    vals = np.asarray(values, dtype=float).ravel()
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    if vals.size and np.log10(vals.max() / vals.min()) > 3:
+        (ax.xaxis if which == "x" else ax.yaxis).set_minor_locator(NullLocator())
+
+
 def _log_ok(*arrays) -> bool:
     vals = np.concatenate([np.ravel(a) for a in arrays])
     vals = vals[np.isfinite(vals)]
@@ -54,7 +68,7 @@ def small_multiples(steps, panels: dict, hline: float | None = None, ylabel: str
             ax.set_xlabel("step", fontsize="small")
             _steps_axis(ax)
             if logy:
-                ax.set_yscale("log")
+                _log_scale(ax, "y", np.concatenate([np.ravel(v) for v in panels.values()]))
         axes[0].set_ylabel(ylabel, fontsize="small")
         if hline is not None and hline_label:
             fig.suptitle(f"thin: each seed, thick: mean; dotted: {hline_label}", fontsize="small")
@@ -78,9 +92,10 @@ def lr_collapse(steps, rates, curves, threshold: float | None = None):
             color = cmap(c / max(len(rates) - 1, 1))
             left.plot(steps_, mean, color=color, lw=1.4, label=f"lr {lr:g}")
             right.plot(lr * steps_, mean, color=color, lw=1.4)
-        for ax in (left, right):
-            ax.set_xscale("log")
-            ax.set_yscale("log")
+        means = np.nanmean(np.asarray(curves, dtype=float), axis=1)
+        for ax, x in ((left, steps_), (right, np.outer(rates, steps_))):
+            _log_scale(ax, "x", x)
+            _log_scale(ax, "y", means)
             ax.grid(alpha=0.3, which="both")
             if threshold is not None:
                 ax.axhline(threshold, color="grey", ls=":", lw=1)
