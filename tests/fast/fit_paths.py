@@ -28,6 +28,40 @@ def assert_same_training(run, ref, dtype):
         np.testing.assert_allclose(p1[k], p0[k], rtol=rtol, atol=rtol * max(1.0, float(np.abs(p0[k]).max())))
 
 
+def fit_counting_segments(model, flag: bool, x, y, record=lambda plan, k: k, **fit_kw):
+    """``model.fit(x, y, **fit_kw)`` with the fast path on (``flag``) or off; returns ``(model,
+    history, segments)``, ``segments`` holding ``record(plan, k)`` for every compiled segment of
+    ``k`` steps (:meth:`glassnet.fast.loop.Plan.run`)."""
+    from glassnet.fast import loop  # noqa: PLC0415 - needs numba
+
+    calls = []
+    real = loop.Plan.run
+
+    def counting(plan, k):
+        calls.append(record(plan, k))
+        return real(plan, k)
+
+    loop.Plan.run = counting
+    try:
+        with fast.forced(flag):
+            hist = model.fit(x, y, progress=False, **fit_kw)
+    finally:
+        loop.Plan.run = real
+    return model, hist, calls
+
+
+def assert_same_fit(a, b, tol):
+    """Two :func:`fit_counting_segments` results trained alike: parameters and every history curve
+    within ``tol`` (relative and absolute), the same statuses and stopping steps."""
+    (ma, ha, _), (mb, hb, _) = a, b
+    for name in ma.params:
+        np.testing.assert_allclose(ma.params[name], mb.params[name], rtol=tol, atol=tol, err_msg=name)
+    for key in ha.keys():
+        np.testing.assert_allclose(ha[key], hb[key], rtol=tol, atol=tol, err_msg=key)
+    assert list(ha.status) == list(hb.status)
+    assert list(ha.stopped_at) == list(hb.stopped_at)
+
+
 def assert_falls_back_once(monkeypatch, module, broken: str, kernel: str, fit_both):
     """With ``module.<broken>`` raising, training warns exactly once (naming ``kernel``), marks the
     kernel broken and gives the reference's numbers. ``fit_both(dtype)``: (reference run, fast run)."""

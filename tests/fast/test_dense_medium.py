@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import fast
 
 pytest.importorskip("numba")
 from glassnet.fast import loop  # noqa: E402 - needs numba
+from fit_paths import assert_same_fit, fit_counting_segments  # noqa: E402 - tests/fast/fit_paths.py
 
 pytestmark = pytest.mark.filterwarnings("error::glassnet.fast.FastPathWarning")
 
@@ -44,30 +44,8 @@ def _train(flag, *, M=3, n=37, batch=8, dtype="float64", acts=("relu", "identity
     model = gn.Sequential([gn.Dense(HIDDEN, acts[0], use_bias=use_bias, **(layer_kw or {})),
                            gn.Dense(K, acts[1])], input_shape=(N_IN,), init=gn.init.Normal(std=0.3),
                           seed=[10 + m for m in models], dtype=dtype)
-    calls = []
-    real = loop.Plan.run
-
-    def counting(self, k):
-        calls.append((k, self.major))
-        return real(self, k)
-
-    loop.Plan.run = counting
-    try:
-        with fast.forced(flag):
-            hist = model.fit(x, y, loss=loss, optimizer=opt(), batch_size=batch, steps=steps, log_every=log_every,
-                             progress=False, **(fit_kw or {}))
-    finally:
-        loop.Plan.run = real
-    return model, hist, calls
-
-
-def _assert_same(a, b, tol):
-    (ma, ha, _), (mb, hb, _) = a, b
-    for name in ma.params:
-        np.testing.assert_allclose(ma.params[name], mb.params[name], rtol=tol, atol=tol, err_msg=name)
-    for key in ha.keys():
-        np.testing.assert_allclose(ha[key], hb[key], rtol=tol, atol=tol, err_msg=key)
-    assert list(ha.status) == list(hb.status)
+    return fit_counting_segments(model, flag, x, y, record=lambda plan, k: (k, plan.major), loss=loss,
+                                 optimizer=opt(), batch_size=batch, steps=steps, log_every=log_every, **(fit_kw or {}))
 
 
 def test_the_shape_is_in_the_medium_kernels_range():
@@ -97,14 +75,14 @@ def test_equals_the_reference_in_float64(case):
     kw = CASES[case]
     ref, got = _train(False, **kw), _train(True, **kw)
     assert got[2] and all(major for _, major in got[2]), "the medium kernel did not run"
-    _assert_same(ref, got, 1e-12)
+    assert_same_fit(ref, got, 1e-12)
 
 
 def test_float32_agrees_within_rounding():
     kw = dict(dtype="float32", opt=lambda: gn.SGD(0.1, momentum=0.9))
     ref, got = _train(False, **kw), _train(True, **kw)
     assert got[2]
-    _assert_same(ref, got, 2e-4)
+    assert_same_fit(ref, got, 2e-4)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -139,4 +117,4 @@ def test_a_diverging_member_is_frozen_and_the_rest_go_on():
     ref, got = _train(False, **kw), _train(True, **kw)
     assert got[2]
     assert ref[1].status[1] == "diverged" and ref[1].status[0] != "diverged"
-    _assert_same(ref, got, 1e-12)
+    assert_same_fit(ref, got, 1e-12)

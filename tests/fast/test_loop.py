@@ -21,6 +21,7 @@ from glassnet import fast
 
 pytest.importorskip("numba")
 from glassnet.fast import loop  # noqa: E402 - needs numba
+from fit_paths import assert_same_fit, fit_counting_segments  # noqa: E402 - tests/fast/fit_paths.py
 
 pytestmark = pytest.mark.filterwarnings("error::glassnet.fast.FastPathWarning")
 
@@ -48,31 +49,8 @@ def _train(flag: bool, *, acts=("tanh", "sigmoid"), loss="half_sse", opt=lambda:
     layers = [gn.Dense(6, acts[0], use_bias=use_bias[0], **(layer_kw or {})),
               gn.Dense(4, acts[1], use_bias=use_bias[1])]
     model = gn.Sequential(layers, input_shape=(5,), init=gn.init.Normal(std=0.6), seed=3, models=M, dtype=dtype)
-    calls = []
-    real = loop.Plan.run
-
-    def counting(self, k):
-        calls.append(k)
-        return real(self, k)
-
-    loop.Plan.run = counting
-    try:
-        with fast.forced(flag):
-            hist = model.fit(x, y, loss=loss, optimizer=opt(), batch_size=batch_size, steps=steps, log_every=log_every,
-                             progress=False, **(fit_kw or {}))
-    finally:
-        loop.Plan.run = real
-    return model, hist, calls
-
-
-def _assert_same(a, b, rtol):
-    (ma, ha, _), (mb, hb, _) = a, b
-    for name in ma.params:
-        np.testing.assert_allclose(ma.params[name], mb.params[name], rtol=rtol, atol=rtol, err_msg=name)
-    for key in ha.keys():
-        np.testing.assert_allclose(ha[key], hb[key], rtol=rtol, atol=rtol, err_msg=key)
-    assert list(ha.status) == list(hb.status)
-    assert list(ha.stopped_at) == list(hb.stopped_at)
+    return fit_counting_segments(model, flag, x, y, loss=loss, optimizer=opt(), batch_size=batch_size, steps=steps,
+                                 log_every=log_every, **(fit_kw or {}))
 
 
 CASES = {
@@ -134,7 +112,7 @@ def test_compiled_segments_equal_the_reference_in_float64(case, kernel, monkeypa
     got = _train(True, **kw)
     assert got[2], "the compiled segments were not used"
     assert not ref[2]
-    _assert_same(ref, got, 1e-12)
+    assert_same_fit(ref, got, 1e-12)
 
 
 @pytest.mark.parametrize("case", sorted(c for c in CASES if (CASES[c].get("M") or 1) < loop.SMALL_MODELS))
@@ -150,7 +128,7 @@ def test_a_few_models_run_one_at_a_time_with_bit_for_bit_the_vectorized_kernels_
     ran.clear()
     vectorized = _train(True, **CASES[case])
     assert not ran and vectorized[2]
-    _assert_same(small, vectorized, 0)
+    assert_same_fit(small, vectorized, 0)
 
 
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
@@ -158,7 +136,7 @@ def test_every_supported_activation_and_loss_combination_is_equal(kernel, monkey
     _use(kernel, monkeypatch)
     for act, loss in itertools.product(("identity", "sigmoid", "tanh", "relu"), ("half_sse", "mse")):
         kw = dict(acts=(act, act), loss=loss, steps=30)
-        _assert_same(_train(False, **kw), _train(True, **kw), 1e-12)
+        assert_same_fit(_train(False, **kw), _train(True, **kw), 1e-12)
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(loss="softmax_cross_entropy", targets="one-hot", acts=("relu", "identity"),
@@ -169,7 +147,7 @@ def test_float32_agrees_within_rounding(kw, kernel, monkeypatch):
     kw = dict(M=3, dtype="float32", steps=80, opt=lambda: gn.SGD(0.2, momentum=0.9), **kw)
     ref, got = _train(False, **kw), _train(True, **kw)
     assert got[2]
-    _assert_same(ref, got, 2e-4)
+    assert_same_fit(ref, got, 2e-4)
 
 
 def test_ragged_batches_advance_the_batcher_as_next_does():
@@ -193,7 +171,7 @@ def test_a_diverging_member_is_stopped_at_the_same_step_and_the_rest_go_on():
     ref, got = _train(False, **kw), _train(True, **kw)
     assert got[2]
     assert ref[1].status[1] == "diverged" and ref[1].status[0] != "diverged"
-    _assert_same(ref, got, 1e-12)
+    assert_same_fit(ref, got, 1e-12)
 
 
 def test_segments_stop_before_every_logged_step_and_the_last_step():
@@ -261,8 +239,8 @@ def test_a_failing_kernel_falls_back_with_one_warning(monkeypatch):
         again = _train(True, steps=40)
     msgs = [w for w in seen if issubclass(w.category, fast.FastPathWarning)]
     assert len(msgs) == 1 and "simulated compile failure" in str(msgs[0].message)
-    _assert_same(ref, got, 0)
-    _assert_same(ref, again, 0)
+    assert_same_fit(ref, got, 0)
+    assert_same_fit(ref, again, 0)
 
 
 def test_wide_layers_run_one_model_at_a_time_and_huge_ones_on_the_reference():
@@ -290,7 +268,7 @@ def test_the_one_at_a_time_kernel_splits_models_over_two_threads_and_equals_the_
               fit_kw=dict(weight_decay=1e-3))
     ref, got = _train(False, **kw), _train(True, **kw)
     assert sorted(set(halves)) == [3, 4]
-    _assert_same(ref, got, 1e-12)
+    assert_same_fit(ref, got, 1e-12)
 
 
 def test_a_large_padded_ensemble_split_over_two_threads_equals_the_reference(monkeypatch):
@@ -301,4 +279,4 @@ def test_a_large_padded_ensemble_split_over_two_threads_equals_the_reference(mon
               fit_kw=dict(weight_decay=1e-3))
     ref, got = _train(False, **kw), _train(True, **kw)
     assert split, "the two-thread path was not taken"
-    _assert_same(ref, got, 1e-12)
+    assert_same_fit(ref, got, 1e-12)
