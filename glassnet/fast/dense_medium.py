@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from glassnet.fast.dense_steps import HALF_SSE, IDENTITY, MSE, RELU, SIGMOID, SOFTMAX_LABELS, TANH, offsets
+from glassnet.fast.dense_steps import HALF_SSE, IDENTITY, MSE, RELU, SIGMOID, SOFTMAX_LABELS, TANH, model_buffers
 from glassnet.fast.elementwise import sigmoid, tanh, vexp
 
 
@@ -51,16 +51,12 @@ def dense_steps_medium(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr,
     dt = W.dtype
     zero = np.zeros(1, dt)[0]
     one = zero + 1
-    woff, boff, aoff = offsets(widths, has_bias, rows)   # A: a_l, Z: z_l in block l + 1
+    woff, boff, aoff, A, Z, G, G2 = model_buffers(W, widths, has_bias, rows)
     wmax = 1
     for l in range(L):
         wmax = max(wmax, widths[l] * widths[l + 1])
     M = W.shape[0]
     K, n0 = widths[L], widths[0]
-    A = np.empty(aoff[L + 1], dt)
-    Z = np.empty(aoff[L + 1], dt)
-    G = np.empty(rows * widths.max(), dt)     # dL/da, then dL/dz, of the layer in hand
-    G2 = np.empty(rows * widths.max(), dt)
     dW = np.empty(wmax, dt)
     nx, nyf, nyi, ni = x.shape[0] - 1, yf.shape[0] - 1, yi.shape[0] - 1, idx.shape[0] - 1
     ss = idx.shape[1] > 1

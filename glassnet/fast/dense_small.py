@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from glassnet.fast.dense_steps import activate, gather_rows, offsets, output_gradient, times_derivative
+from glassnet.fast.dense_steps import activate, gather_rows, model_buffers, output_gradient, times_derivative
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -33,13 +33,9 @@ def dense_steps_small(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, 
     rows = idx.shape[2]
     dt = W.dtype
     zero = np.zeros(1, dt)[0]
-    woff, boff, aoff = offsets(widths, has_bias, rows)   # A: a_l, Z: z_l in block l + 1
+    woff, boff, aoff, A, Z, G, G2 = model_buffers(W, widths, has_bias, rows)
     M = W.shape[0]
     K, n0 = widths[L], widths[0]
-    A = np.empty(aoff[L + 1], dt)
-    Z = np.empty(aoff[L + 1], dt)
-    G = np.empty(rows * widths.max(), dt)     # dL/da, then dL/dz, of the layer in hand
-    G2 = np.empty(rows * widths.max(), dt)
     nx, nyf, nyi, ni = x.shape[0] - 1, yf.shape[0] - 1, yi.shape[0] - 1, idx.shape[0] - 1
     ss = idx.shape[1] > 1
     for m in range(M):

@@ -255,6 +255,20 @@ def _step(P, V, r, g, l2, l1, lr, mu, active, any_frozen, opt_code, nesterov):  
 
 # --------------------------------------------------------------------------- one model at a time
 @njit(cache=True, nogil=True, inline="always")
+def model_buffers(W, widths, has_bias, rows):  # pragma: no cover - compiled
+    """What a one-model-at-a-time kernel works in: ``(woff, boff, aoff)`` (:func:`offsets`) and the
+    buffers ``A`` (the batch, then every layer's output a_l), ``Z`` (pre-activations z_l, block
+    l + 1 like a_l), ``G`` and ``G2`` (dL/da, then dL/dz, of the layer in hand and the one below)."""
+    woff, boff, aoff = offsets(widths, has_bias, rows)
+    L = widths.shape[0] - 1
+    A = np.empty(aoff[L + 1], W.dtype)
+    Z = np.empty(aoff[L + 1], W.dtype)
+    G = np.empty(rows * widths.max(), W.dtype)
+    G2 = np.empty(rows * widths.max(), W.dtype)
+    return woff, boff, aoff, A, Z, G, G2
+
+
+@njit(cache=True, nogil=True, inline="always")
 def offsets(widths, has_bias, rows):  # pragma: no cover - compiled
     """``(woff, boff, aoff)``: where layer l's weights and biases start among a model's packed
     parameters, and block l of the activation buffers: the input of layer l, ``(rows, widths[l])``."""
