@@ -207,10 +207,10 @@ class SGD(Optimizer):
         if self.any_frozen:
             return super().step()
         self.t += 1
-        kernel = self._fused_kernel()
+        fused = self._fused_kernel()
         state = self.state
         for p, views in zip(self.params, self._views):
-            if kernel is not None and p.value.size >= FUSED_MIN_SIZE and self._fused(kernel, p):
+            if fused is not None and p.value.size >= FUSED_MIN_SIZE and self._fused(*fused, p):
                 continue
             if not self._use_momentum:
                 p.value -= views[0] * p.grad
@@ -218,15 +218,16 @@ class SGD(Optimizer):
                 p.value += self._delta(p, state[p], views)
 
     def _fused_kernel(self):
-        """The compiled one-pass update (:mod:`glassnet.fast.sgd`, bit for bit the code above), or
-        None when the fast path is off."""
+        """``(kernel, form)``: the compiled one-pass update (:mod:`glassnet.fast.sgd`, bit for bit the
+        code above) and this optimizer's form code for it; None when the fast path is off."""
         if not fast.available("sgd"):
             return None
-        from .fast.sgd import sgd_update  # noqa: PLC0415 - Numba only when the fast path runs
+        from .fast import sgd  # noqa: PLC0415 - Numba only when the fast path runs
 
-        return sgd_update
+        form = sgd.PLAIN if not self._use_momentum else sgd.PYTORCH if self.form == "pytorch" else sgd.KERAS
+        return sgd.sgd_update, form
 
-    def _fused(self, kernel, p) -> bool:
+    def _fused(self, kernel, form: int, p) -> bool:
         """Update ``p`` by ``kernel``; False, having changed nothing, when an array is not a writable
         contiguous array of the parameter's dtype, or the kernel fails (to compile: before it
         writes anything), which turns it off with one warning."""
@@ -236,7 +237,6 @@ class SGD(Optimizer):
         if not (all(isinstance(a, np.ndarray) and a.dtype == dt and a.flags.c_contiguous for a in arrays)
                 and p.value.flags.writeable and v.flags.writeable):
             return False
-        form = 0 if not self._use_momentum else 1 if self.form == "pytorch" else 2
         try:
             kernel(*(a.reshape(self.M, -1) for a in arrays), self.lr, self.momentum, form, self.nesterov)
         except Exception as exc:  # noqa: BLE001 - any failure: warn once, reference from now on

@@ -227,7 +227,7 @@ def _k_vs_k1(data, s, report, S, H, thr):
     for key, v in (("k.step", mk), ("k1.step", m1), ("k1_targets.step", m1t), ("k.final", fk), ("k1.final", f1),
                    ("k.params", pk), ("k1.params", p1), ("k1_targets.params", p1t)):
         report.number(key, v)
-    lead = f"On the 7 outputs both have, the seed's k-1 net (7-3-7) "
+    lead = "On the 7 outputs both have, the seed's k-1 net (7-3-7) "
     if m1 is None:
         other = lead + f"never reached loss < {fmt(thr)} within {H:,} steps; k {step_text(mk, H)}."
     elif mk is None:
@@ -381,7 +381,9 @@ def _learning_rate(data, s, report, S, H, thr):
                  caption=f"Logged every {s['lr_log_every']:,} steps up to step {s['lr_fine_until']:,}, then every "
                          f"{s['log_every']:,}; the crossing is interpolated in log(loss) between "
                          "the two logged points around it. lr x step is the distance travelled along the gradient "
-                         "flow.")
+                         "flow." + (f" The lr {fmt(s['base_lr'])} runs are the weight decay table's lambda = 0 runs "
+                                    "(the same networks, trained once)."
+                                    if s["base_lr"] in lrs and 0.0 in s["weight_decays"] else ""))
     lo, hi = int(np.argmin(lrs)), int(np.argmax(lrs))
     for c, v in enumerate(lrs):
         report.number(f"lr.step.{v:g}", sm["median_step"][c])

@@ -19,6 +19,7 @@ from typing import Callable
 
 from .common import usable_cores
 
+
 def workers_for(n_figures: int) -> int:
     """Processes worth starting for ``n_figures``: the usable cores, at most 4, at most one per
     figure (``GLASSNET_FIGURE_WORKERS`` overrides: 1 draws in this process)."""

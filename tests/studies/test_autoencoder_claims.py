@@ -237,3 +237,31 @@ def test_relabelled_null_is_a_solution_of_equal_quality_and_unrelated():
     assert match_hidden(W1[0], W2[0], W1[1][:, [2, 0, 1]] * s, W2[1][[2, 0, 1]] * s[:, None])[0] == \
         pytest.approx(match_hidden(W1[0], W2[0], W1[1], W2[1])[0])
     assert pairwise_match(W1, W2).shape == (3,)
+
+
+def test_the_learning_rate_table_says_its_base_rate_runs_are_the_weight_decay_runs(measured):
+    s, data = measured
+    note = "The lr 2 runs are the weight decay table's lambda = 0 runs (the same networks, trained once)."
+    assert note in _analyze(data, s).render()
+    assert "are the weight decay table's lambda = 0 runs" not in _analyze(data, dict(s, base_lr=1.0)).render()
+
+
+@pytest.mark.parametrize("low, minor", [(1e-2, True), (1e-6, False)])
+def test_log_axes_keep_minor_ticks_only_up_to_3_decades(low, minor):
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import NullLocator
+
+    from glassnet.studies.autoencoder_figures import lr_collapse, small_multiples
+
+    steps = np.arange(1, 101)
+    curve = np.geomspace(1.0, low, 100)
+    fig = Figure()
+    small_multiples(steps, {"a": curve[None]})(fig)
+    assert (not isinstance(fig.axes[0].yaxis.get_minor_locator(), NullLocator)) == minor
+    assert fig.axes[0].get_yscale() == "log"
+    fig = Figure()
+    lr_collapse(steps, [0.5, 2.0], np.stack([curve[None], curve[None]]))(fig)
+    left, right = fig.axes[:2]
+    assert (not isinstance(left.yaxis.get_minor_locator(), NullLocator)) == minor
+    assert not isinstance(left.xaxis.get_minor_locator(), NullLocator)  # steps 1-100: 2 decades
+    assert right.get_xscale() == "log" and left.get_xscale() == "log"
