@@ -105,6 +105,9 @@ class _FoldData:
         return self._tests[key]
 
 
+_TRAIN, _TEST = 0, 1  # positions in a (train rows, test rows) split
+
+
 def _outputs(model, x, M) -> np.ndarray:
     """``model.predict(x)`` as float64 ``(M, n, K)``."""
     out = np.asarray(model.predict(x), dtype=np.float64)
@@ -342,7 +345,7 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.verbose:
             print(f"[GlassnetSearchCV] program {len(self.programs_)}: {M} networks x {datas[0].x.shape[0]} "
                   f"rows, {seconds:.2f} s")
-        outputs = {}  # 0 / 1: the train / test rows of each network's own fold; or (fold, rows) -> (M, n, K)
+        outputs = {}  # _TRAIN / _TEST: every network on its own fold's rows; or (fold, rows) -> (M, n, K)
 
         def score(task, m, side):
             """The estimator's own score of network ``m`` from its row of the ensemble's outputs (row
@@ -363,9 +366,9 @@ class GlassnetSearchCV(MetaEstimatorMixin, BaseEstimator):
             train, test = splits[task.fold]
             s0 = time.perf_counter()
             if self.scoring is None:  # the estimator's own score, from the network's outputs
-                task.test_scores = {"score": score(task, m, 1)}
+                task.test_scores = {"score": score(task, m, _TEST)}
                 if self.return_train_score:
-                    task.train_scores = {"score": score(task, m, 0)}
+                    task.train_scores = {"score": score(task, m, _TRAIN)}
             else:
                 one = take_model(model, m)
                 fitted = clone(task.est)
