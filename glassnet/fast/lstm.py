@@ -63,9 +63,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
-from glassnet.fast.elementwise import sigmoid, tanh
+from glassnet.fast.elementwise import vsigmoid, vtanh
 from glassnet.fast.lstm_products import matvec_bias, weight_grads
 
 KERNEL = "lstm"  # the name in glassnet.fast.available() / mark_broken()
@@ -240,6 +241,78 @@ def _keep_steps(keep, dt):
     return np.ascontiguousarray(np.asarray(keep, dt).transpose(0, 2, 1))
 
 
+# -- float32 sigmoid and tanh for the gates ----------------------------------------------------------
+F32_SHIFT = np.float32(12582912.0)          # 1.5 * 2^23: t = x log2(e) + SHIFT holds round(x / ln 2)
+F32_LOG2E = np.float32(1.44269504088896341)
+F32_LN2_HI = np.float32(0.693359375)        # ln 2 = HI + LO, k * HI exact for |k| < 2^8
+F32_LN2_LO = np.float32(-2.12194440e-4)
+F32_SIG_LO = np.float32(-86.0)              # e^-z for z > 86 is below float32's normal range: taken as e^-86
+F32_SIG_HI = np.float32(89.0)               # beyond 88.72, e^-z overflows: k = 128 makes it inf, sigmoid 0
+F32_TANH_MAX = np.float32(9.0)              # tanh rounds to 1 beyond
+
+
+@njit(inline="always", nogil=True)
+def _exp_parts32(x):  # pragma: no cover - compiled
+    """``(2^(k-1), e^r - 1)``, ``e^x = 2 * 2^(k-1) * (1 + (e^r - 1))``, k = round(x / ln 2), for
+    -86 <= x <= 89 (not checked; 2^(k-1) = 2^127 at k = 128). Cephes' expf polynomial."""
+    t = x * F32_LOG2E + F32_SHIFT
+    k = t - F32_SHIFT
+    r = (x - k * F32_LN2_HI) - k * F32_LN2_LO
+    p = np.float32(1.9875691500e-4)
+    p = p * r + np.float32(1.3981999507e-3)
+    p = p * r + np.float32(8.3334519073e-3)
+    p = p * r + np.float32(4.1665795894e-2)
+    p = p * r + np.float32(1.6666665459e-1)
+    p = p * r + np.float32(5.0000001201e-1)
+    q = p * r * r + r
+    # t's bits are those of 1.5 * 2^23 plus k: the exponent field of 2^(k-1) is k - 1 + 127
+    half_2k = np.int32((np.float32(t).view(np.int32) - np.int32(0x4B400000 - 126)) << np.int32(23))
+    return half_2k.view(np.float32), q
+
+
+@njit(inline="always", nogil=True)
+def sigmoid32(z):  # pragma: no cover - compiled
+    """1 / (1 + e^-z), -z clamped to [-86, 89] (NaN passes the clamps: ``lo if x < lo else x``)."""
+    x = -z
+    x = F32_SIG_LO if x < F32_SIG_LO else x
+    x = F32_SIG_HI if x > F32_SIG_HI else x
+    h, q = _exp_parts32(x)
+    e = (h + h * q) * np.float32(2.0)       # inf at x = 89 (k = 128), so the result is 0
+    return np.float32(1.0) / (np.float32(1.0) + e)
+
+
+@njit(inline="always", nogil=True)
+def tanh32(z):  # pragma: no cover - compiled
+    """sign(z) v / (v + 1), v = (e^{2|z|} - 1) / 2 (|z| capped at 9): the sign copied bitwise."""
+    a = abs(z)
+    a = F32_TANH_MAX if a > F32_TANH_MAX else a
+    h, q = _exp_parts32(a + a)
+    v = h * q + (h - np.float32(0.5))       # (e^{2a} - 1) / 2 without cancellation near 0
+    t = v / (v + np.float32(1.0))
+    sign = np.float32(z).view(np.int32) & np.int32(-0x80000000)
+    return np.int32(np.float32(t).view(np.int32) | sign).view(np.float32)
+
+
+def sigmoid(z):
+    """The gates' sigmoid in the argument's precision (float64: elementwise.vsigmoid)."""
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def tanh(z):
+    """The gates' tanh in the argument's precision (float64: elementwise.vtanh)."""
+    return np.tanh(z)
+
+
+@overload(sigmoid)
+def _sigmoid_typed(z):  # pragma: no cover - compile-time dispatch
+    return (lambda z: sigmoid32(z)) if z == types.float32 else (lambda z: vsigmoid(z))
+
+
+@overload(tanh)
+def _tanh_typed(z):  # pragma: no cover - compile-time dispatch
+    return (lambda z: tanh32(z)) if z == types.float32 else (lambda z: vtanh(z))
+
+
 # -- kernels ----------------------------------------------------------------------------------
 # error_model="numpy": a division does not test for zero (Python's check is a branch that keeps
 # the batch loops from vectorizing). fastmath={"contract"} only: a * b + c may be one fused
@@ -274,12 +347,22 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
         km = min(m, keep.shape[0] - 1)
         xm = x[min(m, x.shape[0] - 1)]
         for t in range(T):
-            for r in range(H):
-                for bb in range(b1 - b0):
-                    b = b0 + bb
-                    z[r, b] = h[m, r, b]
-                    z_in[m, r, t, b] = h[m, r, b]
-                    c_in[m, t, r, b] = c[m, r, b]
+            if whole:
+                cm, ct, hm, zf = c[m].reshape(HB), c_in[m, t].reshape(HB), h[m].reshape(HB), z.reshape(HB + C * B)
+                for n in range(HB):
+                    ct[n] = cm[n]
+                for n in range(HB):
+                    zf[n] = hm[n]
+                for r in range(H):
+                    for b in range(B):
+                        z_in[m, r, t, b] = z[r, b]
+            else:
+                for r in range(H):
+                    for bb in range(b1 - b0):
+                        b = b0 + bb
+                        z[r, b] = h[m, r, b]
+                        z_in[m, r, t, b] = h[m, r, b]
+                        c_in[m, t, r, b] = c[m, r, b]
             for q in range(C):
                 for bb in range(b1 - b0):
                     b = b0 + bb
@@ -381,9 +464,7 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, d
                 for j in range(G4):
                     for b in range(B):
                         dax[m, j, t, b] = da[j, b]
-                matvec_bias(W[m].T, da, zero, dhp, 0, B)   # dh_{t-1} = W_hh^T da
-                for n in range(HB):
-                    hm[n] = dhpf[n]
+                matvec_bias(W[m].T, da, zero, dh[m], 0, B)   # dh_{t-1} = W_hh^T da
                 continue
             for r in range(H):
                 for bb in range(b1 - b0):
