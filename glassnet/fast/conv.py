@@ -2,8 +2,10 @@
 glue that runs a layer's whole pipeline a piece of the batch at a time on both cores.
 
 The readable NumPy code in :mod:`glassnet.layers.conv` is the reference. A convolution's
-arithmetic is almost all in three matrix products, which stay in BLAS (``np.matmul``); around
-them the reference does element-wise work on one thread -- copying patches, adding the bias,
+arithmetic is almost all in three matrix products: narrow ones (small kernels, few filters) run
+on :mod:`glassnet.fast.conv_products`' register tiles, which also add the bias and apply ReLU as
+they store the forward's result; the others stay in BLAS (``np.matmul``). Around them the
+reference does element-wise work on one thread -- copying patches, adding the bias,
 ReLU and its derivative, summing the bias gradient, folding patch gradients back onto the image.
 These kernels do that work in the reference's order wherever that is cheap (patch copies,
 bias + ReLU, col2im's sums), so most results are bit-identical; sums that are split (the bias
@@ -19,7 +21,7 @@ The pipeline: the batch is cut into pieces of a few images (:func:`_pieces`: abo
 :data:`CHUNK_BYTES` of patches, at least :data:`MIN_PIECES` pieces), and each
 piece goes through the layer's whole pipeline while its data is in cache:
 
-    forward:  im2col(piece) -> z = cols @ W (BLAS, one thread) -> z += b; a = relu(z)
+    forward:  im2col(piece) -> z = cols @ W (tiles or BLAS, one thread) -> z += b; a = relu(z)
     backward: dz = dy * (z > 0), db per sample -> dW_piece = cols^T dz -> dcols = dz @ W^T -> col2im
 
 The pieces run on :func:`glassnet.fast.chunks.run`'s threads (as many as BLAS had), BLAS
@@ -75,6 +77,8 @@ MIN_PIECES = 4
 #: Conv2D keeps its patches for backward below this many input channels; from it on, backward
 #: unfolds each piece again (short patch rows make unfolding as costly as the GEMM).
 CHUNK_MIN_CHANNELS = 8
+#: Narrow products on :mod:`glassnet.fast.conv_products`' register tiles (see :func:`_tiled`).
+TILED = True
 FAILED = object()  # what attempt() returns when the fast path gave up (None is a valid result)
 
 
@@ -257,6 +261,18 @@ def _unfold(layer, x, l, s, g, out=None):
     return part.reshape(g * Ho * Wo, kh * kw * C)
 
 
+def _tiled(K, N, dtype, transposed=False):
+    """Whether an ``(R, K) @ (K, N)`` product (``transposed``: ``(R, K)^T (R, N)``) runs on
+    :mod:`glassnet.fast.conv_products`' register tiles rather than BLAS: float32 and float64, in
+    the shapes where the tiles were measured faster; :data:`TILED` off: always BLAS."""
+    if not TILED or dtype not in (np.float32, np.float64):
+        return False
+    from . import conv_products as cp  # noqa: PLC0415 - imports Numba: only once it is known to work
+
+    size = np.dtype(dtype).itemsize
+    return cp.fits_transposed(N, size) if transposed else cp.fits_times(K, N, size)
+
+
 def _model_lists(L, M):
     """For each input stack, the models it feeds (int64 arrays, as the kernels take them): all of
     them for a shared input (L = 1), else model ``l`` for stack ``l``."""
@@ -293,6 +309,9 @@ def conv2d_forward(layer, x, train):
     cols7 = None if cols is None or pointwise else cols.reshape(L, B, Ho, Wo, *layer.kernel_size, C)
     todo = _pieces(L, B, P * K * x.itemsize)
     models = _model_lists(L, M)
+    tiled = _tiled(K, F, x.dtype)
+    if tiled:
+        from . import conv_products  # noqa: PLC0415 - compiled code: only once Numba is known to work
 
     def work(i):
         l, s, g = todo[i]
@@ -300,10 +319,16 @@ def conv2d_forward(layer, x, train):
             part = cols[l, s * P:(s + g) * P]
         else:
             part = _unfold(layer, x, l, s, g, None if cols7 is None else cols7[l:l + 1, s:s + g])
-        if L == 1 and M > 1:  # a shared input: one stacked GEMM for all models
-            np.matmul(part, Wmat, out=z.reshape(M, B * P, F)[:, s * P:(s + g) * P])  # a view, always
+        if L == 1 and M > 1:  # a shared input: every model's product in one call
+            rows = slice(s * P, (s + g) * P)
+            zs, Ws, bs, as_ = z.reshape(M, B * P, F)[:, rows], Wmat, b, a.reshape(M, B * P, F)[:, rows]
         else:
-            np.matmul(part, Wmat[l], out=z[l, s:s + g].reshape(g * P, F))
+            zs, Ws, bs = z[l:l + 1, s:s + g].reshape(1, g * P, F), Wmat[l:l + 1], b[l:l + 1]
+            as_ = a[l:l + 1, s:s + g].reshape(1, g * P, F)
+        if tiled:  # the product, bias and ReLU in one pass
+            conv_products.times(part[None], Ws, zs, bs, layer.use_bias, relu, as_)
+            return
+        np.matmul(part, Ws, out=zs)
         if layer.use_bias or relu:
             _bias_act(z, b, layer.use_bias, relu, a, models[l], s, s + g)
     chunks.run(work, len(todo))
@@ -342,6 +367,13 @@ def conv2d_backward(layer, dy):
     todo = _pieces(L, B, P * K * dy.itemsize)
     parts = np.empty((len(todo), M if L == 1 else 1, K, F), dy.dtype)
     models = _model_lists(L, M)
+    tiled_dw = _tiled(K, F, dy.dtype, transposed=True)
+    tiled_dx = need_dx and not pointwise and _tiled(F, K, dy.dtype)
+    if tiled_dw or tiled_dx:
+        from . import conv_products  # noqa: PLC0415 - compiled code: only once Numba is known to work
+    if tiled_dx:
+        Wt = np.ascontiguousarray(Wt)  # the tiles read rows of W^T
+        no_bias = np.zeros((1, K), dy.dtype)
 
     def work(i):
         l, s, g = todo[i]
@@ -353,17 +385,25 @@ def conv2d_backward(layer, dy):
             part = _unfold(layer, x, l, s, g)
         if relu:
             _relu_backward(dy4, z4, dz, partial, models[l], s, s + g)
-        if L == 1 and M > 1:  # a shared input: one stacked GEMM for all models' dL/dW
-            np.matmul(part.T, dz.reshape(M, B * P, F)[:, s * P:(s + g) * P], out=parts[i])
+        if L == 1 and M > 1:  # a shared input: every model's dL/dW in one call
+            dzs = dz.reshape(M, B * P, F)[:, s * P:(s + g) * P]
         else:
-            np.matmul(part.T, dz[l, s:s + g].reshape(g * P, F), out=parts[i, 0])
+            dzs = dz[l:l + 1, s:s + g].reshape(1, g * P, F)
+        if tiled_dw:
+            conv_products.transposed_times(part[None], dzs, parts[i])
+        else:
+            np.matmul(part.T, dzs, out=parts[i])
         for m in models[l] if need_dx else ():
             dzp = dz[m, s:s + g].reshape(g * P, F)
             if pointwise:
                 np.matmul(dzp, Wt[m], out=dx[m, s:s + g].reshape(g * P, C))
+                continue
+            if tiled_dx:
+                dcols = np.empty((1, g * P, K), dy.dtype)
+                conv_products.times(dzp[None], Wt[m:m + 1], dcols, no_bias, False, False, dcols)
             else:
                 dcols = np.matmul(dzp, Wt[m])
-                _col2im(dcols.reshape(1, g, Ho, Wo, kh, kw, C), sh, sw, pt, pl, dx[m, s:s + g][None])
+            _col2im(dcols.reshape(1, g, Ho, Wo, kh, kw, C), sh, sw, pt, pl, dx[m, s:s + g][None])
     chunks.run(work, len(todo))
     dW = parts.sum(axis=0) if L == 1 else parts.reshape(M, -1, K, F).sum(axis=1)
     layer.W.grad = dW.reshape(layer.W.value.shape)

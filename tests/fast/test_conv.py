@@ -150,6 +150,55 @@ def test_conv2d_fast_equals_reference(kernel, strides, padding, use_bias, activa
     assert fresh_fast["_col2im"] == (runs if copies else 0)
 
 
+TILED_CASES = [  # kernel, strides, padding, channels, filters
+    (3, 1, "same", 16, 16),   # cols @ W (K 144), dz @ W^T (144 columns) and cols^T dz: all tiled in float32
+    (3, 2, "valid", 16, 32),  # float64: W (144 x 32) is too big for the tiles, and so is dW's row
+    (1, 1, "valid", 16, 16),  # pointwise: the input gradient is one product into dx, in BLAS
+    (3, 1, "same", 3, 16),    # K 27: the input gradient's 27 columns are not whole tiles: BLAS
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("M,shared", [(1, False), (3, False), (3, True)], ids=["M1", "M3", "M3-shared"])
+@pytest.mark.parametrize("tiled", [True, False], ids=["tiled", "blas"])
+@pytest.mark.parametrize("kernel,strides,padding,channels,filters", TILED_CASES)
+def test_conv2d_tiled_products_equal_reference(kernel, strides, padding, channels, filters, tiled, M, shared,
+                                               dtype, threads, monkeypatch, fresh_fast):
+    """The register-tiled products (glassnet.fast.conv_products) where they fit, BLAS elsewhere
+    and with TILED off: the same numbers as the reference either way, and the tiles really ran."""
+    from glassnet.fast import conv_products as cp
+
+    fresh_fast["threads"] = threads
+    monkeypatch.setattr(fc, "TILED", tiled)
+    calls = {"times": 0, "transposed_times": 0}
+    for name in calls:
+        real = getattr(cp, name)
+
+        def counted(*args, _real=real, _name=name):
+            calls[_name] += 1
+            return _real(*args)
+        monkeypatch.setattr(cp, name, counted)
+    layer = one_layer(gn.Conv2D(filters, kernel, strides=strides, padding=padding, activation="relu"),
+                      (6, 5, channels), M, dtype)
+    x = np.random.default_rng(2).standard_normal((5, 6, 5, channels) if shared else (M, 5, 6, 5, channels))
+    ref, got = both_paths(layer, x.astype(dtype))
+    for caches in (ref[1], got[1]):  # which path keeps patches is tested above, not here
+        caches.pop("cols", None)
+    assert_same(ref, got, dtype)
+    K, size = layer.W.value[0].size // filters, np.dtype(dtype).itemsize
+    pieces = len(fc._pieces(1 if shared else M, 5, 1))
+    pointwise = kernel == 1 and strides == 1
+    forward = tiled and cp.fits_times(K, filters, size)
+    weights = tiled and cp.fits_transposed(filters, size)
+    inputs = tiled and not pointwise and cp.fits_times(filters, K, size)
+    runs = pieces * (M if shared else 1)
+    assert calls == {"times": pieces * forward + runs * inputs, "transposed_times": pieces * weights}
+    assert fresh_fast["_bias_act"] == (0 if forward else pieces)  # the tiles add the bias and apply ReLU
+    if tiled and dtype == "float32" and (kernel, channels, filters) == (3, 16, 16):
+        assert forward and weights and inputs  # the shapes the tiles are for
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("images_per_chunk", [1, 2])
 @pytest.mark.parametrize("channels,shared", [(3, False), (8, False), (8, True)], ids=["C3", "C8", "C8-shared"])

@@ -1,0 +1,157 @@
+"""The convolutions' matrix products with a tile of the result in registers (:mod:`glassnet.fast.conv`).
+
+A convolution's products are tall and narrow: a piece of cnn8's second layer multiplies its
+patches ``(1024, 144)`` by the kernel ``(144, 32)``. OpenBLAS packs both operands for every call,
+and with 32 output columns the packing costs as much as a good part of the arithmetic: one thread
+reaches about 65 GFLOP/s there, against ~110 for the core's fused multiply-adds (AVX2). Here a
+tile of 4 rows x 2 vectors of the result (8 sums: 4 x 16 float32 or 4 x 8 float64) stays in
+registers for the whole sum, each step of it 2 vector loads of one operand, 4 broadcasts of the
+other and 8 fused multiply-adds, so nothing is packed. (4 rows x 4 vectors is twice as slow: 16
+sums and their operands do not fit AVX2's 16 registers, and they spill.)
+
+Two products, each over the model axis (one call for every model of a piece of the batch):
+
+* :func:`times`, ``out[m] = A[m'] @ W[m]`` (``m' = 0`` for a shared input), the forward's
+  ``cols @ W`` and the input gradient's ``dz @ W^T``; the bias and ReLU of the forward are applied
+  to each tile as it is stored (``z = sum + b``, then ``a = max(z, 0)``), so that pass over ``z``
+  is gone.
+* :func:`transposed_times`, ``out[m] = A[m']^T @ D[m]``, the weight gradient ``cols^T dz``.
+
+Order of operations: each entry is one chain of fused multiply-adds over the summed index, in
+order, from zero (then ``+ b``, one rounding: ``fma(sum, 1, b)``); BLAS sums in its own blocked
+order, so results agree with the reference to rounding (float64 to 1e-12, float32 to a few ulps
+of the sum; ``tests/fast/test_conv.py``), not bit for bit. The number of columns ``N`` must be a
+multiple of two vectors (:func:`fits_times`, :func:`fits_transposed`), rows and ``K`` may be anything: the last tile's rows are
+clamped (computed again into the same place).
+
+Where each wins is measured below (:data:`W_BYTES`, :data:`D_ROW_BYTES`): the narrow products of
+small kernels. cnn8's step (one thread, CPU, min of 8 interleaved): 35.1 ms against 38.7 with
+every product in BLAS.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from .lstm_simd import fma, lanes, load, splat, store
+
+#: Rows of A and D a weight-gradient tile sums before the next tile (see :func:`transposed_times`):
+#: 128 rows of cnn8's second layer are 90 KB. Measured (one thread, float32, min of 9): cnn8's
+#: ``(1024, 144)^T (1024, 32)`` 0.113 ms against 0.134 unblocked and 0.135 for ``np.matmul``; its
+#: first layer's 8 models, ``(4096, 27)^T (4096, 16)``, 0.40 against 0.53 and 0.69.
+ROW_BLOCK = 128
+#: :func:`times` reads all of W for every tile of 4 rows: it wins while W stays in L1 (32 KiB).
+#: Measured (one thread, float32, min of 7-15 interleaved, ms, tiled against ``np.matmul``):
+#: ``(1024, 144) @ (144, 32)`` 0.143 / 0.179, ``(1024, 64) @ (64, 64)`` 0.126 / 0.160,
+#: ``(1024, 32) @ (32, 144)`` 0.167 / 0.196, but ``(1024, 288) @ (288, 64)`` 0.674 / 0.583.
+W_BYTES = 32 * 1024
+#: :func:`transposed_times` wins for results up to 4 vectors wide (32 float32 columns):
+#: ``(1024, 144)^T (1024, 32)`` 0.115 / 0.137, ``(1024, 144)^T (1024, 16)`` 0.058 / 0.079, but
+#: ``(1024, 64)^T (1024, 64)`` 0.128 / 0.117 and ``(1024, 288)^T (1024, 64)`` 0.82 / 0.59.
+D_ROW_BYTES = 128
+
+
+def _whole_tiles(columns: int, itemsize: int) -> bool:
+    return columns % (2 * 32 // itemsize) == 0  # tiles of two 32-byte vectors across
+
+
+def fits_times(K: int, N: int, itemsize: int) -> bool:
+    """Whether :func:`times` should make an ``(R, K) @ (K, N)`` product (else BLAS)."""
+    return _whole_tiles(N, itemsize) and K * N * itemsize <= W_BYTES
+
+
+def fits_transposed(N: int, itemsize: int) -> bool:
+    """Whether :func:`transposed_times` should make an ``(R, K)^T (R, N)`` product (else BLAS)."""
+    return _whole_tiles(N, itemsize) and N * itemsize <= D_ROW_BYTES
+
+
+@njit(nogil=True, error_model="numpy", cache=True)
+def times(A, W, out, b, use_bias, relu, act):  # pragma: no cover - compiled
+    """``out[m] = A[m'] @ W[m] (+ b[m])`` and, if ``relu``, ``act[m] = max(out[m], 0)`` (NaN stays
+    NaN, as ``np.maximum``): A ``(1 or M, R, K)`` (any strides), W ``(M, K, N)``, out and act
+    ``(M, R, N)`` and b ``(M, N)`` contiguous along N; act may be out (not read when ``relu`` is
+    off)."""
+    M, R, N = out.shape
+    K = W.shape[1]
+    shared = A.shape[0] == 1
+    for m in range(M):
+        Am, Wm, om, am = A[0 if shared else m], W[m], out[m], act[m]
+        L = lanes(om)
+        one = splat(om, 1.0)
+        for r in range(0, R, 4):
+            r1, r2, r3 = min(r + 1, R - 1), min(r + 2, R - 1), min(r + 3, R - 1)
+            for c in range(0, N, 2 * L):
+                a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = splat(om, 0.0)
+                for k in range(K):
+                    w0, w1 = load(Wm, k, c), load(Wm, k, c + L)
+                    x = splat(om, Am[r, k])
+                    a00, a01 = fma(x, w0, a00), fma(x, w1, a01)
+                    x = splat(om, Am[r1, k])
+                    a10, a11 = fma(x, w0, a10), fma(x, w1, a11)
+                    x = splat(om, Am[r2, k])
+                    a20, a21 = fma(x, w0, a20), fma(x, w1, a21)
+                    x = splat(om, Am[r3, k])
+                    a30, a31 = fma(x, w0, a30), fma(x, w1, a31)
+                if use_bias:  # sum + b in one rounding: fma(sum, 1, b)
+                    b0, b1 = load(b, m, c), load(b, m, c + L)
+                    a00, a01, a10, a11 = fma(a00, one, b0), fma(a01, one, b1), fma(a10, one, b0), fma(a11, one, b1)
+                    a20, a21, a30, a31 = fma(a20, one, b0), fma(a21, one, b1), fma(a30, one, b0), fma(a31, one, b1)
+                store(om, r, c, a00)
+                store(om, r, c + L, a01)
+                store(om, r1, c, a10)
+                store(om, r1, c + L, a11)
+                store(om, r2, c, a20)
+                store(om, r2, c + L, a21)
+                store(om, r3, c, a30)
+                store(om, r3, c + L, a31)
+                if relu:  # the tile is in L1: read back lane by lane (stores of whole values: a
+                    for q in (r, r1, r2, r3):  # clamped row written twice is written alike)
+                        zq, aq = om[q], am[q]
+                        for e in range(c, c + 2 * L):
+                            v = zq[e]
+                            aq[e] = 0.0 if v < 0 else v
+
+
+@njit(nogil=True, error_model="numpy", cache=True)
+def transposed_times(A, D, out):  # pragma: no cover - compiled
+    """``out[m] = A[m']^T @ D[m]``, i.e. ``out[m, k, n] = sum_r A[m', r, k] D[m, r, n]`` summed
+    over r in order: A ``(1 or M, R, K)`` (any strides), D ``(M, R, N)`` and out ``(M, K, N)``
+    contiguous along N. The rows go in blocks of :data:`ROW_BLOCK` (each tile's sums stored and
+    loaded again between blocks: the same numbers), so a block of A and D stays in L1 while every
+    tile of the result passes over it."""
+    M, R, N = D.shape
+    K = A.shape[2]
+    shared = A.shape[0] == 1
+    for m in range(M):
+        Am, Dm, om = A[0 if shared else m], D[m], out[m]
+        L = lanes(om)
+        for r0 in range(0, R, ROW_BLOCK):
+            r_end = min(r0 + ROW_BLOCK, R)
+            for k in range(0, K, 4):
+                k1, k2, k3 = min(k + 1, K - 1), min(k + 2, K - 1), min(k + 3, K - 1)
+                for c in range(0, N, 2 * L):
+                    if r0 == 0:
+                        a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = splat(om, 0.0)
+                    else:
+                        a00, a01 = load(om, k, c), load(om, k, c + L)
+                        a10, a11 = load(om, k1, c), load(om, k1, c + L)
+                        a20, a21 = load(om, k2, c), load(om, k2, c + L)
+                        a30, a31 = load(om, k3, c), load(om, k3, c + L)
+                    for r in range(r0, r_end):
+                        d0, d1 = load(Dm, r, c), load(Dm, r, c + L)
+                        x = splat(om, Am[r, k])
+                        a00, a01 = fma(x, d0, a00), fma(x, d1, a01)
+                        x = splat(om, Am[r, k1])
+                        a10, a11 = fma(x, d0, a10), fma(x, d1, a11)
+                        x = splat(om, Am[r, k2])
+                        a20, a21 = fma(x, d0, a20), fma(x, d1, a21)
+                        x = splat(om, Am[r, k3])
+                        a30, a31 = fma(x, d0, a30), fma(x, d1, a31)
+                    store(om, k, c, a00)
+                    store(om, k, c + L, a01)
+                    store(om, k1, c, a10)
+                    store(om, k1, c + L, a11)
+                    store(om, k2, c, a20)
+                    store(om, k2, c + L, a21)
+                    store(om, k3, c, a30)
+                    store(om, k3, c + L, a31)
