@@ -86,6 +86,45 @@ def matvec_bias(W, z, bias, out, b0, b1):  # pragma: no cover - compiled
             out[j, b], out[j1, b] = s0, s1
 
 
+@njit(inline="always", nogil=True, error_model="numpy")
+def weight_grads_model(dm, zm, om, r0, r1):  # pragma: no cover - compiled
+    """:func:`weight_grads` of one model: ``om[j, k] = sum_n dm[j, n] zm[k, n]`` for r0 <= j < r1,
+    2-D arrays contiguous along n (the lstm backward calls it right after a model's time loop)."""
+    N = dm.shape[1]
+    K = zm.shape[0]
+    L = lanes(dm)
+    nv = N // L * L
+    for j in range(r0, r1, 4):
+        j1, j2, j3 = min(j + 1, r1 - 1), min(j + 2, r1 - 1), min(j + 3, r1 - 1)
+        for k in range(0, K, 3):
+            k1, k2 = min(k + 1, K - 1), min(k + 2, K - 1)
+            zero = splat(dm, 0.0)
+            a00, a01, a02, a10, a11, a12 = zero, zero, zero, zero, zero, zero
+            a20, a21, a22, a30, a31, a32 = zero, zero, zero, zero, zero, zero
+            for n in range(0, nv, L):
+                x0, x1, x2 = load(zm, k, n), load(zm, k1, n), load(zm, k2, n)
+                d0 = load(dm, j, n)
+                a00, a01, a02 = fma(d0, x0, a00), fma(d0, x1, a01), fma(d0, x2, a02)
+                d1 = load(dm, j1, n)
+                a10, a11, a12 = fma(d1, x0, a10), fma(d1, x1, a11), fma(d1, x2, a12)
+                d2 = load(dm, j2, n)
+                a20, a21, a22 = fma(d2, x0, a20), fma(d2, x1, a21), fma(d2, x2, a22)
+                d3 = load(dm, j3, n)
+                a30, a31, a32 = fma(d3, x0, a30), fma(d3, x1, a31), fma(d3, x2, a32)
+            s00, s01, s02, s10, s11, s12 = total(a00), total(a01), total(a02), total(a10), total(a11), total(a12)
+            s20, s21, s22, s30, s31, s32 = total(a20), total(a21), total(a22), total(a30), total(a31), total(a32)
+            for n in range(nv, N):
+                x0, x1, x2 = zm[k, n], zm[k1, n], zm[k2, n]
+                s00, s01, s02 = fma(dm[j, n], x0, s00), fma(dm[j, n], x1, s01), fma(dm[j, n], x2, s02)
+                s10, s11, s12 = fma(dm[j1, n], x0, s10), fma(dm[j1, n], x1, s11), fma(dm[j1, n], x2, s12)
+                s20, s21, s22 = fma(dm[j2, n], x0, s20), fma(dm[j2, n], x1, s21), fma(dm[j2, n], x2, s22)
+                s30, s31, s32 = fma(dm[j3, n], x0, s30), fma(dm[j3, n], x1, s31), fma(dm[j3, n], x2, s32)
+            om[j, k], om[j, k1], om[j, k2] = s00, s01, s02
+            om[j1, k], om[j1, k1], om[j1, k2] = s10, s11, s12
+            om[j2, k], om[j2, k1], om[j2, k2] = s20, s21, s22
+            om[j3, k], om[j3, k1], om[j3, k2] = s30, s31, s32
+
+
 @njit(nogil=True, error_model="numpy", cache=True)
 def weight_grads(d, z, out, r0, r1):  # pragma: no cover - compiled
     """``out[m, j, k] = sum_n d[m, j, n] z[m', k, n]`` for rows r0 <= j < r1 of every model m:
@@ -93,38 +132,6 @@ def weight_grads(d, z, out, r0, r1):  # pragma: no cover - compiled
     and columns three (the last ones clamped: computed again into the same place): 12 sums in
     registers, each step 3 + 4 vector loads (4 x 2 tiles, 8 sums: 1.88 against 1.66 ms in lstm16's
     shape, min of 30 interleaved, load 1.0-1.4)."""
-    M, _, N = d.shape
-    K = z.shape[1]
+    M = d.shape[0]
     for m in range(M):
-        dm, zm, om = d[m], z[min(m, z.shape[0] - 1)], out[m]
-        L = lanes(dm)
-        nv = N // L * L
-        for j in range(r0, r1, 4):
-            j1, j2, j3 = min(j + 1, r1 - 1), min(j + 2, r1 - 1), min(j + 3, r1 - 1)
-            for k in range(0, K, 3):
-                k1, k2 = min(k + 1, K - 1), min(k + 2, K - 1)
-                zero = splat(dm, 0.0)
-                a00, a01, a02, a10, a11, a12 = zero, zero, zero, zero, zero, zero
-                a20, a21, a22, a30, a31, a32 = zero, zero, zero, zero, zero, zero
-                for n in range(0, nv, L):
-                    x0, x1, x2 = load(zm, k, n), load(zm, k1, n), load(zm, k2, n)
-                    d0 = load(dm, j, n)
-                    a00, a01, a02 = fma(d0, x0, a00), fma(d0, x1, a01), fma(d0, x2, a02)
-                    d1 = load(dm, j1, n)
-                    a10, a11, a12 = fma(d1, x0, a10), fma(d1, x1, a11), fma(d1, x2, a12)
-                    d2 = load(dm, j2, n)
-                    a20, a21, a22 = fma(d2, x0, a20), fma(d2, x1, a21), fma(d2, x2, a22)
-                    d3 = load(dm, j3, n)
-                    a30, a31, a32 = fma(d3, x0, a30), fma(d3, x1, a31), fma(d3, x2, a32)
-                s00, s01, s02, s10, s11, s12 = total(a00), total(a01), total(a02), total(a10), total(a11), total(a12)
-                s20, s21, s22, s30, s31, s32 = total(a20), total(a21), total(a22), total(a30), total(a31), total(a32)
-                for n in range(nv, N):
-                    x0, x1, x2 = zm[k, n], zm[k1, n], zm[k2, n]
-                    s00, s01, s02 = fma(dm[j, n], x0, s00), fma(dm[j, n], x1, s01), fma(dm[j, n], x2, s02)
-                    s10, s11, s12 = fma(dm[j1, n], x0, s10), fma(dm[j1, n], x1, s11), fma(dm[j1, n], x2, s12)
-                    s20, s21, s22 = fma(dm[j2, n], x0, s20), fma(dm[j2, n], x1, s21), fma(dm[j2, n], x2, s22)
-                    s30, s31, s32 = fma(dm[j3, n], x0, s30), fma(dm[j3, n], x1, s31), fma(dm[j3, n], x2, s32)
-                om[j, k], om[j, k1], om[j, k2] = s00, s01, s02
-                om[j1, k], om[j1, k1], om[j1, k2] = s10, s11, s12
-                om[j2, k], om[j2, k1], om[j2, k2] = s20, s21, s22
-                om[j3, k], om[j3, k1], om[j3, k2] = s30, s31, s32
+        weight_grads_model(d[m], z[min(m, z.shape[0] - 1)], out[m], r0, r1)
