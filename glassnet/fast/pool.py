@@ -6,10 +6,10 @@ bit-identical; ``tests/fast/test_conv.py`` holds them to it. Images are channels
 ``(L, B, H, W, C)`` (``L`` = models, or 1 for an input shared by all models).
 
 Max pooling keeps, per output element, the offset ``i*pw + j`` of the window's winner and routes
-the gradient through it; average pooling and global average pooling are sums. Max pooling (the
-common case after a convolution) runs a slice of the batch a thread on
-:func:`glassnet.fast.chunks.run` (:func:`glassnet.fast.conv._by_images`); the other kernels are
-short and run on one thread.
+the gradient through it; average pooling and global average pooling are sums. Max pooling and
+global average pooling (the common cases after a convolution) run a slice of the batch a thread
+on :func:`glassnet.fast.chunks.run` (:func:`glassnet.fast.conv._by_images`); average pooling's
+kernels run on one thread.
 
 The layers call the glue functions through :func:`attempt`: any exception marks the ``"conv"``
 kernels broken (one :class:`~glassnet.fast.FastPathWarning`, the same switch as Conv2D's) and
@@ -193,7 +193,7 @@ def _avgpool_backward(dy, ph, pw, sh, sw, pt, pl, inv_count, dx):
                                 img[h, w, c] += g[c] * s
 
 
-@jit(parallel=PARALLEL)
+@jit(parallel=PARALLEL, nogil=True)
 def _global_avg_forward(x, y):
     """y[l, b, :] = sum over (h, w) of x[l, b, h, w, :], divided by H*W."""
     L, B, H, W, C = x.shape
@@ -212,7 +212,7 @@ def _global_avg_forward(x, y):
             yo[c] /= n
 
 
-@jit(parallel=PARALLEL)
+@jit(parallel=PARALLEL, nogil=True)
 def _global_avg_backward(dy, scale, dx):
     """dx[l, b, h, w, :] = dy[l, b, :] * scale (scale = 1/(H*W) in dy's dtype)."""
     L, B, H, W, C = dx.shape
@@ -293,7 +293,8 @@ def avgpool_backward(layer, dy):
 def global_avg_forward(layer, x):
     x5 = np.ascontiguousarray(x if x.ndim == 5 else x[None])
     y = np.empty(x5.shape[:2] + x5.shape[-1:], x5.dtype)
-    _global_avg_forward(x5, y)
+    _by_images(x5.shape[0], x5.shape[1], lambda l, lo, hi: _global_avg_forward(
+        _rows(x5, l, lo, hi), _rows(y, l, lo, hi)))
     return y if x.ndim == 5 else y[0]
 
 
@@ -301,5 +302,7 @@ def global_avg_backward(layer, dy):
     H, W, C = layer.input_shape
     dy3 = np.ascontiguousarray(dy if dy.ndim == 3 else dy[None])
     dx = np.empty(dy3.shape[:2] + (H, W, C), dy.dtype)
-    _global_avg_backward(dy3, dy.dtype.type(1.0 / (H * W)), dx)
+    scale = dy.dtype.type(1.0 / (H * W))
+    _by_images(dy3.shape[0], dy3.shape[1], lambda l, lo, hi: _global_avg_backward(
+        _rows(dy3, l, lo, hi), scale, _rows(dx, l, lo, hi)))
     return dx if dy.ndim == 3 else dx[0]

@@ -277,11 +277,11 @@ def test_pooling_fast_equals_reference(pool, M, shared, dtype, data, threads, fr
     kind = pool[:3]
     fwd = {"max": "_maxpool_forward", "avg": "_avgpool_forward", "gap": "_global_avg_forward"}[kind]
     assert fresh_fast["_maxpool2x2_forward"] == 0  # 7x6 images: no 2x2 tiling
-    split = 1 if threads == 1 else threads * (1 if shared else M)  # max pooling: a batch slice a thread
-    assert fresh_fast[fwd] == (split if kind == "max" else 1)
+    split = 1 if threads == 1 else threads * (1 if shared else M)  # max and global pooling: a batch slice a thread
+    assert fresh_fast[fwd] == (1 if kind == "avg" else split)
     bwd = {"avg": ["_avgpool_backward"], "gap": ["_global_avg_backward"],
            "max": ["_maxpool_backward", "_maxpool_backward_tiles"]}[kind]
-    assert sum(fresh_fast[k] for k in bwd) == (split if kind == "max" and layer._tiles else 1)
+    assert sum(fresh_fast[k] for k in bwd) == (split if kind == "gap" or layer._tiles else 1)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
