@@ -18,7 +18,7 @@ Two products, each over the model axis (one call for every model of a piece of t
 * :func:`transposed_times`, ``out[m] = A[m']^T @ D[m]``, the weight gradient ``cols^T dz``.
 
 Order of operations: each entry is one chain of fused multiply-adds over the summed index, in
-order, from zero (then ``+ b``, one rounding: ``fma(sum, 1, b)``); BLAS sums in its own blocked
+order, from zero (then ``+ b``, one rounding: ``fma(1, b, sum)``); BLAS sums in its own blocked
 order, so results agree with the reference to rounding (float64 to 1e-12, float32 to a few ulps
 of the sum; ``tests/fast/test_conv.py``), not bit for bit. The number of columns ``N`` must be a
 multiple of two vectors (:func:`fits_times`, :func:`fits_transposed`), rows and ``K`` may be anything: the last tile's rows are
@@ -51,6 +51,26 @@ W_BYTES = 32 * 1024
 D_ROW_BYTES = 128
 
 
+@njit(inline="always", nogil=True)
+def _tile_step(x0, x1, x2, x3, v0, v1, t):  # pragma: no cover - compiled
+    """One step of a tile's 8 sums ``t`` (4 rows x 2 vectors): ``t[2q + e] += x_q * v_e``."""
+    return (fma(x0, v0, t[0]), fma(x0, v1, t[1]), fma(x1, v0, t[2]), fma(x1, v1, t[3]),
+            fma(x2, v0, t[4]), fma(x2, v1, t[5]), fma(x3, v0, t[6]), fma(x3, v1, t[7]))
+
+
+@njit(inline="always", nogil=True)
+def _store_tile(out, q0, q1, q2, q3, c, L, t):  # pragma: no cover - compiled
+    """Rows q0..q3 of ``out``, columns c:c+2L, from the tile's sums ``t``."""
+    store(out, q0, c, t[0])
+    store(out, q0, c + L, t[1])
+    store(out, q1, c, t[2])
+    store(out, q1, c + L, t[3])
+    store(out, q2, c, t[4])
+    store(out, q2, c + L, t[5])
+    store(out, q3, c, t[6])
+    store(out, q3, c + L, t[7])
+
+
 def _whole_tiles(columns: int, itemsize: int) -> bool:
     return columns % (2 * 32 // itemsize) == 0  # tiles of two 32-byte vectors across
 
@@ -81,29 +101,14 @@ def times(A, W, out, b, use_bias, relu, act):  # pragma: no cover - compiled
         for r in range(0, R, 4):
             r1, r2, r3 = min(r + 1, R - 1), min(r + 2, R - 1), min(r + 3, R - 1)
             for c in range(0, N, 2 * L):
-                a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = splat(om, 0.0)
+                zero = splat(om, 0.0)
+                t = (zero, zero, zero, zero, zero, zero, zero, zero)
                 for k in range(K):
-                    w0, w1 = load(Wm, k, c), load(Wm, k, c + L)
-                    x = splat(om, Am[r, k])
-                    a00, a01 = fma(x, w0, a00), fma(x, w1, a01)
-                    x = splat(om, Am[r1, k])
-                    a10, a11 = fma(x, w0, a10), fma(x, w1, a11)
-                    x = splat(om, Am[r2, k])
-                    a20, a21 = fma(x, w0, a20), fma(x, w1, a21)
-                    x = splat(om, Am[r3, k])
-                    a30, a31 = fma(x, w0, a30), fma(x, w1, a31)
-                if use_bias:  # sum + b in one rounding: fma(sum, 1, b)
-                    b0, b1 = load(b, m, c), load(b, m, c + L)
-                    a00, a01, a10, a11 = fma(a00, one, b0), fma(a01, one, b1), fma(a10, one, b0), fma(a11, one, b1)
-                    a20, a21, a30, a31 = fma(a20, one, b0), fma(a21, one, b1), fma(a30, one, b0), fma(a31, one, b1)
-                store(om, r, c, a00)
-                store(om, r, c + L, a01)
-                store(om, r1, c, a10)
-                store(om, r1, c + L, a11)
-                store(om, r2, c, a20)
-                store(om, r2, c + L, a21)
-                store(om, r3, c, a30)
-                store(om, r3, c + L, a31)
+                    t = _tile_step(splat(om, Am[r, k]), splat(om, Am[r1, k]), splat(om, Am[r2, k]),
+                                   splat(om, Am[r3, k]), load(Wm, k, c), load(Wm, k, c + L), t)
+                if use_bias:  # sum + b in one rounding: fma(1, b, sum)
+                    t = _tile_step(one, one, one, one, load(b, m, c), load(b, m, c + L), t)
+                _store_tile(om, r, r1, r2, r3, c, L, t)
                 if relu:  # the tile is in L1: read back lane by lane (stores of whole values: a
                     for q in (r, r1, r2, r3):  # clamped row written twice is written alike)
                         zq, aq = om[q], am[q]
@@ -131,27 +136,12 @@ def transposed_times(A, D, out):  # pragma: no cover - compiled
                 k1, k2, k3 = min(k + 1, K - 1), min(k + 2, K - 1), min(k + 3, K - 1)
                 for c in range(0, N, 2 * L):
                     if r0 == 0:
-                        a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = splat(om, 0.0)
+                        zero = splat(om, 0.0)
+                        t = (zero, zero, zero, zero, zero, zero, zero, zero)
                     else:
-                        a00, a01 = load(om, k, c), load(om, k, c + L)
-                        a10, a11 = load(om, k1, c), load(om, k1, c + L)
-                        a20, a21 = load(om, k2, c), load(om, k2, c + L)
-                        a30, a31 = load(om, k3, c), load(om, k3, c + L)
+                        t = (load(om, k, c), load(om, k, c + L), load(om, k1, c), load(om, k1, c + L),
+                             load(om, k2, c), load(om, k2, c + L), load(om, k3, c), load(om, k3, c + L))
                     for r in range(r0, r_end):
-                        d0, d1 = load(Dm, r, c), load(Dm, r, c + L)
-                        x = splat(om, Am[r, k])
-                        a00, a01 = fma(x, d0, a00), fma(x, d1, a01)
-                        x = splat(om, Am[r, k1])
-                        a10, a11 = fma(x, d0, a10), fma(x, d1, a11)
-                        x = splat(om, Am[r, k2])
-                        a20, a21 = fma(x, d0, a20), fma(x, d1, a21)
-                        x = splat(om, Am[r, k3])
-                        a30, a31 = fma(x, d0, a30), fma(x, d1, a31)
-                    store(om, k, c, a00)
-                    store(om, k, c + L, a01)
-                    store(om, k1, c, a10)
-                    store(om, k1, c + L, a11)
-                    store(om, k2, c, a20)
-                    store(om, k2, c + L, a21)
-                    store(om, k3, c, a30)
-                    store(om, k3, c + L, a31)
+                        t = _tile_step(splat(om, Am[r, k]), splat(om, Am[r, k1]), splat(om, Am[r, k2]),
+                                       splat(om, Am[r, k3]), load(Dm, r, c), load(Dm, r, c + L), t)
+                    _store_tile(om, k, k1, k2, k3, c, L, t)

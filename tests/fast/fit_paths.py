@@ -79,3 +79,17 @@ def assert_falls_back_once(monkeypatch, module, broken: str, kernel: str, fit_bo
     assert len(fast_warnings) == 1 and f"'{kernel}'" in str(fast_warnings[0].message)
     assert kernel in fast._broken and not fast.available(kernel)
     assert_same_training(run, ref, "float64")
+
+
+def count_calls(monkeypatch, module, names, calls: dict) -> dict:
+    """Wrap ``module``'s functions ``names`` so that each call adds one to ``calls[name]`` (set to 0
+    here); returns ``calls``. The equality tests check with it that a kernel really ran."""
+    for name in names:
+        calls[name] = 0
+        real = getattr(module, name)
+
+        def counted(*args, _real=real, _name=name):
+            calls[_name] += 1
+            return _real(*args)
+        monkeypatch.setattr(module, name, counted)
+    return calls

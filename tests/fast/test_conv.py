@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not insta
 from glassnet.fast import chunks  # noqa: E402
 from glassnet.fast import conv as fc  # noqa: E402 - after the skip
 from glassnet.fast import pool as fp  # noqa: E402
-from fit_paths import assert_falls_back_once, assert_same_training, train_on  # noqa: E402 - tests/fast/fit_paths.py
+from fit_paths import assert_falls_back_once, assert_same_training, count_calls, train_on  # noqa: E402 - tests/fast/fit_paths.py
 
 CONV_KERNELS = ["_im2col", "_bias_act", "_relu_backward", "_col2im"]
 POOL_KERNELS = ["_maxpool_forward", "_maxpool2x2_forward", "_maxpool_backward", "_maxpool_backward_tiles",
@@ -53,16 +53,10 @@ def fresh_fast(monkeypatch):
     """The fast path on, no kernel marked broken, FastPathWarning an error, and a count of the
     conv kernels' calls (``calls[name]``)."""
     monkeypatch.setattr(fast, "_broken", set())
-    calls = dict.fromkeys(KERNELS, 0)
-    calls["threads"] = 1  # what glassnet.fast.chunks.threads() says; a test may set 2
+    calls = {"threads": 1}  # what glassnet.fast.chunks.threads() says; a test may set 2
     monkeypatch.setattr(chunks, "threads", lambda: calls["threads"])
-    for name, module in KERNELS.items():
-        real = getattr(module, name)
-
-        def counted(*args, _real=real, _name=name):
-            calls[_name] += 1
-            return _real(*args)
-        monkeypatch.setattr(module, name, counted)
+    count_calls(monkeypatch, fc, CONV_KERNELS, calls)
+    count_calls(monkeypatch, fp, POOL_KERNELS, calls)
     with warnings.catch_warnings():
         warnings.simplefilter("error", fast.FastPathWarning)
         with fast.forced(True):
@@ -171,14 +165,7 @@ def test_conv2d_tiled_products_equal_reference(kernel, strides, padding, channel
 
     fresh_fast["threads"] = threads
     monkeypatch.setattr(fc, "TILED", tiled)
-    calls = {"times": 0, "transposed_times": 0}
-    for name in calls:
-        real = getattr(cp, name)
-
-        def counted(*args, _real=real, _name=name):
-            calls[_name] += 1
-            return _real(*args)
-        monkeypatch.setattr(cp, name, counted)
+    calls = count_calls(monkeypatch, cp, ["times", "transposed_times"], {})
     layer = one_layer(gn.Conv2D(filters, kernel, strides=strides, padding=padding, activation="relu"),
                       (6, 5, channels), M, dtype)
     x = np.random.default_rng(2).standard_normal((5, 6, 5, channels) if shared else (M, 5, 6, 5, channels))
