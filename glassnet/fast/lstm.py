@@ -354,12 +354,18 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
     HB = max(H * B, 0)
     HB2, HB3 = 2 * HB, 3 * HB
     af = a.reshape(G4 * B)
+    # flat views made once: a reshape inside the loops is a runtime call (and reference counts)
+    # each time, 9 of them a step in the forward, 6 in the backward (measured, lstm16 one thread,
+    # interleaved at load ~6: forward 5.48 -> 5.10 ms, backward 6.58 -> 6.26)
+    zf = z.reshape((H + C) * B)
+    gates_f, tanh_f = gates.reshape(M, T, G4 * B), tanh_c.reshape(M, T, HB)
+    c_in_f, h_f, c_f = c_in.reshape(M, T, HB), h.reshape(M, HB), c.reshape(M, HB)
     for m in range(M):
         km = min(m, keep.shape[0] - 1)
         xm = x[min(m, x.shape[0] - 1)]
         for t in range(T):
             if whole:
-                cm, ct, hm, zf = c[m].reshape(HB), c_in[m, t].reshape(HB), h[m].reshape(HB), z.reshape(HB + C * B)
+                cm, ct, hm = c_f[m], c_in_f[m, t], h_f[m]
                 for n in range(HB):
                     ct[n] = cm[n]
                 for n in range(HB):
@@ -381,7 +387,7 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
                     z_in[m, H + q, t, b] = xm[q, t, b]
             matvec_bias(Wz[m], z, bias[m], a, b0, b1)   # a = [W_hh W_ih] [h; x_t] + b
             if whole:  # the step's i and f rows, its g rows and its o rows: three runs of memory
-                gt = gates[m, t].reshape(G4 * B)
+                gt = gates_f[m, t]
                 for n in range(HB2):
                     gt[n] = sigmoid(af[n])
                 for nn in range(HB):
@@ -399,8 +405,7 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
                             b = b0 + bb
                             gates[m, t, j, b] = sigmoid(a[j, b])
             if whole and not has_keep and not want_hs:  # the cell update as one run too
-                gt, tt = gates[m, t].reshape(G4 * B), tanh_c[m, t].reshape(HB)
-                hm, cm = h[m].reshape(HB), c[m].reshape(HB)
+                gt, tt, hm, cm = gates_f[m, t], tanh_f[m, t], h_f[m], c_f[m]
                 for n in range(HB):
                     i = gt[n]
                     f = gt[HB + n]
@@ -451,12 +456,14 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, d
     HB = max(H * B, 0)
     HB2, HB3 = 2 * HB, 3 * HB
     daf, dhpf = da.reshape(G4 * B), dhp.reshape(HB)
+    gates_f, tanh_f, c_in_f = gates.reshape(M, T, G4 * B), tanh_c.reshape(M, T, HB), c_in.reshape(M, T, HB)
+    dh_f, dc_f, dh_steps_f = dh.reshape(M, HB), dc.reshape(M, HB), dh_steps.reshape(M, T, HB)
     for m in range(M):
         km = min(m, keep.shape[0] - 1)
         for t in range(T - 1, -1, -1):
             if flat:
-                gt, tt, ct = gates[m, t].reshape(G4 * B), tanh_c[m, t].reshape(HB), c_in[m, t].reshape(HB)
-                hm, cm, hst = dh[m].reshape(HB), dc[m].reshape(HB), dh_steps[m, t].reshape(HB)
+                gt, tt, ct = gates_f[m, t], tanh_f[m, t], c_in_f[m, t]
+                hm, cm, hst = dh_f[m], dc_f[m], dh_steps_f[m, t]
                 for n in range(HB):
                     d = hm[n]
                     hst[n] = d
