@@ -14,8 +14,10 @@ built on :mod:`glassnet.fast.lstm_simd`), so they never wake BLAS threads. The i
 recurrent one (``[W_hh W_ih] [h; x_t] + b``, one pass over the pre-activations instead of three:
 the forward 7.5 -> 6.6 ms in lstm16's shape), so the ``(M, 4H, T, B)`` array of all steps' projections is never written and read back (memory
 traffic, not arithmetic, was most of the forward's time). The parameter gradients are one
-product per model over all steps, ``dax @ [h_{t-1}; x_t; 1]^T`` (:func:`backward`), made by the
-thread that ran the model's loops; dL/dx stays in the layer.
+product per model over all steps, ``dax @ [h_{t-1}; x_t; 1]^T`` (:func:`backward`), made inside
+the backward kernel right after the model's time loop, while its ``dax`` is still in cache (when
+a model's batch is split over threads: after the loops, in fixed blocks of rows); dL/dx stays in
+the layer.
 
 Per model m and step t (the reference's maths and its order of operations)::
 
@@ -47,14 +49,23 @@ fixed blocks of gate rows of the products (``lstm``, one model and B = 32, runs 
 see :func:`_split`); no BLAS thread pool runs in the step (its fork-join per small product is
 what made the 2-thread steps slow on the shared cores).
 
-Measured (``benchmarks/sequence.py --rounds 2``, 2 threads, 2026-11-30 10:06 UTC, load 1.2-1.5):
-lstm16 glassnet 15.5, 10.9 ms a step (CPU 16.4; other processes took 0.5 core during its rounds)
-against the torch loop's 62.4, 39.9 (CPU 101): 3.8x in wall time, 6.2x in CPU time; at 09:57
-(no other load; the same kernels) 8.7, 11.0 against 52.0, 52.7: 5.4x. lstm 6.6, 5.6 against torch 8.4, 8.7: 0.71x.
-Of an lstm16 step on one thread (14.2 ms, cProfile, load 1.5): forward kernel 5.3 ms (sigmoid and
-tanh ~1.9 of it), backward kernel 4.2 (copying each step's ``da`` into the feature-major ``dax``
-~1.2), weight gradients 2.4, the rest (Dense, loss, SGD, norms, glue) 2.3. Imported only after
-:func:`glassnet.fast.available` found Numba
+Measured (``benchmarks/sequence.py --rounds 3``, 2 threads, 2026-11-30 12:53 UTC, load average
+1.8 falling to 1.4, "other processes 0.00 cores" in every round): lstm16 glassnet 8.34, 8.13,
+7.86 ms a step (CPU 13.9) against the torch loop's 43.7, 46.3, 42.6 (CPU 86.6): 5.24x, 5.69x,
+5.42x, median 5.42x (goal 5x; CPU-time ratio 6.5x). lstm (12:54, same conditions) 6.19, 4.31,
+5.12 against torch 5.67, 6.02, 5.61: 1.09x, 0.72x, 0.91x, median 0.91x (goal 1.5x; torch ran
+faster than in the earlier 0.71x measurement, 8.4-8.7 ms; glassnet's own lstm fit steps,
+interleaved with the previous kernels at 12:56: 3.93-4.30 against 4.42-4.97 ms). Before the
+changes of 12:30-12:55 (the earlier kernels, 10:06, load 1.2-1.5): lstm16 15.5, 10.9 against
+62.4, 39.9 (3.8x; other processes took 0.5 core), at 09:57 without load 5.4x; a later quiet
+measurement 5.39x, 4.17x, 4.45x. An lstm16 fit step on one thread (``fit`` of 40 steps, min of
+5, interleaved with the earlier kernels at 12:56, load 1.4): 9.6-9.9 ms against 10.8-14.8; of it
+(timed around the calls, 10.7 ms) the forward kernel 4.1, the backward kernel with the weight
+gradients 5.1 (the products about 1.7 of it; copying each step's ``da`` into the feature-major
+``dax`` ~0.9), the Python around them 0.2 each, the rest (Dense, loss, SGD, norms, glue) ~1.1.
+On two threads the kernels scale poorly (CPU 13.9 ms for a 8.1 ms step): the two cores are
+shared with the torch peers' and other processes' work and the kernels are partly
+memory-bound. Imported only after :func:`glassnet.fast.available` found Numba
 (``import glassnet`` never loads it).
 """
 
@@ -158,8 +169,12 @@ def backward(gates, tanh_c, c_in, z_in, W_hh, keep, dy, dh, dc):
     ``(M, 4H, T, B)`` (the input and hidden sides are equal for the LSTM), dL/dh_t of every step
     ``(M, T, H, B)`` (for the per-step norms), the gradients reaching the initial state
     ``(M, H, B)``, and the parameter gradients -- [dW_hh dW_ih db] = dax @ z_in^T over all T*B
-    columns, one product (:func:`glassnet.fast.lstm_products.weight_grads`; summing db in the loop
-    cost ~0.9 ms), each thread its own models' products."""
+    columns, one product per model (:func:`glassnet.fast.lstm_products.weight_grads_model`;
+    summing db in the loop cost ~0.9 ms), made by the kernel right after the model's time loop
+    (its dax, 400 KB in lstm16, mostly still in cache: the backward with the products 6.93 ->
+    6.41 ms, lstm16 one thread, min of 30 interleaved at load 1.7), or, when the batch columns are split over
+    threads, after all loops in fixed blocks of rows. Either way each entry is the same sum in
+    the same order, so the numbers do not depend on the split."""
     M, T, G4, B = gates.shape
     H = G4 // 4
     K = z_in.shape[1]
@@ -190,13 +205,14 @@ SPLIT_COLUMNS = 64  # batch columns a thread needs before one model's batch is s
 
 
 def _split(part, after, M, B, rows=0):
-    """``part(models, b0, b1)`` over all models and batch columns, then ``after(models, rows)`` (or
-    nothing) over all models and gate rows, the rows in fixed blocks of ``ROW_BLOCK``. One call on
-    one thread; with BLAS allowed n > 1 threads (:func:`glassnet.fast.chunks.run`; the kernels
-    release the GIL, BLAS runs one-threaded), each thread takes a contiguous share of the models and
-    runs ``after`` on it too -- or, with fewer models than threads and at least 64 batch columns a
-    thread (``SPLIT_COLUMNS``), a share of the batch columns (a multiple of 16), then the row blocks
-    for ``after``. Models, columns and row blocks are independent and the blocks fixed, so a split
+    """``part(models, b0, b1)`` over all models and batch columns. One call on one thread; with
+    BLAS allowed n > 1 threads (:func:`glassnet.fast.chunks.run`; the kernels release the GIL, BLAS
+    runs one-threaded), each thread takes a contiguous share of the models -- or, with fewer models
+    than threads and at least 64 batch columns a thread (``SPLIT_COLUMNS``), a share of the batch
+    columns (a multiple of 16), and then ``after(all models, rows)`` (if given) runs over the gate
+    rows in fixed blocks of ``ROW_BLOCK``, the blocks shared by the threads: what a part with
+    every column does itself (the backward's weight-gradient products). Models, columns and row
+    blocks are independent and the blocks fixed, so a split
     changes no number. Fewer columns are not split: at B = 32 (``lstm``, one model) two 16-column
     shares took twice the CPU time of one thread (lstm fit steps, 12.4 against 6.5 ms, load 1.8;
     wall 12.3 against 6.3) -- likely the rows' shared cache lines, which both threads write.
@@ -297,7 +313,8 @@ def tanh32(z):  # pragma: no cover - compiled
     p = p * r + np.float32(1.6666665459e-1)
     p = p * r + np.float32(5.0000001201e-1)
     q = p * (r * r) + r
-    half_2k = np.int32((np.float32(t).view(np.int32) << np.int32(23)) + (F32_ONE_BITS - np.int32(1 << 23))).view(np.float32)
+    half_bits = (np.float32(t).view(np.int32) << np.int32(23)) + (F32_ONE_BITS - np.int32(1 << 23))
+    half_2k = np.int32(half_bits).view(np.float32)     # 2^(k-1): k + 126 in the exponent field
     v = half_2k * q + (half_2k - np.float32(0.5))
     th = v / (v + np.float32(1.0))
     sign = np.float32(z).view(np.int32) & np.int32(-0x80000000)
@@ -437,9 +454,12 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
-def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, dh_steps, b0, b1, d_all, z_all, dWz):  # pragma: no cover
+def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, dh_steps, b0, b1,  # pragma: no cover
+              d_all, z_all, dWz):
     """Steps t = T-1..0 of every model; ``dh``, ``dc`` hold the gradient at the final state on
-    entry, at the initial state on return."""
+    entry, at the initial state on return. With every column (b0 = 0, b1 = B), each model's
+    parameter gradients too, right after its loop: ``dWz[m] = d_all[m] @ z_all[m]^T`` (``d_all``,
+    ``z_all``: dax and the forward's ``[h_{t-1}; x_t; 1]`` as ``(M, rows, T*B)``)."""
     b0 = max(b0, 0)
     M, T, G4, B = gates.shape
     H = G4 // 4
