@@ -52,7 +52,9 @@ what made the 2-thread steps slow on the shared cores).
 Measured (``benchmarks/sequence.py --rounds 3``, 2 threads, 2026-11-30 12:53 UTC, load average
 1.8 falling to 1.4, "other processes 0.00 cores" in every round): lstm16 glassnet 8.34, 8.13,
 7.86 ms a step (CPU 13.9) against the torch loop's 43.7, 46.3, 42.6 (CPU 86.6): 5.24x, 5.69x,
-5.42x, median 5.42x (goal 5x; CPU-time ratio 6.5x). lstm (12:54, same conditions) 6.19, 4.31,
+5.42x, median 5.42x (goal 5x; CPU-time ratio 6.5x); again at 13:00 (load 0.9, the same code
+but for comments) 7.21, 7.86, 9.05 against 40.3, 47.6, 42.0: 5.59x, 6.05x, 4.64x, median 5.59x
+(one round in each run can fall under 5x). lstm (12:54, same conditions) 6.19, 4.31,
 5.12 against torch 5.67, 6.02, 5.61: 1.09x, 0.72x, 0.91x, median 0.91x (goal 1.5x; torch ran
 faster than in the earlier 0.71x measurement, 8.4-8.7 ms; glassnet's own lstm fit steps,
 interleaved with the previous kernels at 12:56: 3.93-4.30 against 4.42-4.97 ms). Before the
