@@ -115,16 +115,22 @@ def bind_prange(namespace: dict) -> None:
         namespace["prange"] = nb.prange
 
 
+@contextlib.contextmanager
 def training_scope(model):
-    """The context a training run of ``model`` runs in: BLAS held on one thread
-    (:func:`glassnet.fast.chunks.hold_blas`) when one of its layers runs pieces of the batch on
-    both cores (``runs_pieces``, with its kernel available), else nothing."""
+    """The context a training run of ``model`` runs in, when one of its layers runs pieces of the
+    batch on both cores (``runs_pieces``, with its kernel available; else nothing): BLAS held on
+    one thread (:func:`glassnet.fast.chunks.hold_blas`); and from then on the process keeps freed
+    memory for the next step (:func:`glassnet.fast.memory.keep_freed`: such steps free tens of MB)."""
     layers = getattr(model, "layers", ())
     if not any(getattr(layer, "runs_pieces", None) and available(layer.runs_pieces) for layer in layers):
-        return contextlib.nullcontext()
+        yield
+        return
     from .chunks import hold_blas  # noqa: PLC0415 - threadpoolctl only for such models
+    from .memory import keep_freed  # noqa: PLC0415
 
-    return hold_blas()
+    keep_freed()
+    with hold_blas():
+        yield
 
 
 _one_thread = threading.local()  # .until: None, or when compiled work may use other threads again
