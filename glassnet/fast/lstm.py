@@ -32,8 +32,8 @@ Per model m and step t (the reference's maths and its order of operations)::
     da = (dc * g * i (1 - i),  dc * c_{t-1} * f (1 - f),  dc * i * (1 - g^2),  do * o (1 - o))
     dh_{t-1} = W_hh^T da (+ carried dh),   dc_{t-1} = dc * f (+ carried dc)
 
-Sigmoid and tanh: float64 uses :mod:`glassnet.fast.elementwise`'s (arithmetic only, so the loops
-vectorize); float32 uses this module's float32 versions of the same method (below). Both are a few
+Sigmoid and tanh: :mod:`glassnet.fast.elementwise`'s, in the arrays' precision (arithmetic only,
+so the loops vectorize; the float32 ones written for a gate loop's register budget). Both are a few
 ulps from NumPy's. Everything else is computed in the arrays' dtype in the reference's order, so
 float64 results match the reference to the rounding of the products' sums (not summed in BLAS's
 order) and float32 results within float32 rounding (``tests/fast/test_lstm.py``).
@@ -76,10 +76,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
 
-from glassnet.fast.elementwise import vsigmoid, vtanh
+from glassnet.fast.elementwise import sigmoid, tanh
 from glassnet.fast.lstm_products import matvec_bias, weight_grads, weight_grads_model
 
 KERNEL = "lstm"  # the name in glassnet.fast.available() / mark_broken()
@@ -252,97 +251,6 @@ def _keep_steps(keep, dt):
 
 
 # -- float32 sigmoid and tanh for the gates ---------------------------------------------------
-# elementwise.py's method (Cody-Waite reduction, Cephes expf's degree-5 polynomial, 2^k from the
-# exponent bits), written for a gate loop's register budget: AVX2 has 16 vector registers, and each
-# constant above that is reloaded (a broadcast from memory) every iteration. So the sigmoid is one
-# formula, 1 / (1 + e^-z), for every z (no |z|, no select between two forms: relative accuracy
-# holds for negative z as well, e^-z being accurate to a few ulps), e^-z evaluated from z (the
-# polynomial's odd coefficients negated instead of a negation), and 2^k built with the bits of 1.0;
-# the tanh copies the sign bitwise. Error against the exact values: below 2.5 ulp for |z| <= 80
-# (tests/fast/test_lstm.py holds it under 4; NumPy's own float32 sigmoid: 3.1). Saturation: the
-# sigmoid is 1 from z = 86 on (e^-86 is below float32's normal range; the exact value rounds to 1)
-# and 0 from z = -88.4 on (k = 128: 2^k is inf; exact values there are subnormal, below 1e-38), the
-# tanh +-1 from |z| = 9. NaN stays NaN: the clamps are ``lo if x < lo else x`` (every comparison
-# with NaN is false), which also keeps the loops free of branches. Measured (lstm16's forward, one
-# thread, interleaved, load ~1.5): 4.36 -> 4.23 ms against the two-form sigmoid of the same method.
-F32_SHIFT = np.float32(12582912.0)          # 1.5 * 2^23: t = x log2(e) + SHIFT holds round(x / ln 2)
-F32_LOG2E = np.float32(1.44269504088896341)
-F32_LN2_HI = np.float32(0.693359375)        # ln 2 = HI + LO, k * HI exact for |k| < 2^8
-F32_LN2_LO = np.float32(-2.12194440e-4)
-F32_SIG_MIN = np.float32(-89.0)             # e^-z = inf below -88.4 (k = 128): the sigmoid is 0
-F32_SIG_MAX = np.float32(86.0)              # e^-86 is the smallest normal-range e^-z used
-F32_TANH_MAX = np.float32(9.0)              # tanh rounds to 1 beyond
-F32_ONE_BITS = np.int32(0x3F800000)         # 127 << 23: the exponent field of 2^0
-
-
-@njit(inline="always", nogil=True)
-def sigmoid32(z):  # pragma: no cover - compiled
-    """1 / (1 + e^-z) in float32: k = round(-z / ln 2), s = z + k ln 2 = -r, e^-z = 2^k (1 + q)
-    with q = e^-s - 1 = -s + s^2 P(-s)."""
-    x = F32_SIG_MIN if z < F32_SIG_MIN else z
-    x = F32_SIG_MAX if x > F32_SIG_MAX else x
-    t = x * -F32_LOG2E + F32_SHIFT
-    k = t - F32_SHIFT
-    s = (x + k * F32_LN2_HI) + k * F32_LN2_LO
-    p = np.float32(-1.9875691500e-4)      # Cephes expf's coefficients, the odd ones negated
-    p = p * s + np.float32(1.3981999507e-3)
-    p = p * s + np.float32(-8.3334519073e-3)
-    p = p * s + np.float32(4.1665795894e-2)
-    p = p * s + np.float32(-1.6666665459e-1)
-    p = p * s + np.float32(5.0000001201e-1)
-    q = p * (s * s) - s
-    # t's bits are those of 1.5 * 2^23 plus k; shifted by 23 the 1.5 * 2^23 part leaves nothing,
-    # and adding 1.0's bits puts k + 127 in the exponent field: 2^k (inf at k = 128)
-    two_k = np.int32((np.float32(t).view(np.int32) << np.int32(23)) + F32_ONE_BITS).view(np.float32)
-    e = two_k * (np.float32(1.0) + q)     # not 2^k + 2^k q: inf - inf at k = 128
-    return np.float32(1.0) / (np.float32(1.0) + e)
-
-
-@njit(inline="always", nogil=True)
-def tanh32(z):  # pragma: no cover - compiled
-    """sign(z) v / (v + 1), v = (e^{2a} - 1) / 2 with a = |z| capped at 9, the sign copied bitwise;
-    e^{2a} = 2 2^(k-1) (1 + q), so v = 2^(k-1) q + (2^(k-1) - 1/2) (no cancellation near 0)."""
-    a = abs(z)
-    a = F32_TANH_MAX if a > F32_TANH_MAX else a
-    x = a + a
-    t = x * F32_LOG2E + F32_SHIFT
-    k = t - F32_SHIFT
-    r = (x - k * F32_LN2_HI) - k * F32_LN2_LO
-    p = np.float32(1.9875691500e-4)
-    p = p * r + np.float32(1.3981999507e-3)
-    p = p * r + np.float32(8.3334519073e-3)
-    p = p * r + np.float32(4.1665795894e-2)
-    p = p * r + np.float32(1.6666665459e-1)
-    p = p * r + np.float32(5.0000001201e-1)
-    q = p * (r * r) + r
-    half_bits = (np.float32(t).view(np.int32) << np.int32(23)) + (F32_ONE_BITS - np.int32(1 << 23))
-    half_2k = np.int32(half_bits).view(np.float32)     # 2^(k-1): k + 126 in the exponent field
-    v = half_2k * q + (half_2k - np.float32(0.5))
-    th = v / (v + np.float32(1.0))
-    sign = np.float32(z).view(np.int32) & np.int32(-0x80000000)
-    return np.int32(np.float32(th).view(np.int32) | sign).view(np.float32)
-
-
-def sigmoid(z):
-    """The gates' sigmoid in the argument's precision (float64: elementwise.vsigmoid)."""
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def tanh(z):
-    """The gates' tanh in the argument's precision (float64: elementwise.vtanh)."""
-    return np.tanh(z)
-
-
-@overload(sigmoid)
-def _sigmoid_typed(z):  # pragma: no cover - compile-time dispatch
-    return (lambda z: sigmoid32(z)) if z == types.float32 else (lambda z: vsigmoid(z))
-
-
-@overload(tanh)
-def _tanh_typed(z):  # pragma: no cover - compile-time dispatch
-    return (lambda z: tanh32(z)) if z == types.float32 else (lambda z: vtanh(z))
-
-
 # -- kernels ----------------------------------------------------------------------------------
 # error_model="numpy": a division does not test for zero (Python's check is a branch that keeps
 # the batch loops from vectorizing). fastmath={"contract"} only: a * b + c may be one fused
@@ -477,7 +385,7 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, dax, d
     flat = b0 == 0 and b1 == B and not has_keep and not has_dy
     HB = max(H * B, 0)
     HB2, HB3 = 2 * HB, 3 * HB
-    daf, dhpf = da.reshape(G4 * B), dhp.reshape(HB)
+    daf = da.reshape(G4 * B)
     gates_f, tanh_f, c_in_f = gates.reshape(M, T, G4 * B), tanh_c.reshape(M, T, HB), c_in.reshape(M, T, HB)
     dh_f, dc_f, dh_steps_f = dh.reshape(M, HB), dc.reshape(M, HB), dh_steps.reshape(M, T, HB)
     for m in range(M):
