@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from .lstm_simd import fma, lanes, load, splat, store
+from .simd import fma, lanes, load, splat, store
 
 #: Rows of A and D a weight-gradient tile sums before the next tile (see :func:`transposed_times`):
 #: 128 rows of cnn8's second layer are 90 KB. Measured (one thread, float32, min of 9): cnn8's

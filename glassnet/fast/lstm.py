@@ -9,7 +9,7 @@ benchmark: 16 models, H = 16, B = 32) each call costs more in dispatch than in a
 busy 2-core machine cost 60x the product itself (measured: 1.4 ms instead of 25 us for
 ``(256, 64) @ (64, 32)`` float32 with 2 threads under load). Here each model's whole sequence is
 one loop nest, and its products are register-tiled vector code (:mod:`glassnet.fast.lstm_products`,
-built on :mod:`glassnet.fast.lstm_simd`), so they never wake BLAS threads. The input projection
+built on :mod:`glassnet.fast.simd`), so they never wake BLAS threads. The input projection
 ``W_ih x_t + b`` is computed step by step inside the loop too, in the same product as the
 recurrent one (``[W_hh W_ih] [h; x_t] + b``, one pass over the pre-activations instead of three:
 the forward 7.5 -> 6.6 ms in lstm16's shape), so the ``(M, 4H, T, B)`` array of all steps' projections is never written and read back (memory

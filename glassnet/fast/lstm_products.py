@@ -1,6 +1,6 @@
 """The LSTM kernels' matrix products, a tile of the result in registers (:mod:`glassnet.fast.lstm`).
 
-Two products, both written with :mod:`glassnet.fast.lstm_simd`'s vectors along the batch (the
+Two products, both written with :mod:`glassnet.fast.simd`'s vectors along the batch (the
 contiguous axis) rather than left to BLAS: at these sizes a BLAS call costs more in overhead (and,
 with 2 threads on a busy machine, in waking its threads) than the arithmetic.
 
@@ -20,14 +20,14 @@ because BLAS sums in its own order): column b of ``matvec_bias`` is
 ``fma(W[j, K-1], z[K-1, b], ... fma(W[j, 0], z[0, b], bias[j]))`` whether it falls in a vector
 or in the scalar tail, so where a thread's share of the columns starts changes no number. An
 entry of ``weight_grads`` sums each lane's n in order, then the lanes
-(:func:`glassnet.fast.lstm_simd.total`), then the tail n % lanes -- fixed for a given T*B.
+(:func:`glassnet.fast.simd.total`), then the tail n % lanes -- fixed for a given T*B.
 """
 
 from __future__ import annotations
 
 from numba import njit
 
-from .lstm_simd import fma, lanes, load, splat, store, total
+from .simd import fma, lanes, load, splat, store, total
 
 
 @njit(inline="always", nogil=True, error_model="numpy")

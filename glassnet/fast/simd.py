@@ -1,4 +1,5 @@
-"""256-bit vectors in Numba kernels: the few operations the LSTM's products are written with.
+"""256-bit vectors in Numba kernels: the few operations the LSTM's and the convolutions' register
+tiles are written with (:mod:`glassnet.fast.lstm_products`, :mod:`glassnet.fast.conv_products`).
 
 Why: Numba compiles loops with LLVM's loop vectorizer only (its SLP vectorizer, which would pack
 straight-line scalar code, is off by default: ``NUMBA_SLP_VECTORIZE``, process-wide), and that
@@ -22,9 +23,9 @@ by element, so a kernel's numbers depend only on the order it writes)::
     total(v)          the sum of the lanes: ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7))
 
 No bounds are checked (as Numba's own indexing): the callers loop over whole vectors only and do
-the remaining columns with scalar code. Imported only with Numba present (glassnet.fast.lstm).
+the remaining columns with scalar code. Imported only with Numba present (by the product modules).
 Numba's disk cache checks only a kernel's own file: after editing this module, clear
-``glassnet/fast/__pycache__`` (or touch lstm.py and lstm_products.py) so the kernels recompile.
+``glassnet/fast/__pycache__`` (or touch the modules that import it) so the kernels recompile.
 """
 
 from __future__ import annotations
