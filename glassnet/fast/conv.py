@@ -3,7 +3,7 @@ glue that runs a layer's whole pipeline a piece of the batch at a time on both c
 
 The readable NumPy code in :mod:`glassnet.layers.conv` is the reference. A convolution's
 arithmetic is almost all in three matrix products: narrow ones (small kernels, few filters) run
-on :mod:`glassnet.fast.conv_products`' register tiles, which also add the bias and apply ReLU as
+on :mod:`glassnet.fast.tiles`' register tiles, which also add the bias and apply ReLU as
 they store the forward's result; the others stay in BLAS (``np.matmul``). Around them the
 reference does element-wise work on one thread -- copying patches, adding the bias,
 ReLU and its derivative, summing the bias gradient, folding patch gradients back onto the image.
@@ -77,7 +77,7 @@ MIN_PIECES = 4
 #: Conv2D keeps its patches for backward below this many input channels; from it on, backward
 #: unfolds each piece again (short patch rows make unfolding as costly as the GEMM).
 CHUNK_MIN_CHANNELS = 8
-#: Narrow products on :mod:`glassnet.fast.conv_products`' register tiles (see :func:`_tiled`).
+#: Narrow products on :mod:`glassnet.fast.tiles`' register tiles (see :func:`_tiled`).
 TILED = True
 FAILED = object()  # what attempt() returns when the fast path gave up (None is a valid result)
 
@@ -263,11 +263,11 @@ def _unfold(layer, x, l, s, g, out=None):
 
 def _tiled(K, N, dtype, transposed=False):
     """Whether an ``(R, K) @ (K, N)`` product (``transposed``: ``(R, K)^T (R, N)``) runs on
-    :mod:`glassnet.fast.conv_products`' register tiles rather than BLAS: float32 and float64, in
+    :mod:`glassnet.fast.tiles`' register tiles rather than BLAS: float32 and float64, in
     the shapes where the tiles were measured faster; :data:`TILED` off: always BLAS."""
     if not TILED or dtype not in (np.float32, np.float64):
         return False
-    from . import conv_products as cp  # noqa: PLC0415 - imports Numba: only once it is known to work
+    from . import tiles as cp  # noqa: PLC0415 - imports Numba: only once it is known to work
 
     size = np.dtype(dtype).itemsize
     return cp.fits_transposed(N, size) if transposed else cp.fits_times(K, N, size)
@@ -311,7 +311,7 @@ def conv2d_forward(layer, x, train):
     models = _model_lists(L, M)
     tiled = _tiled(K, F, x.dtype)
     if tiled:
-        from . import conv_products  # noqa: PLC0415 - compiled code: only once Numba is known to work
+        from . import tiles  # noqa: PLC0415 - compiled code: only once Numba is known to work
 
     def work(i):
         l, s, g = todo[i]
@@ -326,7 +326,7 @@ def conv2d_forward(layer, x, train):
             zs, Ws, bs = z[l:l + 1, s:s + g].reshape(1, g * P, F), Wmat[l:l + 1], b[l:l + 1]
             as_ = a[l:l + 1, s:s + g].reshape(1, g * P, F)
         if tiled:  # the product, bias and ReLU in one pass
-            conv_products.times(part[None], Ws, zs, bs, layer.use_bias, relu, as_)
+            tiles.times(part[None], Ws, zs, bs, layer.use_bias, relu, as_)
             return
         np.matmul(part, Ws, out=zs)
         if layer.use_bias or relu:
@@ -370,7 +370,7 @@ def conv2d_backward(layer, dy):
     tiled_dw = _tiled(K, F, dy.dtype, transposed=True)
     tiled_dx = need_dx and not pointwise and _tiled(F, K, dy.dtype)
     if tiled_dw or tiled_dx:
-        from . import conv_products  # noqa: PLC0415 - compiled code: only once Numba is known to work
+        from . import tiles  # noqa: PLC0415 - compiled code: only once Numba is known to work
     if tiled_dx:
         Wt = np.ascontiguousarray(Wt)  # the tiles read rows of W^T
         no_bias = np.zeros((1, K), dy.dtype)
@@ -390,7 +390,7 @@ def conv2d_backward(layer, dy):
         else:
             dzs = dz[l:l + 1, s:s + g].reshape(1, g * P, F)
         if tiled_dw:
-            conv_products.transposed_times(part[None], dzs, parts[i])
+            tiles.transposed_times(part[None], dzs, parts[i])
         else:
             np.matmul(part.T, dzs, out=parts[i])
         for m in models[l] if need_dx else ():
@@ -400,7 +400,7 @@ def conv2d_backward(layer, dy):
                 continue
             if tiled_dx:
                 dcols = np.empty((1, g * P, K), dy.dtype)
-                conv_products.times(dzp[None], Wt[m:m + 1], dcols, no_bias, False, False, dcols)
+                tiles.times(dzp[None], Wt[m:m + 1], dcols, no_bias, False, False, dcols)
             else:
                 dcols = np.matmul(dzp, Wt[m])
             _col2im(dcols.reshape(1, g, Ho, Wo, kh, kw, C), sh, sw, pt, pl, dx[m, s:s + g][None])

@@ -1,5 +1,5 @@
 """256-bit vectors in Numba kernels: the few operations the LSTM's and the convolutions' register
-tiles are written with (:mod:`glassnet.fast.lstm_products`, :mod:`glassnet.fast.conv_products`).
+tiles are written with (:mod:`glassnet.fast.lstm_products`, :mod:`glassnet.fast.tiles`).
 
 Why: Numba compiles loops with LLVM's loop vectorizer only (its SLP vectorizer, which would pack
 straight-line scalar code, is off by default: ``NUMBA_SLP_VECTORIZE``, process-wide), and that

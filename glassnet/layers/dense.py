@@ -39,9 +39,17 @@ FAST_MAX_WORK = 256
 
 
 def _fast_ok(x, W):
-    """Whether ``x @ W`` goes to the fast kernel: a small product per model, one dtype, kernel available."""
+    """Whether ``x @ W`` goes to the fast kernels: ``"small"`` (a small product per model, one dtype:
+    glassnet.fast.gemm's loops), ``"tiles"`` (many models of a medium size: glassnet.fast.tiles),
+    or None (the reference)."""
+    if not fast.available("gemm"):
+        return None
     _, n, k = W.shape
-    return x.shape[-2] * n * k <= FAST_MAX_WORK and x.dtype == W.dtype and fast.available("gemm")
+    if x.shape[-2] * n * k <= FAST_MAX_WORK and x.dtype == W.dtype:
+        return "small"
+    from ..fast import gemm  # noqa: PLC0415 - Numba loads only when the fast path runs
+
+    return "tiles" if gemm.tiles_fit(x, W) else None
 
 
 @layer_types.register("dense", "linear_layer", "fully_connected")
@@ -104,7 +112,8 @@ class Dense(Layer):
         self._x = x
         # inference stays on BLAS: a prediction must not depend on how rows are batched (the
         # kernel's rounding differs from BLAS's; scikit-learn's check_methods_subset_invariance)
-        z = self._fast_forward(x) if train and _fast_ok(x, self.W.value) else None
+        route = _fast_ok(x, self.W.value) if train else None
+        z = self._fast_forward(x, route) if route else None
         if z is None:  # the reference
             z = x @ self.W.value
             if self.use_bias:
@@ -114,7 +123,8 @@ class Dense(Layer):
     def backward(self, dy):
         dz = self.act.backward(dy)
         x = self._x
-        grads = self._fast_backward(x, dz) if _fast_ok(x, self.W.value) and dz.dtype == x.dtype else None
+        route = _fast_ok(x, self.W.value) if dz.dtype == x.dtype else None
+        grads = self._fast_backward(x, dz, route) if route else None
         if grads is not None:
             self.W.grad, db, dx = grads
             if self.use_bias:
@@ -128,21 +138,24 @@ class Dense(Layer):
         return None
 
     # -- the fast path: the same products by glassnet.fast.gemm (tests/fast/test_gemm.py) -----------
-    def _fast_forward(self, x):
-        """``x @ W + b`` in one compiled call; None (after one FastPathWarning) if the kernel fails."""
+    def _fast_forward(self, x, route):
+        """``x @ W + b`` in one compiled call (``route``: see :func:`_fast_ok`); None (after one
+        FastPathWarning) if the kernel fails."""
         try:
             from ..fast import gemm  # noqa: PLC0415 - Numba loads only when the fast path runs
-            return gemm.dense_forward(x, self.W.value, self.b.value if self.use_bias else None)
+            forward = gemm.dense_forward if route == "small" else gemm.tiled_dense_forward
+            return forward(x, self.W.value, self.b.value if self.use_bias else None)
         except Exception as exc:  # noqa: BLE001 - any failure: warn once, reference from now on
             fast.mark_broken("gemm", exc)
             return None
 
-    def _fast_backward(self, x, dz):
+    def _fast_backward(self, x, dz, route):
         """``(dW, db, dx)`` in compiled calls (db None without bias, dx None unless needed); None
         (after one FastPathWarning) if the kernel fails."""
         try:
             from ..fast import gemm  # noqa: PLC0415
-            return gemm.dense_backward(x, self.W.value, dz, self.use_bias, self.need_input_grad)
+            backward = gemm.dense_backward if route == "small" else gemm.tiled_dense_backward
+            return backward(x, self.W.value, dz, self.use_bias, self.need_input_grad)
         except Exception as exc:  # noqa: BLE001
             fast.mark_broken("gemm", exc)
             return None

@@ -159,9 +159,9 @@ TILED_CASES = [  # kernel, strides, padding, channels, filters
 @pytest.mark.parametrize("kernel,strides,padding,channels,filters", TILED_CASES)
 def test_conv2d_tiled_products_equal_reference(kernel, strides, padding, channels, filters, tiled, M, shared,
                                                dtype, threads, monkeypatch, fresh_fast):
-    """The register-tiled products (glassnet.fast.conv_products) where they fit, BLAS elsewhere
+    """The register-tiled products (glassnet.fast.tiles) where they fit, BLAS elsewhere
     and with TILED off: the same numbers as the reference either way, and the tiles really ran."""
-    from glassnet.fast import conv_products as cp
+    from glassnet.fast import tiles as cp
 
     fresh_fast["threads"] = threads
     monkeypatch.setattr(fc, "TILED", tiled)

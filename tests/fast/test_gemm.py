@@ -29,6 +29,7 @@ import pytest
 import glassnet as gn
 from glassnet import fast
 from glassnet.layers import dense as dense_mod
+from fit_paths import count_calls as count_calls_of  # noqa: E402 - tests/fast/fit_paths.py
 
 pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not installed")
 
@@ -143,6 +144,48 @@ def test_dense_fast_equals_reference(M, B, n, k, bias, shared, dtype, fresh_fast
             assert g is None
         else:
             close(g, w, dtype)
+
+
+TILED_SHAPES = [  # M, B, n, k: many models of a medium layer (glassnet.fast.gemm.tiles_fit)
+    (16, 64, 32, 32),   # float32: every product on the tiles; float64: dL/dW's 32 columns in NumPy
+    (20, 9, 17, 16),    # rows and inner size off the tiles' multiples
+    (16, 8, 48, 8),     # float64 only (8 columns); float32 needs 16: NumPy
+    (15, 64, 32, 32),   # fewer models than MANY_MODELS: NumPy
+    (16, 64, 128, 96),  # W too big for the tiles: NumPy
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shared", [False, True], ids=["per-model", "shared"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("M,B,n,k", TILED_SHAPES)
+def test_dense_on_tiles_equals_reference(M, B, n, k, bias, shared, dtype, fresh_fast, monkeypatch):
+    """Ensembles of medium layers train on glassnet.fast.tiles where it fits (and only there), with
+    the reference's numbers; inference stays on BLAS, bit for bit the reference's."""
+    from glassnet.backend import MANY_MODELS
+    from glassnet.fast import tiles
+    from glassnet.fast.tiles import fits_times, fits_transposed
+
+    calls = count_calls_of(monkeypatch, tiles, ["times", "transposed_times"], {})
+    got = dense_pass(M, B, n, k, bias, shared, dtype)
+    size = np.dtype(dtype).itemsize
+    on_tiles = M >= MANY_MODELS and fits_times(n, k, size)
+    want_calls = {"times": on_tiles * (1 + fits_times(k, n, size)),
+                  "transposed_times": int(on_tiles and fits_transposed(k, size))}
+    assert calls == want_calls
+    with fast.reference():
+        want = dense_pass(M, B, n, k, bias, shared, dtype)
+    for g, w in zip(got, want):
+        if w is None:
+            assert g is None
+        else:
+            close(g, w, dtype)
+    layer = gn.Dense(k, use_bias=bias)
+    gn.Sequential([layer], input_shape=(n,), models=M, seed=3, dtype=dtype)
+    x = np.random.default_rng(6).standard_normal((M, B, n)).astype(dtype)
+    predicted = layer.forward(x, train=False)
+    with fast.reference():
+        np.testing.assert_array_equal(predicted, layer.forward(x, train=False))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

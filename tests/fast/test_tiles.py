@@ -1,4 +1,4 @@
-"""glassnet.fast.conv_products, the convolutions' register-tiled products, against NumPy's matmul.
+"""glassnet.fast.tiles, the convolutions' register-tiled products, against NumPy's matmul.
 
 Each product is one chain of fused multiply-adds per entry; BLAS sums in its own order, so float64
 is held to 1e-12 and float32 to rounding. The shapes cover what the tiles must get right besides
@@ -18,7 +18,7 @@ from glassnet import fast
 
 pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not installed")
 
-from glassnet.fast import conv_products as cp  # noqa: E402 - imports Numba: after the skip
+from glassnet.fast import tiles as cp  # noqa: E402 - imports Numba: after the skip
 
 
 def close(got, want, dtype):
