@@ -44,7 +44,14 @@ thread passes (the code before; 52 on a quiet machine), at load ~3.4; one-thread
 against 52. In one benchmark run at load ~2.7: glassnet 57.8, torch_loop 73.8 (1.28x; goal 2x).
 cnn32: the model's Dense layer (4096 -> 10) multiplies on BLAS' 2 threads, so OpenBLAS' worker
 spins through every step and takes CPU from the pieces' threads: CPU 110-135 ms/step against
-62-86 with that Dense on one BLAS thread (same moments, load 2.6-3.2).
+62-86 with that Dense on one BLAS thread (same moments, load 2.6-3.2). Quiet, 2026-11-30 13:20
+UTC (``benchmarks/run.py``), after the register tiles, threaded global pooling and
+:func:`glassnet.fast.memory.keep_freed`: cnn8 26.8 ms against the PyTorch loop's 65.9 (2.46x;
+34.6 and 62.3 at 10:34, 1.80x), cnn32 32.2 against PyTorch's 50.1. Of a cnn8 step on one thread
+(CPU, cProfile, ~33 ms): the tiles' products ~19 ms, im2col 4.4, ReLU's derivative 3.5, max
+pooling 3.8, col2im 1.5. On two threads a step takes ~1.7x the CPU of one (the two threads slow
+each other: the products are multiply-add bound, the passes memory bound), so 2 threads gain
+~1.2x in wall time.
 
 Layers call :func:`conv2d_forward` / :func:`conv2d_backward` through :func:`attempt`, which
 turns any exception into ``glassnet.fast.mark_broken("conv", exc)`` (one
