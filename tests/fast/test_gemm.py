@@ -118,6 +118,17 @@ def dense_pass(M, B, n, k, bias, shared, dtype, activation="tanh"):
     return y, dx, layer.W.grad, layer.b.grad if bias else None
 
 
+def assert_same_as_reference(got, M, B, n, k, bias, shared, dtype):
+    """``got`` (a :func:`dense_pass` on the fast path) equals the same pass on the reference."""
+    with fast.reference():
+        want = dense_pass(M, B, n, k, bias, shared, dtype)
+    for g, w in zip(got, want):
+        if w is None:
+            assert g is None
+        else:
+            close(g, w, dtype)
+
+
 def count_calls(monkeypatch):
     calls = []
     real = gemm.bgemm
@@ -137,13 +148,7 @@ def test_dense_fast_equals_reference(M, B, n, k, bias, shared, dtype, fresh_fast
     calls = count_calls(monkeypatch)
     got = dense_pass(M, B, n, k, bias, shared, dtype)
     assert bool(calls) == (B * n * k <= EDGE), "the kernel runs exactly inside the measured window"
-    with fast.reference():
-        want = dense_pass(M, B, n, k, bias, shared, dtype)
-    for g, w in zip(got, want):
-        if w is None:
-            assert g is None
-        else:
-            close(g, w, dtype)
+    assert_same_as_reference(got, M, B, n, k, bias, shared, dtype)
 
 
 TILED_SHAPES = [  # M, B, n, k: many models of a medium layer (glassnet.fast.gemm.tiles_fit)
@@ -173,13 +178,7 @@ def test_dense_on_tiles_equals_reference(M, B, n, k, bias, shared, dtype, fresh_
     want_calls = {"times": on_tiles * (1 + fits_times(k, n, size)),
                   "transposed_times": int(on_tiles and fits_transposed(k, size))}
     assert calls == want_calls
-    with fast.reference():
-        want = dense_pass(M, B, n, k, bias, shared, dtype)
-    for g, w in zip(got, want):
-        if w is None:
-            assert g is None
-        else:
-            close(g, w, dtype)
+    assert_same_as_reference(got, M, B, n, k, bias, shared, dtype)
     layer = gn.Dense(k, use_bias=bias)
     gn.Sequential([layer], input_shape=(n,), models=M, seed=3, dtype=dtype)
     x = np.random.default_rng(6).standard_normal((M, B, n)).astype(dtype)
