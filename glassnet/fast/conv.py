@@ -274,10 +274,10 @@ def _tiled(K, N, dtype, transposed=False):
     the shapes where the tiles were measured faster; :data:`TILED` off: always BLAS."""
     if not TILED or dtype not in (np.float32, np.float64):
         return False
-    from . import tiles as cp  # noqa: PLC0415 - imports Numba: only once it is known to work
+    from . import tiles  # noqa: PLC0415 - imports Numba: only once it is known to work
 
     size = np.dtype(dtype).itemsize
-    return cp.fits_transposed(N, size) if transposed else cp.fits_times(K, N, size)
+    return tiles.fits_transposed(N, size) if transposed else tiles.fits_times(K, N, size)
 
 
 def _model_lists(L, M):

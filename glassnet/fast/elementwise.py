@@ -133,8 +133,8 @@ def _tanh_typed(z):  # pragma: no cover - compile-time dispatch
     return (lambda z: _tanh32(z)) if z == types.float32 else (lambda z: vtanh(z))
 
 
-# The method of the float64 functions above (Cody-Waite reduction, Cephes expf's degree-5 polynomial, 2^k from the
-# exponent bits), written for a gate loop's register budget: AVX2 has 16 vector registers, and each
+# float32 versions of the float64 functions' method (Cody-Waite reduction, Cephes expf's degree-5
+# polynomial, 2^k from the exponent bits), written for a gate loop's register budget: AVX2 has 16 vector registers, and each
 # constant above that is reloaded (a broadcast from memory) every iteration. So the sigmoid is one
 # formula, 1 / (1 + e^-z), for every z (no |z|, no select between two forms: relative accuracy
 # holds for negative z as well, e^-z being accurate to a few ulps), e^-z evaluated from z (the

@@ -53,5 +53,7 @@ def keep_freed() -> bool:
             libc = _glibc()
             if libc is None:
                 return False
-            _kept = bool(libc.mallopt(M_MMAP_THRESHOLD, KEEP_MMAP_BYTES)) & bool(libc.mallopt(M_TRIM_THRESHOLD, KEEP_TRIM_BYTES))
+            mmap_set = libc.mallopt(M_MMAP_THRESHOLD, KEEP_MMAP_BYTES) == 1  # mallopt: 1 on success
+            trim_set = libc.mallopt(M_TRIM_THRESHOLD, KEEP_TRIM_BYTES) == 1
+            _kept = mmap_set and trim_set
         return _kept

@@ -6,10 +6,9 @@ patches ``(1024, 144)`` by the kernel ``(144, 32)``. OpenBLAS packs both operand
 and with 32 output columns the packing costs as much as a good part of the arithmetic: one thread
 reaches about 65 GFLOP/s there, against ~110 for the core's fused multiply-adds (AVX2). An
 ensemble's Dense layer is the same problem many times over: 100 models' ``(64, 32) @ (32, 32)``
-are 100 small BLAS calls. Here a
-tile of 4 rows x 2 vectors of the result (8 sums: 4 x 16 float32 or 4 x 8 float64) stays in
-registers for the whole sum, each step of it 2 vector loads of one operand, 4 broadcasts of the
-other and 8 fused multiply-adds, so nothing is packed. (4 rows x 4 vectors is twice as slow: 16
+are 100 small BLAS calls. Here a tile of 4 rows x 2 vectors of the result (8 sums: 4 x 16 float32
+or 4 x 8 float64) stays in registers for the whole sum, each step of it 2 vector loads of one
+operand, 4 broadcasts of the other and 8 fused multiply-adds, so nothing is packed. (4 rows x 4 vectors is twice as slow: 16
 sums and their operands do not fit AVX2's 16 registers, and they spill.)
 
 Two products, each over the model axis (one call for every model of a piece of the batch):
@@ -23,9 +22,9 @@ Two products, each over the model axis (one call for every model of a piece of t
 Order of operations: each entry is one chain of fused multiply-adds over the summed index, in
 order, from zero (then ``+ b``, one rounding: ``fma(1, b, sum)``); BLAS sums in its own blocked
 order, so results agree with the reference to rounding (float64 to 1e-12, float32 to a few ulps
-of the sum; ``tests/fast/test_conv.py``), not bit for bit. The number of columns ``N`` must be a
-multiple of two vectors (:func:`fits_times`, :func:`fits_transposed`), rows and ``K`` may be anything: the last tile's rows are
-clamped (computed again into the same place).
+of the sum; ``tests/fast/test_tiles.py``), not bit for bit. The number of columns ``N`` must be a
+multiple of two vectors (:func:`fits_times`, :func:`fits_transposed`); rows and ``K`` may be
+anything: the last tile's rows are clamped (computed again into the same place).
 
 Where each wins is measured below (:data:`W_BYTES`, :data:`D_ROW_BYTES`): the narrow products of
 small kernels. cnn8's step (one thread, CPU, min of 8 interleaved): 35.1 ms against 38.7 with

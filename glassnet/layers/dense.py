@@ -42,14 +42,19 @@ def _fast_ok(x, W):
     """Whether ``x @ W`` goes to the fast kernels: ``"small"`` (a small product per model, one dtype:
     glassnet.fast.gemm's loops), ``"tiles"`` (many models of a medium size: glassnet.fast.tiles),
     or None (the reference)."""
-    if not fast.available("gemm"):
+    if not fast.available("gemm") or x.dtype != W.dtype:
         return None
-    _, n, k = W.shape
-    if x.shape[-2] * n * k <= FAST_MAX_WORK and x.dtype == W.dtype:
+    models, n, k = W.shape
+    if x.shape[-2] * n * k <= FAST_MAX_WORK:
         return "small"
-    from ..fast import gemm  # noqa: PLC0415 - Numba loads only when the fast path runs
-
-    return "tiles" if gemm.tiles_fit(x, W) else None
+    if models < MANY_MODELS:  # one BLAS call per model is the cheap way (and nothing is imported here)
+        return None
+    try:
+        from ..fast import gemm  # noqa: PLC0415 - Numba loads only when the fast path runs
+        return "tiles" if gemm.tiles_fit(x, W) else None
+    except Exception as exc:  # noqa: BLE001 - a fast path never raises: the reference takes over
+        fast.mark_broken("gemm", exc)
+        return None
 
 
 @layer_types.register("dense", "linear_layer", "fully_connected")

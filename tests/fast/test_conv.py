@@ -32,7 +32,8 @@ pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not insta
 from glassnet.fast import chunks  # noqa: E402
 from glassnet.fast import conv as fc  # noqa: E402 - after the skip
 from glassnet.fast import pool as fp  # noqa: E402
-from fit_paths import assert_falls_back_once, assert_same_training, count_calls, train_on  # noqa: E402 - tests/fast/fit_paths.py
+from fit_paths import (  # noqa: E402 - tests/fast/fit_paths.py
+    assert_falls_back_once, assert_same_training, count_calls, train_on)
 
 CONV_KERNELS = ["_im2col", "_bias_act", "_relu_backward", "_col2im"]
 POOL_KERNELS = ["_maxpool_forward", "_maxpool2x2_forward", "_maxpool_backward", "_maxpool_backward_tiles",
@@ -161,11 +162,11 @@ def test_conv2d_tiled_products_equal_reference(kernel, strides, padding, channel
                                                dtype, threads, monkeypatch, fresh_fast):
     """The register-tiled products (glassnet.fast.tiles) where they fit, BLAS elsewhere
     and with TILED off: the same numbers as the reference either way, and the tiles really ran."""
-    from glassnet.fast import tiles as cp
+    from glassnet.fast import tiles
 
     fresh_fast["threads"] = threads
     monkeypatch.setattr(fc, "TILED", tiled)
-    calls = count_calls(monkeypatch, cp, ["times", "transposed_times"], {})
+    calls = count_calls(monkeypatch, tiles, ["times", "transposed_times"], {})
     layer = one_layer(gn.Conv2D(filters, kernel, strides=strides, padding=padding, activation="relu"),
                       (6, 5, channels), M, dtype)
     x = np.random.default_rng(2).standard_normal((5, 6, 5, channels) if shared else (M, 5, 6, 5, channels))
@@ -176,9 +177,9 @@ def test_conv2d_tiled_products_equal_reference(kernel, strides, padding, channel
     K, size = layer.W.value[0].size // filters, np.dtype(dtype).itemsize
     pieces = len(fc._pieces(1 if shared else M, 5, 1))
     pointwise = kernel == 1 and strides == 1
-    forward = tiled and cp.fits_times(K, filters, size)
-    weights = tiled and cp.fits_transposed(filters, size)
-    inputs = tiled and not pointwise and cp.fits_times(filters, K, size)
+    forward = tiled and tiles.fits_times(K, filters, size)
+    weights = tiled and tiles.fits_transposed(filters, size)
+    inputs = tiled and not pointwise and tiles.fits_times(filters, K, size)
     runs = pieces * (M if shared else 1)
     assert calls == {"times": pieces * forward + runs * inputs, "transposed_times": pieces * weights}
     assert fresh_fast["_bias_act"] == (0 if forward else pieces)  # the tiles add the bias and apply ReLU

@@ -243,6 +243,24 @@ def test_a_failing_kernel_warns_once_and_training_equals_reference(fresh_fast, m
         np.testing.assert_array_equal(m_fast.params[name], m_ref.params[name])
 
 
+def test_tiles_that_fail_to_load_leave_the_reference(fresh_fast, monkeypatch):
+    """A failure while choosing the tiles (an import of the compiled module, say) warns once and the
+    layer computes the reference's numbers; a single model never even asks (its hot path)."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated import failure")
+
+    monkeypatch.setattr(gemm, "tiles_fit", broken)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fast.FastPathWarning)
+        dense_pass(1, 64, 32, 32, True, False, "float64")  # one model: tiles_fit is not called
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = dense_pass(16, 64, 32, 32, True, False, "float64")
+    ours = [w for w in caught if issubclass(w.category, fast.FastPathWarning)]
+    assert len(ours) == 1 and "gemm" in str(ours[0].message)
+    assert_same_as_reference(got, 16, 64, 32, 32, True, False, "float64")
+
+
 # -- the recurrent layers ---------------------------------------------------------------------------
 # Their per-step products W_hh h_{t-1} and W_hh^T dah_t stay NumPy's: the kernel measured 0.1-0.6x
 # of the stacked matmul there (M=16, 4H=64, H=16, B=32: 26 us NumPy vs 234 us kernel; M=16, H=4,

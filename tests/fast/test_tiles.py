@@ -18,7 +18,7 @@ from glassnet import fast
 
 pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not installed")
 
-from glassnet.fast import tiles as cp  # noqa: E402 - imports Numba: after the skip
+from glassnet.fast import tiles  # noqa: E402 - imports Numba: after the skip
 
 
 def close(got, want, dtype):
@@ -47,7 +47,7 @@ def test_times_equals_matmul_plus_bias_and_relu(M, LA, R, K, N, use_bias, relu, 
     b = rng.standard_normal((M, N)).astype(dtype)
     out = np.full((M, R, N), 7.0, dtype)
     act = np.full((M, R, N), 7.0, dtype) if relu else out
-    cp.times(A, W, out, b, use_bias, relu, act)
+    tiles.times(A, W, out, b, use_bias, relu, act)
     want = np.matmul(A.astype(np.float64), W.astype(np.float64)) + (b[:, None, :] if use_bias else 0)
     close(out, want.astype(dtype), dtype)
     if relu:
@@ -61,7 +61,7 @@ def test_transposed_times_equals_matmul(M, LA, R, K, N, dtype):
     A = rng.standard_normal((LA, R, K)).astype(dtype)
     D = rng.standard_normal((M, R, N)).astype(dtype)
     out = np.full((M, K, N), 7.0, dtype)
-    cp.transposed_times(A, D, out)
+    tiles.transposed_times(A, D, out)
     close(out, np.matmul(A.astype(np.float64).swapaxes(1, 2), D.astype(np.float64)).astype(dtype), dtype)
 
 
@@ -71,13 +71,13 @@ def test_row_blocks_change_no_number():
     (float32, where any other order would show)."""
     from numba import njit
 
-    py = cp.transposed_times.py_func
+    py = tiles.transposed_times.py_func
     one_block = njit(types.FunctionType(py.__code__, {**py.__globals__, "ROW_BLOCK": 10 ** 9}))
     rng = np.random.default_rng(3)
-    A = rng.standard_normal((1, 3 * cp.ROW_BLOCK + 5, 9)).astype(np.float32)
+    A = rng.standard_normal((1, 3 * tiles.ROW_BLOCK + 5, 9)).astype(np.float32)
     D = rng.standard_normal((2, A.shape[1], 16)).astype(np.float32)
     blocked, whole = np.empty((2, 9, 16), np.float32), np.empty((2, 9, 16), np.float32)
-    cp.transposed_times(A, D, blocked)
+    tiles.transposed_times(A, D, blocked)
     one_block(A, D, whole)
     np.testing.assert_array_equal(blocked, whole)
     close(blocked, np.matmul(A.astype(np.float64).swapaxes(1, 2), D.astype(np.float64)).astype(np.float32), "float32")
@@ -91,11 +91,11 @@ def test_strided_operands(dtype):
     A = big[:, ::2, 3:20]                                  # (2, 20, 17), strided both ways
     W = rng.standard_normal((2, 17, 32)).astype(dtype)
     out = np.empty((2, 50, 32), dtype)[:, 5:25]            # rows contiguous, not the whole array
-    cp.times(A, W, out, np.zeros((2, 32), dtype), False, False, out)
+    tiles.times(A, W, out, np.zeros((2, 32), dtype), False, False, out)
     close(out, np.matmul(A.astype(np.float64), W.astype(np.float64)).astype(dtype), dtype)
     D = rng.standard_normal((2, 20, 16)).astype(dtype)
     g = np.empty((2, 17, 16), dtype)
-    cp.transposed_times(A, D, g)
+    tiles.transposed_times(A, D, g)
     close(g, np.matmul(A.astype(np.float64).swapaxes(1, 2), D.astype(np.float64)).astype(dtype), dtype)
 
 
@@ -105,7 +105,7 @@ def test_relu_epilogue_keeps_nan_and_inf():
     W[0, 0, :] = 1.0
     W[0, 1, :] = -2.0
     out, act = np.empty((1, 5, 16), np.float32), np.empty((1, 5, 16), np.float32)
-    cp.times(A, W, out, np.zeros((1, 16), np.float32), False, True, act)
+    tiles.times(A, W, out, np.zeros((1, 16), np.float32), False, True, act)
     np.testing.assert_array_equal(act, np.maximum(out, 0))
     assert np.isnan(act[0, 2]).all() and np.isposinf(act[0, 3]).all() and (act[0, 4] == 0).all()
     assert (act[0, 1] == 0).all() and (act[0, 0] == 1).all()
@@ -116,10 +116,10 @@ def test_relu_epilogue_keeps_nan_and_inf():
     (27, 16, 4, True), (27, 10, 4, False), (27, 8, 8, True), (27, 8, 4, False),   # whole tiles across
 ])
 def test_fits_times(K, N, itemsize, want):
-    assert cp.fits_times(K, N, itemsize) is want
+    assert tiles.fits_times(K, N, itemsize) is want
 
 
 @pytest.mark.parametrize("N,itemsize,want", [(16, 4, True), (32, 4, True), (64, 4, False), (16, 8, True),
                                              (32, 8, False), (12, 4, False)])
 def test_fits_transposed(N, itemsize, want):
-    assert cp.fits_transposed(N, itemsize) is want
+    assert tiles.fits_transposed(N, itemsize) is want
