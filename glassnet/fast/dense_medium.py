@@ -26,6 +26,14 @@ One step, per model (the reference's maths; ``b`` rows of the batch, ``b = sizes
     dz_l = g_l f_l'(z_l);  g_{l-1} = dz_l W_l^T;  dW_l = a_{l-1}^T dz_l (+ lambda_2 W + lambda_1 sign W)
     db_l = sum_rows dz_l (+ penalties);  then the SGD step of every entry (frozen: delta * 0)
 
+A residual layer (``skips[l]``, a graph model's ``Add()([h, Dense(h)])``, relu or identity) adds
+its input to its output, and the gradient of the sum reaches both branches::
+
+    a_l = f(z_l) + a_{l-1};   g_{l-1} = dz_l W_l^T + g_l
+
+(sigmoid and tanh would take their derivatives from ``f(z_l)``, which the sum overwrites: those
+residual layers train on the reference path, :func:`glassnet.fast.loop.plan_for`).
+
 A model's numbers depend only on its own arguments, never on the other models of the call, so a
 network trains bit for bit the same alone and in an ensemble. Arguments as
 :func:`~glassnet.fast.dense_steps.dense_steps`, except W/b and vW/vb: model-major ``(M, P)``
@@ -44,8 +52,9 @@ from glassnet.fast.elementwise import sigmoid, tanh, vexp
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def dense_steps_medium(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, active, any_frozen, rates,
-                       loss_code, opt_code, nesterov, steps, sizes):  # pragma: no cover - compiled by Numba
-    """``steps`` updates of every model, one model after another (see the module docstring)."""
+                       loss_code, opt_code, nesterov, steps, sizes, skips):  # pragma: no cover - compiled by Numba
+    """``steps`` updates of every model, one model after another (see the module docstring;
+    ``skips[l]``: layer l is residual, ``a_l = f(z_l) + a_{l-1}``)."""
     L = widths.shape[0] - 1
     rows = idx.shape[2]
     dt = W.dtype
@@ -58,6 +67,7 @@ def dense_steps_medium(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr,
     M = W.shape[0]
     K, n0 = widths[L], widths[0]
     dW = np.empty(wmax, dt)
+    kept = np.empty(rows * widths.max(), dt)  # a residual layer's dL/da_l, kept for the layer below
     nx, nyf, nyi, ni = x.shape[0] - 1, yf.shape[0] - 1, yi.shape[0] - 1, idx.shape[0] - 1
     ss = idx.shape[1] > 1
     momentum = opt_code != 0
@@ -81,6 +91,8 @@ def dense_steps_medium(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr,
                 if has_bias[l]:
                     _add_rows(z.reshape((nr, n_out)), bm[boff[l]:boff[l] + n_out], nr, n_out)
                 _activate(A[o:o + n], z, n, acts[l])
+                if skips[l]:                  # a_l = f(z_l) + a_{l-1} (a sum of two commutes exactly)
+                    _add(A[o:o + n], A[aoff[l]:aoff[l] + n], n)
             # -- dL/da_L of the batch-mean loss
             o = aoff[L]
             _output_gradient(G[:nr * K].reshape((nr, K)), A[o:o + nr * K].reshape((nr, K)),
@@ -90,11 +102,15 @@ def dense_steps_medium(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr,
                 n_in, n_out = widths[l], widths[l + 1]
                 o, n = aoff[l + 1], nr * n_out
                 g = G[:n]
+                if skips[l] and l > 0:        # dL/da_l also reaches a_{l-1} through the skip
+                    kept[:n] = g
                 _times_derivative(g, A[o:o + n], Z[o:o + n], n, acts[l])   # dz = g * f'(z)
                 dz = g.reshape((nr, n_out))
                 w = Wm[woff[l]:woff[l + 1]].reshape((n_in, n_out))
-                if l > 0:                     # g_{l-1} = dz W^T
+                if l > 0:                     # g_{l-1} = dz W^T (+ g_l through a skip)
                     np.dot(dz, w.T, G2[:nr * n_in].reshape((nr, n_in)))
+                    if skips[l]:
+                        _add(G2[:n], kept[:n], n)
                 a = A[aoff[l]:aoff[l] + nr * n_in].reshape((nr, n_in))
                 nw = n_in * n_out
                 np.dot(a.T, dz, dW[:nw].reshape((n_in, n_out)))
@@ -130,6 +146,13 @@ def _add_rows(z, b, nr, n):  # pragma: no cover - compiled
     for i in range(nr):
         for j in range(n):
             z[i, j] = z[i, j] + b[j]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add(a, b, n):  # pragma: no cover - compiled
+    """``a[r] = a[r] + b[r]`` for ``r < n``."""
+    for r in range(n):
+        a[r] = a[r] + b[r]
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -28,12 +28,17 @@ What one compiled step computes, per model (the reference's maths, in its order)
                     softmax_cross_entropy: (softmax(z_L) - onehot(y))/B on integer labels,
                     (softmax(z_L) - y)/B on one-hot or probability rows; B: this batch's rows)
     dz_l = g_l * f_l'(z_l);   dW_l = a_{l-1}^T dz_l;   db_l = sum_b dz_l;   g_{l-1} = dz_l W_l^T
+    (residual layer l:  a_l = f_l(z_l) + a_{l-1};   g_{l-1} = dz_l W_l^T + g_l)
     dW_l += lambda_2 W_l + lambda_1 sign(W_l)                                  (penalties)
     SGD:  W <- W - lr dW   (momentum, Nesterov, both forms: see :class:`glassnet.optimizers.SGD`)
     frozen models: delta * 0 (the reference's mask, NaN included)
 
 The plan covers: :class:`~glassnet.Sequential` of :class:`~glassnet.Dense` layers with identity,
-sigmoid, tanh or relu; losses half_sse, mse, softmax_cross_entropy (integer labels or float rows);
+sigmoid, tanh or relu, and graph :class:`~glassnet.Model` chains of them (one input, one output,
+each layer reading the one before), with residual connections ``Add()([h, Dense(h)])`` around
+relu or identity layers on the one-model-at-a-time kernel (:func:`_dense_chain`: a residual net
+with a smaller step, or a skip around sigmoid/tanh, over two layers, or into a branch, trains on
+the reference); losses half_sse, mse, softmax_cross_entropy (integer labels or float rows);
 SGD in every form; global and per-layer L1/L2; shared or per-model data; float32 and float64; full
 batch or mini-batches (shuffled or not, an epoch's ragged last batch included: each step carries
 its own row count); no sample weights, clipping, or callbacks that act at each step or epoch
@@ -50,6 +55,7 @@ from .. import fast
 from ..activations import Identity, ReLU, Sigmoid, Tanh
 from ..callbacks import Callback
 from ..layers.dense import Dense
+from ..layers.merge import Add
 from ..losses import MSE, HalfSSE, SoftmaxCrossEntropy
 from ..optimizers import SGD
 from ..regularizers import L1, L2
@@ -94,10 +100,12 @@ class Plan:
 
     min_segment = MIN_SEGMENT
 
-    def __init__(self, trainer, dense: list, acts: np.ndarray, loss_code: int):
+    def __init__(self, trainer, dense: list, acts: np.ndarray, loss_code: int, skips: np.ndarray):
         self.trainer = trainer
         self.dense = dense
         self.acts = acts
+        #: per layer: residual, ``a_l = f(z_l) + a_{l-1}`` (only the one-model-at-a-time kernel has them)
+        self.skips = skips
         self.loss_code = loss_code
         self.widths = np.array([dense[0].input_shape[0]] + [l.units for l in dense], np.int64)
         self.has_bias = np.array([l.use_bias for l in dense], np.bool_)
@@ -181,6 +189,8 @@ class Plan:
         args = [x, yf, yi, idx, W, b, vW, vb, self.widths, self.has_bias, self.acts, np.ascontiguousarray(lr),
                 np.ascontiguousarray(mu), np.ascontiguousarray(active), bool(opt.any_frozen), rates, self.loss_code,
                 code, bool(opt.nesterov), k, sizes]
+        if self.major:  # dense_steps_medium: residual layers too
+            args.append(self.skips)
         _major_in_halves(kernel, args, M, self.work * k)
         self._write_back(_unpack_major, W, b, vW, vb)
         opt.t += k
@@ -343,8 +353,10 @@ def _unpack(flat: np.ndarray, arrays: list) -> None:
 def plan_for(trainer) -> Plan | None:
     """A :class:`Plan` if ``trainer``'s run is one the compiled segments reproduce, else None."""
     model, opt, loss = trainer.model, trainer.optimizer, trainer.loss
-    if type(model).__name__ != "Sequential" or trainer.weights is not None:
+    chain = _dense_chain(model)
+    if chain is None or trainer.weights is not None:
         return None
+    layers, skips = chain
     if trainer.clip_value is not None or trainer.clip_norm is not None:
         return None
     if type(opt) is not SGD or type(loss) not in _LOSSES:
@@ -357,8 +369,10 @@ def plan_for(trainer) -> Plan | None:
     if trainer.x.dtype != model.dtype or trainer.x.ndim != (3 if trainer.per_model_data else 2):
         return None
     acts = []
-    for layer in model.layers:
+    for layer, skip in zip(layers, skips):
         if type(layer) is not Dense or type(getattr(layer.act, "fn", None)) not in _ACTIVATIONS:
+            return None
+        if skip and type(layer.act.fn) not in (Identity, ReLU):  # dense_medium's docstring: why
             return None
         if not layer.W.value.flags.c_contiguous or (layer.use_bias and not layer.b.value.flags.c_contiguous):
             return None
@@ -369,7 +383,7 @@ def plan_for(trainer) -> Plan | None:
         if acts[-1] != 0:
             return None
         if not np.issubdtype(y.dtype, np.integer):
-            if y.dtype != model.dtype or y.shape[-1] != model.layers[-1].units:
+            if y.dtype != model.dtype or y.shape[-1] != layers[-1].units:
                 return None
             loss_code = _SOFTMAX_ROWS
     elif y.dtype != model.dtype:
@@ -379,9 +393,39 @@ def plan_for(trainer) -> Plan | None:
             return None
     if opt._use_momentum and not all(opt.state[p]["v"].flags.c_contiguous for p in model.param_list):
         return None
-    plan = Plan(trainer, list(model.layers), np.array(acts, np.int64), loss_code)
+    plan = Plan(trainer, layers, np.array(acts, np.int64), loss_code, np.array(skips, np.bool_))
+    if plan.work > MAX_BLAS_WORK or (any(skips) and not plan.major):  # the small kernels have no skips
+        return None
     # checked last: it imports Numba, which a run the plan cannot carry should not pay for
-    return plan if plan.work <= MAX_BLAS_WORK and fast.available(KERNEL) else None
+    return plan if fast.available(KERNEL) else None
+
+
+def _dense_chain(model) -> tuple[list, list] | None:
+    """``(layers, skips)`` when ``model`` is a chain of layers, one after another: a
+    :class:`~glassnet.Sequential` (no skips), or a graph :class:`~glassnet.Model` with one input
+    and one output whose nodes are layers each reading the previous one's output, and residual
+    ``Add()([h, layer(h)])`` nodes (``skips[l]``: layer l's output is added to its input); else None."""
+    kind = type(model).__name__
+    if kind == "Sequential":
+        return list(model.layers), [False] * len(model.layers)
+    if kind != "Model" or len(model.inputs) != 1 or len(model.outputs) != 1:
+        return None
+    layers, skips = [], []
+    current, before = model.inputs[0], None  # the chain's last tensor, and the last layer's input
+    for node in model.nodes:
+        if type(node.layer) is Add:
+            ids = sorted(id(t) for t in node.inputs)
+            if before is None or skips[-1] or ids != sorted((id(before), id(current))):
+                return None
+            skips[-1] = True
+        elif getattr(node.layer, "merges", False) or node.inputs[0] is not current:
+            return None
+        else:
+            layers.append(node.layer)
+            skips.append(False)
+        before = current if type(node.layer) is not Add else None
+        current = node.output
+    return (layers, skips) if current is model.outputs[0] else None
 
 
 def _penalty_rates(trainer, dense: list, M: int) -> np.ndarray:
