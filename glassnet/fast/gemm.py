@@ -1,5 +1,4 @@
-"""Batched small matrix products over the model axis: the fast path of Dense (and, for ensembles of
-medium layers, the register tiles of :mod:`glassnet.fast.tiles`: :func:`tiled_dense_forward`).
+"""Batched small matrix products over the model axis: the fast path of Dense.
 
 NumPy's stacked ``matmul`` ``(M, B, n) @ (M, n, k)`` makes one BLAS call per model. These kernels
 run the whole stack in one compiled call, one model per parallel iteration (``prange``), with plain
@@ -152,59 +151,3 @@ def dense_backward(x, W, dz, use_bias: bool, need_dx: bool):
     db = sum_rows(dz) if use_bias else None
     dx = bgemm(dz, W.swapaxes(-1, -2)) if need_dx else None
     return dW, db, dx
-
-
-# -- ensembles of medium layers: the register tiles of glassnet.fast.tiles -------------------------
-# Above FAST_MAX_WORK the stacked matmul makes one BLAS call per model; with many models of a
-# medium size (100 models' (64, 32) @ (32, 32), the residual benchmark's hidden layers) the calls
-# are small and the tiles do the whole stack at once. Measured (one thread, CPU, float32, min of 9
-# interleaved, 2026-11-30 13:35 UTC): forward 0.245 against 0.509 ms, dL/dW 0.301 against 0.484,
-# dL/dx 0.256 against 0.390; the residual benchmark's step 6.15 against 7.44 ms. One thread: the
-# models split in two halves on two threads made that step slower (7.56 ms; each half ~0.1 ms).
-def tiles_fit(x, W) -> bool:
-    """Whether ``x @ W`` (and its gradients) suit :func:`tiled_dense_forward`: many models, float32 or
-    float64, and W small enough for the tiles (:func:`glassnet.fast.tiles.fits_times`)."""
-    from ..backend import MANY_MODELS  # noqa: PLC0415
-    from .tiles import fits_times  # noqa: PLC0415 - imports Numba
-
-    M, n, k = W.shape
-    return (M >= MANY_MODELS and x.dtype == W.dtype and W.dtype in (np.float32, np.float64)
-            and fits_times(n, k, W.dtype.itemsize))
-
-
-def tiled_dense_forward(x, W, b=None):
-    """:func:`dense_forward` on the register tiles (see :func:`tiles_fit`)."""
-    from .tiles import times  # noqa: PLC0415
-
-    M, _, k = W.shape
-    x3 = x if x.ndim == 3 else x[None]  # a shared input: one stack for every model
-    z = np.empty((M, x3.shape[1], k), W.dtype)
-    times(x3, W, z, np.zeros((1, k), W.dtype) if b is None else b, b is not None, False, z)
-    return z
-
-
-def tiled_dense_backward(x, W, dz, use_bias: bool, need_dx: bool):
-    """:func:`dense_backward` on the register tiles where they fit (dL/dW: result rows up to 4
-    vectors, :func:`glassnet.fast.tiles.fits_transposed`; dL/dx: W^T small enough), else NumPy."""
-    from .tiles import fits_times, fits_transposed, times, transposed_times  # noqa: PLC0415
-
-    M, n, k = W.shape
-    size = W.dtype.itemsize
-    x3 = x if x.ndim == 3 else x[None]
-    dz = np.ascontiguousarray(dz)
-    if fits_transposed(k, size):
-        dW = np.empty((M, n, k), W.dtype)
-        transposed_times(x3, dz, dW)
-    else:
-        dW = x3.swapaxes(-1, -2) @ dz
-    db = sum_rows(dz) if use_bias else None
-    dx = None
-    if need_dx:
-        Wt = np.ascontiguousarray(W.swapaxes(-1, -2))
-        if fits_times(k, n, size):
-            dx = np.empty((M, dz.shape[1], n), W.dtype)
-            times(dz, Wt, dx, np.zeros((1, n), W.dtype), False, False, dx)
-        else:
-            dx = dz @ Wt
-    return dW, db, dx
-

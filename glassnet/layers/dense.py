@@ -38,23 +38,12 @@ def _sum_batch(dz):
 FAST_MAX_WORK = 256
 
 
-def _fast_ok(x, W):
-    """Whether ``x @ W`` goes to the fast kernels: ``"small"`` (a small product per model, one dtype:
-    glassnet.fast.gemm's loops), ``"tiles"`` (many models of a medium size: glassnet.fast.tiles),
-    or None (the reference)."""
-    if not fast.available("gemm") or x.dtype != W.dtype:
-        return None
-    models, n, k = W.shape
-    if x.shape[-2] * n * k <= FAST_MAX_WORK:
-        return "small"
-    if models < MANY_MODELS:  # one BLAS call per model is the cheap way (and nothing is imported here)
-        return None
-    try:
-        from ..fast import gemm  # noqa: PLC0415 - Numba loads only when the fast path runs
-        return "tiles" if gemm.tiles_fit(x, W) else None
-    except Exception as exc:  # noqa: BLE001 - a fast path never raises: the reference takes over
-        fast.mark_broken("gemm", exc)
-        return None
+def _fast_ok(x, W) -> bool:
+    """Whether ``x @ W`` goes to glassnet.fast.gemm's loops: a small product per model, one dtype.
+    The choice reads the shapes of one model's product, never the number of models, so a network
+    trains bit for bit the same alone and in an ensemble (what GlassnetSearchCV's equality with
+    GridSearchCV rests on)."""
+    return x.dtype == W.dtype and x.shape[-2] * W.shape[1] * W.shape[2] <= FAST_MAX_WORK and fast.available("gemm")
 
 
 @layer_types.register("dense", "linear_layer", "fully_connected")
@@ -117,8 +106,7 @@ class Dense(Layer):
         self._x = x
         # inference stays on BLAS: a prediction must not depend on how rows are batched (the
         # kernel's rounding differs from BLAS's; scikit-learn's check_methods_subset_invariance)
-        route = _fast_ok(x, self.W.value) if train else None
-        z = self._fast_forward(x, route) if route else None
+        z = self._fast_forward(x) if train and _fast_ok(x, self.W.value) else None
         if z is None:  # the reference
             z = x @ self.W.value
             if self.use_bias:
@@ -128,8 +116,7 @@ class Dense(Layer):
     def backward(self, dy):
         dz = self.act.backward(dy)
         x = self._x
-        route = _fast_ok(x, self.W.value) if dz.dtype == x.dtype else None
-        grads = self._fast_backward(x, dz, route) if route else None
+        grads = self._fast_backward(x, dz) if dz.dtype == x.dtype and _fast_ok(x, self.W.value) else None
         if grads is not None:
             self.W.grad, db, dx = grads
             if self.use_bias:
@@ -143,24 +130,21 @@ class Dense(Layer):
         return None
 
     # -- the fast path: the same products by glassnet.fast.gemm (tests/fast/test_gemm.py) -----------
-    def _fast_forward(self, x, route):
-        """``x @ W + b`` in one compiled call (``route``: see :func:`_fast_ok`); None (after one
-        FastPathWarning) if the kernel fails."""
+    def _fast_forward(self, x):
+        """``x @ W + b`` in one compiled call; None (after one FastPathWarning) if the kernel fails."""
         try:
             from ..fast import gemm  # noqa: PLC0415 - Numba loads only when the fast path runs
-            forward = gemm.dense_forward if route == "small" else gemm.tiled_dense_forward
-            return forward(x, self.W.value, self.b.value if self.use_bias else None)
+            return gemm.dense_forward(x, self.W.value, self.b.value if self.use_bias else None)
         except Exception as exc:  # noqa: BLE001 - any failure: warn once, reference from now on
             fast.mark_broken("gemm", exc)
             return None
 
-    def _fast_backward(self, x, dz, route):
+    def _fast_backward(self, x, dz):
         """``(dW, db, dx)`` in compiled calls (db None without bias, dx None unless needed); None
         (after one FastPathWarning) if the kernel fails."""
         try:
             from ..fast import gemm  # noqa: PLC0415
-            backward = gemm.dense_backward if route == "small" else gemm.tiled_dense_backward
-            return backward(x, self.W.value, dz, self.use_bias, self.need_input_grad)
+            return gemm.dense_backward(x, self.W.value, dz, self.use_bias, self.need_input_grad)
         except Exception as exc:  # noqa: BLE001
             fast.mark_broken("gemm", exc)
             return None

@@ -29,7 +29,6 @@ import pytest
 import glassnet as gn
 from glassnet import fast
 from glassnet.layers import dense as dense_mod
-from fit_paths import count_calls as count_calls_of  # noqa: E402 - tests/fast/fit_paths.py
 
 pytestmark = pytest.mark.skipif(fast.numba() is None, reason="numba is not installed")
 
@@ -151,42 +150,6 @@ def test_dense_fast_equals_reference(M, B, n, k, bias, shared, dtype, fresh_fast
     assert_same_as_reference(got, M, B, n, k, bias, shared, dtype)
 
 
-TILED_SHAPES = [  # M, B, n, k: many models of a medium layer (glassnet.fast.gemm.tiles_fit)
-    (16, 64, 32, 32),   # float32: every product on the tiles; float64: dL/dW's 32 columns in NumPy
-    (20, 9, 17, 16),    # rows and inner size off the tiles' multiples
-    (16, 8, 48, 8),     # float64 only (8 columns); float32 needs 16: NumPy
-    (15, 64, 32, 32),   # fewer models than MANY_MODELS: NumPy
-    (16, 64, 128, 96),  # W too big for the tiles: NumPy
-]
-
-
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("shared", [False, True], ids=["per-model", "shared"])
-@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
-@pytest.mark.parametrize("M,B,n,k", TILED_SHAPES)
-def test_dense_on_tiles_equals_reference(M, B, n, k, bias, shared, dtype, fresh_fast, monkeypatch):
-    """Ensembles of medium layers train on glassnet.fast.tiles where it fits (and only there), with
-    the reference's numbers; inference stays on BLAS, bit for bit the reference's."""
-    from glassnet.backend import MANY_MODELS
-    from glassnet.fast import tiles
-    from glassnet.fast.tiles import fits_times, fits_transposed
-
-    calls = count_calls_of(monkeypatch, tiles, ["times", "transposed_times"], {})
-    got = dense_pass(M, B, n, k, bias, shared, dtype)
-    size = np.dtype(dtype).itemsize
-    on_tiles = M >= MANY_MODELS and fits_times(n, k, size)
-    want_calls = {"times": on_tiles * (1 + fits_times(k, n, size)),
-                  "transposed_times": int(on_tiles and fits_transposed(k, size))}
-    assert calls == want_calls
-    assert_same_as_reference(got, M, B, n, k, bias, shared, dtype)
-    layer = gn.Dense(k, use_bias=bias)
-    gn.Sequential([layer], input_shape=(n,), models=M, seed=3, dtype=dtype)
-    x = np.random.default_rng(6).standard_normal((M, B, n)).astype(dtype)
-    predicted = layer.forward(x, train=False)
-    with fast.reference():
-        np.testing.assert_array_equal(predicted, layer.forward(x, train=False))
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_fit_same_history_and_weights(dtype, fresh_fast, monkeypatch):
     """Minibatches and Adam (the compiled training loop does not take these): every Dense product
@@ -241,24 +204,6 @@ def test_a_failing_kernel_warns_once_and_training_equals_reference(fresh_fast, m
     np.testing.assert_array_equal(h_fast.history["loss"], h_ref.history["loss"])
     for name in m_ref.params:
         np.testing.assert_array_equal(m_fast.params[name], m_ref.params[name])
-
-
-def test_tiles_that_fail_to_load_leave_the_reference(fresh_fast, monkeypatch):
-    """A failure while choosing the tiles (an import of the compiled module, say) warns once and the
-    layer computes the reference's numbers; a single model never even asks (its hot path)."""
-    def broken(*args, **kwargs):
-        raise RuntimeError("simulated import failure")
-
-    monkeypatch.setattr(gemm, "tiles_fit", broken)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", fast.FastPathWarning)
-        dense_pass(1, 64, 32, 32, True, False, "float64")  # one model: tiles_fit is not called
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        got = dense_pass(16, 64, 32, 32, True, False, "float64")
-    ours = [w for w in caught if issubclass(w.category, fast.FastPathWarning)]
-    assert len(ours) == 1 and "gemm" in str(ours[0].message)
-    assert_same_as_reference(got, 16, 64, 32, 32, True, False, "float64")
 
 
 # -- the recurrent layers ---------------------------------------------------------------------------
