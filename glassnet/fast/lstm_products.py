@@ -125,6 +125,43 @@ def weight_grads_model(dm, zm, om, r0, r1):  # pragma: no cover - compiled
             om[j3, k], om[j3, k1], om[j3, k2] = s30, s31, s32
 
 
+@njit(inline="always", nogil=True, error_model="numpy")
+def weight_grads_steps(d, zm, om):  # pragma: no cover - compiled
+    """``om[j, k] = sum_n d[n // B, j, n % B] zm[k, n]``: :func:`weight_grads_model` with the
+    gradients time-major, ``d`` ``(T, R, B)`` (what the lstm backward writes step by step), ``zm``
+    ``(K, T*B)``; B a multiple of the lanes, so that every vector lies in one step and each entry
+    is the same sum in the same order as :func:`weight_grads_model`'s (n ascending in each lane,
+    then the lanes; no tail)."""
+    T, R, B = d.shape
+    K = zm.shape[0]
+    L = lanes(zm)
+    d2 = d.reshape(T * R, B)   # row t*R + j: step t's gradients of gate row j
+    for j in range(0, R, 4):
+        j1, j2, j3 = min(j + 1, R - 1), min(j + 2, R - 1), min(j + 3, R - 1)
+        for k in range(0, K, 3):
+            k1, k2 = min(k + 1, K - 1), min(k + 2, K - 1)
+            zero = splat(zm, 0.0)
+            a00, a01, a02, a10, a11, a12 = zero, zero, zero, zero, zero, zero
+            a20, a21, a22, a30, a31, a32 = zero, zero, zero, zero, zero, zero
+            for t in range(T):
+                tr = t * R
+                for b in range(0, B, L):
+                    n = t * B + b
+                    x0, x1, x2 = load(zm, k, n), load(zm, k1, n), load(zm, k2, n)
+                    d0 = load(d2, tr + j, b)
+                    a00, a01, a02 = fma(d0, x0, a00), fma(d0, x1, a01), fma(d0, x2, a02)
+                    d1 = load(d2, tr + j1, b)
+                    a10, a11, a12 = fma(d1, x0, a10), fma(d1, x1, a11), fma(d1, x2, a12)
+                    d2_ = load(d2, tr + j2, b)
+                    a20, a21, a22 = fma(d2_, x0, a20), fma(d2_, x1, a21), fma(d2_, x2, a22)
+                    d3 = load(d2, tr + j3, b)
+                    a30, a31, a32 = fma(d3, x0, a30), fma(d3, x1, a31), fma(d3, x2, a32)
+            om[j, k], om[j, k1], om[j, k2] = total(a00), total(a01), total(a02)
+            om[j1, k], om[j1, k1], om[j1, k2] = total(a10), total(a11), total(a12)
+            om[j2, k], om[j2, k1], om[j2, k2] = total(a20), total(a21), total(a22)
+            om[j3, k], om[j3, k1], om[j3, k2] = total(a30), total(a31), total(a32)
+
+
 @njit(nogil=True, error_model="numpy", cache=True)
 def weight_grads(d, z, out, r0, r1):  # pragma: no cover - compiled
     """``out[m, j, k] = sum_n d[m, j, n] z[m', k, n]`` for rows r0 <= j < r1 of every model m:

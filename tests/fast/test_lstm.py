@@ -298,6 +298,31 @@ def test_products_against_numpy(dtype):
         close(out[:, 2:9], (d[:, 2:9].astype(float) @ zs.swapaxes(-1, -2)).astype(dtype), dtype)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_weight_grads_from_time_major_steps_equal_the_feature_major_product(dtype):
+    """weight_grads_steps (the backward's products from its time-major dL/da, B a multiple of the
+    lanes) gives weight_grads_model's numbers bit for bit: the same sums in the same order -- so the
+    backward's numbers do not depend on which of the two it took."""
+    from glassnet.fast.lstm_products import weight_grads_model, weight_grads_steps
+
+    nb = fast.numba()
+
+    @nb.njit(error_model="numpy")
+    def both(d_steps, d_flat, z, out_steps, out_flat):
+        weight_grads_steps(d_steps, z, out_steps)
+        weight_grads_model(d_flat, z, out_flat, 0, d_flat.shape[0])
+
+    rng = np.random.default_rng(6)
+    T, R, B, K = 7, 10, 16, 5  # 10 rows: the last tile of 4 clamped; 5 columns: the last of 3 too
+    d_steps = rng.standard_normal((T, R, B)).astype(dtype)
+    d_flat = np.ascontiguousarray(d_steps.transpose(1, 0, 2).reshape(R, T * B))
+    z = rng.standard_normal((K, T * B)).astype(dtype)
+    out_steps, out_flat = np.full((R, K), np.nan, dtype), np.full((R, K), np.nan, dtype)
+    both(d_steps, d_flat, z, out_steps, out_flat)
+    np.testing.assert_array_equal(out_steps, out_flat)
+    close(out_steps, (d_flat.astype(float) @ z.T.astype(float)).astype(dtype), dtype)
+
+
 def test_float32_gate_functions():
     """The float32 sigmoid and tanh (glassnet.fast.elementwise's, one formula each): under 3 ulps from
     the exact values (measured 2.32 and 2.09 on these points), and NaN, +-inf, +-0 and the
