@@ -26,13 +26,12 @@ One step, per model (the reference's maths; ``b`` rows of the batch, ``b = sizes
     dz_l = g_l f_l'(z_l);  g_{l-1} = dz_l W_l^T;  dW_l = a_{l-1}^T dz_l (+ lambda_2 W + lambda_1 sign W)
     db_l = sum_rows dz_l (+ penalties);  then the SGD step of every entry (frozen: delta * 0)
 
-A residual layer (``skips[l]``, a graph model's ``Add()([h, Dense(h)])``, relu or identity) adds
-its input to its output, and the gradient of the sum reaches both branches::
+A residual layer (``skips[l]``, a graph model's ``Add()([h, Dense(h)])``) adds its input to its
+output, and the gradient of the sum reaches both branches::
 
     a_l = f(z_l) + a_{l-1};   g_{l-1} = dz_l W_l^T + g_l
 
-(sigmoid and tanh would take their derivatives from ``f(z_l)``, which the sum overwrites: those
-residual layers train on the reference path, :func:`glassnet.fast.loop.plan_for`).
+(its sigmoid or tanh derivative is taken from ``z_l``, since the sum overwrote ``f(z_l)``).
 
 A model's numbers depend only on its own arguments, never on the other models of the call, so a
 network trains bit for bit the same alone and in an ensemble. Arguments as
@@ -46,7 +45,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from glassnet.fast.dense_steps import HALF_SSE, IDENTITY, MSE, RELU, SIGMOID, SOFTMAX_LABELS, TANH, model_buffers
+from glassnet.fast.dense_steps import (HALF_SSE, IDENTITY, MSE, RELU, SIGMOID, SOFTMAX_LABELS, TANH, model_buffers,
+                                       times_derivative_at)
 from glassnet.fast.elementwise import sigmoid, tanh, vexp
 
 
@@ -104,7 +104,7 @@ def dense_steps_medium(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr,
                 g = G[:n]
                 if skips[l] and l > 0:        # dL/da_l also reaches a_{l-1} through the skip
                     kept[:n] = g
-                _times_derivative(g, A[o:o + n], Z[o:o + n], n, acts[l])   # dz = g * f'(z)
+                _times_derivative(g, A[o:o + n], Z[o:o + n], n, acts[l], skips[l])   # dz = g * f'(z)
                 dz = g.reshape((nr, n_out))
                 w = Wm[woff[l]:woff[l + 1]].reshape((n_in, n_out))
                 if l > 0:                     # g_{l-1} = dz W^T (+ g_l through a skip)
@@ -185,10 +185,14 @@ def _activate(a, z, n, c):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _times_derivative(g, a, z, n, c):  # pragma: no cover - compiled
+def _times_derivative(g, a, z, n, c, skip):  # pragma: no cover - compiled
     """``g[r] *= f'(z_r)`` for ``r < n``: sigmoid ``a (1 - a)`` and tanh ``1 - a^2`` from the
-    outputs, relu ``[z > 0]`` (a select: ``g * 0`` keeps NaN as the reference's mask does)."""
-    if c == SIGMOID:
+    outputs (a residual layer's from z: :func:`~glassnet.fast.dense_steps.times_derivative_at`),
+    relu ``[z > 0]`` (a select: ``g * 0`` keeps NaN as the reference's mask does)."""
+    if skip and (c == SIGMOID or c == TANH):
+        for r in range(n):
+            g[r] = times_derivative_at(g[r], z[r], c)
+    elif c == SIGMOID:
         for r in range(n):
             v = a[r]
             g[r] = g[r] * v * (1 - v)

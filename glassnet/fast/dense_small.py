@@ -27,13 +27,15 @@ from glassnet.fast.dense_steps import activate, gather_rows, model_buffers, outp
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def dense_steps_small(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, active, any_frozen, rates,
-                      loss_code, opt_code, nesterov, steps, sizes):  # pragma: no cover - compiled by Numba
-    """``steps`` updates of every model, one model after another (see the module docstring)."""
+                      loss_code, opt_code, nesterov, steps, sizes, skips):  # pragma: no cover - compiled by Numba
+    """``steps`` updates of every model, one model after another (see the module docstring;
+    ``skips[l]``: layer l is residual, as in :func:`~glassnet.fast.dense_steps.dense_steps`)."""
     L = widths.shape[0] - 1
     rows = idx.shape[2]
     dt = W.dtype
     zero = np.zeros(1, dt)[0]
     woff, boff, aoff, A, Z, G, G2 = model_buffers(W, widths, has_bias, rows)
+    kept = np.empty(G.shape[0], dt)  # a residual layer's dL/da_l, for the layer below
     M = W.shape[0]
     K, n0 = widths[L], widths[0]
     nx, nyf, nyi, ni = x.shape[0] - 1, yf.shape[0] - 1, yi.shape[0] - 1, idx.shape[0] - 1
@@ -58,6 +60,9 @@ def dense_steps_small(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, 
                             z += b[m, bo + j]
                         Z[ao + i * n_out + j] = z
                 activate(A, Z, ao, ao + nr * n_out, c)
+                if skips[l]:                  # a_l = f(z_l) + a_{l-1}
+                    for r in range(nr * n_out):
+                        A[ao + r] = A[ao + r] + A[ai + r]
             # -- dL/da_L of the batch-mean loss
             output_gradient(G, A, Z, aoff[L], nr, K, yf, yi, idx, myf, myi, mi, si, loss_code)
             # -- backward; a layer's parameters are updated once its dz and the gradient below it
@@ -65,14 +70,20 @@ def dense_steps_small(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, 
             for l in range(L - 1, -1, -1):
                 n_in, n_out, c = widths[l], widths[l + 1], acts[l]
                 ai, ao, wo, bo = aoff[l], aoff[l + 1], woff[l], boff[l]
-                times_derivative(G, A, Z, ao, nr * n_out, c)   # dz = g * f'(z)
-                if l > 0:                     # g_{l-1} = dz W^T
+                skip = skips[l]
+                if skip and l > 0:            # dL/da_l also reaches a_{l-1} through the skip
+                    kept[:nr * n_out] = G[:nr * n_out]
+                times_derivative(G, A, Z, ao, nr * n_out, c, skip)   # dz = g * f'(z)
+                if l > 0:                     # g_{l-1} = dz W^T (+ g_l through a skip)
                     for i in range(nr):
                         for q in range(n_in):
                             g = zero
                             for j in range(n_out):
                                 g += G[i * n_out + j] * W[m, wo + q * n_out + j]
                             G2[i * n_in + q] = g
+                    if skip:
+                        for r in range(nr * n_in):
+                            G2[r] = G2[r] + kept[r]
                 for q in range(n_in):         # dW = a^T dz + penalties, then the step
                     for j in range(n_out):
                         g = zero

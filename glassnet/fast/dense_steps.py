@@ -15,6 +15,14 @@ epoch's last batch may be shorter)::
                        on one-hot or probability rows y: (softmax(z_L) - y)/b)
     dz_l = g_l * f_l'(z_l);  g_{l-1} = dz_l W_l^T;  dW_l = a_{l-1}^T dz_l (+ lambda_2 W + lambda_1 sign W)
     db_l = sum_rows dz_l (+ penalties);  then the SGD step of every entry
+
+A residual layer (``skips[l]``: a graph model's ``Add()([h, Dense(h)])``) adds its input to its
+output, and the gradient of the sum reaches both branches (a sum of two commutes exactly, so the
+order of the Add's inputs does not matter)::
+
+    a_l = f_l(z_l) + a_{l-1};   g_{l-1} = dz_l W_l^T + g_l
+
+(its sigmoid or tanh derivative is then taken from ``z_l``: :func:`times_derivative_at`).
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ HALF_SSE, MSE, SOFTMAX_LABELS, SOFTMAX_ROWS = 0, 1, 2, 3
 # model loops from vectorizing); the reference's NumPy divisions behave the same way
 @njit(cache=True, nogil=True, error_model="numpy")
 def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, active, any_frozen, rates,
-                loss_code, opt_code, nesterov, steps, sizes):  # pragma: no cover - compiled by Numba
+                loss_code, opt_code, nesterov, steps, sizes, skips):  # pragma: no cover - compiled by Numba
     """``steps`` updates of every model (a thread's share: :mod:`glassnet.fast.loop` splits the
     models into contiguous chunks, so every inner loop starts at 0 and vectorizes).
 
@@ -43,7 +51,8 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
     of which step ``s`` uses the first ``sizes[s]`` (``sizes``: ``(1 or steps,)``, as idx's axis 1);
     W/b and their velocities vW/vb: packed ``(P, M)``, layer after layer, weights row-major
     ``(n_in, n_out)`` (vW/vb ``(1, 1)`` without momentum); widths ``(L+1,)``; rates ``(4, L, M)``:
-    L2 and L1 rates on W, then on b; lr/mu/active ``(M,)``.
+    L2 and L1 rates on W, then on b; lr/mu/active ``(M,)``; skips ``(L,)``: layer l is residual,
+    ``a_l = f(z_l) + a_{l-1}`` (see the module docstring).
     """
     L = widths.shape[0] - 1
     rows = idx.shape[2]
@@ -56,6 +65,7 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
     K = widths[L]
     G = np.empty((rows * widths.max(), M), dt)   # dL/da, then dL/dz, of the layer in hand
     G2 = np.empty((rows * widths.max(), M), dt)
+    kept = np.empty((rows * widths.max(), M), dt)  # a residual layer's dL/da_l, for the layer below
     Y = np.empty((rows * K, M), dt)             # the batch's targets, float
     Yi = np.empty((rows, M), np.int64)          # or labels
     dW = np.empty((1, M), dt)                   # one entry's gradient, every model
@@ -105,6 +115,10 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                     for m in range(M):
                         z = Z[r, m]
                         A[r, m] = zero if z <= 0 else z  # NaN stays NaN, as np.maximum
+            if skips[l]:                     # a_l = f(z_l) + a_{l-1}
+                for r in range(nr * n_out):
+                    for m in range(M):
+                        A[ao + r, m] = A[ao + r, m] + A[ai + r, m]
         # -- dL/da_L of the batch-mean loss
         oL = aoff[L]
         if loss_code == HALF_SSE or loss_code == MSE:
@@ -146,12 +160,21 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
         for l in range(L - 1, -1, -1):
             n_in, n_out, c = widths[l], widths[l + 1], acts[l]
             ai, ao, wo, bo = aoff[l], aoff[l + 1], woff[l], boff[l]
+            skip = skips[l]
+            if skip and l > 0:                # dL/da_l also reaches a_{l-1} through the skip
+                for r in range(nr * n_out):
+                    for m in range(M):
+                        kept[r, m] = G[r, m]
+            if skip and (c == SIGMOID or c == TANH):   # a_l is f(z_l) + a_{l-1}: f(z_l) again
+                for r in range(nr * n_out):
+                    for m in range(M):
+                        G[r, m] = times_derivative_at(G[r, m], Z[ao + r, m], c)
             for r in range(nr * n_out):       # dz = g * f'(z)
-                if c == SIGMOID:
+                if c == SIGMOID and not skip:
                     for m in range(M):
                         a = A[ao + r, m]
                         G[r, m] = G[r, m] * a * (1 - a)
-                elif c == TANH:
+                elif c == TANH and not skip:
                     for m in range(M):
                         a = A[ao + r, m]
                         G[r, m] = G[r, m] * (1 - a * a)
@@ -159,10 +182,14 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                     for m in range(M):
                         if not Z[ao + r, m] > 0:
                             G[r, m] = G[r, m] * 0
-            if l > 0:                         # g_{l-1} = dz W^T
+            if l > 0:                         # g_{l-1} = dz W^T (+ g_l through a skip)
                 for i in range(nr):
                     for q in range(n_in):
                         dot_rows(G2, i * n_in + q, G, i * n_out, 1, W, wo + q * n_out, 1, n_out, zero)
+                if skip:
+                    for r in range(nr * n_in):
+                        for m in range(M):
+                            G2[r, m] = G2[r, m] + kept[r, m]
             for q in range(n_in):             # dW = a^T dz + penalties, then the step
                 for j in range(n_out):
                     dot_rows(dW, 0, A, ai + q, n_in, G, j, n_out, nr, zero)
@@ -179,6 +206,19 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                           opt_code, nesterov)
             if l > 0:
                 G, G2 = G2, G
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def times_derivative_at(g, z, c):  # pragma: no cover - compiled
+    """``g f'(z)`` of sigmoid (``c == SIGMOID``: ``g s (1 - s)``, s = sigmoid(z)) or tanh
+    (``g (1 - t^2)``) from z, for a residual layer, whose output holds ``f(z) + a_{l-1}``, not
+    ``f(z)``: the same s and t as the forward's and the same expressions as the derivative taken
+    from the output, so the same numbers."""
+    if c == SIGMOID:
+        a = sigmoid(z)
+        return g * a * (1 - a)
+    a = tanh(z)
+    return g * (1 - a * a)
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
@@ -355,10 +395,13 @@ def output_gradient(G, A, Z, oL, nr, K, yf, yi, idx, myf, myi, mi, si, loss_code
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def times_derivative(G, A, Z, o, n, c):  # pragma: no cover - compiled
-    """``G[r] *= f'(z_r)`` for ``r < n`` (a layer's ``dz = g * f'(z)``; its outputs from ``o``)."""
+def times_derivative(G, A, Z, o, n, c, skip):  # pragma: no cover - compiled
+    """``G[r] *= f'(z_r)`` for ``r < n`` (a layer's ``dz = g * f'(z)``; its outputs from ``o``;
+    a residual layer's sigmoid or tanh derivative from ``z``: :func:`times_derivative_at`)."""
     for r in range(n):
-        if c == SIGMOID:
+        if skip and (c == SIGMOID or c == TANH):
+            G[r] = times_derivative_at(G[r], Z[o + r], c)
+        elif c == SIGMOID:
             a = A[o + r]
             G[r] = G[r] * a * (1 - a)
         elif c == TANH:

@@ -35,10 +35,9 @@ What one compiled step computes, per model (the reference's maths, in its order)
 
 The plan covers: :class:`~glassnet.Sequential` of :class:`~glassnet.Dense` layers with identity,
 sigmoid, tanh or relu, and graph :class:`~glassnet.Model` chains of them (one input, one output,
-each layer reading the one before), with residual connections ``Add()([h, Dense(h)])`` around
-relu or identity layers on the one-model-at-a-time kernel (:func:`_dense_chain`: a residual net
-with a smaller step, or a skip around sigmoid/tanh, over two layers, or into a branch, trains on
-the reference); losses half_sse, mse, softmax_cross_entropy (integer labels or float rows);
+each layer reading the one before), with residual connections ``Add()([h, Dense(h)])``
+(:func:`_dense_chain`; a skip over two layers, or into a branch, trains on the reference);
+losses half_sse, mse, softmax_cross_entropy (integer labels or float rows);
 SGD in every form; global and per-layer L1/L2; shared or per-model data; float32 and float64; full
 batch or mini-batches (shuffled or not, an epoch's ragged last batch included: each step carries
 its own row count); no sample weights, clipping, or callbacks that act at each step or epoch
@@ -104,7 +103,7 @@ class Plan:
         self.trainer = trainer
         self.dense = dense
         self.acts = acts
-        #: per layer: residual, ``a_l = f(z_l) + a_{l-1}`` (only the one-model-at-a-time kernel has them)
+        #: per layer: residual, ``a_l = f(z_l) + a_{l-1}``
         self.skips = skips
         self.loss_code = loss_code
         self.widths = np.array([dense[0].input_shape[0]] + [l.units for l in dense], np.int64)
@@ -146,7 +145,7 @@ class Plan:
         idx, sizes = t.batcher.take_batches(k)
         args = (x, yf, yi, idx, W, b, vW, vb, self.widths, self.has_bias, self.acts,
                 _pad(opt.lr, Mp), _pad(opt.momentum, Mp), _pad(opt.active, Mp), bool(opt.any_frozen or Mp > M),
-                rates, self.loss_code, code, bool(opt.nesterov), k, sizes)
+                rates, self.loss_code, code, bool(opt.nesterov), k, sizes, self.skips)
         _in_chunks(args, Mp, self.work * k)
         self._write_back(_unpack, W, b, vW, vb)
         opt.t += k
@@ -189,8 +188,7 @@ class Plan:
         args = [x, yf, yi, idx, W, b, vW, vb, self.widths, self.has_bias, self.acts, np.ascontiguousarray(lr),
                 np.ascontiguousarray(mu), np.ascontiguousarray(active), bool(opt.any_frozen), rates, self.loss_code,
                 code, bool(opt.nesterov), k, sizes]
-        if self.major:  # dense_steps_medium: residual layers too
-            args.append(self.skips)
+        args.append(self.skips)
         _major_in_halves(kernel, args, M, self.work * k)
         self._write_back(_unpack_major, W, b, vW, vb)
         opt.t += k
@@ -369,10 +367,8 @@ def plan_for(trainer) -> Plan | None:
     if trainer.x.dtype != model.dtype or trainer.x.ndim != (3 if trainer.per_model_data else 2):
         return None
     acts = []
-    for layer, skip in zip(layers, skips):
+    for layer in layers:
         if type(layer) is not Dense or type(getattr(layer.act, "fn", None)) not in _ACTIVATIONS:
-            return None
-        if skip and type(layer.act.fn) not in (Identity, ReLU):  # dense_medium's docstring: why
             return None
         if not layer.W.value.flags.c_contiguous or (layer.use_bias and not layer.b.value.flags.c_contiguous):
             return None
@@ -394,7 +390,7 @@ def plan_for(trainer) -> Plan | None:
     if opt._use_momentum and not all(opt.state[p]["v"].flags.c_contiguous for p in model.param_list):
         return None
     plan = Plan(trainer, layers, np.array(acts, np.int64), loss_code, np.array(skips, np.bool_))
-    if plan.work > MAX_BLAS_WORK or (any(skips) and not plan.major):  # the small kernels have no skips
+    if plan.work > MAX_BLAS_WORK:
         return None
     # checked last: it imports Numba, which a run the plan cannot carry should not pay for
     return plan if fast.available(KERNEL) else None

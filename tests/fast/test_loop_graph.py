@@ -1,6 +1,7 @@
 """Compiled training segments for graph models (glassnet.fast.loop): chains of Dense layers with
-residual ``Add()([h, Dense(h)])`` connections train on the one-model-at-a-time kernel
-(glassnet.fast.dense_medium) and equal the reference Trainer; other graphs stay on the reference.
+residual ``Add()([h, Dense(h)])`` connections train on every kernel (the model-minor loops, their
+scalar twin for a few models, one model at a time with BLAS) and equal the reference Trainer;
+other graphs stay on the reference.
 """
 
 from __future__ import annotations
@@ -49,29 +50,58 @@ CASES = {
     "relu-skips": dict(build=lambda: _residual(3)),
     "identity-skip-momentum": dict(build=lambda: _residual(2, acts=("tanh", "identity", "relu")),
                                    opt=lambda: gn.SGD(0.05, momentum=0.9)),
-    "skip-around-the-first-layer": dict(build=lambda: _residual(2, skips=(True, False, True), first_skip=True)),
+    # sigmoid and tanh take their derivative from z: the output holds f(z) + the input
+    "sigmoid-and-tanh-skips": dict(build=lambda: _residual(3, acts=("relu", "sigmoid", "tanh"))),
+    "skip-around-the-first-layer": dict(build=lambda: _residual(2, skips=(True, False, True), first_skip=True,
+                                                                acts=("tanh", "relu", "sigmoid"))),
     "add-reads-the-layer-first": dict(build=lambda: _residual(2, skips=(False, True, False))),
     "per-model-data-nesterov-decay": dict(build=lambda: _residual(4), per_model=True, weight_decay=1e-3,
                                           opt=lambda: gn.SGD([0.01, 0.02, 0.03, 0.04], momentum=0.8, nesterov=True)),
     "full-batch": dict(build=lambda: _residual(3), batch_size="full"),
+    # 11 models: the model-minor kernel pads them to 16 lanes
+    "padded-ensemble": dict(build=lambda: _residual(11, acts=("relu", "tanh", "relu")),
+                            opt=lambda: gn.SGD(0.05, momentum=0.9)),
 }
 
+#: the kernels: model-minor loops (small steps; their scalar twin below loop.SMALL_MODELS models)
+#: and one model at a time (glassnet.fast.dense_medium), chosen here by the threshold between them
+KERNELS = {"loops": (1 << 30, False), "medium": (0, True)}
 
+
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_residual_chains_train_compiled_and_equal_the_reference_in_float64(case, monkeypatch):
-    monkeypatch.setattr(loop, "MAX_STEP_WORK", 0)  # these small nets: the one-at-a-time kernel
+def test_residual_chains_train_compiled_and_equal_the_reference_in_float64(case, kernel, monkeypatch):
+    threshold, major = KERNELS[kernel]
+    monkeypatch.setattr(loop, "MAX_STEP_WORK", threshold)
     kw = dict(CASES[case])
     build = kw.pop("build")
     ref = _fit(build, False, **kw)
     got = _fit(build, True, **kw)
     assert not ref[2]
-    assert got[2] and all(major for major, _ in got[2]), "the compiled segments were not used"
+    assert got[2] and all(m is major for m, _ in got[2]), "the compiled segments were not used"
     assert any(any(skips) for _, skips in got[2])
     assert_same_fit(ref, got, 1e-12)
 
 
-def test_the_skips_the_plan_reads_are_the_adds_of_the_graph(monkeypatch):
-    monkeypatch.setattr(loop, "MAX_STEP_WORK", 0)
+@pytest.mark.parametrize("case", ["relu-skips", "sigmoid-and-tanh-skips", "skip-around-the-first-layer"])
+def test_a_few_residual_nets_one_at_a_time_give_the_vectorized_kernels_numbers_bit_for_bit(case, monkeypatch):
+    """Below loop.SMALL_MODELS models the scalar kernel (dense_small) runs; its numbers equal the
+    model-minor kernel's exactly, skips included."""
+    build = CASES[case]["build"]
+    monkeypatch.setattr(loop, "MAX_STEP_WORK", 1 << 30)
+    ran = []
+    real = loop._kernel_small
+    monkeypatch.setattr(loop, "_kernel_small", lambda: ran.append(1) or real())
+    small = _fit(build, True)
+    assert ran and small[2]
+    monkeypatch.setattr(loop, "SMALL_MODELS", 1)
+    ran.clear()
+    vectorized = _fit(build, True)
+    assert not ran and vectorized[2]
+    assert_same_fit(small, vectorized, 0)
+
+
+def test_the_skips_the_plan_reads_are_the_adds_of_the_graph():
     got = _fit(lambda: _residual(2, skips=(False, True, False)), True)
     assert {skips for _, skips in got[2]} == {(False, True, False, False)}
 
@@ -135,29 +165,21 @@ def _branches():
     return gn.Model(inp, gn.Dense(3)(gn.Add()([gn.Dense(6)(h), gn.Dense(6)(h)])))
 
 
-@pytest.mark.parametrize("build", [
-    lambda: _residual(1, acts=("relu", "sigmoid", "identity")),   # sigmoid's derivative reads f(z)
-    lambda: _residual(1, acts=("relu", "tanh", "identity")),
-    _two_layer_skip, _concatenate, _add_of_three, _branches,
-], ids=["sigmoid-skip", "tanh-skip", "skip-over-two-layers", "concatenate", "add-of-three", "two-branches"])
-def test_graphs_the_kernel_does_not_reproduce_stay_on_the_reference(build, monkeypatch):
-    monkeypatch.setattr(loop, "MAX_STEP_WORK", 0)
+@pytest.mark.parametrize("build", [_two_layer_skip, _concatenate, _add_of_three, _branches],
+                         ids=["skip-over-two-layers", "concatenate", "add-of-three", "two-branches"])
+def test_graphs_the_kernels_do_not_reproduce_stay_on_the_reference(build):
     model = build()
     x, y = _data(1, model.input_shape[0])
     assert _plan(model, x, y) is None
 
 
-def test_two_input_graphs_stay_on_the_reference(monkeypatch):
-    monkeypatch.setattr(loop, "MAX_STEP_WORK", 0)
+def test_two_input_graphs_stay_on_the_reference():
     x, y = _data(1, 5)
     assert _plan(_two_inputs(), [x, x], y) is None
 
 
-def test_small_residual_nets_stay_on_the_reference_and_plain_graph_chains_take_the_plan():
-    """The model-minor kernels (small steps) have no skips: a small residual net trains on the
-    reference. A graph without Adds is a chain like a Sequential: the plan carries it."""
+def test_a_graph_chain_without_adds_takes_the_plan_as_a_sequential_does():
     x, y = _data(1, 5)
-    assert _plan(_residual(1), x, y) is None
     inp = gn.Input((5,))
     plain = gn.Model(inp, gn.Dense(3)(gn.Dense(6, activation="relu")(inp)))
     plan = _plan(plain, x, y)
