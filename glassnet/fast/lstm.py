@@ -67,8 +67,39 @@ gradients 5.1 (the products about 1.7 of it; copying each step's ``da`` into the
 ``dax`` ~0.9), the Python around them 0.2 each, the rest (Dense, loss, SGD, norms, glue) ~1.1.
 On two threads the kernels scale poorly (CPU 13.9 ms for a 8.1 ms step): the two cores are
 shared with the torch peers' and other processes' work and the kernels are partly
-memory-bound. Imported only after :func:`glassnet.fast.available` found Numba
-(``import glassnet`` never loads it).
+memory-bound.
+
+Since then (15:20-16:10 UTC) the backward writes a model's dL/da time-major into each thread's
+reused block, and the weight gradients read it there; the feature-major dax (6.5 MB of fresh
+memory a step in lstm16) is written only when the layer's dL/dx needs it (:func:`backward`).
+Measured, base 967c2c9 against 76d9ee4, ``benchmarks/sequence.py --rounds 2`` from two clean
+checkouts run alternately, 2 threads, 16:04-16:09 UTC, load 0.9-1.0, "other processes"
+0.00-0.13 cores: lstm16 glassnet 8.59, 8.53, 8.58, 8.26, 9.26, 8.19 ms (median 8.56, CPU 14.0)
+-> 7.42, 8.91, 8.13, 7.32, 7.66, 7.76 (median 7.71, CPU 12.9); its ratio to the torch loop
+depends as much on the loop's own spread (33-53 ms). Run before, 15:56-15:58 (load 1.1-1.3):
+8.76, 9.94, 7.98, 8.93, 8.55, 9.35 -> 7.79, 9.04, 7.84, 7.56, 7.13, 7.05. lstm (16:07-16:09):
+4.86, 4.74, 5.95, 6.08, 4.47, 6.48 -> 6.30, 6.19, 6.25, 4.84, 6.58, 6.04: a whole process runs
+either at ~4.5-4.9 or at ~6.0-6.5 ms (both versions, the unchanged forward kernel with them:
+1.5 or 1.85 ms); kernels timed alternately in one process, the lstm backward is unchanged
+(1.95-2.38 against 2.01-2.38 ms, min of 30 x 10 calls). Where an lstm16 step goes now (fit on 2
+threads, quiet, wall): the forward kernel ~2.8-3.3 ms, the backward ~3.2-3.9, the rest ~1.3;
+one thread: forward ~3.8-4.0 (of it the gates' sigmoid and tanh ~2: 0.9 ns an element,
+measured alone), backward ~4.5-5. The two threads scale 1.6x on the forward, less on the
+backward: the machine's memory bandwidth (~25 GB/s, shared: two 6.5 MB fill-and-copy loops side
+by side take 1.3-1.6 ms each against 1.0 alone) is spent on the caches over time (~12 MB
+written a step by the forward, read back by the backward).
+
+Tried in this round and not kept (lstm16, one thread, kernels alternated in one process):
+the gates and the cell update fused into one loop over the step (9 arrays: LLVM gives up its
+run-time alias checks and does not vectorize it; forward 3.8 -> 15.5 ms); the step's dL/da
+written straight into the feature-major dax (a strided 'A' view: not vectorized, backward 5 ->
+10 ms); the forward's product reading h and x_t where they lie instead of a copied [h; x_t]
+(slower: forward 4.9 -> 5.3 ms); the input rows kept once for all models instead of in every
+model's z_in, the weight gradients from [h_in; x; 1] in two arrays (forward -4%, but lstm's
+backward +4-7%: each tile picks its source at run time); 2, 4 or 8 chunks of models per thread
+instead of one (chunks.run's counter balances them; no gain, 8.6 against 8.6-9.9 ms); arrays
+aligned to a cache line (no change, the bimodal runs remain). Imported only after
+:func:`glassnet.fast.available` found Numba (``import glassnet`` never loads it).
 """
 
 from __future__ import annotations

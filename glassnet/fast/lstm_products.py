@@ -13,7 +13,9 @@ with 2 threads on a busy machine, in waking its threads) than the arithmetic.
   a pass over a row of ``out`` in memory).
 * :func:`weight_grads`, ``out[j, k] = sum_n d[j, n] z[k, n]`` over all T*B columns of a model's
   steps: the parameter gradients ``[dW_hh dW_ih db] = dax [h_{t-1}; x_t; 1]^T``. A tile is 4 rows
-  x 3 columns of ``out``, 12 vector sums over n, added up across the lanes at the end.
+  x 3 columns of ``out``, 12 vector sums over n, added up across the lanes at the end;
+  :func:`weight_grads_steps` the same with the gradients time-major ``(T, R, B)`` (as the lstm
+  backward writes them, step by step, into a block that stays in L2), each entry the same sum.
 
 Order of operations (what the tests hold to the reference: float64 to 1e-12, not bit for bit,
 because BLAS sums in its own order): column b of ``matvec_bias`` is
