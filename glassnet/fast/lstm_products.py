@@ -88,6 +88,16 @@ def matvec_bias(W, z, bias, out, b0, b1):  # pragma: no cover - compiled
             out[j, b], out[j1, b] = s0, s1
 
 
+@njit(inline="always", nogil=True)
+def _tile_step(d0, d1, d2, d3, x0, x1, x2, a):  # pragma: no cover - compiled
+    """One step of the weight gradients' 4 x 3 tile of sums ``a`` (rows of d, columns of x, as
+    vectors along n): ``a[3q + e] += d_q * x_e``, each a fused multiply-add."""
+    return (fma(d0, x0, a[0]), fma(d0, x1, a[1]), fma(d0, x2, a[2]),
+            fma(d1, x0, a[3]), fma(d1, x1, a[4]), fma(d1, x2, a[5]),
+            fma(d2, x0, a[6]), fma(d2, x1, a[7]), fma(d2, x2, a[8]),
+            fma(d3, x0, a[9]), fma(d3, x1, a[10]), fma(d3, x2, a[11]))
+
+
 @njit(inline="always", nogil=True, error_model="numpy")
 def weight_grads_model(dm, zm, om, r0, r1):  # pragma: no cover - compiled
     """:func:`weight_grads` of one model: ``om[j, k] = sum_n dm[j, n] zm[k, n]`` for r0 <= j < r1,
@@ -101,20 +111,12 @@ def weight_grads_model(dm, zm, om, r0, r1):  # pragma: no cover - compiled
         for k in range(0, K, 3):
             k1, k2 = min(k + 1, K - 1), min(k + 2, K - 1)
             zero = splat(dm, 0.0)
-            a00, a01, a02, a10, a11, a12 = zero, zero, zero, zero, zero, zero
-            a20, a21, a22, a30, a31, a32 = zero, zero, zero, zero, zero, zero
+            a = (zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero)
             for n in range(0, nv, L):
-                x0, x1, x2 = load(zm, k, n), load(zm, k1, n), load(zm, k2, n)
-                d0 = load(dm, j, n)
-                a00, a01, a02 = fma(d0, x0, a00), fma(d0, x1, a01), fma(d0, x2, a02)
-                d1 = load(dm, j1, n)
-                a10, a11, a12 = fma(d1, x0, a10), fma(d1, x1, a11), fma(d1, x2, a12)
-                d2 = load(dm, j2, n)
-                a20, a21, a22 = fma(d2, x0, a20), fma(d2, x1, a21), fma(d2, x2, a22)
-                d3 = load(dm, j3, n)
-                a30, a31, a32 = fma(d3, x0, a30), fma(d3, x1, a31), fma(d3, x2, a32)
-            s00, s01, s02, s10, s11, s12 = total(a00), total(a01), total(a02), total(a10), total(a11), total(a12)
-            s20, s21, s22, s30, s31, s32 = total(a20), total(a21), total(a22), total(a30), total(a31), total(a32)
+                a = _tile_step(load(dm, j, n), load(dm, j1, n), load(dm, j2, n), load(dm, j3, n),
+                               load(zm, k, n), load(zm, k1, n), load(zm, k2, n), a)
+            s00, s01, s02, s10, s11, s12 = total(a[0]), total(a[1]), total(a[2]), total(a[3]), total(a[4]), total(a[5])
+            s20, s21, s22, s30, s31, s32 = total(a[6]), total(a[7]), total(a[8]), total(a[9]), total(a[10]), total(a[11])
             for n in range(nv, N):
                 x0, x1, x2 = zm[k, n], zm[k1, n], zm[k2, n]
                 s00, s01, s02 = fma(dm[j, n], x0, s00), fma(dm[j, n], x1, s01), fma(dm[j, n], x2, s02)
@@ -143,25 +145,17 @@ def weight_grads_steps(d, zm, om):  # pragma: no cover - compiled
         for k in range(0, K, 3):
             k1, k2 = min(k + 1, K - 1), min(k + 2, K - 1)
             zero = splat(zm, 0.0)
-            a00, a01, a02, a10, a11, a12 = zero, zero, zero, zero, zero, zero
-            a20, a21, a22, a30, a31, a32 = zero, zero, zero, zero, zero, zero
+            a = (zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero)
             for t in range(T):
                 tr = t * R
                 for b in range(0, B, L):
                     n = t * B + b
-                    x0, x1, x2 = load(zm, k, n), load(zm, k1, n), load(zm, k2, n)
-                    d0 = load(d2, tr + j, b)
-                    a00, a01, a02 = fma(d0, x0, a00), fma(d0, x1, a01), fma(d0, x2, a02)
-                    d1 = load(d2, tr + j1, b)
-                    a10, a11, a12 = fma(d1, x0, a10), fma(d1, x1, a11), fma(d1, x2, a12)
-                    d2_ = load(d2, tr + j2, b)
-                    a20, a21, a22 = fma(d2_, x0, a20), fma(d2_, x1, a21), fma(d2_, x2, a22)
-                    d3 = load(d2, tr + j3, b)
-                    a30, a31, a32 = fma(d3, x0, a30), fma(d3, x1, a31), fma(d3, x2, a32)
-            om[j, k], om[j, k1], om[j, k2] = total(a00), total(a01), total(a02)
-            om[j1, k], om[j1, k1], om[j1, k2] = total(a10), total(a11), total(a12)
-            om[j2, k], om[j2, k1], om[j2, k2] = total(a20), total(a21), total(a22)
-            om[j3, k], om[j3, k1], om[j3, k2] = total(a30), total(a31), total(a32)
+                    a = _tile_step(load(d2, tr + j, b), load(d2, tr + j1, b), load(d2, tr + j2, b),
+                                   load(d2, tr + j3, b), load(zm, k, n), load(zm, k1, n), load(zm, k2, n), a)
+            om[j, k], om[j, k1], om[j, k2] = total(a[0]), total(a[1]), total(a[2])
+            om[j1, k], om[j1, k1], om[j1, k2] = total(a[3]), total(a[4]), total(a[5])
+            om[j2, k], om[j2, k1], om[j2, k2] = total(a[6]), total(a[7]), total(a[8])
+            om[j3, k], om[j3, k1], om[j3, k2] = total(a[9]), total(a[10]), total(a[11])
 
 
 @njit(nogil=True, error_model="numpy", cache=True)
