@@ -134,8 +134,9 @@ def _tanh_typed(z):  # pragma: no cover - compile-time dispatch
 
 
 # float32 versions of the float64 functions' method (Cody-Waite reduction, Cephes expf's degree-5
-# polynomial, 2^k from the exponent bits), written for a gate loop's register budget: AVX2 has 16 vector registers, and each
-# constant above that is reloaded (a broadcast from memory) every iteration. So the sigmoid is one
+# polynomial, 2^k from the exponent bits), written for a gate loop's register budget: AVX2 has 16
+# vector registers, and each constant above that is reloaded (a broadcast from memory) every
+# iteration. So the sigmoid is one
 # formula, 1 / (1 + e^-z), for every z (no |z|, no select between two forms: relative accuracy
 # holds for negative z as well, e^-z being accurate to a few ulps), e^-z evaluated from z (the
 # polynomial's odd coefficients negated instead of a negation), and 2^k built with the bits of 1.0;

@@ -187,8 +187,7 @@ class Plan:
         lr, mu, active = (np.broadcast_to(np.asarray(a), (M,)) for a in (opt.lr, opt.momentum, opt.active))
         args = [x, yf, yi, idx, W, b, vW, vb, self.widths, self.has_bias, self.acts, np.ascontiguousarray(lr),
                 np.ascontiguousarray(mu), np.ascontiguousarray(active), bool(opt.any_frozen), rates, self.loss_code,
-                code, bool(opt.nesterov), k, sizes]
-        args.append(self.skips)
+                code, bool(opt.nesterov), k, sizes, self.skips]
         _major_in_halves(kernel, args, M, self.work * k)
         self._write_back(_unpack_major, W, b, vW, vb)
         opt.t += k
@@ -407,19 +406,20 @@ def _dense_chain(model) -> tuple[list, list] | None:
     if kind != "Model" or len(model.inputs) != 1 or len(model.outputs) != 1:
         return None
     layers, skips = [], []
-    current, before = model.inputs[0], None  # the chain's last tensor, and the last layer's input
+    current, before = model.inputs[0], None  # the chain's last tensor; the last layer's input
     for node in model.nodes:
-        if type(node.layer) is Add:
+        if type(node.layer) is Add:  # closes a residual block: adds the last layer's input and output
             ids = sorted(id(t) for t in node.inputs)
-            if before is None or skips[-1] or ids != sorted((id(before), id(current))):
+            if before is None or ids != sorted((id(before), id(current))):
                 return None
             skips[-1] = True
+            before = None  # one Add per layer
         elif getattr(node.layer, "merges", False) or node.inputs[0] is not current:
             return None
         else:
             layers.append(node.layer)
             skips.append(False)
-        before = current if type(node.layer) is not Add else None
+            before = current
         current = node.output
     return (layers, skips) if current is model.outputs[0] else None
 

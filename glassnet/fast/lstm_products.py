@@ -115,8 +115,10 @@ def weight_grads_model(dm, zm, om, r0, r1):  # pragma: no cover - compiled
             for n in range(0, nv, L):
                 a = _tile_step(load(dm, j, n), load(dm, j1, n), load(dm, j2, n), load(dm, j3, n),
                                load(zm, k, n), load(zm, k1, n), load(zm, k2, n), a)
-            s00, s01, s02, s10, s11, s12 = total(a[0]), total(a[1]), total(a[2]), total(a[3]), total(a[4]), total(a[5])
-            s20, s21, s22, s30, s31, s32 = total(a[6]), total(a[7]), total(a[8]), total(a[9]), total(a[10]), total(a[11])
+            s00, s01, s02 = total(a[0]), total(a[1]), total(a[2])
+            s10, s11, s12 = total(a[3]), total(a[4]), total(a[5])
+            s20, s21, s22 = total(a[6]), total(a[7]), total(a[8])
+            s30, s31, s32 = total(a[9]), total(a[10]), total(a[11])
             for n in range(nv, N):
                 x0, x1, x2 = zm[k, n], zm[k1, n], zm[k2, n]
                 s00, s01, s02 = fma(dm[j, n], x0, s00), fma(dm[j, n], x1, s01), fma(dm[j, n], x2, s02)

@@ -1,14 +1,13 @@
 """Matrix products with a tile of the result in registers: the narrow products of the convolutions
-(:mod:`glassnet.fast.conv`) and of ensembles of medium Dense layers (:mod:`glassnet.fast.gemm`).
+(:mod:`glassnet.fast.conv`).
 
 A convolution's products are tall and narrow: a piece of cnn8's second layer multiplies its
 patches ``(1024, 144)`` by the kernel ``(144, 32)``. OpenBLAS packs both operands for every call,
 and with 32 output columns the packing costs as much as a good part of the arithmetic: one thread
-reaches about 65 GFLOP/s there, against ~110 for the core's fused multiply-adds (AVX2). An
-ensemble's Dense layer is the same problem many times over: 100 models' ``(64, 32) @ (32, 32)``
-are 100 small BLAS calls. Here a tile of 4 rows x 2 vectors of the result (8 sums: 4 x 16 float32
-or 4 x 8 float64) stays in registers for the whole sum, each step of it 2 vector loads of one
-operand, 4 broadcasts of the other and 8 fused multiply-adds, so nothing is packed. (4 rows x 4 vectors is twice as slow: 16
+reaches about 65 GFLOP/s there, against ~110 for the core's fused multiply-adds (AVX2). Here a
+tile of 4 rows x 2 vectors of the result (8 sums: 4 x 16 float32 or 4 x 8 float64) stays in
+registers for the whole sum, each step of it 2 vector loads of one operand, 4 broadcasts of the
+other and 8 fused multiply-adds, so nothing is packed. (4 rows x 4 vectors is twice as slow: 16
 sums and their operands do not fit AVX2's 16 registers, and they spill.)
 
 Two products, each over the model axis (one call for every model of a piece of the batch):

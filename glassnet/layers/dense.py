@@ -38,12 +38,12 @@ def _sum_batch(dz):
 FAST_MAX_WORK = 256
 
 
-def _fast_ok(x, W) -> bool:
-    """Whether ``x @ W`` goes to glassnet.fast.gemm's loops: a small product per model, one dtype.
-    The choice reads the shapes of one model's product, never the number of models, so a network
-    trains bit for bit the same alone and in an ensemble (what GlassnetSearchCV's equality with
-    GridSearchCV rests on)."""
-    return x.dtype == W.dtype and x.shape[-2] * W.shape[1] * W.shape[2] <= FAST_MAX_WORK and fast.available("gemm")
+def _fast_ok(x, W):
+    """Whether ``x @ W`` goes to the fast kernel: a small product per model, one dtype, kernel available.
+    It reads one model's product, not the number of models: a network in a search program of 18
+    must train as it does alone (GlassnetSearchCV equals GridSearchCV exactly)."""
+    _, n, k = W.shape
+    return x.shape[-2] * n * k <= FAST_MAX_WORK and x.dtype == W.dtype and fast.available("gemm")
 
 
 @layer_types.register("dense", "linear_layer", "fully_connected")
@@ -116,7 +116,7 @@ class Dense(Layer):
     def backward(self, dy):
         dz = self.act.backward(dy)
         x = self._x
-        grads = self._fast_backward(x, dz) if dz.dtype == x.dtype and _fast_ok(x, self.W.value) else None
+        grads = self._fast_backward(x, dz) if _fast_ok(x, self.W.value) and dz.dtype == x.dtype else None
         if grads is not None:
             self.W.grad, db, dx = grads
             if self.use_bias:
