@@ -158,6 +158,17 @@ F32_ONE_BITS = np.int32(0x3F800000)         # 127 << 23: the exponent field of 2
 
 
 @njit(inline="always", nogil=True)
+def _estrin5(x, x2, c0, c1, c2, c3, c4, c5):  # pragma: no cover - compiled
+    """c0 + c1 x + ... + c5 x^5 (x2 = x * x) by Estrin's scheme, ``(c0 + c1 x + x^2 (c2 + c3 x)) +
+    x^4 (c4 + c5 x)``: 3 dependent steps instead of Horner's 5. A gate loop is bound by its
+    functions' latency (each vector waits on a ~60-cycle chain, and the FP scheduler holds only a
+    few vectors' work), so the shorter chain is what counts: lstm16's float32 sigmoid 0.93 -> 0.70
+    ns and tanh 1.06 -> 0.77 ns an element (2,048 elements x 1,000, min of 20); the largest errors
+    on the test's points 2.21 -> 2.21 and 2.01 -> 2.24 ulps."""
+    return (c0 + c1 * x + x2 * (c2 + c3 * x)) + (x2 * x2) * (c4 + c5 * x)
+
+
+@njit(inline="always", nogil=True)
 def _sigmoid32(z):  # pragma: no cover - compiled
     """1 / (1 + e^-z) in float32: k = round(-z / ln 2), s = z + k ln 2 = -r, e^-z = 2^k (1 + q)
     with q = e^-s - 1 = -s + s^2 P(-s)."""
@@ -166,13 +177,11 @@ def _sigmoid32(z):  # pragma: no cover - compiled
     t = x * -F32_LOG2E + F32_SHIFT
     k = t - F32_SHIFT
     s = (x + k * F32_LN2_HI) + k * F32_LN2_LO
-    p = np.float32(-1.9875691500e-4)      # Cephes expf's coefficients, the odd ones negated
-    p = p * s + np.float32(1.3981999507e-3)
-    p = p * s + np.float32(-8.3334519073e-3)
-    p = p * s + np.float32(4.1665795894e-2)
-    p = p * s + np.float32(-1.6666665459e-1)
-    p = p * s + np.float32(5.0000001201e-1)
-    q = p * (s * s) - s
+    s2 = s * s                            # Cephes expf's coefficients, the odd ones negated,
+    p = _estrin5(s, s2, np.float32(5.0000001201e-1), np.float32(-1.6666665459e-1),    # by Estrin
+                 np.float32(4.1665795894e-2), np.float32(-8.3334519073e-3),
+                 np.float32(1.3981999507e-3), np.float32(-1.9875691500e-4))
+    q = p * s2 - s
     # t's bits are those of 1.5 * 2^23 plus k; shifted by 23 the 1.5 * 2^23 part leaves nothing,
     # and adding 1.0's bits puts k + 127 in the exponent field: 2^k (inf at k = 128)
     two_k = np.int32((np.float32(t).view(np.int32) << np.int32(23)) + F32_ONE_BITS).view(np.float32)
@@ -190,13 +199,10 @@ def _tanh32(z):  # pragma: no cover - compiled
     t = x * F32_LOG2E + F32_SHIFT
     k = t - F32_SHIFT
     r = (x - k * F32_LN2_HI) - k * F32_LN2_LO
-    p = np.float32(1.9875691500e-4)
-    p = p * r + np.float32(1.3981999507e-3)
-    p = p * r + np.float32(8.3334519073e-3)
-    p = p * r + np.float32(4.1665795894e-2)
-    p = p * r + np.float32(1.6666665459e-1)
-    p = p * r + np.float32(5.0000001201e-1)
-    q = p * (r * r) + r
+    r2 = r * r
+    p = _estrin5(r, r2, np.float32(5.0000001201e-1), np.float32(1.6666665459e-1), np.float32(4.1665795894e-2),
+                 np.float32(8.3334519073e-3), np.float32(1.3981999507e-3), np.float32(1.9875691500e-4))
+    q = p * r2 + r
     half_bits = (np.float32(t).view(np.int32) << np.int32(23)) + (F32_ONE_BITS - np.int32(1 << 23))
     half_2k = np.int32(half_bits).view(np.float32)     # 2^(k-1): k + 126 in the exponent field
     v = half_2k * q + (half_2k - np.float32(0.5))

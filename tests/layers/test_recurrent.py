@@ -169,6 +169,27 @@ def test_step_grad_norms_match_torch_unrolled_cells(cls, lh, rng, torch):
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=ids)
+def test_step_grad_norms_are_the_latest_backwards_and_copies_keep_them(cls, lh, rng):
+    """The norms are computed when read: what a read returns is the latest backward's (not a
+    stale first read), and a copy or pickle carries the numbers without the per-step arrays."""
+    import copy
+    import pickle
+
+    layer = lh.build(cls(3, return_sequences=True), (5, 2), M=2, seed=1)
+    assert layer.step_grad_norms is None
+    x = rng.standard_normal((4, 5, 2))
+    y = layer.forward(x, True)
+    layer.backward(np.ones_like(y))
+    first = layer.step_grad_norms.copy()
+    layer.forward(x, True)
+    layer.backward(3 * np.ones_like(y))  # three times the gradient at every step: three times the norms
+    np.testing.assert_allclose(layer.step_grad_norms, 3 * first, rtol=1e-12)
+    for twin in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert twin._dh_steps is None
+        np.testing.assert_array_equal(twin.step_grad_norms, layer.step_grad_norms)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=ids)
 def test_recurrent_central_differences(cls, lh, rng):
     M, B, T, C, H = 2, 2, 4, 2, 3
     layer = lh.build(cls(H, return_sequences=True), (T, C), M=M, seed=1)
