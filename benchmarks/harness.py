@@ -395,6 +395,31 @@ def _emit(payload: dict):
 
 
 # --------------------------------------------------------------------------- main
+READY_PREFIX = "@@GLASSNET_READY@@"
+BLOCK_PREFIX = "@@GLASSNET_BLOCK@@ "
+
+
+def serve_blocks(block, steps, models, commands=None, emit=print):
+    """Paired runs (``benchmarks/sequence.py --paired``): after set-up and warm-up, print
+    ``@@GLASSNET_READY@@`` and then run one timed block (``block()`` -> (wall s, own CPU s or
+    None)) per ``block`` line read from ``commands`` (stdin), printing each as
+    ``@@GLASSNET_BLOCK@@ {json}`` with the time per step; any other line or the end of input
+    stops. The driver keeps two such children waiting and alternates their blocks, so that the
+    two sides of a ratio are timed within a block of each other, under the same machine state.
+    Returns the number of blocks run."""
+    commands = sys.stdin if commands is None else commands
+    emit(READY_PREFIX, flush=True)
+    n = 0
+    for line in commands:
+        if line.strip() != "block":
+            break
+        wall, cpu = block()
+        n += 1
+        emit(BLOCK_PREFIX + json.dumps({"step_s": wall / steps, "cpu_step_s": None if cpu is None else cpu / steps,
+                                        "steps": steps, "models": models}), flush=True)
+    return n
+
+
 def main(module, argv=None):
     spec = module.SPEC
     ap = argparse.ArgumentParser(prog=f"python -m {module.__name__}",
@@ -410,6 +435,8 @@ def main(module, argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--check", type=int, default=0, metavar="K",
                     help="instead of timing, report the loss before and after each of K steps")
+    ap.add_argument("--serve", action="store_true",
+                    help="after the warm-up, time one block per 'block' line on stdin (paired runs, see serve_blocks)")
     args = ap.parse_args(argv)
 
     ispec = spec["impls"][args.impl]
@@ -452,7 +479,8 @@ def main(module, argv=None):
             times, foreign, own = [], [], []
             meter = CpuMeter()
             gc.collect()
-            for _ in range(repeats):
+
+            def block():
                 meter.start()
                 gc.disable()
                 t0 = time.perf_counter()
@@ -465,6 +493,16 @@ def main(module, argv=None):
                     foreign.append(fc)
                     own.append(meter.own_cpu_s / dt)
                 gc.collect()
+                return dt, (meter.own_cpu_s if fc is not None else None)
+
+            if args.serve:
+                serve_blocks(block, steps, models)
+            else:
+                for _ in range(repeats):
+                    block()
+            repeats = len(times)
+            if not repeats:
+                raise Unavailable("no block was asked for (--serve)")
             per = [t / steps for t in times]
             med = statistics.median(per)
             out.update(

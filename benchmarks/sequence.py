@@ -5,6 +5,7 @@
     python benchmarks/sequence.py --quick              # smoke run (~1 min)
     python benchmarks/sequence.py --only lstm --rounds 5 --json benchmarks/results/sequence.json
     python benchmarks/sequence.py --threads 1          # 1 BLAS/torch thread (steadier on a busy machine)
+    python benchmarks/sequence.py --only lstm16 --paired 16   # 16 pairs of alternating blocks
     python -m benchmarks.sequence --child lstm --impl glassnet --steps 20   # one raw child (JSON line)
 
 Cases (float32; one training step = forward + backward + SGD update; data fixed, trained on
@@ -38,6 +39,15 @@ median. The children also record their own CPU time per block (``info.cpu_step_s
 on a busy machine it is less disturbed than wall time, and with ``--threads 1`` the two
 libraries' CPU times compare directly (with 2 threads a spinning thread pool counts too).
 
+``--paired N`` measures each ratio another way: its two implementations' children are started
+together and, once both are set up and warmed up, run one timed block each in turn, N pairs,
+the order swapped every pair (:func:`run_paired`, :func:`benchmarks.harness.serve_blocks`). The
+two sides of each ratio are then timed seconds apart instead of a child's lifetime apart. Why:
+this machine's cores change speed over minutes (the same glassnet child runs lstm16 at ~4.8 or
+at ~7.2 ms a step, with 8.5 or 13 ms of CPU), and in paired blocks the two libraries did not move
+together -- the torch loop was at its fastest (26-29 ms) while glassnet was at its slowest
+(2026-11-30, 18:30 UTC, 16 pairs). Separate rounds mix such states at random; pairs show them.
+
 Correctness is not re-checked here: ``tests/layers/test_recurrent.py`` compares the LSTM with
 ``torch.nn.LSTM`` (same weights, float64, 1e-9) and the graph tests cover the residual nets.
 """
@@ -56,7 +66,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from benchmarks.harness import RESULT_PREFIX, Runner  # noqa: E402
+from benchmarks.harness import BLOCK_PREFIX, READY_PREFIX, RESULT_PREFIX, Runner  # noqa: E402
 
 # -- the cases' sizes ---------------------------------------------------------------------------
 LSTM = dict(B=32, T=50, C=16, H=64, K=10, lr=0.01)
@@ -320,6 +330,80 @@ def run_child(case, impl, extra, env, timeout):
     return res
 
 
+class ServedChild:
+    """One implementation's child in ``--serve`` mode (:func:`benchmarks.harness.serve_blocks`):
+    set up and warmed up once, then timed a block at a time on request."""
+
+    def __init__(self, case, impl, extra, env):
+        cmd = [sys.executable, "-m", "benchmarks.sequence", "--child", case, "--impl", impl, "--serve"] + extra
+        self.impl = impl
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self._read(READY_PREFIX)
+
+    def _read(self, prefix):
+        for line in self.proc.stdout:
+            if line.startswith(prefix):
+                return line[len(prefix):]
+            if line.startswith(RESULT_PREFIX):  # the child stopped early: its result says why
+                res = json.loads(line[len(RESULT_PREFIX):])
+                raise RuntimeError(f"{self.impl}: {res.get('status')}: {res.get('error', '')[:200]}")
+        raise RuntimeError(f"{self.impl}: exited {self.proc.wait()}: " + " | ".join(
+            self.proc.stderr.read().strip().splitlines()[-3:]))
+
+    def block(self):
+        """One timed block: ``{"step_s", "cpu_step_s", "steps", "models"}``."""
+        self.proc.stdin.write("block\n")
+        self.proc.stdin.flush()
+        return json.loads(self._read(BLOCK_PREFIX))
+
+    def close(self):
+        try:
+            self.proc.stdin.close()  # end of input: the child reports and exits
+        except OSError:
+            pass
+        self.proc.wait(timeout=60)
+
+
+def paired_ratio(r, a, b):
+    """The ratio ``r`` (speedup or time, per model-step) of two blocks timed one after the other."""
+    ta, tb = a["step_s"] / a["models"], b["step_s"] / b["models"]
+    return tb / ta if r["kind"] == "speedup" else ta / tb
+
+
+def run_paired(case, pairs, extra, env, emit=print):
+    """``--paired N``: for every ratio of ``case``, its two implementations' children alive at
+    once, N pairs of blocks, the order swapped every pair (a b, b a, ...); one ratio per pair.
+    Returns one record per ratio: the pairs' ratios (wall and CPU), their median and the pairs
+    at the goal."""
+    spec, recs = SPECS[case], []
+    for r in spec["ratios"]:
+        children = {}
+        try:
+            for impl in (r["a"], r["b"]):
+                children[impl] = ServedChild(case, impl, extra, env)
+            vals, cpus = [], []
+            for i in range(pairs):
+                order = (r["a"], r["b"]) if i % 2 == 0 else (r["b"], r["a"])
+                got = {impl: children[impl].block() for impl in order}
+                vals.append(paired_ratio(r, got[r["a"]], got[r["b"]]))
+                if got[r["a"]]["cpu_step_s"] and got[r["b"]]["cpu_step_s"]:
+                    cpus.append(paired_ratio(r, *({**got[k], "step_s": got[k]["cpu_step_s"]} for k in (r["a"], r["b"]))))
+                emit(f"  {case:<9} pair {i + 1:>2}  {r['a']} {fmt_time(got[r['a']]['step_s'])}, "
+                     f"{r['b']} {fmt_time(got[r['b']]['step_s'])}: {vals[-1]:.2f}x", flush=True)
+        finally:
+            for child in children.values():
+                child.close()
+        label, goal = ratio_label(r)
+        med = statistics.median(vals)
+        at_goal = None if not r.get("target") else sum(
+            (v >= r["target"]) if r["kind"] == "speedup" else (v <= r["target"]) for v in vals)
+        recs.append({"case": case, "ratio": label, "goal": goal, "pairs": vals, "median": med,
+                     "verdict": verdict(r, med), "at_goal": at_goal, "cpu_pairs": cpus,
+                     "cpu_median": statistics.median(cpus) if cpus else None})
+    return recs
+
+
 def per_step(res, key="step_s"):
     """Time per step of ONE model (the ratios compare per-model rates)."""
     if res and res.get("status") == "ok" and res.get(key) is not None:
@@ -368,6 +452,9 @@ def main(argv=None):
     ap.add_argument("--wait-quiet", type=float, default=5.0, help="wait up to S s for a quiet machine per child")
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--json", default=None, help="write every result and ratio here")
+    ap.add_argument("--paired", type=int, default=0, metavar="N",
+                    help="instead of rounds of separate children: N pairs of blocks from two children "
+                         "alive at once, alternating (each ratio's two sides under the same machine state)")
     args = ap.parse_args(argv)
     cases = [c for c in (args.only.split(",") if args.only else SPECS) if c]
     bad = [c for c in cases if c not in SPECS]
@@ -379,8 +466,11 @@ def main(argv=None):
         env["GLASSNET_BENCH_HIDDEN"] = str(args.hidden)
     extra = ["--threads", str(args.threads)] + (["--quick"] if args.quick else [])
     load = machine_busy_cores(1.0)
-    print(f"# benchmarks/sequence.py: {rounds} round(s), {args.threads} thread(s), cores {os.cpu_count()}, "
+    mode = f"{args.paired} pairs of blocks" if args.paired else f"{rounds} round(s)"
+    print(f"# benchmarks/sequence.py: {mode}, {args.threads} thread(s), cores {os.cpu_count()}, "
           f"machine busy before start: {load:.2f} cores" + (f"; unset {', '.join(removed)}" if removed else ""))
+    if args.paired:
+        return _main_paired(cases, args, extra, env)
     records, table = [], []
     for case in cases:
         spec = SPECS[case]
@@ -434,6 +524,26 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as fh:
             json.dump({"threads": args.threads, "rounds": rounds, "hidden": args.hidden, "records": records}, fh, indent=1)
+    return 0
+
+
+def _main_paired(cases, args, extra, env):
+    records = []
+    for case in cases:
+        records += run_paired(case, args.paired, extra, env)
+    print("\n| case | ratio (pairs of blocks, alternating) | pairs | median | min - max | pairs at goal "
+          "| CPU-time ratio (median) | goal | verdict |")
+    print("|---|---|---:|---:|---|---:|---:|---|---|")
+    for rec in records:
+        at = "-" if rec["at_goal"] is None else f"{rec['at_goal']} of {len(rec['pairs'])}"
+        cpu = "-" if rec["cpu_median"] is None else f"{rec['cpu_median']:.2f}x"
+        print(f"| {rec['case']} | {rec['ratio']} | {len(rec['pairs'])} | {rec['median']:.2f}x | "
+              f"{min(rec['pairs']):.2f}x - {max(rec['pairs']):.2f}x | {at} | {cpu} | {rec['goal']} | {rec['verdict']} |")
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as fh:
+            json.dump({"threads": args.threads, "paired": args.paired, "hidden": args.hidden, "records": records}, fh,
+                      indent=1)
     return 0
 
 

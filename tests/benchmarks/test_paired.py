@@ -1,0 +1,69 @@
+"""Paired benchmark blocks (``benchmarks/sequence.py --paired``): a child set up once times one
+block per request, and the driver's ratio of two such blocks is per model-step."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import harness, sequence  # noqa: E402
+
+
+def test_serve_blocks_runs_one_block_per_request_and_stops_at_anything_else():
+    walls = iter([0.5, 0.25, 9.0])
+    lines = []
+    n = harness.serve_blocks(lambda: (next(walls), 0.75), steps=5, models=16,
+                             commands=io.StringIO("block\nblock\nquit\nblock\n"),
+                             emit=lambda *a, **k: lines.append(" ".join(a)))
+    assert n == 2
+    assert lines[0] == harness.READY_PREFIX
+    blocks = [json.loads(line[len(harness.BLOCK_PREFIX):]) for line in lines[1:]]
+    assert [b["step_s"] for b in blocks] == [0.1, 0.05]  # per step: wall / steps
+    assert [b["cpu_step_s"] for b in blocks] == [0.15, 0.15]
+    assert all(b["models"] == 16 and b["steps"] == 5 for b in blocks)
+
+
+def test_paired_ratio_is_per_model_step():
+    a = {"step_s": 0.010, "models": 16}  # 16 models in 10 ms
+    b = {"step_s": 0.040, "models": 16}  # the same 16 in 40 ms
+    assert sequence.paired_ratio({"kind": "speedup"}, a, b) == pytest.approx(4.0)
+    assert sequence.paired_ratio({"kind": "time"}, a, b) == pytest.approx(0.25)
+    one = {"step_s": 0.005, "models": 1}  # one model in 5 ms: 0.625 ms a model-step for a
+    assert sequence.paired_ratio({"kind": "speedup"}, a, one) == pytest.approx(8.0)
+
+
+def test_a_served_child_times_blocks_on_request():
+    """A real child (the residual case on the reference path, no compiler, no PyTorch): set up
+    once, two blocks on request, then its usual result line once its input ends."""
+    from benchmarks.run import child_env
+
+    env, _ = child_env(1)
+    env["GLASSNET_FAST"] = "0"
+    child = sequence.ServedChild("residual", "glassnet_plain", ["--threads", "1", "--quick"], env)
+    try:
+        blocks = [child.block(), child.block()]
+    finally:
+        child.proc.stdin.close()  # end of input: the child reports and exits
+        out = child.proc.stdout.read()
+        child.proc.wait(timeout=120)
+    assert all(b["step_s"] > 0 and b["models"] == 100 and b["steps"] == 20 for b in blocks)
+    result = json.loads(next(line for line in out.splitlines() if line.startswith(harness.RESULT_PREFIX))
+                        [len(harness.RESULT_PREFIX):])
+    assert result["status"] == "ok" and result["repeats"] == 2
+    assert result["block_s"] == pytest.approx([b["step_s"] * 20 for b in blocks])
+
+
+def test_a_child_that_fails_to_start_is_one_clear_error():
+    from benchmarks.run import child_env
+
+    env, _ = child_env(1)
+    with pytest.raises(RuntimeError, match="nosuch"):
+        sequence.ServedChild("residual", "nosuch", [], env)
