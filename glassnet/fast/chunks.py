@@ -93,7 +93,9 @@ def run(work, n: int) -> None:
                 return
             work(i)
 
-    with _blas().limit(limits=1):
+    # BLAS to one thread for the call -- unless hold_blas() already keeps it there (a training
+    # run): threadpoolctl's limit costs ~11 us, twice a step in the LSTM kernels
+    with contextlib.nullcontext() if _held else _blas().limit(limits=1):
         helpers = [_pool(T - 1).submit(loop) for _ in range(T - 1)]
         try:
             loop()
