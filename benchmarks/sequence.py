@@ -371,22 +371,23 @@ def paired_ratio(r, a, b):
     return tb / ta if r["kind"] == "speedup" else ta / tb
 
 
-def run_paired(case, pairs, extra, env, emit=print):
+def run_paired(case, pairs, extra, env, emit=print, ratios=None):
     """``--paired N``: for every ratio of ``case``, its two implementations' children alive at
     once, N pairs of blocks, the order swapped every pair (a b, b a, ...); one ratio per pair.
-    Returns one record per ratio: the pairs' ratios (wall and CPU), their median and the pairs
-    at the goal."""
+    Returns one record per ratio: each pair's two times per step (``step_s``), the pairs' ratios
+    (wall and CPU), their median and the pairs at the goal. ``ratios``: these instead of the case's."""
     spec, recs = SPECS[case], []
-    for r in spec["ratios"]:
+    for r in spec["ratios"] if ratios is None else ratios:
         children = {}
         try:
             for impl in (r["a"], r["b"]):
                 children[impl] = ServedChild(case, impl, extra, env)
-            vals, cpus = [], []
+            vals, cpus, times = [], [], []
             for i in range(pairs):
                 order = (r["a"], r["b"]) if i % 2 == 0 else (r["b"], r["a"])
                 got = {impl: children[impl].block() for impl in order}
                 vals.append(paired_ratio(r, got[r["a"]], got[r["b"]]))
+                times.append([got[r["a"]]["step_s"], got[r["b"]]["step_s"]])
                 if got[r["a"]]["cpu_step_s"] and got[r["b"]]["cpu_step_s"]:
                     cpus.append(paired_ratio(r, *({**got[k], "step_s": got[k]["cpu_step_s"]} for k in (r["a"], r["b"]))))
                 emit(f"  {case:<9} pair {i + 1:>2}  {r['a']} {fmt_time(got[r['a']]['step_s'])}, "
@@ -398,7 +399,8 @@ def run_paired(case, pairs, extra, env, emit=print):
         med = statistics.median(vals)
         at_goal = None if not r.get("target") else sum(
             (v >= r["target"]) if r["kind"] == "speedup" else (v <= r["target"]) for v in vals)
-        recs.append({"case": case, "ratio": label, "goal": goal, "pairs": vals, "median": med,
+        recs.append({"case": case, "ratio": label, "goal": goal, "impls": [r["a"], r["b"]], "step_s": times,
+                     "pairs": vals, "median": med,
                      "verdict": verdict(r, med), "at_goal": at_goal, "cpu_pairs": cpus,
                      "cpu_median": statistics.median(cpus) if cpus else None})
     return recs

@@ -67,3 +67,21 @@ def test_a_child_that_fails_to_start_is_one_clear_error():
     env, _ = child_env(1)
     with pytest.raises(RuntimeError, match="nosuch"):
         sequence.ServedChild("residual", "nosuch", [], env)
+
+
+def test_run_paired_alternates_two_live_children():
+    """Two children (plain and residual MLP ensembles, reference path), 3 pairs: one line and one
+    ratio per pair, each the first side's time over the second's ("time" kind), no goal."""
+    from benchmarks.run import child_env
+
+    env, _ = child_env(1)
+    env["GLASSNET_FAST"] = "0"
+    lines = []
+    ratio = {"a": "glassnet_residual", "b": "glassnet_plain", "kind": "time"}
+    (rec,) = sequence.run_paired("residual", 3, ["--threads", "1", "--quick"], env,
+                                 emit=lambda text, **k: lines.append(text), ratios=[ratio])
+    assert len(lines) == 3 and all("pair" in line for line in lines)
+    assert rec["impls"] == ["glassnet_residual", "glassnet_plain"] and len(rec["step_s"]) == 3
+    assert rec["pairs"] == pytest.approx([a / b for a, b in rec["step_s"]])
+    assert rec["at_goal"] is None and rec["verdict"] == ""
+    assert rec["median"] == pytest.approx(sorted(rec["pairs"])[1])
