@@ -44,9 +44,11 @@ together and, once both are set up and warmed up, run one timed block each in tu
 the order swapped every pair (:func:`run_paired`, :func:`benchmarks.harness.serve_blocks`). The
 two sides of each ratio are then timed seconds apart instead of a child's lifetime apart. Why:
 this machine's cores change speed over minutes (the same glassnet child runs lstm16 at ~4.8 or
-at ~7.2 ms a step, with 8.5 or 13 ms of CPU), and in paired blocks the two libraries did not move
-together -- the torch loop was at its fastest (26-29 ms) while glassnet was at its slowest
-(2026-11-30, 18:30 UTC, 16 pairs). Separate rounds mix such states at random; pairs show them.
+at ~7.2 ms a step, with 8.5 or 13 ms of CPU), and the two libraries do not change together: in
+16 pairs (2026-11-30, 17:51 UTC) the torch loop ran at 26.6-29.1 ms while glassnet was at its
+slowest (7.0 ms) and at 43.8-48.0 ms while glassnet was at its fastest (4.8-5.2 ms; correlation
+of the pairs' two times -0.40; in 32 pairs at 18:07, +0.07). A ratio from two separate children
+pairs such states at random; paired blocks give one ratio per state, and their spread.
 
 Correctness is not re-checked here: ``tests/layers/test_recurrent.py`` compares the LSTM with
 ``torch.nn.LSTM`` (same weights, float64, 1e-9) and the graph tests cover the residual nets.
