@@ -160,11 +160,13 @@ F32_ONE_BITS = np.int32(0x3F800000)         # 127 << 23: the exponent field of 2
 @njit(inline="always", nogil=True)
 def _estrin5(x, x2, c0, c1, c2, c3, c4, c5):  # pragma: no cover - compiled
     """c0 + c1 x + ... + c5 x^5 (x2 = x * x) by Estrin's scheme, ``(c0 + c1 x + x^2 (c2 + c3 x)) +
-    x^4 (c4 + c5 x)``: 3 dependent steps instead of Horner's 5. A gate loop is bound by its
-    functions' latency (each vector waits on a ~60-cycle chain, and the FP scheduler holds only a
-    few vectors' work), so the shorter chain is what counts: lstm16's float32 sigmoid 0.93 -> 0.70
-    ns and tanh 1.06 -> 0.77 ns an element (2,048 elements x 1,000, min of 20); the largest errors
-    on the test's points 2.21 -> 2.21 and 2.01 -> 2.24 ulps."""
+    x^4 (c4 + c5 x)``: 3 dependent steps instead of Horner's 5, for one more operation. A gate
+    loop runs well below the core's arithmetic rate (~14 cycles a vector of 8 for ~40
+    instructions, a third of them constants reloaded for want of registers), and the shorter chain
+    paid: the float32 sigmoid 0.93 -> 0.70 ns and the tanh 1.06 -> 0.77 ns an element (a loop over
+    2,048, x 1,000, min of 20); the lstm16 forward kernel 0.963-0.967 of its time (both versions
+    alternated in one process, 16 pairs, 1 and 2 threads). Largest errors on the test's points:
+    2.21 -> 2.21 and 2.01 -> 2.24 ulps."""
     return (c0 + c1 * x + x2 * (c2 + c3 * x)) + (x2 * x2) * (c4 + c5 * x)
 
 
