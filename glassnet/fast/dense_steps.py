@@ -139,9 +139,8 @@ def dense_steps(x, yf, yi, idx, W, b, vW, vb, widths, has_bias, acts, lr, mu, ac
                     tot[m] = zero
                 for j in range(K):
                     for m in range(M):
-                        e = vexp(Z[o + j, m] - zmax[m])
-                        G[i * K + j, m] = e
-                        tot[m] += e
+                        G[i * K + j, m] = vexp(Z[o + j, m] - zmax[m])
+                        tot[m] += G[i * K + j, m]  # e in the arrays' precision, as the twin sums it
                 for j in range(K):
                     for m in range(M):
                         G[i * K + j, m] = G[i * K + j, m] / tot[m]
