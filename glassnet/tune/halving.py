@@ -26,6 +26,12 @@ Two ways to use the slots:
   at the end. With full-batch training a resumed configuration trains exactly as it would alone;
   with minibatches its data order continues from the slot's shuffle, not its own.
 
+"Exactly" means on the same path: the search logs every ``log_every`` steps and a logged step runs
+layer by layer, so a separate fit with the same ``log_every`` reproduces a configuration's numbers
+bit for bit. A fit that logs rarely runs its unlogged steps on the compiled segments
+(:mod:`glassnet.fast.loop`), whose float32 products sum in another order: the same numbers to
+float32 rounding (``tests/tune/test_tune_halving.py``).
+
 :func:`hyperband` (Li et al. 2018, https://arxiv.org/abs/1603.06560) runs several synchronous
 brackets side by side in the same ensemble: bracket ``s`` starts ``n_s`` configurations at
 ``max_steps * eta^-s`` steps.
