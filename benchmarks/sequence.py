@@ -61,6 +61,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import types
 
@@ -336,22 +337,30 @@ class ServedChild:
     """One implementation's child in ``--serve`` mode (:func:`benchmarks.harness.serve_blocks`):
     set up and warmed up once, then timed a block at a time on request."""
 
-    def __init__(self, case, impl, extra, env):
+    def __init__(self, case, impl, extra, env, timeout=600.0):
         cmd = [sys.executable, "-m", "benchmarks.sequence", "--child", case, "--impl", impl, "--serve"] + extra
-        self.impl = impl
+        self.impl, self.timeout = impl, timeout
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self._read(READY_PREFIX)
 
     def _read(self, prefix):
-        for line in self.proc.stdout:
-            if line.startswith(prefix):
-                return line[len(prefix):]
-            if line.startswith(RESULT_PREFIX):  # the child stopped early: its result says why
-                res = json.loads(line[len(RESULT_PREFIX):])
-                raise RuntimeError(f"{self.impl}: {res.get('status')}: {res.get('error', '')[:200]}")
-        raise RuntimeError(f"{self.impl}: exited {self.proc.wait()}: " + " | ".join(
-            self.proc.stderr.read().strip().splitlines()[-3:]))
+        """The payload of the child's next ``prefix`` line; a child that stops first, or says nothing
+        for ``timeout`` seconds (it is then killed), is one RuntimeError naming it."""
+        watchdog = threading.Timer(self.timeout, self.proc.kill)
+        watchdog.start()
+        try:
+            for line in self.proc.stdout:
+                if line.startswith(prefix):
+                    return line[len(prefix):]
+                if line.startswith(RESULT_PREFIX):  # the child stopped early: its result says why
+                    res = json.loads(line[len(RESULT_PREFIX):])
+                    raise RuntimeError(f"{self.impl}: {res.get('status')}: {res.get('error', '')[:200]}")
+        finally:
+            watchdog.cancel()
+        code = self.proc.wait()
+        why = f"no answer in {self.timeout:g} s" if code == -9 else f"exited {code}"
+        raise RuntimeError(f"{self.impl}: {why}: " + " | ".join(self.proc.stderr.read().strip().splitlines()[-3:]))
 
     def block(self):
         """One timed block: ``{"step_s", "cpu_step_s", "steps", "models"}``."""
@@ -364,7 +373,11 @@ class ServedChild:
             self.proc.stdin.close()  # end of input: the child reports and exits
         except OSError:
             pass
-        self.proc.wait(timeout=60)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def paired_ratio(r, a, b):
@@ -373,7 +386,7 @@ def paired_ratio(r, a, b):
     return tb / ta if r["kind"] == "speedup" else ta / tb
 
 
-def run_paired(case, pairs, extra, env, emit=print, ratios=None):
+def run_paired(case, pairs, extra, env, emit=print, ratios=None, timeout=600.0):
     """``--paired N``: for every ratio of ``case``, its two implementations' children alive at
     once, N pairs of blocks, the order swapped every pair (a b, b a, ...); one ratio per pair.
     Returns one record per ratio: each pair's two times per step (``step_s``), the pairs' ratios
@@ -383,7 +396,7 @@ def run_paired(case, pairs, extra, env, emit=print, ratios=None):
         children = {}
         try:
             for impl in (r["a"], r["b"]):
-                children[impl] = ServedChild(case, impl, extra, env)
+                children[impl] = ServedChild(case, impl, extra, env, timeout)
             vals, cpus, times = [], [], []
             for i in range(pairs):
                 order = (r["a"], r["b"]) if i % 2 == 0 else (r["b"], r["a"])
@@ -454,7 +467,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP/torch threads per child (default 2)")
     ap.add_argument("--hidden", type=int, default=None, help="hidden size of the lstm16 case (default 16)")
     ap.add_argument("--wait-quiet", type=float, default=5.0, help="wait up to S s for a quiet machine per child")
-    ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--timeout", type=float, default=600.0,
+                    help="seconds a child may take (--paired: for its set-up, and for each block)")
     ap.add_argument("--json", default=None, help="write every result and ratio here")
     ap.add_argument("--paired", type=int, default=0, metavar="N",
                     help="instead of rounds of separate children: N pairs of blocks from two children "
@@ -534,7 +548,7 @@ def main(argv=None):
 def _main_paired(cases, args, extra, env):
     records = []
     for case in cases:
-        records += run_paired(case, args.paired, extra, env)
+        records += run_paired(case, args.paired, extra, env, timeout=args.timeout)
     print("\n| case | ratio (pairs of blocks, alternating) | pairs | median | min - max | pairs at goal "
           "| CPU-time ratio (median) | goal | verdict |")
     print("|---|---|---:|---:|---|---:|---:|---|---|")

@@ -85,3 +85,19 @@ def test_run_paired_alternates_two_live_children():
     assert rec["pairs"] == pytest.approx([a / b for a, b in rec["step_s"]])
     assert rec["at_goal"] is None and rec["verdict"] == ""
     assert rec["median"] == pytest.approx(sorted(rec["pairs"])[1])
+
+
+def test_a_child_that_stops_answering_is_killed_and_named():
+    """A served child silent for longer than the timeout is killed: one error naming it, no hang."""
+    import subprocess
+    import time
+
+    child = sequence.ServedChild.__new__(sequence.ServedChild)
+    child.impl, child.timeout = "sleeper", 1.0
+    child.proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.perf_counter()
+    with pytest.raises(RuntimeError, match="sleeper: no answer in 1 s"):
+        child.block()
+    assert time.perf_counter() - t0 < 30
+    child.close()
