@@ -478,6 +478,8 @@ def main(argv=None):
     bad = [c for c in cases if c not in SPECS]
     if bad:
         ap.error(f"unknown case(s) {bad}; cases: {', '.join(SPECS)}")
+    if args.paired < 0:
+        ap.error(f"--paired must be a number of pairs >= 1 (0: rounds instead), got {args.paired}")
     rounds = args.rounds or (1 if args.quick else 3)
     env, removed = child_env(args.threads)
     if args.hidden:
@@ -546,9 +548,16 @@ def main(argv=None):
 
 
 def _main_paired(cases, args, extra, env):
+    from benchmarks.run import wait_quiet
+
     records = []
     for case in cases:
-        records += run_paired(case, args.paired, extra, env, timeout=args.timeout)
+        wait_quiet(0 if args.quick else args.wait_quiet)
+        try:
+            records += run_paired(case, args.paired, extra, env, timeout=args.timeout)
+        except RuntimeError as exc:  # a child failed: one line naming it, and a failed run
+            print(f"sequence.py --paired: {case}: {exc}", file=sys.stderr)
+            return 1
     print("\n| case | ratio (pairs of blocks, alternating) | pairs | median | min - max | pairs at goal "
           "| CPU-time ratio (median) | goal | verdict |")
     print("|---|---|---:|---:|---|---:|---:|---|---|")

@@ -101,3 +101,19 @@ def test_a_child_that_stops_answering_is_killed_and_named():
         child.block()
     assert time.perf_counter() - t0 < 30
     child.close()
+
+
+def test_a_failed_child_fails_the_paired_run_in_one_line(monkeypatch, capsys):
+    def broken(case, *a, **k):
+        raise RuntimeError("torch_loop: exited 1: ModuleNotFoundError: No module named 'torch'")
+
+    monkeypatch.setattr(sequence, "run_paired", broken)
+    assert sequence.main(["--only", "lstm16", "--paired", "2", "--wait-quiet", "0"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["sequence.py --paired: lstm16: torch_loop: exited 1: ModuleNotFoundError: No module named 'torch'"]
+
+
+def test_a_negative_number_of_pairs_is_refused(capsys):
+    with pytest.raises(SystemExit) as exc:
+        sequence.main(["--paired", "-1"])
+    assert exc.value.code == 2 and "--paired must be a number of pairs" in capsys.readouterr().err
