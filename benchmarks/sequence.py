@@ -541,10 +541,18 @@ def main(argv=None):
         cpu = "-" if rec["cpu_median"] is None else f"{rec['cpu_median']:.2f}x"
         print(f"| {rec['case']} | {rec['ratio']} | {rounds_txt} | {med} | {cpu} | {rec['goal']} | {rec['verdict']} |")
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as fh:
-            json.dump({"threads": args.threads, "rounds": rounds, "hidden": args.hidden, "records": records}, fh, indent=1)
+        _write_json(args.json, {"threads": args.threads, "rounds": rounds, "hidden": args.hidden, "records": records})
     return 0
+
+
+def _write_json(path, payload):
+    """``payload`` as JSON at ``path``, written to a temporary name and renamed (no half file)."""
+    path = os.path.abspath(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as fh:
+        json.dump(payload, fh, indent=1)
+    os.replace(tmp, path)
 
 
 def _main_paired(cases, args, extra, env):
@@ -567,10 +575,8 @@ def _main_paired(cases, args, extra, env):
         print(f"| {rec['case']} | {rec['ratio']} | {len(rec['pairs'])} | {rec['median']:.2f}x | "
               f"{min(rec['pairs']):.2f}x - {max(rec['pairs']):.2f}x | {at} | {cpu} | {rec['goal']} | {rec['verdict']} |")
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as fh:
-            json.dump({"threads": args.threads, "paired": args.paired, "hidden": args.hidden, "records": records}, fh,
-                      indent=1)
+        _write_json(args.json, {"threads": args.threads, "paired": args.paired, "hidden": args.hidden,
+                                "records": records})
     return 0
 
 

@@ -117,3 +117,15 @@ def test_a_negative_number_of_pairs_is_refused(capsys):
     with pytest.raises(SystemExit) as exc:
         sequence.main(["--paired", "-1"])
     assert exc.value.code == 2 and "--paired must be a number of pairs" in capsys.readouterr().err
+
+
+def test_the_paired_run_writes_its_json_whole(monkeypatch, tmp_path):
+    """--json: the records under the run's settings, written by rename (no temporary file left)."""
+    rec = {"case": "lstm16", "ratio": "r", "goal": ">= 5x", "pairs": [5.5, 4.5], "median": 5.0, "verdict": "PASS",
+           "at_goal": 1, "cpu_pairs": [], "cpu_median": None}
+    monkeypatch.setattr(sequence, "run_paired", lambda *a, **k: [dict(rec)])
+    out = tmp_path / "results" / "paired.json"
+    assert sequence.main(["--only", "lstm16", "--paired", "2", "--wait-quiet", "0", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["paired"] == 2 and got["records"] == [rec]
+    assert [p.name for p in out.parent.iterdir()] == ["paired.json"]
