@@ -274,7 +274,7 @@ SPECS = {
     "lstm": {
         "name": "lstm", "title": "LSTM batch 32, 50 steps, 16 -> 64 hidden -> Dense 10, SGD", "unit": "training step",
         "models": 1, "repeats": 5, "quick_repeats": 3,
-        "impls": {"glassnet": {"steps": 20, "quick": 5, "warmup": 3},
+        "impls": {"glassnet": {"steps": 20, "quick": 5, "warmup": 20},
                   "torch_eager": {"steps": 20, "quick": 5, "warmup": 3}},
         "ratios": [{"a": "glassnet", "b": "torch_eager", "kind": "time", "target": 1.5}],
         "fns": {"glassnet": lstm_glassnet, "torch_eager": lstm_torch_eager},
@@ -282,7 +282,7 @@ SPECS = {
     "lstm16": {
         "name": "lstm16", "title": "16 small LSTMs (batch 32, 50 steps, 8 -> 16 hidden -> Dense 4), SGD",
         "unit": "training step of all 16 models", "models": 16, "repeats": 5, "quick_repeats": 3,
-        "impls": {"glassnet": {"steps": 10, "quick": 3, "warmup": 2},
+        "impls": {"glassnet": {"steps": 10, "quick": 3, "warmup": 10},
                   "torch_loop": {"steps": 4, "quick": 1, "warmup": 1}},
         "ratios": [{"a": "glassnet", "b": "torch_loop", "kind": "speedup", "target": 5.0}],
         "fns": {"glassnet": lstm16_glassnet, "torch_loop": lstm16_torch_loop},

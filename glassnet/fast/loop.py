@@ -193,19 +193,23 @@ class Plan:
         opt.t += k
 
     def _data(self):
-        """The kernel's ``x`` ``(1 or M, N, n_0)``, float targets ``yf`` ``(1 or M, N, K)`` and
-        integer labels ``yi`` ``(1 or M, N)`` (a dummy for the loss that does not use it)."""
-        t = self.trainer
-        dtype = t.model.dtype
-        x = t.x if t.per_model_data else t.x[None]
-        y = t.y
-        if not (y.ndim >= 2 and t.per_model_data and y.shape[0] == t.model.M and y.shape[1] == t.n):
-            y = y[None]
-        if self.loss_code == 2:  # integer labels; code 3 (float rows) reads yf, as the regressions
-            yf, yi = np.zeros((1, 1, 1), dtype), np.ascontiguousarray(y.reshape(y.shape[:2]), np.int64)
-        else:
-            yf, yi = np.ascontiguousarray(y.reshape(y.shape[0], y.shape[1], -1)), np.zeros((1, 1), np.int64)
-        return np.ascontiguousarray(x), yf, yi
+        return segment_data(self.trainer, self.loss_code)
+
+
+def segment_data(trainer, loss_code: int):
+    """A compiled segment's ``x`` ``(1 or M, N, ...)``, float targets ``yf`` ``(1 or M, N, K)`` and
+    integer labels ``yi`` ``(1 or M, N)`` (a dummy for the loss that does not use it)."""
+    t = trainer
+    dtype = t.model.dtype
+    x = t.x if t.per_model_data else t.x[None]
+    y = t.y
+    if not (y.ndim >= 2 and t.per_model_data and y.shape[0] == t.model.M and y.shape[1] == t.n):
+        y = y[None]
+    if loss_code == 2:  # integer labels; code 3 (float rows) reads yf, as the regressions
+        yf, yi = np.zeros((1, 1, 1), dtype), np.ascontiguousarray(y.reshape(y.shape[:2]), np.int64)
+    else:
+        yf, yi = np.ascontiguousarray(y.reshape(y.shape[0], y.shape[1], -1)), np.zeros((1, 1), np.int64)
+    return np.ascontiguousarray(x), yf, yi
 
 
 #: multiply-adds per thread below which a second thread costs more than it saves
@@ -347,23 +351,22 @@ def _unpack(flat: np.ndarray, arrays: list) -> None:
         o += n
 
 
-def plan_for(trainer) -> Plan | None:
-    """A :class:`Plan` if ``trainer``'s run is one the compiled segments reproduce, else None."""
-    model, opt, loss = trainer.model, trainer.optimizer, trainer.loss
+def plan_for(trainer):
+    """A :class:`Plan` (or, for an LSTM with a Dense head, a
+    :class:`glassnet.fast.lstm_loop.LSTMPlan`) if ``trainer``'s run is one the compiled segments
+    reproduce, else None."""
+    if not trainer_supported(trainer):
+        return None
+    model = trainer.model
     chain = _dense_chain(model)
-    if chain is None or trainer.weights is not None:
+    if chain is None:
         return None
     layers, skips = chain
-    if trainer.clip_value is not None or trainer.clip_norm is not None:
-        return None
-    if type(opt) is not SGD or type(loss) not in _LOSSES:
-        return None
-    if any(type(cb).on_step_begin is not Callback.on_step_begin or type(cb).on_epoch_end is not Callback.on_epoch_end
-           for cb in trainer.callbacks):
-        return None
-    if model.dtype not in (np.float32, np.float64) or isinstance(trainer.x, list) or isinstance(trainer.y, list):
-        return None
-    if trainer.x.dtype != model.dtype or trainer.x.ndim != (3 if trainer.per_model_data else 2):
+    if type(layers[0]).__name__ == "LSTM":
+        from . import lstm_loop  # noqa: PLC0415 - only for such a model
+
+        return lstm_loop.plan_for(trainer, layers, skips)
+    if trainer.x.ndim != (3 if trainer.per_model_data else 2):
         return None
     acts = []
     for layer in layers:
@@ -372,27 +375,52 @@ def plan_for(trainer) -> Plan | None:
         if not layer.W.value.flags.c_contiguous or (layer.use_bias and not layer.b.value.flags.c_contiguous):
             return None
         acts.append(_ACTIVATIONS[type(layer.act.fn)])
-    loss_code = _LOSSES[type(loss)]
-    y = trainer.y
-    if loss_code == 2:
-        if acts[-1] != 0:
-            return None
-        if not np.issubdtype(y.dtype, np.integer):
-            if y.dtype != model.dtype or y.shape[-1] != layers[-1].units:
-                return None
-            loss_code = _SOFTMAX_ROWS
-    elif y.dtype != model.dtype:
+    loss_code = loss_code_for(trainer, layers[-1].units, acts[-1])
+    if loss_code is None:
         return None
     for p, reg in trainer.terms:
         if type(reg) not in (L1, L2):
             return None
-    if opt._use_momentum and not all(opt.state[p]["v"].flags.c_contiguous for p in model.param_list):
-        return None
     plan = Plan(trainer, layers, np.array(acts, np.int64), loss_code, np.array(skips, np.bool_))
     if plan.work > MAX_BLAS_WORK:
         return None
     # checked last: it imports Numba, which a run the plan cannot carry should not pay for
     return plan if fast.available(KERNEL) else None
+
+
+def trainer_supported(trainer) -> bool:
+    """What every compiled segment needs of a run: plain SGD (any form), a loss it computes, no
+    sample weights, clipping or callbacks acting at a step or an epoch, one float dtype for the
+    data and the model, one array of inputs and targets, contiguous momentum buffers."""
+    model, opt, loss = trainer.model, trainer.optimizer, trainer.loss
+    if trainer.weights is not None or trainer.clip_value is not None or trainer.clip_norm is not None:
+        return False
+    if type(opt) is not SGD or type(loss) not in _LOSSES:
+        return False
+    if any(type(cb).on_step_begin is not Callback.on_step_begin or type(cb).on_epoch_end is not Callback.on_epoch_end
+           for cb in trainer.callbacks):
+        return False
+    if model.dtype not in (np.float32, np.float64) or isinstance(trainer.x, list) or isinstance(trainer.y, list):
+        return False
+    if trainer.x.dtype != model.dtype:
+        return False
+    return not (opt._use_momentum and not all(opt.state[p]["v"].flags.c_contiguous for p in model.param_list))
+
+
+def loss_code_for(trainer, units: int, last_act: int) -> int | None:
+    """The kernels' loss code for ``trainer``'s loss and targets (softmax cross-entropy: integer
+    labels, or float rows of ``units``, after an identity output), or None if they don't fit."""
+    loss_code, y, dtype = _LOSSES[type(trainer.loss)], trainer.y, trainer.model.dtype
+    if loss_code == 2:
+        if last_act != 0:
+            return None
+        if not np.issubdtype(y.dtype, np.integer):
+            if y.dtype != dtype or y.shape[-1] != units:
+                return None
+            return _SOFTMAX_ROWS
+    elif y.dtype != dtype:
+        return None
+    return loss_code
 
 
 def _dense_chain(model) -> tuple[list, list] | None:

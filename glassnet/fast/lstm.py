@@ -229,7 +229,7 @@ def backward(gates, tanh_c, c_in, z_in, W_hh, keep, dy, dh, dc, want_dax=True):
         da_steps = np.empty((T if from_steps else 0, G4, B), dt)  # this thread's, reused model after model
         _backward(gates[s], tanh_c[s], c_in[s], W_hh[s], _models(k, s), keep is not None, _models(dys, s),
                   dy is not None, dh[s], dc[s], da_steps, _models(dax, s), want_dax, dh_steps[s], b0, b1,
-                  from_steps, _models(d_all, s), z_all[s], dWz[s])
+                  from_steps, _models(d_all, s), z_all[s], dWz[s], True)
 
     def weights(s, r):  # models s, gate rows r
         weight_grads(d_all[s], z_all[s], dWz[s], r.start, r.stop)
@@ -419,9 +419,11 @@ def _forward(x, Wz, bias, h, c, keep, has_keep, gates, tanh_c, z_in, c_in, hs, w
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, da_steps, dax, want_dax,
-              dh_steps, b0, b1, from_steps, d_all, z_all, dWz):  # pragma: no cover - compiled
+              dh_steps, b0, b1, from_steps, d_all, z_all, dWz, keep_dh):  # pragma: no cover - compiled
     """Steps t = T-1..0 of every model; ``dh``, ``dc`` hold the gradient at the final state on
-    entry, at the initial state on return. With every column (b0 = 0, b1 = B), each model's
+    entry, at the initial state on return; dL/dh_t of every step into ``dh_steps`` if ``keep_dh``
+    (the compiled segments of :mod:`glassnet.fast.lstm_loop` do without: their working set then
+    stays nearer a core's L2, ~2% of their time). With every column (b0 = 0, b1 = B), each model's
     parameter gradients too, right after its loop: ``dWz[m] = d_all[m] @ z_all[m]^T`` (``d_all``,
     ``z_all``: dax and the forward's ``[h_{t-1}; x_t; 1]`` as ``(M, rows, T*B)``)."""
     b0 = max(b0, 0)
@@ -442,7 +444,8 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, da_ste
     da0 = np.empty((G4, B), dt)
     da0_f = da0.reshape(G4 * B)
     gates_f, tanh_f, c_in_f = gates.reshape(M, T, G4 * B), tanh_c.reshape(M, T, HB), c_in.reshape(M, T, HB)
-    dh_f, dc_f, dh_steps_f = dh.reshape(M, HB), dc.reshape(M, HB), dh_steps.reshape(M, T, HB)
+    dh_f, dc_f = dh.reshape(M, HB), dc.reshape(M, HB)
+    dh_steps_f = dh_steps.reshape(M, T, HB) if keep_dh else dh_steps.reshape(1, 1, 1)
     for m in range(M):
         km = min(m, keep.shape[0] - 1)
         for t in range(T - 1, -1, -1):
@@ -452,10 +455,13 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, da_ste
             da, daf = (da_steps[t], da_f[t]) if from_steps else (da0, da0_f)
             if flat:
                 gt, tt, ct = gates_f[m, t], tanh_f[m, t], c_in_f[m, t]
-                hm, cm, hst = dh_f[m], dc_f[m], dh_steps_f[m, t]
+                hm, cm = dh_f[m], dc_f[m]
+                if keep_dh:
+                    hst = dh_steps_f[m, t]
+                    for n in range(HB):
+                        hst[n] = hm[n]
                 for n in range(HB):
                     d = hm[n]
-                    hst[n] = d
                     i = gt[n]
                     f = gt[HB + n]
                     g = gt[HB2 + n]
@@ -478,7 +484,8 @@ def _backward(gates, tanh_c, c_in, W, keep, has_keep, dy, has_dy, dh, dc, da_ste
                 for bb in range(b1 - b0):
                     b = b0 + bb
                     d = dh[m, r, b] + dy[m, r, t, b] if has_dy else dh[m, r, b]
-                    dh_steps[m, t, r, b] = d
+                    if keep_dh:
+                        dh_steps[m, t, r, b] = d
                     e = dc[m, r, b]
                     if has_keep:
                         k = keep[km, t, b]
