@@ -43,7 +43,8 @@ batch or mini-batches (shuffled or not, an epoch's ragged last batch included: e
 its own row count); no sample weights, clipping, or callbacks that act at each step or epoch
 (learning-rate schedules); at most ``MAX_BLAS_WORK`` multiply-adds per model-step. Anything else
 runs on the reference path. ``tests/fast/test_loop.py`` holds the plan to the reference (float64 to
-1e-12).
+1e-12). An LSTM with a Dense head has its own plan and kernel (:mod:`glassnet.fast.lstm_loop`),
+chosen by :func:`plan_for` with the same conditions on the run (:func:`trainer_supported`).
 """
 
 from __future__ import annotations
