@@ -51,6 +51,15 @@ r = gn.Sequential([gn.LSTM(16), gn.Dense(4)], input_shape=(10, 8), seed=0, model
 r.fit(xs, rng.integers(0, 4, 32), loss="softmax_cross_entropy", optimizer=gn.SGD(0.01), batch_size=32, steps=5,
       progress=False)
 """,
+    # the LSTM's compiled segments (glassnet.fast.lstm_loop) and its per-step kernels, float32
+    "lstm_loop": """
+import numpy as np, glassnet as gn
+rng = np.random.default_rng(0)
+xs = rng.normal(size=(32, 10, 8)).astype("float32")
+r = gn.Sequential([gn.LSTM(16), gn.Dense(4)], input_shape=(10, 8), seed=0, models=16, dtype="float32")
+r.fit(xs, rng.integers(0, 4, 32), loss="softmax_cross_entropy", optimizer=gn.SGD(0.01), batch_size=32, steps=20,
+      log_every=10, progress=False)
+""",
     # convolution and pooling kernels
     "conv": """
 import numpy as np, glassnet as gn

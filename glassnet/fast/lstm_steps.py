@@ -60,6 +60,10 @@ def lstm_head_steps(x, yf, yi, idx, sizes, steps, W_ih, W_hh, b_ih, b_hh, has_bi
     W_ih2, W_hh2, Wd2 = W_ih.reshape(M, G4 * C), W_hh.reshape(M, G4 * H), Wd.reshape(M, H * K)
     V_ih2, V_hh2, VWd2 = V_ih.reshape(V_ih.shape[0], -1), V_hh.reshape(V_hh.shape[0], -1), VWd.reshape(VWd.shape[0], -1)
     keep = np.ones((1, 1, 1), dt)  # no mask (the plan's condition)
+    # flags and the first column as run-time values, not constants: the per-step path calls
+    # _forward/_backward with these types, so both share one compiled version of each (with
+    # literal False and 0, Numba compiled them again for this kernel: 29 s instead of ~8)
+    false, col0 = idx.shape[0] < 0, idx.shape[0] * 0
     dy = np.empty((1, 1, 1, 1), dt)
     hs = np.empty((1, 1, 1, 1), dt)
     Wz = np.empty((1, G4, H + C), dt)   # [W_hh W_ih] of the model in hand, made before each step
@@ -119,7 +123,7 @@ def lstm_head_steps(x, yf, yi, idx, sizes, steps, W_ih, W_hh, b_ih, b_hh, has_bi
                     bias[0, j] = b_ih[m, j] + b_hh[m, j]
             h[:] = 0
             c[:] = 0
-            _forward(xb, Wz, bias, h, c, keep, False, gates, tanh_c, z_in, c_in, hs, False, 0, nr)
+            _forward(xb, Wz, bias, h, c, keep, false, gates, tanh_c, z_in, c_in, hs, false, col0, nr)
             for i in range(nr):        # z = h_T^T W (from 0, q ascending) + b_d
                 for j in range(K):
                     zz = zero
@@ -142,9 +146,9 @@ def lstm_head_steps(x, yf, yi, idx, sizes, steps, W_ih, W_hh, b_ih, b_hh, has_bi
             from_steps = T * G4 * nr * W_ih.itemsize <= steps_bytes and nr % lanes == 0
             da_steps = np.empty((T if from_steps else 0, G4, nr), dt)
             dax = np.empty((1, G4, T, nr) if not from_steps else (1, 1, 1, 1), dt)
-            _backward(gates, tanh_c, c_in, W_hh[m:m + 1], keep, False, dy, False, dh, dc, da_steps, dax,
-                      not from_steps, dh_steps, 0, nr, from_steps, dax.reshape(1, dax.shape[1], -1),
-                      z_in.reshape(1, H + C + 1, T * nr), dWz, False)
+            _backward(gates, tanh_c, c_in, W_hh[m:m + 1], keep, false, dy, false, dh, dc, da_steps, dax,
+                      not from_steps, dh_steps, col0, nr, from_steps, dax.reshape(1, dax.shape[1], -1),
+                      z_in.reshape(1, H + C + 1, T * nr), dWz, false)
             # -- the updates: the head's, then the LSTM's (each a run of contiguous entries)
             for q in range(H):
                 for j in range(K):
@@ -171,7 +175,7 @@ def lstm_head_steps(x, yf, yi, idx, sizes, steps, W_ih, W_hh, b_ih, b_hh, has_bi
                 update_run(b_hh, Vb_hh, m, 0, db, G4, lr[m], mu[m], active[m], any_frozen, opt_code, nesterov)
 
 
-@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")  # called, not inlined: 7 copies cost compile time
 def update_run(P, V, m, o, g, n, lr, mu, active, any_frozen, opt_code, nesterov):  # pragma: no cover
     """``P[m, o:o + n]`` (and its velocities ``V``) updated with the gradients ``g[:n]``:
     :func:`glassnet.fast.dense_small.update_entry`'s expressions (no penalties), the form chosen
