@@ -16,8 +16,13 @@ float64; full batch or mini-batches (shuffled or not, ragged last batches includ
 trains step by step. ``tests/fast/test_lstm_loop.py`` holds it to the reference (float64 to
 1e-12) and an ensemble to its members trained alone (bit for bit).
 
-Measured (``lstm16``: 16 models, batch 32, 50 steps, 8 -> 16 -> Dense 4, float32, 2 threads): see
-:func:`LSTMPlan.run`.
+Measured (``lstm16``: 16 models, batch 32, 50 steps, 8 -> 16 -> Dense 4, float32, 2 threads; fits
+with and without the plan alternated in one process, 2026-11-30 ~19:55 UTC, the machine in its
+slow state): ms a step, fits of 50 steps 4.10 against 6.30 (median of 6), of 10 steps (as in
+``benchmarks/sequence.py``: 8 steps in a segment, the first and last step by step) 6.06 against
+8.05. The segment on one thread, 16 models: forward 2.8 ms a step, backward 2.7, updates 0.3
+(0.05 since :func:`glassnet.fast.lstm_steps.update_run`). The benchmark's ratios:
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations
