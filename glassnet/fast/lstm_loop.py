@@ -20,9 +20,10 @@ Measured (``lstm16``: 16 models, batch 32, 50 steps, 8 -> 16 -> Dense 4, float32
 with and without the plan alternated in one process, 2026-11-30 ~19:55 UTC, the machine in its
 slow state): ms a step, fits of 50 steps 4.10 against 6.30 (median of 6), of 10 steps (as in
 ``benchmarks/sequence.py``: 8 steps in a segment, the first and last step by step) 6.06 against
-8.05. The segment on one thread, 16 models: forward 2.8 ms a step, backward 2.7, updates 0.3
-(0.05 since :func:`glassnet.fast.lstm_steps.update_run`). The benchmark's ratios:
-``benchmarks/README.md``.
+8.05. The segment on one thread, 16 models, by removing parts of a copy: forward 2.8 ms a step,
+backward 2.7, the updates one entry at a time 0.3 (written as runs,
+:func:`glassnet.fast.lstm_steps.update_run`, the whole segment went 5.78 -> 5.47 ms, medians of
+15 alternated calls). The benchmark's ratios: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
