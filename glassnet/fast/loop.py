@@ -56,6 +56,7 @@ from ..activations import Identity, ReLU, Sigmoid, Tanh
 from ..callbacks import Callback
 from ..layers.dense import Dense
 from ..layers.merge import Add
+from ..layers.recurrent import LSTM
 from ..losses import MSE, HalfSSE, SoftmaxCrossEntropy
 from ..optimizers import SGD
 from ..regularizers import L1, L2
@@ -363,7 +364,7 @@ def plan_for(trainer):
     if chain is None:
         return None
     layers, skips = chain
-    if type(layers[0]).__name__ == "LSTM":
+    if type(layers[0]) is LSTM:
         from . import lstm_loop  # noqa: PLC0415 - only for such a model
 
         return lstm_loop.plan_for(trainer, layers, skips)

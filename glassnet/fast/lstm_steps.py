@@ -72,23 +72,14 @@ def lstm_head_steps(x, yf, yi, idx, sizes, steps, W_ih, W_hh, b_ih, b_hh, has_bi
     # the step's arrays, for a batch of nb rows (made again when a batch's size differs: an
     # epoch's ragged last batch)
     nb = rows
-    xb = np.empty((1, C, T, nb), dt)
-    gates = np.empty((1, T, G4, nb), dt)
-    tanh_c = np.empty((1, T, H, nb), dt)
-    c_in = np.empty((1, T, H, nb), dt)
-    z_in = np.empty((1, H + C + 1, T, nb), dt)
+    xb, gates, tanh_c, c_in, z_in, h, c, dh, dc = step_arrays(W_ih, T, H, C, nb)
     dh_steps = np.empty((1, 1, 1, 1), dt)  # not kept (see _backward's keep_dh)
-    h = np.empty((1, H, nb), dt)
-    c = np.empty((1, H, nb), dt)
-    dc = np.empty((1, H, nb), dt)
-    dh = np.empty((1, H, nb), dt)
     dWz = np.empty((1, G4, H + C + 1), dt)
     Z = np.empty(rows * K, dt)
     gd = np.empty(H * K + K, dt)   # the head's gradients, a run at a time
     db = np.empty(G4, dt)
     A = np.empty(rows * K, dt)
     G = np.empty(rows * K, dt)
-    z_in[0, H + C] = 1
     for m in range(M):
         mx, myf, myi, mi = min(m, nx), min(m, nyf), min(m, nyi), min(m, ni)
         for s in range(steps):
@@ -96,17 +87,7 @@ def lstm_head_steps(x, yf, yi, idx, sizes, steps, W_ih, W_hh, b_ih, b_hh, has_bi
             nr = sizes[si]
             if nr != nb:
                 nb = nr
-                xb = np.empty((1, C, T, nb), dt)
-                gates = np.empty((1, T, G4, nb), dt)
-                tanh_c = np.empty((1, T, H, nb), dt)
-                c_in = np.empty((1, T, H, nb), dt)
-                z_in = np.empty((1, H + C + 1, T, nb), dt)
-                dh_steps = np.empty((1, 1, 1, 1), dt)  # not kept (see _backward's keep_dh)
-                h = np.empty((1, H, nb), dt)
-                c = np.empty((1, H, nb), dt)
-                dc = np.empty((1, H, nb), dt)
-                dh = np.empty((1, H, nb), dt)
-                z_in[0, H + C] = 1
+                xb, gates, tanh_c, c_in, z_in, h, c, dh, dc = step_arrays(W_ih, T, H, C, nb)
             if s == 0 or ss:           # the batch's inputs, feature-major (C, T, b) as the layer's
                 for i in range(nr):
                     r = idx[mi, si, i]
@@ -173,6 +154,19 @@ def lstm_head_steps(x, yf, yi, idx, sizes, steps, W_ih, W_hh, b_ih, b_hh, has_bi
             if has_bias:
                 update_run(b_ih, Vb_ih, m, 0, db, G4, lr[m], mu[m], active[m], any_frozen, opt_code, nesterov)
                 update_run(b_hh, Vb_hh, m, 0, db, G4, lr[m], mu[m], active[m], any_frozen, opt_code, nesterov)
+
+
+@njit(cache=True, nogil=True)
+def step_arrays(like, T, H, C, nb):  # pragma: no cover - compiled by Numba
+    """A step's arrays for a batch of ``nb`` rows, of ``like``'s dtype: the inputs ``(1, C, T, nb)``,
+    the forward's caches (gates, tanh(c_t), c_{t-1}, ``[h_{t-1}; x_t; 1]`` with its row of ones) and
+    the states h, c and their gradients ``(1, H, nb)``."""
+    dt = like.dtype
+    z_in = np.empty((1, H + C + 1, T, nb), dt)
+    z_in[0, H + C] = 1
+    return (np.empty((1, C, T, nb), dt), np.empty((1, T, 4 * H, nb), dt), np.empty((1, T, H, nb), dt),
+            np.empty((1, T, H, nb), dt), z_in, np.empty((1, H, nb), dt), np.empty((1, H, nb), dt),
+            np.empty((1, H, nb), dt), np.empty((1, H, nb), dt))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")  # called, not inlined: 7 copies cost compile time
