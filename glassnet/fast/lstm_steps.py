@@ -172,7 +172,7 @@ def step_arrays(like, T, H, C, nb):  # pragma: no cover - compiled by Numba
 @njit(cache=True, nogil=True, error_model="numpy")  # called, not inlined: 7 copies cost compile time
 def update_run(P, V, m, o, g, n, lr, mu, active, any_frozen, opt_code, nesterov):  # pragma: no cover
     """``P[m, o:o + n]`` (and its velocities ``V``) updated with the gradients ``g[:n]``:
-    :func:`glassnet.fast.dense_small.update_entry`'s expressions (no penalties), the form chosen
+    the expressions of :mod:`glassnet.fast.dense_small`'s ``_step1`` (no penalties), the form chosen
     once for the run, so that each loop vectorizes (one entry at a time with the choice inside
     was ~6% of a segment's time in ``lstm16``'s shape)."""
     if opt_code == 0:
