@@ -37,7 +37,6 @@ from ..layers.recurrent import LSTM
 from . import loop
 
 
-
 class LSTMPlan:
     """A Trainer's run of an LSTM with a Dense head that the compiled segments can carry."""
 

@@ -72,7 +72,8 @@ def lstm_head_steps(x, yf, yi, idx, sizes, steps, W_ih, W_hh, b_ih, b_hh, has_bi
     # the step's arrays, for a batch of nb rows (made again when a batch's size differs: an
     # epoch's ragged last batch)
     nb = rows
-    xb, gates, tanh_c, c_in, z_in, h, c, dh, dc = step_arrays(W_ih, T, H, C, nb)
+    from_steps, xb, gates, tanh_c, c_in, z_in, h, c, dh, dc, da_steps, dax = step_arrays(W_ih, T, H, C, nb, lanes,
+                                                                                       steps_bytes)
     dh_steps = np.empty((1, 1, 1, 1), dt)  # not kept (see _backward's keep_dh)
     dWz = np.empty((1, G4, H + C + 1), dt)
     Z = np.empty(rows * K, dt)
@@ -87,7 +88,8 @@ def lstm_head_steps(x, yf, yi, idx, sizes, steps, W_ih, W_hh, b_ih, b_hh, has_bi
             nr = sizes[si]
             if nr != nb:
                 nb = nr
-                xb, gates, tanh_c, c_in, z_in, h, c, dh, dc = step_arrays(W_ih, T, H, C, nb)
+                from_steps, xb, gates, tanh_c, c_in, z_in, h, c, dh, dc, da_steps, dax = step_arrays(
+                    W_ih, T, H, C, nb, lanes, steps_bytes)
             if s == 0 or ss:           # the batch's inputs, feature-major (C, T, b) as the layer's
                 for i in range(nr):
                     r = idx[mi, si, i]
@@ -124,9 +126,6 @@ def lstm_head_steps(x, yf, yi, idx, sizes, steps, W_ih, W_hh, b_ih, b_hh, has_bi
                         g += G[i * K + j] * Wd[m, q, j]
                     dh[0, q, i] = g
             dc[:] = 0
-            from_steps = T * G4 * nr * W_ih.itemsize <= steps_bytes and nr % lanes == 0
-            da_steps = np.empty((T if from_steps else 0, G4, nr), dt)
-            dax = np.empty((1, G4, T, nr) if not from_steps else (1, 1, 1, 1), dt)
             _backward(gates, tanh_c, c_in, W_hh[m:m + 1], keep, false, dy, false, dh, dc, da_steps, dax,
                       not from_steps, dh_steps, col0, nr, from_steps, dax.reshape(1, dax.shape[1], -1),
                       z_in.reshape(1, H + C + 1, T * nr), dWz, false)
@@ -157,16 +156,23 @@ def lstm_head_steps(x, yf, yi, idx, sizes, steps, W_ih, W_hh, b_ih, b_hh, has_bi
 
 
 @njit(cache=True, nogil=True)
-def step_arrays(like, T, H, C, nb):  # pragma: no cover - compiled by Numba
-    """A step's arrays for a batch of ``nb`` rows, of ``like``'s dtype: the inputs ``(1, C, T, nb)``,
-    the forward's caches (gates, tanh(c_t), c_{t-1}, ``[h_{t-1}; x_t; 1]`` with its row of ones) and
-    the states h, c and their gradients ``(1, H, nb)``."""
+def step_arrays(like, T, H, C, nb, lanes, steps_bytes):  # pragma: no cover - compiled by Numba
+    """A step's arrays for a batch of ``nb`` rows, of ``like``'s dtype, made once and reused step
+    after step: ``from_steps`` (whether the weight gradients read dL/da time-major, as in
+    :func:`glassnet.fast.lstm.backward`), the inputs ``(1, C, T, nb)``, the forward's caches (gates,
+    tanh(c_t), c_{t-1}, ``[h_{t-1}; x_t; 1]`` with its row of ones), the states h, c and their
+    gradients ``(1, H, nb)``, and the backward's dL/da: time-major ``(T, 4H, nb)`` if ``from_steps``,
+    else feature-major ``(1, 4H, T, nb)`` (the other one a dummy)."""
     dt = like.dtype
+    G4 = 4 * H
+    from_steps = T * G4 * nb * like.itemsize <= steps_bytes and nb % lanes == 0
     z_in = np.empty((1, H + C + 1, T, nb), dt)
     z_in[0, H + C] = 1
-    return (np.empty((1, C, T, nb), dt), np.empty((1, T, 4 * H, nb), dt), np.empty((1, T, H, nb), dt),
+    da_steps = np.empty((T if from_steps else 0, G4, nb), dt)
+    dax = np.empty((1, G4, T, nb) if not from_steps else (1, 1, 1, 1), dt)
+    return (from_steps, np.empty((1, C, T, nb), dt), np.empty((1, T, G4, nb), dt), np.empty((1, T, H, nb), dt),
             np.empty((1, T, H, nb), dt), z_in, np.empty((1, H, nb), dt), np.empty((1, H, nb), dt),
-            np.empty((1, H, nb), dt), np.empty((1, H, nb), dt))
+            np.empty((1, H, nb), dt), np.empty((1, H, nb), dt), da_steps, dax)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")  # called, not inlined: 7 copies cost compile time
